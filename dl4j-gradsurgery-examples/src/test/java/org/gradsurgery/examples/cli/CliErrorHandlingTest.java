@@ -1,0 +1,94 @@
+package org.gradsurgery.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.NoSuchFileException;
+import java.util.concurrent.Callable;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** User mistakes give one line and exit 2; other failures exit 1; --verbose adds the stack trace. */
+class CliErrorHandlingTest {
+
+    @Command(name = "boom")
+    static final class Boom implements Callable<Integer> {
+        @Option(names = "--kind")
+        String kind = "arg";
+
+        @Override
+        public Integer call() throws Exception {
+            switch (kind) {
+                case "arg": throw new IllegalArgumentException("--loss: unknown loss 'dcie' (known: dice, jaccard)");
+                case "file": throw new NoSuchFileException("/nowhere/image.nii.gz");
+                default: throw new IllegalStateException("native backend exploded");
+            }
+        }
+    }
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        CommandLine cl = GradSurgeryCli.commandLine();
+        cl.addSubcommand("boom", new Boom());
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int exit = cl.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void userErrorIsOneLineWithoutStackTrace() {
+        Run r = run("boom", "--kind", "arg");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertEquals("gradsurgery: error: --loss: unknown loss 'dcie' (known: dice, jaccard)", r.err().strip());
+    }
+
+    @Test
+    void missingFileNamesTheFile() {
+        Run r = run("boom", "--kind", "file");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertEquals("gradsurgery: error: no such file: /nowhere/image.nii.gz", r.err().strip());
+    }
+
+    @Test
+    void internalFailureSaysHowToGetTheTrace() {
+        Run r = run("boom", "--kind", "other");
+        assertEquals(GradSurgeryCli.EXIT_FAILURE, r.exit());
+        assertTrue(r.err().startsWith("gradsurgery: failed: native backend exploded"), r.err());
+        assertTrue(r.err().contains("--verbose"), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace without --verbose: " + r.err());
+    }
+
+    @Test
+    void verbosePrintsTheStackTrace() {
+        Run r = run("boom", "--kind", "arg", "--verbose");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertTrue(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void unknownFlagIsAUsageError() {
+        Run r = run("boom", "--colour", "red");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertTrue(r.err().startsWith("gradsurgery: error: Unknown option"), r.err());
+        assertTrue(r.err().contains("'--colour'"), r.err());
+        assertTrue(r.err().contains("gradsurgery boom --help"), r.err());
+        assertEquals(2, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void noArgumentsPrintsUsage() {
+        Run r = run();
+        assertEquals(0, r.exit());
+        assertTrue(r.out().contains("Usage: gradsurgery"), r.out());
+    }
+}
