@@ -150,16 +150,18 @@ class CalibrationMetricsTest {
 
     @Test
     void tiesAtArgmaxGoToTheLowestClass() {
-        // (0.4, 0.4, 0.2): argmax is class 0. Label 0 → correct, label 1 → wrong.
-        double[] data = {0.4, 0.4, 0.4, 0.4, 0.2, 0.2};
-        INDArray probs = Nd4j.create(data, new long[]{1, 3, 2}, DataType.FLOAT);
-        CalibrationResult r = run(3, 4, probs, Nd4j.create(new double[]{0, 1}, new long[]{1, 2}, DataType.INT), null);
+        // Three voxels (0.4, 0.4, 0.2) labelled 0, 0, 1: the argmax is class 0, so two of three are correct
+        // (picking class 1 on ties would make it one of three).
+        double[] data = {0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.2, 0.2, 0.2};
+        INDArray probs = Nd4j.create(data, new long[]{1, 3, 3}, DataType.FLOAT);
+        CalibrationResult r = run(3, 4, probs, Nd4j.create(new double[]{0, 0, 1}, new long[]{1, 3}, DataType.INT),
+                null);
         ReliabilityBins top = r.topLabelBins();
         int b = ReliabilityBins.binOf(0.4f, 4);
         assertEquals(1, b);
-        assertEquals(2, top.count(b));
-        assertEquals(0.5, top.accuracy(b), 0); // one of the two correct
-        assertEquals(Math.abs(0.5 - 0.4f), r.eceTopLabel(), 1e-7);
+        assertEquals(3, top.count(b));
+        assertEquals(2.0 / 3, top.accuracy(b), 1e-15);
+        assertEquals(Math.abs(2.0 / 3 - 0.4f), r.eceTopLabel(), 1e-7);
     }
 
     @Test
