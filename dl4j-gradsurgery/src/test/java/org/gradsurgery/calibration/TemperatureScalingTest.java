@@ -107,15 +107,17 @@ class TemperatureScalingTest {
         Random rnd = new Random(4);
         INDArray[] d = synthetic(rnd, 3, 20_000, 1.5);
         // Corrupt the labels of the first half and mask it out: the fit must equal the fit on the second half.
-        INDArray labels = d[1].dup();
-        INDArray mask = Nd4j.zeros(DataType.BOOL, 1, 20_000);
+        int[] y = d[1].dup('c').data().asInt();
+        boolean[] keep = new boolean[20_000];
         for (int i = 0; i < 20_000; i++) {
             if (i < 10_000) {
-                labels.putScalar(0, i, (labels.getInt(0, i) + 1) % 3);
+                y[i] = (y[i] + 1) % 3;
             } else {
-                mask.putScalar(0, i, 1);
+                keep[i] = true;
             }
         }
+        INDArray labels = Nd4j.createFromArray(y).reshape(1, 20_000);
+        INDArray mask = Nd4j.create(keep, new long[]{1, 20_000}, DataType.BOOL);
         TemperatureScalingResult masked = TemperatureScaling.builder().build().fit(d[0], labels, mask);
         INDArray half = d[0].get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex
                 .all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(10_000, 20_000));
