@@ -1,5 +1,6 @@
 package org.gradsurgery.calibration;
 
+import java.util.Arrays;
 import org.gradsurgery.metrics.SegmentationTensors;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -162,9 +163,9 @@ public final class CalibrationMetrics {
         ReliabilityBins[] perClass = new ReliabilityBins[numClasses];
         for (int c = 0; c < numClasses; c++) {
             int from = c * bins;
-            perClass[c] = new ReliabilityBins(java.util.Arrays.copyOfRange(classCount, from, from + bins),
-                    java.util.Arrays.copyOfRange(classConf, from, from + bins),
-                    java.util.Arrays.copyOfRange(classOutcome, from, from + bins));
+            perClass[c] = new ReliabilityBins(Arrays.copyOfRange(classCount, from, from + bins),
+                    Arrays.copyOfRange(classConf, from, from + bins),
+                    Arrays.copyOfRange(classOutcome, from, from + bins));
         }
         ReliabilityBins topBins = new ReliabilityBins(topCount, topConf, topOutcome);
         double[] adaptiveEce = null;
@@ -185,12 +186,12 @@ public final class CalibrationMetrics {
 
     /** Forgets every update. */
     public void reset() {
-        java.util.Arrays.fill(classCount, 0);
-        java.util.Arrays.fill(classConf, 0);
-        java.util.Arrays.fill(classOutcome, 0);
-        java.util.Arrays.fill(topCount, 0);
-        java.util.Arrays.fill(topConf, 0);
-        java.util.Arrays.fill(topOutcome, 0);
+        Arrays.fill(classCount, 0);
+        Arrays.fill(classConf, 0);
+        Arrays.fill(classOutcome, 0);
+        Arrays.fill(topCount, 0);
+        Arrays.fill(topConf, 0);
+        Arrays.fill(topOutcome, 0);
         brierSum = 0;
         nllSum = 0;
         voxels = 0;

@@ -12,7 +12,7 @@ import java.util.Arrays;
  *   <li>ECE = Σ_b (n_b / n)·|acc_b − conf_b| (Naeini et al., AAAI 2015; Guo et al., ICML 2017);</li>
  *   <li>MCE = max over non-empty bins of |acc_b − conf_b| (Naeini et al. 2015);</li>
  *   <li>ACE = mean over the non-empty bins of |acc_b − conf_b|, unweighted ("average calibration error",
- *       Neumann et al., ML4H 2018; Barfoot et al. 2024).</li>
+ *       Neumann et al., NeurIPS 2018 workshop MLITS; Barfoot et al., MICCAI 2024).</li>
  * </ul>
  * With no voxel at all every error is NaN.
  */

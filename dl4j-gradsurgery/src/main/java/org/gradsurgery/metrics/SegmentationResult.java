@@ -1,5 +1,6 @@
 package org.gradsurgery.metrics;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -58,7 +59,7 @@ public final class SegmentationResult {
             assd[c] = nd[c] == 0 ? Double.NaN : assd[c] / nd[c];
         }
         if (!surfaceDistances) {
-            java.util.Arrays.fill(undefined, 0);
+            Arrays.fill(undefined, 0);
         }
     }
 
