@@ -1,0 +1,143 @@
+package org.gradsurgery.layers.impl;
+
+import java.util.Arrays;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.BaseLayer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.gradsurgery.layers.AbstractSpatialNormalization;
+import org.gradsurgery.layers.SpatialNormalizationParamInitializer;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Runtime part shared by {@link InstanceNormalization} and {@link SpatialBatchNormalization}: normalisation over
+ * the subclass's group axes, the per-channel affine map and the analytic backprop documented on
+ * {@link AbstractSpatialNormalization}. Statistics are recomputed from the (cached) input in backprop rather than
+ * carried across workspaces from the forward pass.
+ */
+public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatialNormalization> extends BaseLayer<C> {
+
+    protected AbstractSpatialNormalizationLayer(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    /** The axes one group of statistics is taken over, for training-mode statistics. */
+    protected abstract int[] groupAxes(SpatialLayout layout);
+
+    /**
+     * Inference-mode mean and variance shaped to broadcast against the input, or null to use the input's own
+     * statistics (instance norm).
+     */
+    protected abstract INDArray[] inferenceMoments(SpatialLayout layout);
+
+    /** Called in backprop with the batch statistics (keep-dims shapes) and the group size m. */
+    protected void recordStatistics(INDArray mean, INDArray biasedVar, long groupSize, Gradient gradient) {
+    }
+
+    protected SpatialLayout layout(INDArray x) {
+        SpatialLayout layout = SpatialLayout.of(x, layerConf().getDataFormat(), layerId());
+        long expected = layerConf().getNOut();
+        if (layout.channels(x) != expected) {
+            throw new IllegalArgumentException(layerId() + ": expected " + expected + " channels on axis "
+                    + layout.channelAxis() + " of " + layout.dimensionNames() + ", got input shape "
+                    + Arrays.toString(x.shape()));
+        }
+        return layout;
+    }
+
+    private INDArray perChannel(String key, SpatialLayout layout) {
+        return getParam(key).reshape(layout.channelBroadcastShape(layerConf().getNOut()));
+    }
+
+    private INDArray invStd(INDArray var) {
+        return Transforms.pow(var.add(layerConf().getEps()), -0.5, false);
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
+        applyDropOutIfNecessary(training, workspaceMgr);
+        INDArray x = input.castTo(dataType);
+        SpatialLayout layout = layout(x);
+        INDArray[] moments = training ? null : inferenceMoments(layout);
+        INDArray y;
+        if (moments == null) {
+            int[] axes = groupAxes(layout);
+            INDArray xMu = x.sub(x.mean(true, axes));
+            INDArray var = xMu.mul(xMu).mean(true, axes);
+            y = xMu.muli(invStd(var));
+        } else {
+            y = x.sub(moments[0]).muli(invStd(moments[1]));
+        }
+        if (layerConf().isAffine()) {
+            y.muli(perChannel(SpatialNormalizationParamInitializer.GAMMA, layout))
+                    .addi(perChannel(SpatialNormalizationParamInitializer.BETA, layout));
+        }
+        return workspaceMgr.leverageTo(ArrayType.ACTIVATIONS, y);
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray x = input.castTo(dataType);
+        SpatialLayout layout = layout(x);
+        if (!Arrays.equals(epsilon.shape(), x.shape())) {
+            throw new IllegalArgumentException(layerId() + ": epsilon shape " + Arrays.toString(epsilon.shape())
+                    + " differs from input shape " + Arrays.toString(x.shape()));
+        }
+        int[] axes = groupAxes(layout);
+        long groupSize = 1;
+        for (int a : axes) {
+            groupSize *= x.size(a);
+        }
+        INDArray mean = x.mean(true, axes);
+        INDArray xHat = x.sub(mean);
+        INDArray var = xHat.mul(xHat).mean(true, axes);
+        INDArray invStd = invStd(var);
+        xHat.muli(invStd);
+
+        INDArray dy = epsilon.castTo(dataType);
+        Gradient gradient = new DefaultGradient();
+        INDArray g;
+        if (layerConf().isAffine()) {
+            int[] nonChannel = layout.nonChannelAxes();
+            INDArray dGamma = gradientViews.get(SpatialNormalizationParamInitializer.GAMMA);
+            INDArray dBeta = gradientViews.get(SpatialNormalizationParamInitializer.BETA);
+            dGamma.assign(dy.mul(xHat).sum(nonChannel));
+            dBeta.assign(dy.sum(nonChannel));
+            gradient.setGradientFor(SpatialNormalizationParamInitializer.GAMMA, dGamma);
+            gradient.setGradientFor(SpatialNormalizationParamInitializer.BETA, dBeta);
+            g = dy.mul(perChannel(SpatialNormalizationParamInitializer.GAMMA, layout));
+        } else {
+            g = dy;
+        }
+        // ∂L/∂x = (g − mean_G g − x̂ · mean_G(g·x̂)) / sqrt(σ² + ε)
+        INDArray dx = g.sub(g.mean(true, axes))
+                .subi(xHat.mul(g.mul(xHat).mean(true, axes)))
+                .muli(invStd);
+        recordStatistics(mean, var, groupSize, gradient);
+        dx = backpropDropOutIfPresent(dx);
+        return new Pair<>(gradient, workspaceMgr.leverageTo(ArrayType.ACTIVATION_GRAD, dx));
+    }
+
+    @Override
+    public boolean isPretrainLayer() {
+        return false;
+    }
+
+    @Override
+    public Type type() {
+        return Type.NORMALIZATION;
+    }
+
+    @Override
+    public void fit(INDArray input, LayerWorkspaceMgr workspaceMgr) {
+        throw new UnsupportedOperationException(layerId() + ": not a pretrain layer; train it through its network");
+    }
+}

@@ -1,0 +1,214 @@
+package org.gradsurgery.layers;
+
+import static org.gradsurgery.layers.SegmentationGraphs.IN_CHANNELS;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+import org.deeplearning4j.gradientcheck.GradientCheckUtil;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.layers.SegmentationGraphs.Layout;
+import org.gradsurgery.layers.SegmentationGraphs.Norm;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
+import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
+import org.nd4j.linalg.lossfunctions.impl.LossMSE;
+
+/**
+ * {@link GradientCheckUtil} on tiny 2D (NCHW, NHWC) and 3D (NCDHW) graphs conv → norm → tanh → channel concat →
+ * 1×1 conv → loss layer: central differences of the network score against backprop for every parameter, in double
+ * precision, NoOp updater, ε = 1e-6, max relative error 1e-5. This checks the loss layers' gradients and scale, the
+ * normalisation layers' analytic backprop and the concat vertex's gradient split together.
+ *
+ * <p>Adding a loss to the checks is one line in {@link #ourLosses()}.
+ */
+class LayerGradientCheckTest {
+
+    private static DataType savedDataType;
+    private static DataType savedFloatingType;
+
+    @BeforeAll
+    static void doublePrecision() {
+        savedDataType = Nd4j.dataType();
+        savedFloatingType = Nd4j.defaultFloatingPointType();
+        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
+    }
+
+    @AfterAll
+    static void restorePrecision() {
+        Nd4j.setDefaultDataTypes(savedDataType, savedFloatingType);
+    }
+
+    /** Label mask kinds: none, {@code [N,1,sp…]}, {@code [N,C,sp…]}, per example {@code [N,1]}. */
+    enum Mask {
+        NONE, BROADCAST, PER_CLASS, PER_EXAMPLE
+    }
+
+    /** A loss with the output activation it is checked with and the label masks it supports. */
+    static final class LossCase {
+        final String name;
+        final Supplier<ILossFunction> loss;
+        final Activation activation;
+        final List<Mask> masks;
+
+        LossCase(String name, Supplier<ILossFunction> loss, Activation activation, Mask... masks) {
+            this.name = name;
+            this.loss = loss;
+            this.activation = activation;
+            this.masks = Collections.unmodifiableList(Arrays.asList(masks));
+        }
+
+        @Override
+        public String toString() {
+            return name + "/" + activation;
+        }
+    }
+
+    static final long CLASSES = 3;
+
+    /**
+     * Losses checked behind {@link SegmentationLossLayer} in every layout. MCXENT + softmax rejects per-class masks
+     * (DL4J: "Per output masking for MCXENT + softmax: not supported").
+     */
+    static List<LossCase> ourLosses() {
+        List<LossCase> cases = new ArrayList<>();
+        cases.add(new LossCase("MCXENT", () -> new LossMCXENT(0.0, null), Activation.SOFTMAX,
+                Mask.NONE, Mask.BROADCAST, Mask.PER_EXAMPLE));
+        cases.add(new LossCase("BinaryXENT", () -> new LossBinaryXENT(0.0), Activation.SIGMOID,
+                Mask.NONE, Mask.PER_CLASS));
+        cases.add(new LossCase("MSE", LossMSE::new, Activation.SIGMOID, Mask.NONE, Mask.BROADCAST));
+        cases.add(new LossCase("GroupErrorLoss", GroupErrorLoss::new, Activation.SOFTMAX,
+                Mask.NONE, Mask.BROADCAST, Mask.PER_CLASS));
+        return cases;
+    }
+
+    /** Stock losses behind DL4J's own CnnLossLayer (NCHW) and Cnn3DLossLayer (NCDHW), where those layers work. */
+    static List<LossCase> stockLosses() {
+        List<LossCase> cases = new ArrayList<>();
+        cases.add(new LossCase("MCXENT", () -> new LossMCXENT(0.0, null), Activation.SOFTMAX,
+                Mask.NONE, Mask.BROADCAST));
+        cases.add(new LossCase("BinaryXENT", () -> new LossBinaryXENT(0.0), Activation.SIGMOID,
+                Mask.NONE, Mask.PER_CLASS));
+        cases.add(new LossCase("MSE", LossMSE::new, Activation.SIGMOID, Mask.NONE));
+        return cases;
+    }
+
+    static Stream<Arguments> ourLossLayerCases() {
+        List<Arguments> args = new ArrayList<>();
+        for (Layout layout : Layout.values()) {
+            for (LossCase c : ourLosses()) {
+                for (Mask m : c.masks) {
+                    args.add(Arguments.of(layout, c, m));
+                }
+            }
+        }
+        return args.stream();
+    }
+
+    static Stream<Arguments> stockLossLayerCases() {
+        List<Arguments> args = new ArrayList<>();
+        for (Layout layout : new Layout[] {Layout.NCHW, Layout.NCDHW}) {
+            for (LossCase c : stockLosses()) {
+                for (Mask m : c.masks) {
+                    args.add(Arguments.of(layout, c, m));
+                }
+            }
+        }
+        return args.stream();
+    }
+
+    static Stream<Arguments> normCases() {
+        List<Arguments> args = new ArrayList<>();
+        for (Layout layout : Layout.values()) {
+            args.add(Arguments.of(layout, Norm.BATCH));
+            args.add(Arguments.of(layout, Norm.INSTANCE_NO_AFFINE));
+        }
+        return args.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1} mask={2}")
+    @MethodSource("ourLossLayerCases")
+    void segmentationLossLayer(Layout layout, LossCase c, Mask mask) {
+        ComputationGraph net = SegmentationGraphs.graph(layout, Norm.INSTANCE,
+                SegmentationGraphs.ourLossLayer(layout, c.loss, c.activation), CLASSES);
+        check(net, layout, c, mask, Collections.emptySet());
+    }
+
+    @ParameterizedTest(name = "stock {0} {1} mask={2}")
+    @MethodSource("stockLossLayerCases")
+    void stockLossLayers(Layout layout, LossCase c, Mask mask) {
+        ComputationGraph net = SegmentationGraphs.graph(layout, Norm.INSTANCE,
+                layout.stockLossLayer(c.loss.get(), c.activation), CLASSES);
+        check(net, layout, c, mask, Collections.emptySet());
+    }
+
+    /**
+     * Batch norm (training-mode statistics; its running estimates are not gradients and are excluded, as in DL4J's
+     * own batch-norm checks) and instance norm without affine parameters.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("normCases")
+    void normalisationLayers(Layout layout, Norm norm) {
+        LossCase c = ourLosses().get(0);
+        ComputationGraph net = SegmentationGraphs.graph(layout, norm,
+                SegmentationGraphs.ourLossLayer(layout, c.loss, c.activation), CLASSES);
+        Set<String> exclude = norm == Norm.BATCH
+                ? new HashSet<>(Arrays.asList("norm_" + SpatialNormalizationParamInitializer.GLOBAL_MEAN,
+                "norm_" + SpatialNormalizationParamInitializer.GLOBAL_VAR))
+                : Collections.emptySet();
+        check(net, layout, c, Mask.NONE, exclude);
+    }
+
+    static INDArray labels(Layout layout, LossCase c, long seed) {
+        return c.activation == Activation.SOFTMAX ? SegmentationGraphs.oneHot(layout, CLASSES, seed)
+                : SegmentationGraphs.binary(layout.shape(CLASSES), 0.4, seed);
+    }
+
+    static INDArray mask(Layout layout, Mask kind, long seed) {
+        switch (kind) {
+            case BROADCAST:
+                return SegmentationGraphs.binary(layout.shape(1), 0.7, seed);
+            case PER_CLASS:
+                return SegmentationGraphs.binary(layout.shape(CLASSES), 0.7, seed);
+            case PER_EXAMPLE:
+                return Nd4j.createFromArray(new double[][] {{1}, {0}});
+            default:
+                return null;
+        }
+    }
+
+    private static void check(ComputationGraph net, Layout layout, LossCase c, Mask maskKind, Set<String> exclude) {
+        INDArray x = SegmentationGraphs.uniform(layout.shape(IN_CHANNELS), -1, 1, 7);
+        INDArray y = labels(layout, c, 11);
+        INDArray m = mask(layout, maskKind, 13);
+        GradientCheckUtil.GraphConfig config = new GradientCheckUtil.GraphConfig()
+                .net(net)
+                .inputs(new INDArray[] {x})
+                .labels(new INDArray[] {y})
+                .labelMask(m == null ? null : new INDArray[] {m})
+                .epsilon(1e-6)
+                .maxRelError(1e-5)
+                .minAbsoluteError(1e-8)
+                .print(GradientCheckUtil.PrintMode.FAILURES_ONLY)
+                .exitOnFirstError(false)
+                .excludeParams(exclude);
+        assertTrue(GradientCheckUtil.checkGradients(config),
+                "gradient check failed: " + layout + " " + c + " mask=" + maskKind + " (see log for parameters)");
+    }
+}
