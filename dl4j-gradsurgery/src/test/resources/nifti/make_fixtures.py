@@ -23,6 +23,7 @@ import sys
 
 import nibabel as nib
 import numpy as np
+from nibabel.openers import ImageOpener
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "files")
@@ -136,14 +137,17 @@ def record(name, rel, tags, other=None):
     path = os.path.join(OUT, rel)
     img = nib.load(path)
     h = img.header
+    # nibabel's loaded header has scl_slope/scl_inter reset to NaN (the proxy holds them): read the stored ones
+    with ImageOpener(img.file_map.get("header", img.file_map["image"]).filename) as fobj:
+        stored = img.header_class.from_fileobj(fobj, check=False)
     e = {"name": name, "file": rel, "tags": list(tags), "version": 2 if isinstance(h, nib.Nifti2Header) else 1,
          "byteorder": "big" if h.endianness == ">" else "little", "shape": [int(s) for s in img.shape],
          "datatype": int(h["datatype"]), "affine": img.affine.tolist(),
          "sform": h.get_sform().tolist(), "qform_code": int(h["qform_code"]), "sform_code": int(h["sform_code"]),
          "pixdim": [float(p) for p in h["pixdim"]], "xyzt_units": int(h["xyzt_units"]),
          "descrip": h["descrip"].item().decode("latin-1"),
-         "scl_slope": encode_values(np.array([float(h["scl_slope"])]))[0],
-         "scl_inter": encode_values(np.array([float(h["scl_inter"])]))[0],
+         "scl_slope": encode_values(np.array([float(stored["scl_slope"])]))[0],
+         "scl_inter": encode_values(np.array([float(stored["scl_inter"])]))[0],
          "vox_offset": int(img.dataobj.offset)}
     if other:
         e["other_file"] = other
@@ -199,8 +203,8 @@ def main():
             make(f"dt_{dt}_{'le' if order == '<' else 'be'}", arr, order=order, qform=(AFFINE, 1),
                  sform=(AFFINE, 1), tags=["datatype"])
     big = np.full(SHAPE, np.iinfo(np.uint64).max, dtype=np.uint64, order="F")
-    big.flat[1] = 2 ** 63
-    big.flat[2] = 7
+    big[1, 0, 0] = 2 ** 63
+    big[2, 0, 0] = 7
     make("dt_uint64_above_int64", big, tags=["uint64_big"])
     labels = RNG.integers(0, 6, size=SHAPE).astype(np.float32)
     make("dt_float32_labels", labels, sform=(AFFINE, 2), tags=["float_labels"])

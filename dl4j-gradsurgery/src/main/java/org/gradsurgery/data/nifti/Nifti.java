@@ -56,6 +56,8 @@ public final class Nifti {
     static final int SEGMENT_BYTES = 3 << 28;
     /** Gzip decompression chunk: 12 MiB, a multiple of every voxel size. */
     static final int GZIP_CHUNK_BYTES = 3 << 22;
+    /** First gzip chunk; later chunks double up to {@link #GZIP_CHUNK_BYTES}. */
+    private static final int GZIP_FIRST_CHUNK = 1 << 16;
     /** Compressed-input buffer for the inflater. */
     private static final int GZIP_INPUT_BUFFER = 1 << 16;
     /** After the voxels, at most this much trailing gzip data is read to verify the CRC. */
@@ -348,11 +350,15 @@ public final class Nifti {
                 }
             }
             long need = voxelBytes(h);
-            int seg = wholeVoxels(Math.min(chunk, segmentBytes), h.datatype().bytesPerVoxel());
+            int bpv = h.datatype().bytesPerVoxel();
+            int seg = wholeVoxels(Math.min(chunk, segmentBytes), bpv);
             List<ByteBuffer> segments = new ArrayList<>();
-            // Chunks are allocated only as data arrive, so a header claiming terabytes costs one chunk at most.
+            // Chunks are allocated only as data arrive, growing from 64 KiB, so a header claiming terabytes costs
+            // at most about twice the data the stream really holds.
+            int next = wholeVoxels(Math.min(seg, GZIP_FIRST_CHUNK), bpv);
             for (long done = 0; done < need; ) {
-                int len = (int) Math.min(seg, need - done);
+                int len = (int) Math.min(next, need - done);
+                next = wholeVoxels((int) Math.min(seg, 2L * next), bpv);
                 byte[] b = new byte[len];
                 int got = readInto(b, 0, len);
                 if (got < len) {

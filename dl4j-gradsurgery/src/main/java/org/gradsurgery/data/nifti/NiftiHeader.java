@@ -230,9 +230,12 @@ public final class NiftiHeader {
     /**
      * Whether reading applies {@code y = scl_slope·x + scl_inter}: slope finite and non-zero (NIfTI-1 standard;
      * nibabel {@code get_slope_inter}). A slope of 0, NaN or ±∞ means "no scaling" and the intercept is ignored.
+     * (slope, inter) = (1, 0) is no scaling either, so values pass through bit for bit (−0.0 stays −0.0, as in
+     * nibabel's {@code apply_read_scaling}). Colour types are never scaled.
      */
     public boolean hasScaling() {
-        return sclSlope != 0 && Double.isFinite(sclSlope) && !datatype.isColour();
+        return sclSlope != 0 && Double.isFinite(sclSlope) && !datatype.isColour()
+                && !(sclSlope == 1 && sclInter == 0);
     }
 
     public double calMin() {

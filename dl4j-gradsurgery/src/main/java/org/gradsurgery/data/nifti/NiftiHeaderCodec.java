@@ -46,12 +46,13 @@ final class NiftiHeaderCodec {
             return new Kind(2, ByteOrder.BIG_ENDIAN);
         }
         boolean text = true;
-        for (byte b : first4) {
+        for (int i = 0; i < 4; i++) {
+            byte b = first4[i];
             text &= (b >= 0x20 && b < 0x7F) || b == '\n' || b == '\r' || b == '\t';
         }
         throw new NiftiFormatException(file, "not a NIfTI file: sizeof_hdr is " + le + " (0x"
                 + String.format("%08x", be) + (text ? ", looks like text \""
-                + new String(first4, StandardCharsets.ISO_8859_1).replaceAll("\\s", " ") + "\"" : "")
+                + new String(first4, 0, 4, StandardCharsets.ISO_8859_1).replaceAll("\\s", " ") + "\"" : "")
                 + "); expected 348 (NIfTI-1) or 540 (NIfTI-2) in either byte order");
     }
 

@@ -533,14 +533,15 @@ final class VoxelCodec {
      */
     static ByteBuffer window(INDArray arr, long byteOffset, int byteLength) {
         Pointer p = arr.data().addressPointer();
-        final long address = p.address() + p.position() * p.sizeof() + byteOffset;
-        final long length = byteLength;
+        final long start = p.address() + p.position() * p.sizeof() + byteOffset;
+        final long bytes = byteLength;
+        // (the locals must not be named like Pointer's fields, which would shadow them here)
         BytePointer bp = new BytePointer() {
             {
-                this.address = address;
-                this.position = 0;
-                this.limit = length;
-                this.capacity = length;
+                address = start;
+                position = 0;
+                limit = bytes;
+                capacity = bytes;
             }
         };
         return bp.asByteBuffer().order(ByteOrder.nativeOrder());
