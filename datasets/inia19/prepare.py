@@ -64,22 +64,11 @@ def main(out, src):
         f.write("source,target\n0,0\n")
         for cls, (left, right, _) in enumerate(pairs, start=1):
             f.write("%d,%d\n%d,%d\n" % (left, cls, right, cls))
-    codes, counts = np.unique(label, return_counts=True)
-    prep.write_json(out.path("stats.json"), {
-        "sourceShape": list(t1.shape),
-        "structures": [{"class": i + 1, "neuroMapsLeft": int(l), "neuroMapsRight": int(r),
-                        "sourceVoxels": int(t)} for i, (l, r, t) in enumerate(pairs)],
-        "downsampleFactors": list(FACTORS),
-        "downsampledShape": list(img_ds.shape),
-        "cropStart": list(start),
-        "cropSize": list(BOX),
-        "brainBoundingBox": {"min": list(lo), "max": list(hi)},
-        "spacingMm": [float(np.linalg.norm(affine[:3, d])) for d in range(3)],
-        "affine": [[float(v) for v in row] for row in affine],
-        "voxelsPerCode": {str(int(c)): int(n) for c, n in zip(codes, counts)},
-        "imageRange": [float(image.min()), float(image.max())],
-        "sha256Source": {n: prep.sha256(os.path.join(src, n)) for n in
-                         ("inia19-t1-brain.nii.gz", "inia19-NeuroMaps.nii.gz")}})
+    structures = [{"class": n + 1, "neuroMapsLeft": int(left), "neuroMapsRight": int(right),
+                   "sourceVoxels": int(total)} for n, (left, right, total) in enumerate(pairs)]
+    prep.write_json(out.path("stats.json"), prep.crop_stats(
+        src, ("inia19-t1-brain.nii.gz", "inia19-NeuroMaps.nii.gz"), t1.shape, FACTORS, img_ds.shape,
+        start, BOX, lo, hi, affine, image, label, extra={"structures": structures}))
 
 
 if __name__ == "__main__":

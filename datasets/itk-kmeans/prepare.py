@@ -44,20 +44,9 @@ def main(out, src):
     with open(out.path("label_map.csv"), "w") as f:
         f.write("# source code -> class (0 background, 1 brain); unlisted codes are an error\n")
         f.write("source,target\n0,0\n4,1\n5,1\n6,1\n")
-    codes, counts = np.unique(label, return_counts=True)
-    prep.write_json(out.path("stats.json"), {
-        "sourceShape": list(t1.shape),
-        "downsampleFactors": list(FACTORS),
-        "downsampledShape": list(img_ds.shape),
-        "cropStart": list(start),
-        "cropSize": list(BOX),
-        "brainBoundingBox": {"min": list(lo), "max": list(hi)},
-        "spacingMm": [float(np.linalg.norm(affine[:3, d])) for d in range(3)],
-        "affine": [[float(v) for v in row] for row in affine],
-        "voxelsPerCode": {str(int(c)): int(n) for c, n in zip(codes, counts)},
-        "imageRange": [float(image.min()), float(image.max())],
-        "sha256Source": {n: prep.sha256(os.path.join(src, n)) for n in
-                         ("KmeansTest_T1UCharRaw.nii.gz", "KmeansTest_T1RawSkullStrip.nii.gz")}})
+    prep.write_json(out.path("stats.json"), prep.crop_stats(
+        src, ("KmeansTest_T1UCharRaw.nii.gz", "KmeansTest_T1RawSkullStrip.nii.gz"), t1.shape, FACTORS, img_ds.shape,
+        start, BOX, lo, hi, affine, image, label))
 
 
 if __name__ == "__main__":

@@ -124,6 +124,27 @@ def save(path, data, affine, dtype, xform_code, descrip):
     nib.save(img, path)
 
 
+def crop_stats(src, source_names, source_shape, factors, ds_shape, start, box, lo, hi, affine, image, label,
+               extra=None):
+    """The stats.json of a downsampled-and-cropped set: geometry, voxels per raw label code, image range and the
+    SHA-256 of the source files. ``extra`` entries follow ``sourceShape``."""
+    codes, counts = np.unique(label, return_counts=True)
+    stats = {"sourceShape": list(source_shape)}
+    stats.update(extra or {})
+    stats.update({
+        "downsampleFactors": list(factors),
+        "downsampledShape": list(ds_shape),
+        "cropStart": list(start),
+        "cropSize": list(box),
+        "brainBoundingBox": {"min": list(lo), "max": list(hi)},
+        "spacingMm": [float(np.linalg.norm(affine[:3, d])) for d in range(3)],
+        "affine": [[float(v) for v in row] for row in affine],
+        "voxelsPerCode": {str(int(c)): int(n) for c, n in zip(codes, counts)},
+        "imageRange": [float(image.min()), float(image.max())],
+        "sha256Source": {n: sha256(os.path.join(src, n)) for n in source_names}})
+    return stats
+
+
 def write_json(path, obj):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, sort_keys=False)

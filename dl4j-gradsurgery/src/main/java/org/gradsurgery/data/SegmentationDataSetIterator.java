@@ -332,10 +332,14 @@ public final class SegmentationDataSetIterator implements DataSetIterator {
 
     /** This iterator behind DL4J's {@link AsyncDataSetIterator} with {@code queueSize} batches queued (≥ 2). */
     public DataSetIterator async(int queueSize) {
+        return new AsyncDataSetIterator(this, checkQueueSize(queueSize), false);
+    }
+
+    static int checkQueueSize(int queueSize) {
         if (queueSize < 2) {
             throw new IllegalArgumentException("async: queue size must be >= 2, got " + queueSize);
         }
-        return new AsyncDataSetIterator(this, queueSize, false);
+        return queueSize;
     }
 
     /** Channels of the first prepared case. */

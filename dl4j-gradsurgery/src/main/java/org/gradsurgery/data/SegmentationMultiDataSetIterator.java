@@ -80,10 +80,7 @@ public final class SegmentationMultiDataSetIterator implements MultiDataSetItera
 
     /** Behind DL4J's {@link AsyncMultiDataSetIterator} with {@code queueSize} batches queued (≥ 2). */
     public MultiDataSetIterator async(int queueSize) {
-        if (queueSize < 2) {
-            throw new IllegalArgumentException("async: queue size must be >= 2, got " + queueSize);
-        }
-        return new AsyncMultiDataSetIterator(this, queueSize, false);
+        return new AsyncMultiDataSetIterator(this, SegmentationDataSetIterator.checkQueueSize(queueSize), false);
     }
 
     @Override
