@@ -157,7 +157,7 @@ class MsdDatasetTest {
 
         Path broken = SegmentationIteratorTest.writeMsd(tmp.resolve("b"), "Task02_Heart", 1, 0, 1);
         Files.delete(broken.resolve("labelsTr/case_000.nii.gz"));
-        Result bad = run(bash, script, broken.toString());
+        Result bad = run(bash, script, broken.toString(), dest.toString());
         assertEquals(1, bad.code, bad.out + bad.err);
         assertTrue(bad.err.contains("labelsTr/case_000.nii.gz"), bad.err);
 
