@@ -137,7 +137,7 @@ public final class Datasets {
         DataSet va = SegmentationDataSetIterator.toDataSet(val, names.size());
         double[] sp = train.get(0).spacing();
         return new Colin27DeepGm(tr.getFeatures(), tr.getLabels(), va.getFeatures(), va.getLabels(), sp,
-                List.copyOf(names), trainIdx, valIdx, axis);
+                List.copyOf(names), trainIdx, valIdx, axis, List.copyOf(train));
     }
 
     /**
@@ -147,9 +147,19 @@ public final class Datasets {
      */
     public record Colin27DeepGm(INDArray trainFeatures, INDArray trainLabels, INDArray validationFeatures,
                                 INDArray validationLabels, double[] spacing, List<String> classNames,
-                                int[] trainSlices, int[] validationSlices, int sliceAxis) {
+                                int[] trainSlices, int[] validationSlices, int sliceAxis,
+                                List<Sample> trainSamples) {
         public int numClasses() {
             return classNames.size();
+        }
+
+        /**
+         * The training slices as a shuffling, seeded iterator with {@code augment} applied per example and epoch
+         * (e.g. {@code Augmentation.randomFlip(0.5, 1)}; keep shapes square-safe: 96 × 96 slices may rotate).
+         */
+        public SegmentationDataSetIterator trainIterator(int batchSize, long seed, Transform augment) {
+            return SegmentationDataSetIterator.builder().samples(trainSamples).numClasses(numClasses())
+                    .batchSize(batchSize).seed(seed).augment(augment).build();
         }
 
         /** Training slices as one DataSet. */

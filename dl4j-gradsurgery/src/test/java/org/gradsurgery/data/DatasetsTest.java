@@ -73,6 +73,17 @@ class DatasetsTest {
             assertTrue(perClass.getLong(c) > 0, "class " + c + " lost by downsampling");
         }
         assertThrows(IllegalArgumentException.class, () -> Datasets.colin27DeepGm(Datasets.locate(), 3));
+        // The augmented training iterator: all 38 slices per epoch, same seed same batches.
+        SegmentationDataSetIterator it = d.trainIterator(16, 5, Augmentation.randomFlip(0.5, 1));
+        SegmentationDataSetIterator again = d.trainIterator(16, 5, Augmentation.randomFlip(0.5, 1));
+        long n = 0;
+        while (it.hasNext()) {
+            org.nd4j.linalg.dataset.DataSet b = it.next();
+            assertEquals(b.getFeatures(), again.next().getFeatures());
+            assertArrayEquals(new long[]{b.getFeatures().size(0), 5, 48, 48}, b.getLabels().shape());
+            n += b.getFeatures().size(0);
+        }
+        assertEquals(38, n);
     }
 
     @Test

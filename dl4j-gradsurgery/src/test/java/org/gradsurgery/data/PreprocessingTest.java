@@ -225,4 +225,21 @@ class PreprocessingTest {
         assertEquals(1f, out.imageData()[10], 1e-7f);
         assertEquals(1f / 3f, out.imageData()[6], 1e-7f);
     }
+
+    @Test
+    void sampleFromNd4jArraysKeepsCOrderAndRejectsBadLabels() {
+        org.nd4j.linalg.api.ndarray.INDArray img = org.nd4j.linalg.factory.Nd4j.arange(12).reshape('c', 2, 2, 3)
+                .castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('f');
+        org.nd4j.linalg.api.ndarray.INDArray lab = org.nd4j.linalg.factory.Nd4j.createFromArray(new int[][]{{0, 1, 2}, {2, 1, 0}});
+        Sample s = Sample.of("nd", img, lab, null, null);
+        assertEquals(2, s.channels());
+        assertArrayEquals(new int[]{2, 3}, s.shape());
+        assertArrayEquals(new float[]{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, s.imageData());
+        assertArrayEquals(new int[]{0, 1, 2, 2, 1, 0}, s.labelData());
+        assertEquals(img, s.image());
+        assertThrows(IllegalArgumentException.class, () -> Sample.of("bad", img,
+                org.nd4j.linalg.factory.Nd4j.createFromArray(new float[][]{{0, 1.5f, 2}, {2, 1, 0}}), null, null));
+        assertThrows(IllegalArgumentException.class, () -> Sample.of("bad", img,
+                org.nd4j.linalg.factory.Nd4j.createFromArray(new int[]{0, 1, 2}), null, null));
+    }
 }
