@@ -1,0 +1,583 @@
+package org.gradsurgery.data.nifti;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Conversion between NIfTI voxel bytes (file byte order, x fastest) and ND4J arrays in Fortran order, whose linear
+ * buffer is exactly the file's voxel order, so element [i, j, k] of the array is voxel (i, j, k).
+ *
+ * <p>Work proceeds in blocks of {@link #BLOCK} voxels: a bulk get of the source block into a primitive array
+ * (which also byte-swaps), a tight conversion loop, and a bulk put into a window of the destination buffer. Blocks
+ * keep the scratch arrays in cache, and windows keep every {@link ByteBuffer} under 2 GiB, so arrays larger than
+ * a Java array (more than 2³¹ bytes) are handled.
+ */
+final class VoxelCodec {
+
+    /** Voxels per conversion block. */
+    static final int BLOCK = 1 << 15;
+
+    /** What an INDArray produced from voxels holds. */
+    enum Target {
+        FLOAT(DataType.FLOAT), DOUBLE(DataType.DOUBLE), INT(DataType.INT32), LONG(DataType.INT64);
+
+        final DataType type;
+
+        Target(DataType type) {
+            this.type = type;
+        }
+    }
+
+    /** Raw voxel bytes in file order, split into segments that each hold whole voxels. */
+    record RawVoxels(ByteBuffer[] segments, ByteOrder order, long bytes) {
+    }
+
+    private VoxelCodec() {
+    }
+
+    /** The integer type {@link NiftiImage#labels()} returns for a datatype. */
+    static Target labelTarget(NiftiDataType t) {
+        return switch (t) {
+            case UINT32, INT64, UINT64 -> Target.LONG;
+            default -> Target.INT;
+        };
+    }
+
+    // ================================================================== reading
+
+    /**
+     * Decodes all voxels into a new Fortran-order array of shape {@code dims} (plus a trailing channel axis for
+     * colour types), applying {@code y = slope·x + inter} in double precision when {@code scale} is set.
+     *
+     * @throws IllegalStateException for labels of floating voxels that are not whole numbers within int range, or
+     *                               uint64 values above 2⁶³ − 1
+     */
+    static INDArray decode(RawVoxels raw, NiftiHeader h, Target target, boolean scale, java.nio.file.Path file) {
+        NiftiDataType type = h.datatype();
+        long voxels = h.voxelCount();
+        long[] dims = h.dims();
+        long[] shape = type.isColour() ? append(dims, type.channels()) : dims;
+        INDArray out;
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            out = Nd4j.createUninitialized(target.type, shape, 'f');
+        }
+        Decoder d = new Decoder(type, target, scale, h.sclSlope(), h.sclInter(), raw.order(), out, voxels, dims,
+                file);
+        long v = 0;
+        int bpv = type.bytesPerVoxel();
+        for (ByteBuffer seg : raw.segments()) {
+            int segVoxels = seg.capacity() / bpv;
+            for (int b = 0; b < segVoxels; b += BLOCK) {
+                int n = Math.min(BLOCK, segVoxels - b);
+                d.block(seg.slice(b * bpv, n * bpv).order(raw.order()), v + b, n);
+            }
+            v += segVoxels;
+        }
+        if (v != voxels) {
+            throw new IllegalStateException("decoded " + v + " voxels, expected " + voxels);
+        }
+        return out;
+    }
+
+    private static final class Decoder {
+        final NiftiDataType type;
+        final Target target;
+        final boolean scale;
+        final double slope;
+        final double inter;
+        final INDArray out;
+        final long voxels;
+        final long[] dims;
+        final java.nio.file.Path file;
+        final int dsz;
+        byte[] bytes;
+        short[] shorts;
+        int[] ints;
+        long[] longs;
+        float[] floats;
+        double[] doubles;
+        float[] fOut;
+        double[] dOut;
+        int[] iOut;
+        long[] lOut;
+
+        Decoder(NiftiDataType type, Target target, boolean scale, double slope, double inter, ByteOrder order,
+                INDArray out, long voxels, long[] dims, java.nio.file.Path file) {
+            this.type = type;
+            this.target = target;
+            this.scale = scale;
+            this.slope = slope;
+            this.inter = inter;
+            this.out = out;
+            this.voxels = voxels;
+            this.dims = dims;
+            this.file = file;
+            this.dsz = out.dataType().width();
+            switch (target) {
+                case FLOAT -> fOut = new float[BLOCK];
+                case DOUBLE -> dOut = new double[BLOCK];
+                case INT -> iOut = new int[BLOCK];
+                case LONG -> lOut = new long[BLOCK];
+            }
+        }
+
+        void block(ByteBuffer src, long v0, int n) {
+            switch (type) {
+                case UINT8, INT8 -> {
+                    bytes = bytes == null ? new byte[BLOCK] : bytes;
+                    ints = ints == null ? new int[BLOCK] : ints;
+                    src.get(0, bytes, 0, n);
+                    if (type == NiftiDataType.UINT8) {
+                        for (int i = 0; i < n; i++) {
+                            ints[i] = bytes[i] & 0xFF;
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            ints[i] = bytes[i];
+                        }
+                    }
+                    fromInts(n, v0);
+                }
+                case INT16, UINT16 -> {
+                    shorts = shorts == null ? new short[BLOCK] : shorts;
+                    ints = ints == null ? new int[BLOCK] : ints;
+                    src.asShortBuffer().get(0, shorts, 0, n);
+                    if (type == NiftiDataType.UINT16) {
+                        for (int i = 0; i < n; i++) {
+                            ints[i] = shorts[i] & 0xFFFF;
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            ints[i] = shorts[i];
+                        }
+                    }
+                    fromInts(n, v0);
+                }
+                case INT32 -> {
+                    ints = ints == null ? new int[BLOCK] : ints;
+                    src.asIntBuffer().get(0, ints, 0, n);
+                    fromInts(n, v0);
+                }
+                case UINT32 -> {
+                    ints = ints == null ? new int[BLOCK] : ints;
+                    longs = longs == null ? new long[BLOCK] : longs;
+                    src.asIntBuffer().get(0, ints, 0, n);
+                    for (int i = 0; i < n; i++) {
+                        longs[i] = ints[i] & 0xFFFFFFFFL;
+                    }
+                    fromLongs(n, v0, false);
+                }
+                case INT64, UINT64 -> {
+                    longs = longs == null ? new long[BLOCK] : longs;
+                    src.asLongBuffer().get(0, longs, 0, n);
+                    fromLongs(n, v0, type == NiftiDataType.UINT64);
+                }
+                case FLOAT32 -> {
+                    floats = floats == null ? new float[BLOCK] : floats;
+                    src.asFloatBuffer().get(0, floats, 0, n);
+                    fromFloats(n, v0);
+                }
+                case FLOAT64 -> {
+                    doubles = doubles == null ? new double[BLOCK] : doubles;
+                    src.asDoubleBuffer().get(0, doubles, 0, n);
+                    fromDoubles(n, v0);
+                }
+                case RGB24, RGBA32 -> {
+                    int ch = type.channels();
+                    bytes = bytes == null || bytes.length < n * ch ? new byte[BLOCK * ch] : bytes;
+                    ints = ints == null ? new int[BLOCK] : ints;
+                    src.get(0, bytes, 0, n * ch);
+                    for (int c = 0; c < ch; c++) {
+                        for (int i = 0; i < n; i++) {
+                            ints[i] = bytes[i * ch + c] & 0xFF;
+                        }
+                        // channel c is the slowest Fortran axis: its plane starts at c·voxels
+                        fromInts(n, c * voxels + v0);
+                    }
+                }
+            }
+        }
+
+        private void fromInts(int n, long at) {
+            int[] x = ints;
+            switch (target) {
+                case FLOAT -> {
+                    if (scale) {
+                        for (int i = 0; i < n; i++) {
+                            fOut[i] = (float) (x[i] * slope + inter);
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            fOut[i] = x[i];
+                        }
+                    }
+                    window(out, at * dsz, n * dsz).asFloatBuffer().put(0, fOut, 0, n);
+                }
+                case DOUBLE -> {
+                    if (scale) {
+                        for (int i = 0; i < n; i++) {
+                            dOut[i] = x[i] * slope + inter;
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            dOut[i] = x[i];
+                        }
+                    }
+                    window(out, at * dsz, n * dsz).asDoubleBuffer().put(0, dOut, 0, n);
+                }
+                case INT -> window(out, at * dsz, n * dsz).asIntBuffer().put(0, x, 0, n);
+                case LONG -> {
+                    for (int i = 0; i < n; i++) {
+                        lOut[i] = x[i];
+                    }
+                    window(out, at * dsz, n * dsz).asLongBuffer().put(0, lOut, 0, n);
+                }
+            }
+        }
+
+        private void fromLongs(int n, long at, boolean unsigned) {
+            long[] x = longs;
+            switch (target) {
+                case FLOAT -> {
+                    for (int i = 0; i < n; i++) {
+                        if (scale) {
+                            fOut[i] = (float) ((unsigned ? unsignedToDouble(x[i]) : (double) x[i]) * slope + inter);
+                        } else {
+                            fOut[i] = unsigned ? unsignedToFloat(x[i]) : (float) x[i];
+                        }
+                    }
+                    window(out, at * dsz, n * dsz).asFloatBuffer().put(0, fOut, 0, n);
+                }
+                case DOUBLE -> {
+                    for (int i = 0; i < n; i++) {
+                        double d = unsigned ? unsignedToDouble(x[i]) : (double) x[i];
+                        dOut[i] = scale ? d * slope + inter : d;
+                    }
+                    window(out, at * dsz, n * dsz).asDoubleBuffer().put(0, dOut, 0, n);
+                }
+                case LONG -> {
+                    if (unsigned) {
+                        for (int i = 0; i < n; i++) {
+                            if (x[i] < 0) {
+                                throw new IllegalStateException(file + ": uint64 voxel " + index(at + i)
+                                        + " = " + Long.toUnsignedString(x[i]) + " does not fit a signed 64-bit label");
+                            }
+                        }
+                    }
+                    window(out, at * dsz, n * dsz).asLongBuffer().put(0, x, 0, n);
+                }
+                case INT -> throw new IllegalStateException("64-bit voxels decode to LONG labels");
+            }
+        }
+
+        private void fromFloats(int n, long at) {
+            float[] x = floats;
+            switch (target) {
+                case FLOAT -> {
+                    if (scale) {
+                        for (int i = 0; i < n; i++) {
+                            fOut[i] = (float) (x[i] * slope + inter);
+                        }
+                        window(out, at * dsz, n * dsz).asFloatBuffer().put(0, fOut, 0, n);
+                    } else {
+                        window(out, at * dsz, n * dsz).asFloatBuffer().put(0, x, 0, n);
+                    }
+                }
+                case DOUBLE -> {
+                    if (scale) {
+                        for (int i = 0; i < n; i++) {
+                            dOut[i] = x[i] * slope + inter;
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            dOut[i] = x[i];
+                        }
+                    }
+                    window(out, at * dsz, n * dsz).asDoubleBuffer().put(0, dOut, 0, n);
+                }
+                case INT -> {
+                    for (int i = 0; i < n; i++) {
+                        iOut[i] = wholeInt(x[i], at + i);
+                    }
+                    window(out, at * dsz, n * dsz).asIntBuffer().put(0, iOut, 0, n);
+                }
+                case LONG -> throw new IllegalStateException("float voxels decode to INT labels");
+            }
+        }
+
+        private void fromDoubles(int n, long at) {
+            double[] x = doubles;
+            switch (target) {
+                case FLOAT -> {
+                    for (int i = 0; i < n; i++) {
+                        fOut[i] = (float) (scale ? x[i] * slope + inter : x[i]);
+                    }
+                    window(out, at * dsz, n * dsz).asFloatBuffer().put(0, fOut, 0, n);
+                }
+                case DOUBLE -> {
+                    if (scale) {
+                        for (int i = 0; i < n; i++) {
+                            dOut[i] = x[i] * slope + inter;
+                        }
+                        window(out, at * dsz, n * dsz).asDoubleBuffer().put(0, dOut, 0, n);
+                    } else {
+                        window(out, at * dsz, n * dsz).asDoubleBuffer().put(0, x, 0, n);
+                    }
+                }
+                case INT -> {
+                    for (int i = 0; i < n; i++) {
+                        iOut[i] = wholeInt(x[i], at + i);
+                    }
+                    window(out, at * dsz, n * dsz).asIntBuffer().put(0, iOut, 0, n);
+                }
+                case LONG -> throw new IllegalStateException("float voxels decode to INT labels");
+            }
+        }
+
+        private int wholeInt(double v, long linear) {
+            if (v != Math.rint(v) || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+                throw new IllegalStateException(file + ": " + type.name().toLowerCase(java.util.Locale.ROOT)
+                        + " voxel " + index(linear) + " = " + v + " is not a whole number in int32 range,"
+                        + " so the image is not a label map (use data() instead of labels())");
+            }
+            return (int) v;
+        }
+
+        private String index(long linear) {
+            return Arrays.toString(unravel(linear, dims));
+        }
+    }
+
+    // ================================================================== writing
+
+    /**
+     * Streams the voxels of {@code data} (any order; read as Fortran order) encoded as {@code type} in
+     * {@code order}, block by block, to {@code sink}.
+     *
+     * @throws IllegalArgumentException if a value cannot be stored exactly as {@code type} (fraction, out of range,
+     *                                  NaN for an integer type, or an integer that float32/float64 would round)
+     */
+    static void encode(INDArray data, NiftiDataType type, ByteOrder order, BlockSink sink, String where)
+            throws java.io.IOException {
+        if (type.isColour()) {
+            throw new IllegalArgumentException(where + ": writing " + type + " is not supported; write the "
+                    + "channels as a scalar datatype");
+        }
+        INDArray src = canonicalSource(data);
+        long n = src.length();
+        long[] dims = data.shape();
+        int ssz = src.dataType().width();
+        DataType st = src.dataType();
+        ByteBuffer block = ByteBuffer.allocate(BLOCK * type.bytesPerVoxel()).order(order);
+        double[] d = st == DataType.DOUBLE || st == DataType.FLOAT ? new double[BLOCK] : null;
+        float[] f = st == DataType.FLOAT ? new float[BLOCK] : null;
+        long[] l = d == null ? new long[BLOCK] : null;
+        int[] iv = st == DataType.INT32 ? new int[BLOCK] : null;
+        for (long v0 = 0; v0 < n; v0 += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - v0);
+            ByteBuffer win = window(src, v0 * ssz, m * ssz);
+            if (st == DataType.FLOAT) {
+                win.asFloatBuffer().get(0, f, 0, m);
+                for (int i = 0; i < m; i++) {
+                    d[i] = f[i];
+                }
+            } else if (st == DataType.DOUBLE) {
+                win.asDoubleBuffer().get(0, d, 0, m);
+            } else if (st == DataType.INT32) {
+                win.asIntBuffer().get(0, iv, 0, m);
+                for (int i = 0; i < m; i++) {
+                    l[i] = iv[i];
+                }
+            } else {
+                win.asLongBuffer().get(0, l, 0, m);
+            }
+            block.clear();
+            if (d != null) {
+                putDoubles(block, type, d, m, v0, dims, where);
+            } else {
+                putLongs(block, type, l, m, v0, dims, where);
+            }
+            block.flip();
+            sink.accept(block);
+        }
+    }
+
+    /** Receives encoded blocks (the buffer is reused after the call returns). */
+    interface BlockSink {
+        void accept(ByteBuffer block) throws java.io.IOException;
+    }
+
+    /** A Fortran-contiguous FLOAT, DOUBLE, INT32 or INT64 array with the same values as {@code data}. */
+    private static INDArray canonicalSource(INDArray data) {
+        DataType t = data.dataType();
+        INDArray a = data;
+        if (t == DataType.HALF || t == DataType.BFLOAT16) {
+            a = data.castTo(DataType.FLOAT);
+        } else if (t == DataType.BOOL || t == DataType.INT8 || t == DataType.UINT8 || t == DataType.INT16
+                || t == DataType.UINT16) {
+            a = data.castTo(DataType.INT32);
+        } else if (t == DataType.UINT32) {
+            a = data.castTo(DataType.INT64);
+        } else if (t != DataType.FLOAT && t != DataType.DOUBLE && t != DataType.INT32 && t != DataType.INT64) {
+            throw new IllegalArgumentException("Nifti.write: arrays of " + t + " are not supported; cast to "
+                    + "FLOAT, DOUBLE, INT32 or INT64");
+        }
+        boolean contiguousF = a.ordering() == 'f' && Shape.hasDefaultStridesForShape(a) && a.offset() == 0
+                && a.data().length() == a.length() && !a.isView();
+        return contiguousF ? a : a.dup('f');
+    }
+
+    private static void putDoubles(ByteBuffer b, NiftiDataType type, double[] x, int m, long v0, long[] dims,
+                                   String where) {
+        switch (type) {
+            case FLOAT32 -> {
+                for (int i = 0; i < m; i++) {
+                    b.putFloat((float) x[i]);
+                }
+            }
+            case FLOAT64 -> {
+                for (int i = 0; i < m; i++) {
+                    b.putDouble(x[i]);
+                }
+            }
+            default -> {
+                long min = minOf(type);
+                long max = maxOf(type);
+                for (int i = 0; i < m; i++) {
+                    double v = x[i];
+                    // max of uint64/int64 is not exact in double; compare against the exact 2^63 bound
+                    if (v != Math.rint(v) || v < min || v >= (double) max + 1.0 || v >= 0x1p63) {
+                        throw new IllegalArgumentException(where + ": value " + v + " at voxel "
+                                + Arrays.toString(unravel(v0 + i, dims)) + " cannot be stored exactly as "
+                                + type.name().toLowerCase(java.util.Locale.ROOT) + " [" + min + ", " + max + "]");
+                    }
+                    putInteger(b, type, (long) v);
+                }
+            }
+        }
+    }
+
+    private static void putLongs(ByteBuffer b, NiftiDataType type, long[] x, int m, long v0, long[] dims,
+                                 String where) {
+        long min = type.isIntegral() ? minOf(type) : Long.MIN_VALUE;
+        long max = type.isIntegral() ? maxOf(type) : Long.MAX_VALUE;
+        for (int i = 0; i < m; i++) {
+            long v = x[i];
+            boolean ok = switch (type) {
+                case FLOAT32 -> (long) (float) v == v && v != Long.MAX_VALUE;
+                case FLOAT64 -> (long) (double) v == v && v != Long.MAX_VALUE;
+                default -> v >= min && v <= max;
+            };
+            if (!ok) {
+                throw new IllegalArgumentException(where + ": value " + v + " at voxel "
+                        + Arrays.toString(unravel(v0 + i, dims)) + " cannot be stored exactly as "
+                        + type.name().toLowerCase(java.util.Locale.ROOT));
+            }
+            switch (type) {
+                case FLOAT32 -> b.putFloat(v);
+                case FLOAT64 -> b.putDouble(v);
+                default -> putInteger(b, type, v);
+            }
+        }
+    }
+
+    private static void putInteger(ByteBuffer b, NiftiDataType type, long v) {
+        switch (type) {
+            case UINT8, INT8 -> b.put((byte) v);
+            case INT16, UINT16 -> b.putShort((short) v);
+            case INT32, UINT32 -> b.putInt((int) v);
+            case INT64, UINT64 -> b.putLong(v);
+            default -> throw new IllegalStateException("not an integer type: " + type);
+        }
+    }
+
+    /** Smallest storable value of an integer datatype. */
+    static long minOf(NiftiDataType t) {
+        return switch (t) {
+            case INT8 -> Byte.MIN_VALUE;
+            case INT16 -> Short.MIN_VALUE;
+            case INT32 -> Integer.MIN_VALUE;
+            case INT64 -> Long.MIN_VALUE;
+            default -> 0;
+        };
+    }
+
+    /** Largest storable value of an integer datatype (uint64 is limited to 2⁶³ − 1, the range of a Java long). */
+    static long maxOf(NiftiDataType t) {
+        return switch (t) {
+            case UINT8 -> 0xFF;
+            case INT8 -> Byte.MAX_VALUE;
+            case INT16 -> Short.MAX_VALUE;
+            case UINT16 -> 0xFFFF;
+            case INT32 -> Integer.MAX_VALUE;
+            case UINT32 -> 0xFFFFFFFFL;
+            case INT64, UINT64 -> Long.MAX_VALUE;
+            default -> throw new IllegalStateException("not an integer type: " + t);
+        };
+    }
+
+    // ================================================================== helpers
+
+    /**
+     * A native-order view of {@code byteLength} bytes of {@code arr}'s buffer starting at {@code byteOffset}.
+     * Works past 2 GiB because the address arithmetic is done in {@code long}; the view must not outlive
+     * {@code arr}.
+     */
+    static ByteBuffer window(INDArray arr, long byteOffset, int byteLength) {
+        Pointer p = arr.data().addressPointer();
+        final long start = p.address() + p.position() * p.sizeof() + byteOffset;
+        final long bytes = byteLength;
+        // (the locals must not be named like Pointer's fields, which would shadow them here)
+        BytePointer bp = new BytePointer() {
+            {
+                address = start;
+                position = 0;
+                limit = bytes;
+                capacity = bytes;
+            }
+        };
+        return bp.asByteBuffer().order(ByteOrder.nativeOrder());
+    }
+
+    /** Fortran-order (x fastest) multi-index of a linear voxel index. */
+    static long[] unravel(long linear, long[] dims) {
+        long[] idx = new long[dims.length];
+        long r = linear;
+        for (int i = 0; i < dims.length; i++) {
+            idx[i] = r % dims[i];
+            r /= dims[i];
+        }
+        return idx;
+    }
+
+    static long[] append(long[] a, long v) {
+        long[] r = Arrays.copyOf(a, a.length + 1);
+        r[a.length] = v;
+        return r;
+    }
+
+    /** Correctly rounded double of an unsigned 64-bit value. */
+    static double unsignedToDouble(long x) {
+        if (x >= 0) {
+            return x;
+        }
+        // halve keeping a sticky bit so the final rounding is the correct one, then double
+        return ((double) ((x >>> 1) | (x & 1))) * 2.0;
+    }
+
+    /** Correctly rounded float of an unsigned 64-bit value. */
+    static float unsignedToFloat(long x) {
+        if (x >= 0) {
+            return x;
+        }
+        return ((float) ((x >>> 1) | (x & 1))) * 2.0f;
+    }
+}
