@@ -1,6 +1,7 @@
 package org.gradsurgery.layers;
 
 import static org.gradsurgery.layers.SegmentationGraphs.IN_CHANNELS;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -16,12 +17,13 @@ import org.deeplearning4j.gradientcheck.GradientCheckUtil;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.layers.SegmentationGraphs.Layout;
 import org.gradsurgery.layers.SegmentationGraphs.Norm;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -38,22 +40,9 @@ import org.nd4j.linalg.lossfunctions.impl.LossMSE;
  *
  * <p>Adding a loss to the checks is one line in {@link #ourLosses()}.
  */
+@ExtendWith(DoublePrecisionTinyArrays.class)
 class LayerGradientCheckTest {
 
-    private static DataType savedDataType;
-    private static DataType savedFloatingType;
-
-    @BeforeAll
-    static void doublePrecision() {
-        savedDataType = Nd4j.dataType();
-        savedFloatingType = Nd4j.defaultFloatingPointType();
-        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
-    }
-
-    @AfterAll
-    static void restorePrecision() {
-        Nd4j.setDefaultDataTypes(savedDataType, savedFloatingType);
-    }
 
     /** Label mask kinds: none, {@code [N,1,sp…]}, {@code [N,C,sp…]}, per example {@code [N,1]}. */
     enum Mask {
@@ -193,7 +182,28 @@ class LayerGradientCheckTest {
         }
     }
 
+    /** The harness is not vacuous: a gradient off by 0.1 % fails. */
+    @Test
+    void harnessRejectsAWrongGradient() {
+        LossCase skewed = new LossCase("MCXENT with gradient x1.001", () -> new LossMCXENT(0.0, null) {
+            @Override
+            public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn,
+                                            INDArray mask) {
+                return super.computeGradient(labels, preOutput, activationFn, mask).muli(1.001);
+            }
+        }, Activation.SOFTMAX, Mask.NONE);
+        ComputationGraph net = SegmentationGraphs.graph(Layout.NCHW, Norm.INSTANCE,
+                SegmentationGraphs.ourLossLayer(Layout.NCHW, skewed.loss, skewed.activation), CLASSES);
+        assertFalse(passes(net, Layout.NCHW, skewed, Mask.NONE, Collections.emptySet()));
+    }
+
     private static void check(ComputationGraph net, Layout layout, LossCase c, Mask maskKind, Set<String> exclude) {
+        assertTrue(passes(net, layout, c, maskKind, exclude),
+                "gradient check failed: " + layout + " " + c + " mask=" + maskKind + " (see log for parameters)");
+    }
+
+    private static boolean passes(ComputationGraph net, Layout layout, LossCase c, Mask maskKind,
+                                  Set<String> exclude) {
         INDArray x = SegmentationGraphs.uniform(layout.shape(IN_CHANNELS), -1, 1, 7);
         INDArray y = labels(layout, c, 11);
         INDArray m = mask(layout, maskKind, 13);
@@ -208,7 +218,6 @@ class LayerGradientCheckTest {
                 .print(GradientCheckUtil.PrintMode.FAILURES_ONLY)
                 .exitOnFirstError(false)
                 .excludeParams(exclude);
-        assertTrue(GradientCheckUtil.checkGradients(config),
-                "gradient check failed: " + layout + " " + c + " mask=" + maskKind + " (see log for parameters)");
+        return GradientCheckUtil.checkGradients(config);
     }
 }
