@@ -94,7 +94,8 @@ class ChannelConcatVertexTest {
     @Test
     void stockMergeVertexFailsOnRank5Backprop() {
         MergeVertex merge = new MergeVertex(null, "merge", 0, DataType.DOUBLE, 1);
-        merge.setInputs(new INDArray[] {Nd4j.rand(DataType.DOUBLE, 1, 2, 2, 2, 2), Nd4j.rand(DataType.DOUBLE, 1, 3, 2, 2, 2)});
+        merge.setInputs(new INDArray[] {Nd4j.rand(DataType.DOUBLE, 1, 2, 2, 2, 2),
+                Nd4j.rand(DataType.DOUBLE, 1, 3, 2, 2, 2)});
         merge.doForward(false, NO_WS);
         merge.setEpsilon(Nd4j.rand(DataType.DOUBLE, 1, 5, 2, 2, 2));
         assertThrows(RuntimeException.class, () -> merge.doBackward(false, NO_WS));
@@ -104,7 +105,8 @@ class ChannelConcatVertexTest {
     void outputTypesSumChannelsAndKeepFormatAndSize() {
         ChannelConcatVertex first = new ChannelConcatVertex();
         assertEquals(InputType.convolutional(8, 6, 5, CNN2DFormat.NCHW), first.getOutputType(0,
-                InputType.convolutional(8, 6, 2, CNN2DFormat.NCHW), InputType.convolutional(8, 6, 3, CNN2DFormat.NCHW)));
+                InputType.convolutional(8, 6, 2, CNN2DFormat.NCHW),
+                InputType.convolutional(8, 6, 3, CNN2DFormat.NCHW)));
         assertEquals(InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 4, 8, 6, 7), first.getOutputType(0,
                 InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 4, 8, 6, 3),
                 InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 4, 8, 6, 4)));
@@ -127,7 +129,8 @@ class ChannelConcatVertexTest {
                 spatial.getMessage());
 
         IllegalArgumentException format = assertThrows(IllegalArgumentException.class, () -> v.getOutputType(0,
-                InputType.convolutional(8, 6, 2, CNN2DFormat.NHWC), InputType.convolutional(8, 6, 2, CNN2DFormat.NHWC)));
+                InputType.convolutional(8, 6, 2, CNN2DFormat.NHWC),
+                InputType.convolutional(8, 6, 2, CNN2DFormat.NHWC)));
         assertTrue(format.getMessage().contains("NHWC") && format.getMessage().contains("new ChannelConcatVertex"),
                 format.getMessage());
 

@@ -125,8 +125,10 @@ class LayerGradientCheckTest {
     static Stream<Arguments> normCases() {
         List<Arguments> args = new ArrayList<>();
         for (Layout layout : Layout.values()) {
-            args.add(Arguments.of(layout, Norm.BATCH));
-            args.add(Arguments.of(layout, Norm.INSTANCE_NO_AFFINE));
+            for (Norm norm : new Norm[] {Norm.BATCH, Norm.INSTANCE_NO_AFFINE, Norm.INSTANCE_WITH_ACTIVATION,
+                    Norm.BATCH_WITH_ACTIVATION}) {
+                args.add(Arguments.of(layout, norm));
+            }
         }
         return args.stream();
     }
@@ -149,7 +151,7 @@ class LayerGradientCheckTest {
 
     /**
      * Batch norm (training-mode statistics; its running estimates are not gradients and are excluded, as in DL4J's
-     * own batch-norm checks) and instance norm without affine parameters.
+     * own batch-norm checks), instance norm without affine parameters, and both with a fused activation.
      */
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("normCases")
@@ -157,7 +159,7 @@ class LayerGradientCheckTest {
         LossCase c = ourLosses().get(0);
         ComputationGraph net = SegmentationGraphs.graph(layout, norm,
                 SegmentationGraphs.ourLossLayer(layout, c.loss, c.activation), CLASSES);
-        Set<String> exclude = norm == Norm.BATCH
+        Set<String> exclude = norm == Norm.BATCH || norm == Norm.BATCH_WITH_ACTIVATION
                 ? new HashSet<>(Arrays.asList("norm_" + SpatialNormalizationParamInitializer.GLOBAL_MEAN,
                 "norm_" + SpatialNormalizationParamInitializer.GLOBAL_VAR))
                 : Collections.emptySet();
@@ -194,16 +196,16 @@ class LayerGradientCheckTest {
         }, Activation.SOFTMAX, Mask.NONE);
         ComputationGraph net = SegmentationGraphs.graph(Layout.NCHW, Norm.INSTANCE,
                 SegmentationGraphs.ourLossLayer(Layout.NCHW, skewed.loss, skewed.activation), CLASSES);
-        assertFalse(passes(net, Layout.NCHW, skewed, Mask.NONE, Collections.emptySet()));
+        assertFalse(passes(net, Layout.NCHW, skewed, Mask.NONE, Collections.emptySet(), true));
     }
 
     private static void check(ComputationGraph net, Layout layout, LossCase c, Mask maskKind, Set<String> exclude) {
-        assertTrue(passes(net, layout, c, maskKind, exclude),
+        assertTrue(passes(net, layout, c, maskKind, exclude, false),
                 "gradient check failed: " + layout + " " + c + " mask=" + maskKind + " (see log for parameters)");
     }
 
     private static boolean passes(ComputationGraph net, Layout layout, LossCase c, Mask maskKind,
-                                  Set<String> exclude) {
+                                  Set<String> exclude, boolean exitOnFirstError) {
         INDArray x = SegmentationGraphs.uniform(layout.shape(IN_CHANNELS), -1, 1, 7);
         INDArray y = labels(layout, c, 11);
         INDArray m = mask(layout, maskKind, 13);
@@ -216,7 +218,7 @@ class LayerGradientCheckTest {
                 .maxRelError(1e-5)
                 .minAbsoluteError(1e-8)
                 .print(GradientCheckUtil.PrintMode.FAILURES_ONLY)
-                .exitOnFirstError(false)
+                .exitOnFirstError(exitOnFirstError)
                 .excludeParams(exclude);
         return GradientCheckUtil.checkGradients(config);
     }

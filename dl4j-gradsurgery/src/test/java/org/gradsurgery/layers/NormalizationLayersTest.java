@@ -58,18 +58,6 @@ class NormalizationLayersTest {
         return layer;
     }
 
-    static INDArray toLayout(Layout layout, INDArray channelsFirst) {
-        return layout.channelsLast ? channelsFirst.permute(0, 2, 3, 1).dup('c') : channelsFirst;
-    }
-
-    static INDArray toChannelsFirst(Layout layout, INDArray x) {
-        return (layout.channelsLast ? x.permute(0, 3, 1, 2) : x).dup('c');
-    }
-
-    static Layout channelsFirstOf(Layout layout) {
-        return layout.rank == 4 ? Layout.NCHW : Layout.NCDHW;
-    }
-
     /**
      * Plain-Java normalisation of channels-first {@code x}: groups per (n, c) when {@code perExample}, else per c;
      * {@code fixedMean}/{@code fixedVar} (per channel) replace the group statistics when given.
@@ -158,15 +146,15 @@ class NormalizationLayersTest {
     @ParameterizedTest
     @EnumSource(Layout.class)
     void instanceNormMatchesReferenceInTrainingAndInference(Layout layout) {
-        INDArray xCf = SegmentationGraphs.uniform(channelsFirstOf(layout).shape(C), -2, 3, 1);
+        INDArray xCf = SegmentationGraphs.uniform(layout.channelsFirst().shape(C), -2, 3, 1);
         Layer layer = standalone(new InstanceNormalization.Builder().nIn(C).eps(1e-3)
                 .dataFormat(layout.format2d()).build());
         setAffine(layer);
         double[] expected = reference(xCf, GAMMA, BETA, 1e-3, true, null, null);
         for (boolean training : new boolean[] {true, false}) {
-            INDArray y = layer.activate(toLayout(layout, xCf), training, NO_WS);
-            assertArrayEquals(toLayout(layout, xCf).shape(), y.shape());
-            assertArrayEquals(expected, toChannelsFirst(layout, y).data().asDouble(), 1e-12);
+            INDArray y = layer.activate(layout.fromChannelsFirst(xCf), training, NO_WS);
+            assertArrayEquals(layout.fromChannelsFirst(xCf).shape(), y.shape());
+            assertArrayEquals(expected, layout.toChannelsFirst(y).data().asDouble(), 1e-12);
         }
     }
 
@@ -182,23 +170,45 @@ class NormalizationLayersTest {
         assertTrue(y.mean(2, 3, 4).amaxNumber().doubleValue() < 1e-12, "zero mean per (n, c)");
     }
 
+    @Test
+    void builderActivationIsAppliedAndTheNetworkDefaultIsNot() {
+        INDArray x = SegmentationGraphs.uniform(Layout.NCHW.shape(C), -2, 3, 20);
+        double[] ones = {1, 1, 1};
+        double[] zeros = {0, 0, 0};
+        double[] normalised = reference(x, ones, zeros, 1e-5, true, null, null);
+
+        Layer tanh = standalone(new InstanceNormalization.Builder().nIn(C).activation(Activation.TANH).build());
+        double[] expected = normalised.clone();
+        for (int i = 0; i < expected.length; i++) {
+            expected[i] = Math.tanh(expected[i]);
+        }
+        assertArrayEquals(expected, tanh.activate(x, true, NO_WS).data().asDouble(), 1e-12);
+
+        NeuralNetConfiguration withGlobalRelu = new NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE)
+                .activation(Activation.RELU).layer(new InstanceNormalization.Builder().nIn(C).build()).build();
+        Layer plain = withGlobalRelu.getLayer().instantiate(withGlobalRelu, Collections.emptyList(), 0,
+                Nd4j.create(DataType.DOUBLE, 1, 2 * C), true, DataType.DOUBLE);
+        assertArrayEquals(normalised, plain.activate(x, true, NO_WS).data().asDouble(), 1e-12,
+                "negative outputs survive: the network-wide ReLU is not applied to the norm");
+    }
+
     @ParameterizedTest
     @EnumSource(Layout.class)
     void batchNormTrainsOnBatchStatisticsAndInfersWithRunningEstimates(Layout layout) {
-        INDArray xCf = SegmentationGraphs.uniform(channelsFirstOf(layout).shape(C), -2, 3, 3);
+        INDArray xCf = SegmentationGraphs.uniform(layout.channelsFirst().shape(C), -2, 3, 3);
         Layer layer = standalone(new SpatialBatchNormalization.Builder().nIn(C).dataFormat(layout.format2d()).build());
         setAffine(layer);
-        INDArray train = layer.activate(toLayout(layout, xCf), true, NO_WS);
+        INDArray train = layer.activate(layout.fromChannelsFirst(xCf), true, NO_WS);
         assertArrayEquals(reference(xCf, GAMMA, BETA, 1e-5, false, null, null),
-                toChannelsFirst(layout, train).data().asDouble(), 1e-12);
+                layout.toChannelsFirst(train).data().asDouble(), 1e-12);
 
         double[] runMean = {0.2, -1.0, 0.5};
         double[] runVar = {2.0, 0.5, 1.5};
         layer.setParam(SpatialNormalizationParamInitializer.GLOBAL_MEAN, Nd4j.createFromArray(runMean));
         layer.setParam(SpatialNormalizationParamInitializer.GLOBAL_VAR, Nd4j.createFromArray(runVar));
-        INDArray test = layer.activate(toLayout(layout, xCf), false, NO_WS);
+        INDArray test = layer.activate(layout.fromChannelsFirst(xCf), false, NO_WS);
         assertArrayEquals(reference(xCf, GAMMA, BETA, 1e-5, false, runMean, runVar),
-                toChannelsFirst(layout, test).data().asDouble(), 1e-12);
+                layout.toChannelsFirst(test).data().asDouble(), 1e-12);
     }
 
     static Stream<Arguments> gradientCases() {
@@ -210,6 +220,10 @@ class NormalizationLayersTest {
                     .dataFormat(layout.format2d()).build()));
             args.add(Arguments.of(layout, new SpatialBatchNormalization.Builder().nIn(C)
                     .dataFormat(layout.format2d()).build()));
+            args.add(Arguments.of(layout, new InstanceNormalization.Builder().nIn(C).activation(Activation.TANH)
+                    .dataFormat(layout.format2d()).build()));
+            args.add(Arguments.of(layout, new SpatialBatchNormalization.Builder().nIn(C)
+                    .activation(Activation.SIGMOID).dataFormat(layout.format2d()).build()));
         }
         return args.stream();
     }
@@ -225,7 +239,7 @@ class NormalizationLayersTest {
         if (conf.isAffine()) {
             setAffine(layer);
         }
-        INDArray x = toLayout(layout, SegmentationGraphs.uniform(channelsFirstOf(layout).shape(C), -2, 2, 4));
+        INDArray x = layout.fromChannelsFirst(SegmentationGraphs.uniform(layout.channelsFirst().shape(C), -2, 2, 4));
         INDArray w = SegmentationGraphs.uniform(x.shape(), -1, 1, 5);
         layer.setInput(x, NO_WS);
         Pair<Gradient, INDArray> bp = layer.backpropGradient(w, NO_WS);
@@ -278,19 +292,19 @@ class NormalizationLayersTest {
     void runningEstimatesMoveOncePerFitAsDocumented(Layout layout) {
         ComputationGraph net = batchNormNet(layout);
         Layer bn = net.getLayer("bn");
-        Layout cf = channelsFirstOf(layout);
+        Layout cf = layout.channelsFirst();
         INDArray x1 = SegmentationGraphs.uniform(cf.shape(C), -1, 3, 6);
         INDArray x2 = SegmentationGraphs.uniform(cf.shape(C), -4, 1, 7);
         INDArray y = SegmentationGraphs.uniform(cf.shape(C), -1, 1, 8);
 
-        net.output(true, toLayout(layout, x1));
+        net.output(true, layout.fromChannelsFirst(x1));
         assertEquals(Nd4j.zeros(DataType.DOUBLE, C), bn.getParam("mean"), "a training-mode forward changes nothing");
         assertEquals(Nd4j.ones(DataType.DOUBLE, C), bn.getParam("var"));
 
         double[][] m1 = channelMoments(x1);
         double[][] m2 = channelMoments(x2);
-        net.fit(new INDArray[] {toLayout(layout, x1)}, new INDArray[] {toLayout(layout, y)});
-        net.fit(new INDArray[] {toLayout(layout, x2)}, new INDArray[] {toLayout(layout, y)});
+        net.fit(new INDArray[] {layout.fromChannelsFirst(x1)}, new INDArray[] {layout.fromChannelsFirst(y)});
+        net.fit(new INDArray[] {layout.fromChannelsFirst(x2)}, new INDArray[] {layout.fromChannelsFirst(y)});
         double[] expMean = new double[(int) C];
         double[] expVar = new double[(int) C];
         for (int k = 0; k < C; k++) {
@@ -302,11 +316,11 @@ class NormalizationLayersTest {
         assertArrayEquals(expMean, bn.getParam("mean").data().asDouble(), 1e-12);
         assertArrayEquals(expVar, bn.getParam("var").data().asDouble(), 1e-12);
 
-        INDArray out = net.outputSingle(false, toLayout(layout, x1));
+        INDArray out = net.outputSingle(false, layout.fromChannelsFirst(x1));
         double[] gamma = bn.getParam("gamma").data().asDouble();
         double[] beta = bn.getParam("beta").data().asDouble();
         assertArrayEquals(reference(x1, gamma, beta, 1e-5, false, expMean, expVar),
-                toChannelsFirst(layout, out).data().asDouble(), 1e-12, "inference uses the running estimates");
+                layout.toChannelsFirst(out).data().asDouble(), 1e-12, "inference uses the running estimates");
         assertNotEquals(1.0, gamma[0], "gamma trained");
     }
 
@@ -331,7 +345,8 @@ class NormalizationLayersTest {
         Layer layer = standalone(new InstanceNormalization.Builder().nIn(C).build());
         IllegalArgumentException channels = assertThrows(IllegalArgumentException.class,
                 () -> layer.activate(Nd4j.rand(DataType.DOUBLE, 2, 4, 3, 3), false, NO_WS));
-        assertTrue(channels.getMessage().contains("expected 3 channels") && channels.getMessage().contains("[2, 4, 3, 3]"),
+        assertTrue(channels.getMessage().contains("expected 3 channels")
+                && channels.getMessage().contains("[2, 4, 3, 3]"),
                 channels.getMessage());
         IllegalArgumentException rank = assertThrows(IllegalArgumentException.class,
                 () -> layer.activate(Nd4j.rand(DataType.DOUBLE, 2, 3, 5), false, NO_WS));

@@ -57,15 +57,6 @@ class SegmentationLossLayerTest {
                 .dataFormat(layout.format2d()).build();
     }
 
-    /** Channels-first test data converted to {@code layout}: same values, different memory layout. */
-    static INDArray inLayout(Layout layout, INDArray channelsFirst) {
-        return layout.channelsLast ? channelsFirst.permute(0, 2, 3, 1).dup('c') : channelsFirst;
-    }
-
-    static Layout channelsFirstOf(Layout layout) {
-        return layout.rank == 4 ? Layout.NCHW : Layout.NCDHW;
-    }
-
     /**
      * Plain-Java per-example softmax cross-entropy over channels-first arrays:
      * {@code s_n = Σ_voxels m · (−Σ_c y log softmax(z)_c)}; {@code mask} is {@code [N,1,sp…]} or null.
@@ -118,14 +109,14 @@ class SegmentationLossLayerTest {
     @ParameterizedTest
     @EnumSource(Layout.class)
     void scoreAndPerExampleScoresMatchReferenceInEveryLayout(Layout layout) {
-        Layout cf = channelsFirstOf(layout);
+        Layout cf = layout.channelsFirst();
         INDArray z = SegmentationGraphs.uniform(cf.shape(C), -2, 2, 1);
         INDArray y = SegmentationGraphs.oneHot(cf, C, 2);
         INDArray mask = SegmentationGraphs.binary(cf.shape(1), 0.6, 3);
         double[] expected = referenceMcxent(z, y, mask);
 
         IOutputLayer layer = standalone(ours(layout, new LossMCXENT()));
-        set(layer, inLayout(layout, z), inLayout(layout, y), inLayout(layout, mask));
+        set(layer, layout.fromChannelsFirst(z), layout.fromChannelsFirst(y), layout.fromChannelsFirst(mask));
         assertEquals(sum(expected) / z.size(0), layer.computeScore(0.0, true, NO_WS), 1e-10);
         assertEquals(sum(expected) / z.size(0) + 0.25, layer.computeScore(0.25, true, NO_WS), 1e-10,
                 "regularisation term is added once");
@@ -146,9 +137,9 @@ class SegmentationLossLayerTest {
         set(stockNchw, z, y, null);
         IOutputLayer stockNhwc = standalone(new CnnLossLayer.Builder(new LossMCXENT()).activation(Activation.SOFTMAX)
                 .format(CNN2DFormat.NHWC).build());
-        set(stockNhwc, inLayout(Layout.NHWC, z), inLayout(Layout.NHWC, y), null);
+        set(stockNhwc, Layout.NHWC.fromChannelsFirst(z), Layout.NHWC.fromChannelsFirst(y), null);
         IOutputLayer oursNhwc = standalone(ours(Layout.NHWC, new LossMCXENT()));
-        set(oursNhwc, inLayout(Layout.NHWC, z), inLayout(Layout.NHWC, y), null);
+        set(oursNhwc, Layout.NHWC.fromChannelsFirst(z), Layout.NHWC.fromChannelsFirst(y), null);
 
         assertEquals(expected, stockNchw.computeScore(0, true, NO_WS), 1e-10, "stock NCHW is right");
         double stockNhwcScore = stockNhwc.computeScore(0, true, NO_WS);
@@ -181,7 +172,7 @@ class SegmentationLossLayerTest {
             IOutputLayer nchw = standalone(ours(Layout.NCHW, loss));
             set(nchw, z, y, null);
             IOutputLayer nhwc = standalone(ours(Layout.NHWC, loss));
-            set(nhwc, inLayout(Layout.NHWC, z), inLayout(Layout.NHWC, y), null);
+            set(nhwc, Layout.NHWC.fromChannelsFirst(z), Layout.NHWC.fromChannelsFirst(y), null);
 
             INDArray gNchw = nchw.backpropGradient(null, NO_WS).getSecond();
             INDArray gNhwc = nhwc.backpropGradient(null, NO_WS).getSecond();
@@ -203,12 +194,12 @@ class SegmentationLossLayerTest {
     @ParameterizedTest
     @EnumSource(Layout.class)
     void spatialLossSeesWholeExamples(Layout layout) {
-        Layout cf = channelsFirstOf(layout);
+        Layout cf = layout.channelsFirst();
         INDArray z = SegmentationGraphs.uniform(cf.shape(C), -2, 2, 10);
         INDArray y = SegmentationGraphs.oneHot(cf, C, 11);
         INDArray mask = SegmentationGraphs.binary(cf.shape(1), 0.6, 12);
         IOutputLayer layer = standalone(ours(layout, new GroupErrorLoss()));
-        set(layer, inLayout(layout, z), inLayout(layout, y), inLayout(layout, mask));
+        set(layer, layout.fromChannelsFirst(z), layout.fromChannelsFirst(y), layout.fromChannelsFirst(mask));
 
         // L_n = (1/S) Σ_c (Σ_s m·(softmax(z)_c − y_c))²
         long n = z.size(0);
@@ -242,8 +233,8 @@ class SegmentationLossLayerTest {
         INDArray z = SegmentationGraphs.uniform(Layout.NCHW.shape(C), -2, 2, 13);
         INDArray y = SegmentationGraphs.oneHot(Layout.NCHW, C, 14);
         IOutputLayer layer = standalone(ours(Layout.NHWC, new LossMCXENT()));
-        INDArray zl = inLayout(Layout.NHWC, z);
-        INDArray yl = inLayout(Layout.NHWC, y);
+        INDArray zl = Layout.NHWC.fromChannelsFirst(z);
+        INDArray yl = Layout.NHWC.fromChannelsFirst(y);
 
         set(layer, zl, yl, Nd4j.createFromArray(new double[][] {{0}, {1}}));
         INDArray perExample = layer.computeScoreForExamples(0, NO_WS);
@@ -252,7 +243,7 @@ class SegmentationLossLayerTest {
         assertEquals(unmasked[1], perExample.getDouble(1), 1e-10);
 
         INDArray spatialMask = SegmentationGraphs.binary(Layout.NCHW.shape(1), 0.5, 15);
-        set(layer, zl, yl, inLayout(Layout.NHWC, spatialMask));
+        set(layer, zl, yl, Layout.NHWC.fromChannelsFirst(spatialMask));
         double masked = layer.computeScore(0, true, NO_WS);
         assertEquals(sum(referenceMcxent(z, y, spatialMask)) / 2, masked, 1e-10);
         assertTrue(Math.abs(masked - sum(unmasked) / 2) > 1e-3, "the mask changes the score");

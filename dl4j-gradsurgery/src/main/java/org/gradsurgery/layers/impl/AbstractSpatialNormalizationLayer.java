@@ -11,6 +11,8 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.gradsurgery.layers.AbstractSpatialNormalization;
 import org.gradsurgery.layers.SpatialNormalizationParamInitializer;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -79,7 +81,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
             y.muli(perChannel(SpatialNormalizationParamInitializer.GAMMA, layout))
                     .addi(perChannel(SpatialNormalizationParamInitializer.BETA, layout));
         }
-        return workspaceMgr.leverageTo(ArrayType.ACTIVATIONS, y);
+        return workspaceMgr.leverageTo(ArrayType.ACTIVATIONS, layerConf().getActivationFn().getActivation(y, training));
     }
 
     @Override
@@ -103,6 +105,15 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         xHat.muli(invStd);
 
         INDArray dy = epsilon.castTo(dataType);
+        IActivation activation = layerConf().getActivationFn();
+        if (!(activation instanceof ActivationIdentity)) {
+            // ∂L/∂(γ·x̂ + β) through the activation, from the recomputed pre-activation
+            INDArray preActivation = layerConf().isAffine()
+                    ? xHat.mul(perChannel(SpatialNormalizationParamInitializer.GAMMA, layout))
+                    .addi(perChannel(SpatialNormalizationParamInitializer.BETA, layout))
+                    : xHat.dup();
+            dy = activation.backprop(preActivation, dy.dup()).getFirst();
+        }
         Gradient gradient = new DefaultGradient();
         INDArray g;
         if (layerConf().isAffine()) {
