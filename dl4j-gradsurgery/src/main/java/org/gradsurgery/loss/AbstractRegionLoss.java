@@ -1,0 +1,434 @@
+package org.gradsurgery.loss;
+
+import java.util.Objects;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.reduce3.Dot;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
+
+/**
+ * Common machinery of the region (overlap) losses: groups, soft sums, validation, layout and the chain rule.
+ *
+ * <p><b>Sums.</b> With p = activation(z) (softmax over the class axis, or sigmoid), labels y ∈ [0, 1] (one-hot or
+ * soft), an optional mask m and k = 2 if {@link #isSquaredPred() squaredPred} else 1, every group has
+ * <pre>
+ *   I = Σ m·p·y     P = Σ m·p^k     G = Σ m·y^k     FP = Σ m·p·(1−y)     FN = Σ m·(1−p)·y
+ * </pre>
+ * <b>Groups.</b> {@link Reduction#SAMPLE} (default, as MONAI): one group per (example, class), summed over space.
+ * {@link Reduction#BATCH} (nnU-Net's batch Dice): one group per class, summed over examples and space. Rank-2
+ * input (DL4J's {@code CnnLossLayer} rows) is always one group per class. {@code includeBackground(false)} drops
+ * class 0 from the groups; the activation still runs over all classes. The loss value L is the mean over the kept
+ * groups (per example for SAMPLE, then averaged over examples).
+ *
+ * <p><b>Scale (DL4J's convention).</b> With E examples (N at rank 4/5, the row count at rank 2):
+ * {@code computeScore(average=false)} = E·L, {@code average=true} = L, {@code computeGradient} = E·∂L/∂z,
+ * {@code computeScoreArray} is {@code [E, 1]} and sums to E·L (SAMPLE: each example's own mean over its groups;
+ * BATCH and rank 2: every example gets L).
+ *
+ * <p><b>Gradient.</b> A concrete loss supplies its value and its derivatives with respect to (I, P, FP, FN) of
+ * each group. The per-voxel derivative is then
+ * {@code ∂L/∂p = m·(dI·y + dP·k·p^(k−1) + dFP·(1−y) − dFN·y)}, broadcast per (example, class), followed by the
+ * activation's Jacobian. Absent classes (G = 0) and all-masked examples give finite values and gradients thanks
+ * to the smoothing terms.
+ *
+ * <p>Subclasses live in this package; serialisation uses the {@link JsonProperty} fields.
+ */
+public abstract class AbstractRegionLoss implements SpatialLossFunction {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Default numerator and denominator smoothing, as MONAI. */
+    public static final double DEFAULT_SMOOTH = 1e-5;
+
+    @JsonProperty("reduction")
+    protected Reduction reduction = Reduction.SAMPLE;
+    @JsonProperty("includeBackground")
+    protected boolean includeBackground = true;
+    @JsonProperty("smoothNr")
+    protected double smoothNr = DEFAULT_SMOOTH;
+    @JsonProperty("smoothDr")
+    protected double smoothDr = DEFAULT_SMOOTH;
+    @JsonProperty("squaredPred")
+    protected boolean squaredPred = false;
+    @JsonProperty("checkFinite")
+    protected boolean checkFinite = true;
+
+    /** All defaults (for Jackson and the public no-arg constructors). */
+    protected AbstractRegionLoss() {
+    }
+
+    protected AbstractRegionLoss(Builder<?> b) {
+        String name = getClass().getSimpleName();
+        if (b.reduction == null) {
+            throw new IllegalArgumentException(name + ": reduction must not be null (SAMPLE or BATCH)");
+        }
+        requireSmoothing(name, "smoothNr", b.smoothNr);
+        requireSmoothing(name, "smoothDr", b.smoothDr);
+        this.reduction = b.reduction;
+        this.includeBackground = b.includeBackground;
+        this.smoothNr = b.smoothNr;
+        this.smoothDr = b.smoothDr;
+        this.squaredPred = b.squaredPred;
+        this.checkFinite = b.checkFinite;
+    }
+
+    private static void requireSmoothing(String name, String option, double v) {
+        if (!(v >= 0.0) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException(name + ": " + option + " must be finite and >= 0, got " + v);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // What a concrete loss supplies.
+
+    /**
+     * The loss value of one set of groups: one example under SAMPLE, the whole batch under BATCH or at rank 2.
+     *
+     * @param s          the per-class sums; use row {@code set}
+     * @param set        the row of {@code s} (and of {@code d}) to evaluate
+     * @param firstClass 0, or 1 when the background is excluded; classes below it must get zero derivatives
+     * @param d          when not null, receives ∂value/∂(I, P, FP, FN) per class in row {@code set}
+     */
+    abstract double setValue(Sums s, int set, int firstClass, Sums d);
+
+    // ------------------------------------------------------------------------------------------------------------
+    // ILossFunction
+
+    @Override
+    public double computeScore(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask,
+                               boolean average) {
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        Evaluation e = evaluate(in, ClassAxis.activate(in.z, activationFn), false);
+        return average ? e.loss : e.loss * in.examples;
+    }
+
+    @Override
+    public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        INDArray p = ClassAxis.activate(in.z, activationFn);
+        return evaluate(in, p, false).perExample(in, p.dataType());
+    }
+
+    @Override
+    public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        INDArray p = ClassAxis.activate(in.z, activationFn);
+        INDArray gradP = probabilityGradient(in, p, evaluate(in, p, true));
+        return in.restore(ClassAxis.backprop(in.z, p, activationFn, gradP));
+    }
+
+    @Override
+    public Pair<Double, INDArray> computeGradientAndScore(INDArray labels, INDArray preOutput,
+                                                          IActivation activationFn, INDArray mask, boolean average) {
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        INDArray p = ClassAxis.activate(in.z, activationFn);
+        Evaluation e = evaluate(in, p, true);
+        INDArray gradZ = in.restore(ClassAxis.backprop(in.z, p, activationFn, probabilityGradient(in, p, e)));
+        return new Pair<>(average ? e.loss : e.loss * in.examples, gradZ);
+    }
+
+    @Override
+    public String name() {
+        return toString();
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Shared with GradientSurgery (same package).
+
+    /** Validates a call, including the options that need a minimum class count. */
+    LossInput input(INDArray labels, INDArray preOutput, INDArray mask, IActivation activation) {
+        return input(getClass().getSimpleName(), labels, preOutput, mask, activation);
+    }
+
+    LossInput input(String caller, INDArray labels, INDArray preOutput, INDArray mask, IActivation activation) {
+        LossInput in = LossInput.of(caller, labels, preOutput, mask, activation, true, checkFinite);
+        if (!includeBackground && in.classes < 2) {
+            throw new IllegalArgumentException(caller + ": includeBackground(false) drops class 0, which leaves no "
+                    + "class for pre-output shape " + java.util.Arrays.toString(in.shape)
+                    + "; expected at least 2 classes on axis 1");
+        }
+        return in;
+    }
+
+    /** E·∂L/∂p in the canonical layout, for probabilities p (already activated). */
+    INDArray probabilityGradient(LossInput in, INDArray p) {
+        return probabilityGradient(in, p, evaluate(in, p, true));
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Machinery.
+
+    private int firstClass() {
+        return includeBackground ? 0 : 1;
+    }
+
+    /** Per-example groups exist only for whole tensors under SAMPLE. */
+    private boolean perExample(LossInput in) {
+        return in.spatial() && reduction == Reduction.SAMPLE;
+    }
+
+    private Evaluation evaluate(LossInput in, INDArray p, boolean withGradient) {
+        Sums s = sums(in, p);
+        if (!perExample(in)) {
+            s = s.total();
+        }
+        Sums d = withGradient ? new Sums(s.sets, in.classes) : null;
+        double[] values = new double[s.sets];
+        double sum = 0;
+        for (int set = 0; set < s.sets; set++) {
+            values[set] = setValue(s, set, firstClass(), d);
+            sum += values[set];
+        }
+        return new Evaluation(values, sum / s.sets, d);
+    }
+
+    /** The five sums per (example, class) at rank 4/5, per class at rank 2; four reductions, no per-voxel loop. */
+    private Sums sums(LossInput in, INDArray p) {
+        int[] axes = in.sumAxes();
+        INDArray pm = in.m == null ? p : p.mul(in.m);
+        INDArray ym = in.m == null ? in.y : in.y.mul(in.m);
+        INDArray i = Nd4j.getExecutioner().exec(new Dot(pm, in.y, axes));
+        INDArray p1 = pm.sum(axes);
+        INDArray g1 = ym.sum(axes);
+        INDArray pk = squaredPred ? Nd4j.getExecutioner().exec(new Dot(pm, p, axes)) : p1;
+        INDArray gk = squaredPred ? Nd4j.getExecutioner().exec(new Dot(ym, in.y, axes)) : g1;
+        int sets = in.spatial() ? (int) in.examples : 1;
+        Sums s = new Sums(sets, in.classes);
+        s.i = matrix(i, sets, in.classes);
+        s.p = matrix(pk, sets, in.classes);
+        s.g = matrix(gk, sets, in.classes);
+        s.g1 = matrix(g1, sets, in.classes);
+        double[][] p1m = matrix(p1, sets, in.classes);
+        for (int n = 0; n < sets; n++) {
+            for (int c = 0; c < in.classes; c++) {
+                // FP = Σm·p − I and FN = Σm·y − I; clamped because rounding can leave −ε.
+                s.fp[n][c] = Math.max(0.0, p1m[n][c] - s.i[n][c]);
+                s.fn[n][c] = Math.max(0.0, s.g1[n][c] - s.i[n][c]);
+            }
+        }
+        return s;
+    }
+
+    private static double[][] matrix(INDArray a, int rows, int cols) {
+        return a.castTo(DataType.DOUBLE).reshape(rows, cols).toDoubleMatrix();
+    }
+
+    /**
+     * m·(A·y + B·p^(k−1) + D) with per-group A = dI − dFP − dFN, B = k·dP, D = dFP, scaled by E for a batch group.
+     */
+    private INDArray probabilityGradient(LossInput in, INDArray p, Evaluation e) {
+        Sums d = e.derivatives;
+        int sets = d.sets;
+        int classes = in.classes;
+        double scale = perExample(in) ? 1.0 : in.examples;
+        int k = squaredPred ? 2 : 1;
+        double[][] a = new double[sets][classes];
+        double[][] b = new double[sets][classes];
+        double[][] c = new double[sets][classes];
+        for (int n = 0; n < sets; n++) {
+            for (int j = 0; j < classes; j++) {
+                a[n][j] = scale * (d.i[n][j] - d.fp[n][j] - d.fn[n][j]);
+                b[n][j] = scale * k * d.p[n][j];
+                c[n][j] = scale * d.fp[n][j];
+            }
+        }
+        long[] coefShape = in.spatial() ? new long[]{sets, classes, 1} : new long[]{1, classes};
+        INDArray gradP = in.y.mul(coefficients(a, coefShape, p.dataType()));
+        if (k == 1) {
+            for (int n = 0; n < sets; n++) {
+                for (int j = 0; j < classes; j++) {
+                    c[n][j] += b[n][j];
+                }
+            }
+        } else {
+            gradP.addi(p.mul(coefficients(b, coefShape, p.dataType())));
+        }
+        gradP.addi(coefficients(c, coefShape, p.dataType()));
+        if (in.m != null) {
+            gradP.muli(in.m);
+        }
+        return gradP;
+    }
+
+    private static INDArray coefficients(double[][] v, long[] shape, DataType type) {
+        return Nd4j.createFromArray(v).castTo(type).reshape('c', shape);
+    }
+
+    /** Per-class sums (or their derivatives) for a number of sets; row = example or the single batch set. */
+    static final class Sums {
+        final int sets;
+        double[][] i;
+        double[][] p;
+        double[][] g;
+        double[][] g1;
+        double[][] fp;
+        double[][] fn;
+
+        Sums(int sets, int classes) {
+            this.sets = sets;
+            i = new double[sets][classes];
+            p = new double[sets][classes];
+            g = new double[sets][classes];
+            g1 = new double[sets][classes];
+            fp = new double[sets][classes];
+            fn = new double[sets][classes];
+        }
+
+        /** One set holding the sum over all sets: BATCH groups. */
+        Sums total() {
+            int classes = i[0].length;
+            Sums t = new Sums(1, classes);
+            for (int n = 0; n < sets; n++) {
+                for (int c = 0; c < classes; c++) {
+                    t.i[0][c] += i[n][c];
+                    t.p[0][c] += p[n][c];
+                    t.g[0][c] += g[n][c];
+                    t.g1[0][c] += g1[n][c];
+                    t.fp[0][c] += fp[n][c];
+                    t.fn[0][c] += fn[n][c];
+                }
+            }
+            return t;
+        }
+    }
+
+    private static final class Evaluation {
+        final double[] values;
+        final double loss;
+        final Sums derivatives;
+
+        Evaluation(double[] values, double loss, Sums derivatives) {
+            this.values = values;
+            this.loss = loss;
+            this.derivatives = derivatives;
+        }
+
+        INDArray perExample(LossInput in, DataType type) {
+            if (values.length == in.examples) {
+                return Nd4j.createFromArray(values).castTo(type).reshape(in.examples, 1);
+            }
+            return Nd4j.valueArrayOf(new long[]{in.examples, 1}, loss, type);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Configuration.
+
+    public Reduction getReduction() {
+        return reduction;
+    }
+
+    public boolean isIncludeBackground() {
+        return includeBackground;
+    }
+
+    public double getSmoothNr() {
+        return smoothNr;
+    }
+
+    public double getSmoothDr() {
+        return smoothDr;
+    }
+
+    public boolean isSquaredPred() {
+        return squaredPred;
+    }
+
+    public boolean isCheckFinite() {
+        return checkFinite;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (o == null || o.getClass() != getClass()) {
+            return false;
+        }
+        AbstractRegionLoss that = (AbstractRegionLoss) o;
+        return reduction == that.reduction && includeBackground == that.includeBackground
+                && Double.compare(smoothNr, that.smoothNr) == 0 && Double.compare(smoothDr, that.smoothDr) == 0
+                && squaredPred == that.squaredPred && checkFinite == that.checkFinite;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(getClass().getName(), reduction, includeBackground, smoothNr, smoothDr, squaredPred,
+                checkFinite);
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "(reduction=" + reduction + ", includeBackground=" + includeBackground
+                + ", smoothNr=" + smoothNr + ", smoothDr=" + smoothDr + ", squaredPred=" + squaredPred
+                + extraOptions() + ", checkFinite=" + checkFinite + ")";
+    }
+
+    /** Loss-specific options for {@link #toString()}, each as {@code ", name=value"}. */
+    String extraOptions() {
+        return "";
+    }
+
+    /**
+     * Options shared by every region loss. Defaults: SAMPLE, background included, s_nr = s_dr = 1e-5, k = 1,
+     * finite check on.
+     *
+     * @param <B> the concrete builder
+     */
+    public abstract static class Builder<B extends Builder<B>> {
+        Reduction reduction = Reduction.SAMPLE;
+        boolean includeBackground = true;
+        double smoothNr = DEFAULT_SMOOTH;
+        double smoothDr = DEFAULT_SMOOTH;
+        boolean squaredPred = false;
+        boolean checkFinite = true;
+
+        Builder() {
+        }
+
+        /** SAMPLE: one group per (example, class); BATCH: one group per class over the whole batch. */
+        public B reduction(Reduction reduction) {
+            this.reduction = reduction;
+            return self();
+        }
+
+        /** false drops class 0 from the groups (the activation still covers every class). */
+        public B includeBackground(boolean includeBackground) {
+            this.includeBackground = includeBackground;
+            return self();
+        }
+
+        /** Numerator smoothing s_nr (>= 0). */
+        public B smoothNr(double smoothNr) {
+            this.smoothNr = smoothNr;
+            return self();
+        }
+
+        /** Denominator smoothing s_dr (>= 0). */
+        public B smoothDr(double smoothDr) {
+            this.smoothDr = smoothDr;
+            return self();
+        }
+
+        /** true uses k = 2 in P = Σ m·p^k and G = Σ m·y^k (V-Net's squared denominator). */
+        public B squaredPred(boolean squaredPred) {
+            this.squaredPred = squaredPred;
+            return self();
+        }
+
+        /** false skips the scan for NaN/infinite pre-outputs (one pass over the array) for speed. */
+        public B checkFinite(boolean checkFinite) {
+            this.checkFinite = checkFinite;
+            return self();
+        }
+
+        @SuppressWarnings("unchecked")
+        final B self() {
+            return (B) this;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+package org.gradsurgery.loss;
+
+import java.util.Objects;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.nd4j.linalg.ops.transforms.Transforms;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
+
+/**
+ * Gradient vector field surgery: keeps a region loss's weighting of the voxels but makes the logit gradient scale
+ * with the prediction error.
+ *
+ * <p>Lux, Berger, Knolle, Rückert, Paetzold, "Beyond scalar losses: calibrating segmentation models via gradient
+ * vector field surgery", MIDL 2026, PMLR 315:3397-3423.
+ *
+ * <p><b>Why.</b> For a soft Dice, ∂L/∂p_i hardly depends on p_i, and the sigmoid/softmax Jacobian p(1−p) makes the
+ * logit gradient vanish at p = 0 and p = 1 only, so training pushes every voxel to the extremes and the model
+ * becomes over-confident. Cross-entropy's logit gradient is instead p − y, linear in the error. The surgery
+ * replaces the activation's Jacobian by the error factor |y − p|^γ:
+ * <pre>
+ *   p   = activation(z)                   (softmax over the class axis, or sigmoid)
+ *   g_p = ∂L_base/∂p                      (the base loss's gradient with respect to the probabilities)
+ *   f   = g_p ⊙ |y − p|^γ                 (γ = {@link #getExponent() exponent}, default 1: linear in the error)
+ *   LOGITS (default):  g_z = f,  and for softmax  g_z = f − mean_c(f)  at every voxel
+ *   PROBABILITIES:     g_z = J_activation(z)ᵀ · f   (an ablation: the error factor on top of the Jacobian)
+ * </pre>
+ * The mean removal for softmax projects out the direction of a common logit shift, which does not change p and
+ * would only make all logits drift. Masked voxels get exactly zero. The resulting field is the gradient of no
+ * scalar loss, which is why it lives in {@link #computeGradient}: {@link #computeScore} returns the base loss
+ * unchanged (so reported scores stay comparable), and a network gradient check cannot apply to it.
+ *
+ * <p><b>Scale.</b> g_p follows DL4J's convention (E·∂L/∂p for E examples), so the field is E times the field
+ * above, matching the base loss's gradient scale.
+ *
+ * <p><b>Any base loss.</b> g_p is obtained by calling {@code base.computeGradient(y, p, identity, mask)}, so any
+ * {@link ILossFunction} works, including {@code LossMCXENT}. A base that is not a {@link SpatialLossFunction}
+ * receives rank-4/5 input as rows with per-example voxel-mean scores (see {@link LossWeightedSum}). To apply the
+ * surgery to the region term of a compound loss only, wrap that term:
+ * {@code LossWeightedSum.builder().add(1, GradientSurgery.wrap(new LossDice())).add(1, new LossMCXENT()).build()}.
+ */
+public final class GradientSurgery implements SpatialLossFunction {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Where the error factor is applied. */
+    public enum Space {
+        /** g_z = g_p ⊙ |y − p|^γ (mean-free over classes for softmax): the paper's surgery. */
+        LOGITS,
+        /** g_z = J_activation(z)ᵀ (g_p ⊙ |y − p|^γ): the error factor in probability space, for ablations. */
+        PROBABILITIES
+    }
+
+    /** Default error exponent γ: the logit gradient is linear in the error, as cross-entropy's. */
+    public static final double DEFAULT_EXPONENT = 1.0;
+
+    @JsonProperty("base")
+    private ILossFunction base;
+    @JsonProperty("exponent")
+    private double exponent = DEFAULT_EXPONENT;
+    @JsonProperty("space")
+    private Space space = Space.LOGITS;
+
+    /** Surgery on a default {@link LossDice} in logit space with γ = 1 (the paper's setting). */
+    public GradientSurgery() {
+        this(new LossDice(), DEFAULT_EXPONENT, Space.LOGITS);
+    }
+
+    private GradientSurgery(ILossFunction base, double exponent, Space space) {
+        if (base == null) {
+            throw new IllegalArgumentException("GradientSurgery: the base loss must not be null");
+        }
+        if (base instanceof GradientSurgery) {
+            throw new IllegalArgumentException("GradientSurgery: the base " + base + " is already a GradientSurgery;"
+                    + " set its exponent instead of wrapping it twice");
+        }
+        if (!(exponent >= 0.0) || Double.isInfinite(exponent)) {
+            throw new IllegalArgumentException("GradientSurgery: exponent must be finite and >= 0, got " + exponent);
+        }
+        if (space == null) {
+            throw new IllegalArgumentException("GradientSurgery: space must not be null (LOGITS or PROBABILITIES)");
+        }
+        this.base = base;
+        this.exponent = exponent;
+        this.space = space;
+    }
+
+    /** The surgery on {@code base} with γ = 1 in logit space. */
+    public static GradientSurgery wrap(ILossFunction base) {
+        return new GradientSurgery(base, DEFAULT_EXPONENT, Space.LOGITS);
+    }
+
+    /** The surgery on {@code base} with error exponent γ = {@code exponent} (>= 0) in logit space. */
+    public static GradientSurgery wrap(ILossFunction base, double exponent) {
+        return new GradientSurgery(base, exponent, Space.LOGITS);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+
+    /** The base loss's score, unchanged. */
+    @Override
+    public double computeScore(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask,
+                               boolean average) {
+        return NonSpatialAdapter.score(base, labels, preOutput, activationFn, mask, average);
+    }
+
+    /** The base loss's per-example scores, unchanged. */
+    @Override
+    public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
+        return NonSpatialAdapter.scoreArray(base, labels, preOutput, activationFn, mask);
+    }
+
+    /** The error-weighted field described in the class documentation (not the gradient of the score). */
+    @Override
+    public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
+        LossInput in = base instanceof AbstractRegionLoss
+                ? ((AbstractRegionLoss) base).input(name(), labels, preOutput, mask, activationFn)
+                : LossInput.of(name(), labels, preOutput, mask, activationFn, true, true);
+        INDArray p = ClassAxis.activate(in.z, activationFn);
+        INDArray field = in.y.sub(p);
+        Transforms.abs(field, false);
+        if (exponent != 1.0) {
+            Transforms.pow(field, exponent, false);
+        }
+        field.muli(probabilityGradient(in, p, labels, mask));
+        if (space == Space.LOGITS) {
+            if (ClassAxis.isSoftmax(activationFn)) {
+                field.subi(field.mean(true, 1));
+            }
+        } else {
+            field = ClassAxis.backprop(in.z, p, activationFn, field);
+        }
+        if (in.m != null) {
+            field.muli(in.m);
+        }
+        return in.restore(field);
+    }
+
+    @Override
+    public Pair<Double, INDArray> computeGradientAndScore(INDArray labels, INDArray preOutput,
+                                                          IActivation activationFn, INDArray mask, boolean average) {
+        return new Pair<>(computeScore(labels, preOutput, activationFn, mask, average),
+                computeGradient(labels, preOutput, activationFn, mask));
+    }
+
+    /** g_p = E·∂L_base/∂p in the canonical layout. */
+    private INDArray probabilityGradient(LossInput in, INDArray p, INDArray labels, INDArray mask) {
+        if (base instanceof AbstractRegionLoss) {
+            // Same value as the generic call below, without re-validating and re-copying p.
+            return ((AbstractRegionLoss) base).probabilityGradient(in, p);
+        }
+        INDArray probabilities = in.restore(p);
+        if (!NonSpatialAdapter.flattens(base, probabilities)) {
+            // DL4J activations, the identity included, may overwrite their input.
+            probabilities = probabilities.dup();
+        }
+        INDArray g = NonSpatialAdapter.gradient(base, labels, probabilities, new ActivationIdentity(), mask);
+        return g.reshape('c', p.shape());
+    }
+
+    @Override
+    public String name() {
+        return "GradientSurgery(" + base.getClass().getSimpleName() + ")";
+    }
+
+    public ILossFunction getBase() {
+        return base;
+    }
+
+    public double getExponent() {
+        return exponent;
+    }
+
+    public Space getSpace() {
+        return space;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof GradientSurgery)) {
+            return false;
+        }
+        GradientSurgery that = (GradientSurgery) o;
+        return Double.compare(exponent, that.exponent) == 0 && space == that.space && base.equals(that.base);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(base, exponent, space);
+    }
+
+    @Override
+    public String toString() {
+        return "GradientSurgery(base=" + base + ", exponent=" + exponent + ", space=" + space + ")";
+    }
+
+    /** Builder: {@code base} is required; exponent defaults to 1 and space to {@link Space#LOGITS}. */
+    public static final class Builder {
+        private ILossFunction base;
+        private double exponent = DEFAULT_EXPONENT;
+        private Space space = Space.LOGITS;
+
+        private Builder() {
+        }
+
+        public Builder base(ILossFunction base) {
+            this.base = base;
+            return this;
+        }
+
+        /** The error exponent γ of |y − p|^γ (>= 0). */
+        public Builder exponent(double exponent) {
+            this.exponent = exponent;
+            return this;
+        }
+
+        public Builder space(Space space) {
+            this.space = space;
+            return this;
+        }
+
+        public GradientSurgery build() {
+            return new GradientSurgery(base, exponent, space);
+        }
+    }
+}
