@@ -17,6 +17,8 @@ import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.layers.SegmentationGraphs.Layout;
+import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossDice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,7 +70,10 @@ class LayerSerializationTest {
         return Stream.of(
                 Arguments.of(Layout.NCDHW, new LossMCXENT(), Activation.SOFTMAX),
                 Arguments.of(Layout.NHWC, new LossBinaryXENT(), Activation.SIGMOID),
-                Arguments.of(Layout.NCHW, new GroupErrorLoss(), Activation.SOFTMAX));
+                Arguments.of(Layout.NCHW, new GroupErrorLoss(), Activation.SOFTMAX),
+                Arguments.of(Layout.NCDHW, GradientSurgery.builder()
+                        .base(LossDice.builder().includeBackground(false).smoothNr(1e-4).build())
+                        .exponent(2.0).build(), Activation.SOFTMAX));
     }
 
     private static org.deeplearning4j.nn.conf.layers.Layer layer(ComputationGraphConfiguration conf, String name) {

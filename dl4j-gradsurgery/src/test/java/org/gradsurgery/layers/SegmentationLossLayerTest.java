@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.Collections;
 
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
@@ -21,6 +22,8 @@ import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.gradsurgery.layers.SegmentationGraphs.Layout;
+import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossDice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +33,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
@@ -226,6 +231,56 @@ class SegmentationLossLayerTest {
         }
         assertArrayEquals(expected, layer.computeScoreForExamples(0, NO_WS).data().asDouble(), 1e-10);
         assertEquals(sum(expected) / n, layer.computeScore(0, true, NO_WS), 1e-10);
+    }
+
+    /**
+     * Per-sample Dice through the layer equals Dice of each example scored alone; DL4J's stock layer hides N from
+     * the loss, so the same loss there forms batch groups and gives a different value.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Layout.class, names = {"NHWC", "NCDHW"})
+    void regionLossGetsOneGroupPerExample(Layout layout) {
+        Layout cf = layout.channelsFirst();
+        INDArray z = SegmentationGraphs.uniform(cf.shape(C), -2, 2, 20);
+        INDArray y = SegmentationGraphs.oneHot(cf, C, 21);
+        IOutputLayer layer = standalone(ours(layout, new LossDice()));
+        set(layer, layout.fromChannelsFirst(z), layout.fromChannelsFirst(y), null);
+
+        double[] alone = new double[(int) z.size(0)];
+        for (int n = 0; n < alone.length; n++) {
+            INDArrayIndex[] example = new INDArrayIndex[z.rank()];
+            Arrays.fill(example, NDArrayIndex.all());
+            example[0] = NDArrayIndex.interval(n, n + 1);
+            alone[n] = new LossDice().computeScore(y.get(example).dup(), z.get(example).dup(),
+                    Activation.SOFTMAX.getActivationFunction(), null, true);
+        }
+        assertArrayEquals(alone, layer.computeScoreForExamples(0, NO_WS).data().asDouble(), 1e-12);
+        double perSample = layer.computeScore(0, true, NO_WS);
+        assertEquals(sum(alone) / alone.length, perSample, 1e-12);
+
+        IOutputLayer stock = standalone(layout.stockLossLayer(new LossDice(), Activation.SOFTMAX));
+        set(stock, layout.fromChannelsFirst(z), layout.fromChannelsFirst(y), null);
+        if (layout.rank == 5) {
+            assertTrue(Math.abs(stock.computeScore(0, true, NO_WS) - perSample) > 1e-4,
+                    "the stock layer's rank-2 call gives batch groups, not per-sample Dice");
+        }
+    }
+
+    /** The surgery's field (not a gradient) arrives as the layer's epsilon, permuted back to NHWC. */
+    @Test
+    void surgeryFieldPassesThroughInTheInputLayout() {
+        INDArray z = SegmentationGraphs.uniform(Layout.NCHW.shape(C), -2, 2, 22);
+        INDArray y = SegmentationGraphs.oneHot(Layout.NCHW, C, 23);
+        INDArray mask = SegmentationGraphs.binary(Layout.NCHW.shape(1), 0.7, 24);
+        GradientSurgery surgery = GradientSurgery.wrap(new LossDice());
+        INDArray field = surgery.computeGradient(y, z.dup(), Activation.SOFTMAX.getActivationFunction(), mask);
+
+        IOutputLayer layer = standalone(ours(Layout.NHWC, surgery));
+        set(layer, Layout.NHWC.fromChannelsFirst(z), Layout.NHWC.fromChannelsFirst(y),
+                Layout.NHWC.fromChannelsFirst(mask));
+        INDArray eps = layer.backpropGradient(null, NO_WS).getSecond();
+        assertEquals(Layout.NHWC.fromChannelsFirst(field), eps);
+        assertTrue(field.amaxNumber().doubleValue() > 1e-4);
     }
 
     @Test
