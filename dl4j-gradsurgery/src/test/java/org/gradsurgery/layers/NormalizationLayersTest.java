@@ -13,10 +13,13 @@ import java.util.stream.Stream;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.CacheMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
+import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
+import org.deeplearning4j.nn.conf.memory.MemoryUseMode;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -373,6 +376,24 @@ class NormalizationLayersTest {
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
                 () -> standalone(new InstanceNormalization.Builder().build()));
         assertTrue(unknown.getMessage().contains("channel count unknown"), unknown.getMessage());
+    }
+
+    @Test
+    void memoryReportCountsParametersAndUpdaterState() {
+        SpatialBatchNormalization bn = new SpatialBatchNormalization.Builder().nIn(4).build();
+        bn.setIUpdater(new Adam());
+        InputType in = InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 2, 3, 3, 4);
+        LayerMemoryReport report = bn.getMemoryReport(in);
+        assertEquals(16, report.getParameterSize(), "gamma, beta, mean, var x 4 channels");
+        assertEquals(16, report.getUpdaterStateSize(), "Adam keeps 2 values per gamma/beta; running stats use NoOp");
+        assertEquals(in, report.getOutputType());
+        assertTrue(report.getTotalMemoryBytes(2, MemoryUseMode.TRAINING, CacheMode.NONE, DataType.DOUBLE)
+                > report.getTotalMemoryBytes(2, MemoryUseMode.INFERENCE, CacheMode.NONE, DataType.DOUBLE));
+
+        InstanceNormalization plain = new InstanceNormalization.Builder().nIn(4).affine(false).build();
+        plain.setIUpdater(new Adam());
+        assertEquals(0, plain.getMemoryReport(in).getParameterSize());
+        assertEquals(0, plain.getMemoryReport(in).getUpdaterStateSize());
     }
 
     @Test

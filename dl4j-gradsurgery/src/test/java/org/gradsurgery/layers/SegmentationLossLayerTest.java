@@ -19,6 +19,7 @@ import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.gradsurgery.layers.SegmentationGraphs.Layout;
@@ -129,6 +130,25 @@ class SegmentationLossLayerTest {
         assertArrayEquals(new long[] {z.size(0), 1}, perExample.shape());
         assertArrayEquals(expected, perExample.data().asDouble(), 1e-10);
         assertTrue(expected[0] != expected[1], "examples differ, so a mix-up would show");
+    }
+
+    /** Per-example scores through a whole graph (with DL4J's workspaces) against the graph's own probabilities. */
+    @ParameterizedTest
+    @EnumSource(Layout.class)
+    void graphScoreExamplesAgreeWithItsOutputs(Layout layout) {
+        ComputationGraph net = SegmentationGraphs.graph(layout, SegmentationGraphs.Norm.BATCH,
+                ours(layout, new LossMCXENT()), C);
+        INDArray x = SegmentationGraphs.uniform(layout.shape(SegmentationGraphs.IN_CHANNELS), -1, 1, 25);
+        INDArray y = SegmentationGraphs.oneHot(layout, C, 26);
+        INDArray p = net.outputSingle(false, x);
+        INDArray perExample = net.scoreExamples(new DataSet(x, y), false);
+        int[] nonBatch = new int[layout.rank - 1];
+        for (int i = 0; i < nonBatch.length; i++) {
+            nonBatch[i] = i + 1;
+        }
+        INDArray expected = Nd4j.math().log(p).muli(y).negi().sum(nonBatch).reshape(x.size(0), 1);
+        assertTrue(expected.equalsWithEps(perExample, 1e-10), expected + " vs " + perExample);
+        assertEquals(expected.sumNumber().doubleValue() / x.size(0), net.score(new DataSet(x, y), false), 1e-10);
     }
 
     @Test
