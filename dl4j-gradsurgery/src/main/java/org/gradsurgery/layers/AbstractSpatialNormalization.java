@@ -103,7 +103,7 @@ public abstract class AbstractSpatialNormalization extends FeedForwardLayer {
             throw new IllegalArgumentException(describe() + ": configured for " + nOut + " channels, input type has "
                     + c + " (" + inputType + ")");
         }
-        return inputType;
+        return SpatialLayout.sameShapeOutputType(inputType, describe());
     }
 
     @Override

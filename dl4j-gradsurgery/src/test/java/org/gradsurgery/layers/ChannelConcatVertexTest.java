@@ -112,6 +112,10 @@ class ChannelConcatVertexTest {
                 InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 4, 8, 6, 4)));
         assertEquals(InputType.feedForward(9), first.getOutputType(0, InputType.feedForward(4),
                 InputType.feedForward(5)));
+        // DL4J M2.1 labels e.g. Upsampling3D output NDHWC even for NCDHW data; the vertex's own format decides
+        assertEquals(InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 4, 8, 6, 7), first.getOutputType(0,
+                InputType.convolutional3D(4, 8, 6, 3),
+                InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 4, 8, 6, 4)));
         ChannelConcatVertex last = new ChannelConcatVertex(CNN2DFormat.NHWC);
         assertEquals(InputType.convolutional3D(Convolution3D.DataFormat.NDHWC, 4, 8, 6, 7), last.getOutputType(0,
                 InputType.convolutional3D(Convolution3D.DataFormat.NDHWC, 4, 8, 6, 3),

@@ -356,14 +356,11 @@ class NormalizationLayersTest {
         assertTrue(rank.getMessage().contains("rank 3") && rank.getMessage().contains("InstanceNormalization"),
                 rank.getMessage());
 
-        IllegalArgumentException ndhwc = assertThrows(IllegalArgumentException.class, () ->
-                new NeuralNetConfiguration.Builder().graphBuilder().addInputs("in")
-                        .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NDHWC, 2, 3, 3, 2))
-                        .addLayer("bn", new SpatialBatchNormalization.Builder().build(), "in")
-                        .addLayer("out", new SegmentationLossLayer.Builder(new LossMSE()).build(), "bn")
-                        .setOutputs("out").build());
-        assertTrue(ndhwc.getMessage().contains("SpatialBatchNormalization") && ndhwc.getMessage().contains("NCDHW"),
-                ndhwc.getMessage());
+        Layer bn = standalone(new SpatialBatchNormalization.Builder().nIn(C).build());
+        IllegalArgumentException ndhwc = assertThrows(IllegalArgumentException.class,
+                () -> bn.activate(Nd4j.rand(DataType.DOUBLE, 2, 2, 3, 4, C), true, NO_WS));
+        assertTrue(ndhwc.getMessage().contains("SpatialBatchNormalization") && ndhwc.getMessage().contains("NCDHW")
+                && ndhwc.getMessage().contains("[2, 2, 3, 4, 3]"), ndhwc.getMessage());
 
         IllegalArgumentException ff = assertThrows(IllegalArgumentException.class,
                 () -> new InstanceNormalization.Builder().build().getOutputType(0, InputType.feedForward(3)));

@@ -373,12 +373,18 @@ class SegmentationLossLayerTest {
                 () -> layer.computeScore(0, true, NO_WS));
         assertTrue(mask.getMessage().contains("mask shape [2, 2, 4, 4]"), mask.getMessage());
 
-        IllegalArgumentException ndhwc = assertThrows(IllegalArgumentException.class, () ->
-                new NeuralNetConfiguration.Builder().graphBuilder().addInputs("in")
-                        .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NDHWC, 2, 3, 3, 2))
-                        .addLayer("out", new SegmentationLossLayer.Builder(new LossMCXENT()).build(), "in")
-                        .setOutputs("out").build());
-        assertTrue(ndhwc.getMessage().contains("NCDHW") && ndhwc.getMessage().contains("NDHWC"), ndhwc.getMessage());
+        // rank 5 must be NCDHW: NDHWC data shows as the wrong channel count on axis 1 (DL4J's 3D format labels
+        // cannot be trusted at configuration time, see SpatialLayout.channelsOf)
+        ComputationGraph graph3d = new ComputationGraph(new NeuralNetConfiguration.Builder()
+                .dataType(DataType.DOUBLE).graphBuilder().addInputs("in")
+                .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NDHWC, 2, 3, 3, C))
+                .addLayer("out", new SegmentationLossLayer.Builder(new LossMCXENT()).build(), "in")
+                .setOutputs("out").build());
+        graph3d.init();
+        IllegalArgumentException ndhwc = assertThrows(IllegalArgumentException.class,
+                () -> graph3d.outputSingle(Nd4j.rand(DataType.DOUBLE, 2, 2, 3, 3, C)));
+        assertTrue(ndhwc.getMessage().contains("expected 3 channels on axis 1")
+                && ndhwc.getMessage().contains("NCDHW") && ndhwc.getMessage().contains("NDHWC"), ndhwc.getMessage());
 
         assertThrows(UnsupportedOperationException.class, () -> new SegmentationLossLayer.Builder().nOut(3));
         IllegalArgumentException noLoss = assertThrows(IllegalArgumentException.class,

@@ -43,14 +43,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
     }
 
     protected SpatialLayout layout(INDArray x) {
-        SpatialLayout layout = SpatialLayout.of(x, layerConf().getDataFormat(), layerId());
-        long expected = layerConf().getNOut();
-        if (layout.channels(x) != expected) {
-            throw new IllegalArgumentException(layerId() + ": expected " + expected + " channels on axis "
-                    + layout.channelAxis() + " of " + layout.dimensionNames() + ", got input shape "
-                    + Arrays.toString(x.shape()));
-        }
-        return layout;
+        return SpatialLayout.of(x, layerConf().getDataFormat(), layerConf().getNOut(), layerId());
     }
 
     private INDArray perChannel(String key, SpatialLayout layout) {
