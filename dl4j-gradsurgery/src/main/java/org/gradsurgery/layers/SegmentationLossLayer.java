@@ -126,7 +126,8 @@ public class SegmentationLossLayer extends FeedForwardLayer {
     public LayerMemoryReport getMemoryReport(InputType inputType) {
         long perExample = inputType.arrayElementsPerExample();
         // Rows copies of the pre-output and labels (and the rows gradient in training); no parameters, no cache.
-        return new LayerMemoryReport.Builder(layerName, SegmentationLossLayer.class, inputType, inputType)
+        return new LayerMemoryReport.Builder(layerName, SegmentationLossLayer.class, inputType,
+                getOutputType(-1, inputType))
                 .standardMemory(0, 0)
                 .workingMemory(0, perExample, 0, 3 * perExample)
                 .cacheMemory(MemoryReport.CACHE_MODE_ALL_ZEROS, MemoryReport.CACHE_MODE_ALL_ZEROS)

@@ -1,6 +1,7 @@
 package org.gradsurgery.layers;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -13,13 +14,16 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossDice;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.activations.impl.ActivationLReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 
@@ -42,9 +46,9 @@ class UNetBlockWiringTest {
         return g;
     }
 
-    static ComputationGraphConfiguration tinyUNet3d(int classes) {
+    static ComputationGraphConfiguration tinyUNet3d(int classes, DataType dataType) {
         ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder()
-                .dataType(DataType.DOUBLE).seed(7).updater(new Adam(1e-2)).weightInit(WeightInit.RELU)
+                .dataType(dataType).seed(7).updater(new Adam(1e-2)).weightInit(WeightInit.RELU)
                 .graphBuilder()
                 .addInputs("image")
                 .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 8, 8, 8, 1));
@@ -63,9 +67,10 @@ class UNetBlockWiringTest {
         return g.setOutputs("seg").build();
     }
 
-    @Test
-    void tinyThreeDimensionalUNetTrains() {
-        ComputationGraph net = new ComputationGraph(tinyUNet3d(2));
+    @ParameterizedTest
+    @EnumSource(value = DataType.class, names = {"DOUBLE", "FLOAT"})
+    void tinyThreeDimensionalUNetTrains(DataType dataType) {
+        ComputationGraph net = new ComputationGraph(tinyUNet3d(2, dataType));
         net.init();
         // a bright cube (class 1) in a noisy background (class 0)
         INDArray x = SegmentationGraphs.uniform(new long[] {2, 1, 8, 8, 8}, -0.3, 0.3, 1);
@@ -73,21 +78,21 @@ class UNetBlockWiringTest {
         y.get(NDArrayIndex.all(), NDArrayIndex.point(0)).assign(1);
         for (int n = 0; n < 2; n++) {
             int o = 1 + 2 * n;
-            x.get(NDArrayIndex.point(n), NDArrayIndex.point(0), NDArrayIndex.interval(o, o + 4),
-                    NDArrayIndex.interval(o, o + 4), NDArrayIndex.interval(o, o + 4)).addi(1.0);
-            y.get(NDArrayIndex.point(n), NDArrayIndex.point(0), NDArrayIndex.interval(o, o + 4),
-                    NDArrayIndex.interval(o, o + 4), NDArrayIndex.interval(o, o + 4)).assign(0);
-            y.get(NDArrayIndex.point(n), NDArrayIndex.point(1), NDArrayIndex.interval(o, o + 4),
-                    NDArrayIndex.interval(o, o + 4), NDArrayIndex.interval(o, o + 4)).assign(1);
+            INDArrayIndex cube = NDArrayIndex.interval(o, o + 4);
+            x.get(NDArrayIndex.point(n), NDArrayIndex.point(0), cube, cube, cube).addi(1.0);
+            y.get(NDArrayIndex.point(n), NDArrayIndex.point(0), cube, cube, cube).assign(0);
+            y.get(NDArrayIndex.point(n), NDArrayIndex.point(1), cube, cube, cube).assign(1);
         }
-        INDArray[] in = {x};
-        INDArray[] labels = {y};
-        double first = net.score(new org.nd4j.linalg.dataset.MultiDataSet(in, labels), false);
+        MultiDataSet data = new MultiDataSet(new INDArray[] {x.castTo(dataType)},
+                new INDArray[] {y.castTo(dataType)});
+        double first = net.score(data, false);
         for (int i = 0; i < 15; i++) {
-            net.fit(in, labels);
+            net.fit(data);
         }
-        double last = net.score(new org.nd4j.linalg.dataset.MultiDataSet(in, labels), false);
+        double last = net.score(data, false);
         assertTrue(last < 0.7 * first, "Dice loss " + first + " -> " + last);
-        assertArrayEquals(new long[] {2, 2, 8, 8, 8}, net.outputSingle(x).shape());
+        INDArray out = net.outputSingle(x.castTo(dataType));
+        assertArrayEquals(new long[] {2, 2, 8, 8, 8}, out.shape());
+        assertEquals(dataType, out.dataType());
     }
 }
