@@ -15,6 +15,7 @@ import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.gradsurgery.layers.impl.SpatialLayout;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;
@@ -34,9 +35,11 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  *   ∂L/∂x   = (g − mean_G(g) − x̂ · mean_G(g · x̂)) / sqrt(σ² + ε)
  * </pre>
  * The channel count C (= nIn = nOut) comes from the graph's input types, or from {@code nIn(C)}. Rank-4 layout comes
- * from the input type as well (or {@code dataFormat(...)}); rank 5 must be NCDHW. The layer applies no activation
- * (follow it with an {@code ActivationLayer}); masks are passed through and do not affect the statistics.
- * Parameters are not regularised (as DL4J's {@code BatchNormalization}).
+ * from the input type as well (or {@code dataFormat(...)}); rank 5 must be NCDHW. An activation set on the builder
+ * (default identity, never inherited from the network's global activation) is applied after the affine map, so
+ * {@code .activation(Activation.LEAKYRELU)} fuses nnU-Net's norm → nonlinearity step; backprop goes through it.
+ * Masks are passed through and do not affect the statistics. Parameters are not regularised (as DL4J's
+ * {@code BatchNormalization}).
  */
 public abstract class AbstractSpatialNormalization extends FeedForwardLayer {
 
@@ -100,7 +103,7 @@ public abstract class AbstractSpatialNormalization extends FeedForwardLayer {
             throw new IllegalArgumentException(describe() + ": configured for " + nOut + " channels, input type has "
                     + c + " (" + inputType + ")");
         }
-        return inputType;
+        return SpatialLayout.sameShapeOutputType(inputType, describe());
     }
 
     @Override
@@ -225,7 +228,7 @@ public abstract class AbstractSpatialNormalization extends FeedForwardLayer {
     /** The fields for {@link #toString()}; subclasses append theirs. */
     protected String fieldsToString() {
         return "name=" + layerName + ", channels=" + nOut + ", eps=" + eps + ", affine=" + affine + ", dataFormat="
-                + dataFormat;
+                + dataFormat + ", activation=" + activationFn;
     }
 
     /** Common builder options. */
@@ -234,6 +237,11 @@ public abstract class AbstractSpatialNormalization extends FeedForwardLayer {
         protected double eps = 1e-5;
         protected boolean affine = true;
         protected CNN2DFormat dataFormat = CNN2DFormat.NCHW;
+
+        protected Builder() {
+            // explicit, so that a network-wide default activation (DL4J's is sigmoid) is not applied to the norm
+            this.activationFn = Activation.IDENTITY.getActivationFunction();
+        }
 
         /** ε &gt; 0 added to the variance; default 1e-5 (PyTorch, MONAI, nnU-Net). */
         @SuppressWarnings("unchecked")

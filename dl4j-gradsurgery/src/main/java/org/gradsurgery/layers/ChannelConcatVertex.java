@@ -23,9 +23,10 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  *
  * <p>The channel axis is axis 1 for rank 2 ({@code [N, C]}) and for channels-first rank 4/5 ({@code NCHW}, {@code
  * NCDHW}; the default), and the last axis for channels-last rank 4/5 ({@code NHWC}, {@code NDHWC}; set
- * {@code new ChannelConcatVertex(CNN2DFormat.NHWC)}). When the graph has input types, each input's format must
- * match this setting and all spatial sizes must agree; otherwise {@code getOutputType} throws an
- * {@link IllegalArgumentException} naming the offending input.
+ * {@code new ChannelConcatVertex(CNN2DFormat.NHWC)}). When the graph has input types, all spatial sizes must agree
+ * and each 2D input's format must match this setting; otherwise {@code getOutputType} throws an
+ * {@link IllegalArgumentException} naming the offending input. 3D format labels are not compared (DL4J M2.1
+ * mislabels many NCDHW activations as NDHWC); the output type carries this vertex's format.
  *
  * <p>Unlike DL4J 1.0.0-M2.1's {@code MergeVertex}, backprop works for rank 5 (there it throws), and the output type
  * of a 3D merge keeps the input format.
@@ -167,14 +168,11 @@ public class ChannelConcatVertex extends GraphVertex {
         Convolution3D.DataFormat expected = dataFormat == CNN2DFormat.NHWC
                 ? Convolution3D.DataFormat.NDHWC : Convolution3D.DataFormat.NCDHW;
         long channels = 0;
+        // The 3D format labels are not compared: DL4J M2.1 labels the output of Upsampling3D, ZeroPadding3DLayer,
+        // Cropping3D and Truncate-mode Convolution3D/Subsampling3DLayer NDHWC whatever the layout (see
+        // SpatialLayout.channelsOf). Sizes are semantic in every label, so they are checked.
         for (int i = 0; i < in.length; i++) {
             InputType.InputTypeConvolutional3D t = (InputType.InputTypeConvolutional3D) in[i];
-            if (t.getDataFormat() != expected) {
-                throw new IllegalArgumentException(this + ": input " + i + " is " + t.getDataFormat() + " (" + t
-                        + ") but the vertex concatenates " + expected + "; construct it as new ChannelConcatVertex("
-                        + "CNN2DFormat." + (t.getDataFormat() == Convolution3D.DataFormat.NDHWC ? "NHWC" : "NCHW")
-                        + ")");
-            }
             if (t.getDepth() != first.getDepth() || t.getHeight() != first.getHeight()
                     || t.getWidth() != first.getWidth()) {
                 throw new IllegalArgumentException(this + ": spatial sizes differ: input 0 is [d=" + first.getDepth()

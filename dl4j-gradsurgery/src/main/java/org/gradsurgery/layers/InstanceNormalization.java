@@ -24,6 +24,7 @@ import org.nd4j.linalg.api.buffer.DataType;
  * <pre>{@code
  * new InstanceNormalization.Builder().build()                 // channels from the graph's input types
  * new InstanceNormalization.Builder().nIn(16).affine(false).eps(1e-5).build()
+ * new InstanceNormalization.Builder().activation(new ActivationLReLU(0.01)).build()   // nnU-Net's norm + nonlinearity
  * }</pre>
  */
 public class InstanceNormalization extends AbstractSpatialNormalization {

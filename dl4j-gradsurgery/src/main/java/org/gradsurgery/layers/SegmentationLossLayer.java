@@ -52,7 +52,9 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * .addLayer("out", new SegmentationLossLayer.Builder()
  *         .lossFunction(new LossMCXENT()).activation(Activation.SOFTMAX).build(), "logits")
  * }</pre>
- * Rank-5 input must be NCDHW; set {@code Convolution3D.DataFormat.NCDHW} on the 3D layers before it.
+ * Rank-5 input must be NCDHW; set {@code Convolution3D.DataFormat.NCDHW} on the 3D layers before it. When the graph
+ * has input types, the channel count is checked at run time (which is what rejects NDHWC data; DL4J M2.1 mislabels
+ * many NCDHW activations as NDHWC, so the label is not checked, see {@link SpatialLayout#channelsOf}).
  */
 public class SegmentationLossLayer extends FeedForwardLayer {
 
@@ -99,8 +101,7 @@ public class SegmentationLossLayer extends FeedForwardLayer {
 
     @Override
     public InputType getOutputType(int layerIndex, InputType inputType) {
-        SpatialLayout.channelsOf(inputType, describe());
-        return inputType;
+        return SpatialLayout.sameShapeOutputType(inputType, describe());
     }
 
     @Override
@@ -125,7 +126,8 @@ public class SegmentationLossLayer extends FeedForwardLayer {
     public LayerMemoryReport getMemoryReport(InputType inputType) {
         long perExample = inputType.arrayElementsPerExample();
         // Rows copies of the pre-output and labels (and the rows gradient in training); no parameters, no cache.
-        return new LayerMemoryReport.Builder(layerName, SegmentationLossLayer.class, inputType, inputType)
+        return new LayerMemoryReport.Builder(layerName, SegmentationLossLayer.class, inputType,
+                getOutputType(-1, inputType))
                 .standardMemory(0, 0)
                 .workingMemory(0, perExample, 0, 3 * perExample)
                 .cacheMemory(MemoryReport.CACHE_MODE_ALL_ZEROS, MemoryReport.CACHE_MODE_ALL_ZEROS)

@@ -1,6 +1,7 @@
 package org.gradsurgery.layers;
 
 import static org.gradsurgery.layers.SegmentationGraphs.IN_CHANNELS;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -16,12 +17,20 @@ import org.deeplearning4j.gradientcheck.GradientCheckUtil;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.layers.SegmentationGraphs.Layout;
 import org.gradsurgery.layers.SegmentationGraphs.Norm;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.gradsurgery.loss.LossDice;
+import org.gradsurgery.loss.LossFocalTversky;
+import org.gradsurgery.loss.LossGeneralizedDice;
+import org.gradsurgery.loss.LossJaccard;
+import org.gradsurgery.loss.LossTversky;
+import org.gradsurgery.loss.LossWeightedSum;
+import org.gradsurgery.loss.Reduction;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -38,22 +47,9 @@ import org.nd4j.linalg.lossfunctions.impl.LossMSE;
  *
  * <p>Adding a loss to the checks is one line in {@link #ourLosses()}.
  */
+@ExtendWith(DoublePrecisionTinyArrays.class)
 class LayerGradientCheckTest {
 
-    private static DataType savedDataType;
-    private static DataType savedFloatingType;
-
-    @BeforeAll
-    static void doublePrecision() {
-        savedDataType = Nd4j.dataType();
-        savedFloatingType = Nd4j.defaultFloatingPointType();
-        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
-    }
-
-    @AfterAll
-    static void restorePrecision() {
-        Nd4j.setDefaultDataTypes(savedDataType, savedFloatingType);
-    }
 
     /** Label mask kinds: none, {@code [N,1,sp…]}, {@code [N,C,sp…]}, per example {@code [N,1]}. */
     enum Mask {
@@ -95,7 +91,22 @@ class LayerGradientCheckTest {
         cases.add(new LossCase("MSE", LossMSE::new, Activation.SIGMOID, Mask.NONE, Mask.BROADCAST));
         cases.add(new LossCase("GroupErrorLoss", GroupErrorLoss::new, Activation.SOFTMAX,
                 Mask.NONE, Mask.BROADCAST, Mask.PER_CLASS));
+        // Region losses: the loss math is checked by the loss tests; here one masked configuration per activation
+        // checks the layer's plumbing (whole tensors, mask layout) in every layout.
+        addRegionLoss(cases, "Dice", LossDice::new);
+        addRegionLoss(cases, "Jaccard", LossJaccard::new);
+        addRegionLoss(cases, "Tversky", LossTversky::new);
+        addRegionLoss(cases, "FocalTversky", LossFocalTversky::new);
+        addRegionLoss(cases, "GeneralizedDice", LossGeneralizedDice::new);
+        cases.add(new LossCase("Dice(BATCH)+0.5*MCXENT", () -> LossWeightedSum.builder()
+                .add(1.0, LossDice.builder().reduction(Reduction.BATCH).build())
+                .add(0.5, new LossMCXENT(0.0, null)).build(), Activation.SOFTMAX, Mask.NONE, Mask.BROADCAST));
         return cases;
+    }
+
+    private static void addRegionLoss(List<LossCase> cases, String name, Supplier<ILossFunction> loss) {
+        cases.add(new LossCase(name, loss, Activation.SOFTMAX, Mask.BROADCAST));
+        cases.add(new LossCase(name, loss, Activation.SIGMOID, Mask.PER_CLASS));
     }
 
     /** Stock losses behind DL4J's own CnnLossLayer (NCHW) and Cnn3DLossLayer (NCDHW), where those layers work. */
@@ -136,18 +147,26 @@ class LayerGradientCheckTest {
     static Stream<Arguments> normCases() {
         List<Arguments> args = new ArrayList<>();
         for (Layout layout : Layout.values()) {
-            args.add(Arguments.of(layout, Norm.BATCH));
-            args.add(Arguments.of(layout, Norm.INSTANCE_NO_AFFINE));
+            for (Norm norm : new Norm[] {Norm.BATCH, Norm.INSTANCE_NO_AFFINE, Norm.INSTANCE_WITH_ACTIVATION,
+                    Norm.BATCH_WITH_ACTIVATION}) {
+                args.add(Arguments.of(layout, norm));
+            }
         }
         return args.stream();
     }
 
+    /**
+     * The loss-layer matrix checks the parameters after the concat (the 1×1 conv that produces the logits, and the
+     * norm): each of those gradients contracts the layer's dL/dz with a different input, so a wrong or mis-laid
+     * gradient shows. The first convolution, whose gradient reaches it through norm and concat, is checked in
+     * {@link #normalisationLayers} and {@link #stockLossLayers}; skipping it here halves the cost of ~100 checks.
+     */
     @ParameterizedTest(name = "{0} {1} mask={2}")
     @MethodSource("ourLossLayerCases")
     void segmentationLossLayer(Layout layout, LossCase c, Mask mask) {
         ComputationGraph net = SegmentationGraphs.graph(layout, Norm.INSTANCE,
                 SegmentationGraphs.ourLossLayer(layout, c.loss, c.activation), CLASSES);
-        check(net, layout, c, mask, Collections.emptySet());
+        check(net, layout, c, mask, new HashSet<>(Arrays.asList("conv1_W", "conv1_b")));
     }
 
     @ParameterizedTest(name = "stock {0} {1} mask={2}")
@@ -160,7 +179,7 @@ class LayerGradientCheckTest {
 
     /**
      * Batch norm (training-mode statistics; its running estimates are not gradients and are excluded, as in DL4J's
-     * own batch-norm checks) and instance norm without affine parameters.
+     * own batch-norm checks), instance norm without affine parameters, and both with a fused activation.
      */
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("normCases")
@@ -168,7 +187,7 @@ class LayerGradientCheckTest {
         LossCase c = ourLosses().get(0);
         ComputationGraph net = SegmentationGraphs.graph(layout, norm,
                 SegmentationGraphs.ourLossLayer(layout, c.loss, c.activation), CLASSES);
-        Set<String> exclude = norm == Norm.BATCH
+        Set<String> exclude = norm == Norm.BATCH || norm == Norm.BATCH_WITH_ACTIVATION
                 ? new HashSet<>(Arrays.asList("norm_" + SpatialNormalizationParamInitializer.GLOBAL_MEAN,
                 "norm_" + SpatialNormalizationParamInitializer.GLOBAL_VAR))
                 : Collections.emptySet();
@@ -193,7 +212,28 @@ class LayerGradientCheckTest {
         }
     }
 
+    /** The harness is not vacuous: a gradient off by 0.1 % fails. */
+    @Test
+    void harnessRejectsAWrongGradient() {
+        LossCase skewed = new LossCase("MCXENT with gradient x1.001", () -> new LossMCXENT(0.0, null) {
+            @Override
+            public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn,
+                                            INDArray mask) {
+                return super.computeGradient(labels, preOutput, activationFn, mask).muli(1.001);
+            }
+        }, Activation.SOFTMAX, Mask.NONE);
+        ComputationGraph net = SegmentationGraphs.graph(Layout.NCHW, Norm.INSTANCE,
+                SegmentationGraphs.ourLossLayer(Layout.NCHW, skewed.loss, skewed.activation), CLASSES);
+        assertFalse(passes(net, Layout.NCHW, skewed, Mask.NONE, Collections.emptySet(), true));
+    }
+
     private static void check(ComputationGraph net, Layout layout, LossCase c, Mask maskKind, Set<String> exclude) {
+        assertTrue(passes(net, layout, c, maskKind, exclude, false),
+                "gradient check failed: " + layout + " " + c + " mask=" + maskKind + " (see log for parameters)");
+    }
+
+    private static boolean passes(ComputationGraph net, Layout layout, LossCase c, Mask maskKind,
+                                  Set<String> exclude, boolean exitOnFirstError) {
         INDArray x = SegmentationGraphs.uniform(layout.shape(IN_CHANNELS), -1, 1, 7);
         INDArray y = labels(layout, c, 11);
         INDArray m = mask(layout, maskKind, 13);
@@ -206,9 +246,8 @@ class LayerGradientCheckTest {
                 .maxRelError(1e-5)
                 .minAbsoluteError(1e-8)
                 .print(GradientCheckUtil.PrintMode.FAILURES_ONLY)
-                .exitOnFirstError(false)
+                .exitOnFirstError(exitOnFirstError)
                 .excludeParams(exclude);
-        assertTrue(GradientCheckUtil.checkGradients(config),
-                "gradient check failed: " + layout + " " + c + " mask=" + maskKind + " (see log for parameters)");
+        return GradientCheckUtil.checkGradients(config);
     }
 }

@@ -73,6 +73,21 @@ final class SegmentationGraphs {
             return s;
         }
 
+        /** The channels-first layout of the same rank. */
+        Layout channelsFirst() {
+            return rank == 4 ? NCHW : NCDHW;
+        }
+
+        /** Channels-first data with the same values, in this layout (a c-ordered copy when channels-last). */
+        INDArray fromChannelsFirst(INDArray channelsFirst) {
+            return channelsLast ? channelsFirst.permute(0, 2, 3, 1).dup('c') : channelsFirst;
+        }
+
+        /** Data in this layout as a c-ordered channels-first copy. */
+        INDArray toChannelsFirst(INDArray x) {
+            return (channelsLast ? x.permute(0, 3, 1, 2) : x).dup('c');
+        }
+
         InputType inputType(long channels) {
             long[] sp = spatial();
             return rank == 4 ? InputType.convolutional(sp[0], sp[1], channels, format2d())
@@ -100,7 +115,7 @@ final class SegmentationGraphs {
 
     /** Which normalisation the graph uses after the first convolution. */
     enum Norm {
-        INSTANCE, INSTANCE_NO_AFFINE, BATCH;
+        INSTANCE, INSTANCE_NO_AFFINE, INSTANCE_WITH_ACTIVATION, BATCH, BATCH_WITH_ACTIVATION;
 
         Layer layer() {
             switch (this) {
@@ -108,6 +123,10 @@ final class SegmentationGraphs {
                     return new InstanceNormalization.Builder().build();
                 case INSTANCE_NO_AFFINE:
                     return new InstanceNormalization.Builder().affine(false).build();
+                case INSTANCE_WITH_ACTIVATION:
+                    return new InstanceNormalization.Builder().activation(Activation.SIGMOID).build();
+                case BATCH_WITH_ACTIVATION:
+                    return new SpatialBatchNormalization.Builder().decay(0.8).activation(Activation.SIGMOID).build();
                 default:
                     return new SpatialBatchNormalization.Builder().decay(0.8).build();
             }
@@ -168,8 +187,7 @@ final class SegmentationGraphs {
 
     /** One-hot labels along the channel axis of {@code layout}, seeded. */
     static INDArray oneHot(Layout layout, long classes, long seed) {
-        Layout first = layout.rank == 4 ? Layout.NCHW : Layout.NCDHW;
-        INDArray channelsFirst = Nd4j.zeros(DataType.DOUBLE, first.shape(classes));
+        INDArray channelsFirst = Nd4j.zeros(DataType.DOUBLE, layout.channelsFirst().shape(classes));
         Random r = new Random(seed);
         long[] s = channelsFirst.shape();
         long voxels = channelsFirst.length() / classes / N;
@@ -187,6 +205,6 @@ final class SegmentationGraphs {
                 channelsFirst.putScalar(idx, 1.0);
             }
         }
-        return layout.channelsLast ? channelsFirst.permute(0, 2, 3, 1).dup('c') : channelsFirst;
+        return layout.fromChannelsFirst(channelsFirst);
     }
 }

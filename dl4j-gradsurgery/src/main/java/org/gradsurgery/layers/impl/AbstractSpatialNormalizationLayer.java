@@ -11,6 +11,8 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.gradsurgery.layers.AbstractSpatialNormalization;
 import org.gradsurgery.layers.SpatialNormalizationParamInitializer;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -41,14 +43,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
     }
 
     protected SpatialLayout layout(INDArray x) {
-        SpatialLayout layout = SpatialLayout.of(x, layerConf().getDataFormat(), layerId());
-        long expected = layerConf().getNOut();
-        if (layout.channels(x) != expected) {
-            throw new IllegalArgumentException(layerId() + ": expected " + expected + " channels on axis "
-                    + layout.channelAxis() + " of " + layout.dimensionNames() + ", got input shape "
-                    + Arrays.toString(x.shape()));
-        }
-        return layout;
+        return SpatialLayout.of(x, layerConf().getDataFormat(), layerConf().getNOut(), layerId());
     }
 
     private INDArray perChannel(String key, SpatialLayout layout) {
@@ -59,6 +54,26 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         return Transforms.pow(var.add(layerConf().getEps()), -0.5, false);
     }
 
+    /** {x̂, μ, σ², 1/sqrt(σ² + ε)} over the group axes (biased σ²; keep-dims shapes). */
+    private INDArray[] standardise(INDArray x, int[] axes) {
+        INDArray mean = x.mean(true, axes);
+        INDArray xHat = x.sub(mean);
+        INDArray var = xHat.mul(xHat).mean(true, axes);
+        INDArray invStd = invStd(var);
+        xHat.muli(invStd);
+        return new INDArray[] {xHat, mean, var, invStd};
+    }
+
+    /** γ·x̂ + β when affine (overwriting {@code xHat} if {@code inPlace}), else x̂. */
+    private INDArray affine(INDArray xHat, SpatialLayout layout, boolean inPlace) {
+        if (!layerConf().isAffine()) {
+            return xHat;
+        }
+        INDArray gamma = perChannel(SpatialNormalizationParamInitializer.GAMMA, layout);
+        INDArray y = inPlace ? xHat.muli(gamma) : xHat.mul(gamma);
+        return y.addi(perChannel(SpatialNormalizationParamInitializer.BETA, layout));
+    }
+
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
@@ -66,19 +81,9 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         INDArray x = input.castTo(dataType);
         SpatialLayout layout = layout(x);
         INDArray[] moments = training ? null : inferenceMoments(layout);
-        INDArray y;
-        if (moments == null) {
-            int[] axes = groupAxes(layout);
-            INDArray xMu = x.sub(x.mean(true, axes));
-            INDArray var = xMu.mul(xMu).mean(true, axes);
-            y = xMu.muli(invStd(var));
-        } else {
-            y = x.sub(moments[0]).muli(invStd(moments[1]));
-        }
-        if (layerConf().isAffine()) {
-            y.muli(perChannel(SpatialNormalizationParamInitializer.GAMMA, layout))
-                    .addi(perChannel(SpatialNormalizationParamInitializer.BETA, layout));
-        }
+        INDArray xHat = moments == null ? standardise(x, groupAxes(layout))[0]
+                : x.sub(moments[0]).muli(invStd(moments[1]));
+        INDArray y = layerConf().getActivationFn().getActivation(affine(xHat, layout, true), training);
         return workspaceMgr.leverageTo(ArrayType.ACTIVATIONS, y);
     }
 
@@ -96,15 +101,19 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         for (int a : axes) {
             groupSize *= x.size(a);
         }
-        INDArray mean = x.mean(true, axes);
-        INDArray xHat = x.sub(mean);
-        INDArray var = xHat.mul(xHat).mean(true, axes);
-        INDArray invStd = invStd(var);
-        xHat.muli(invStd);
+        INDArray[] st = standardise(x, axes);
+        INDArray xHat = st[0];
+        INDArray invStd = st[3];
 
         INDArray dy = epsilon.castTo(dataType);
+        IActivation activation = layerConf().getActivationFn();
+        if (!(activation instanceof ActivationIdentity)) {
+            // ∂L/∂(γ·x̂ + β) through the activation, from the recomputed pre-activation (a fresh array)
+            INDArray preActivation = layerConf().isAffine() ? affine(xHat, layout, false) : xHat.dup();
+            dy = activation.backprop(preActivation, dy.dup()).getFirst();
+        }
         Gradient gradient = new DefaultGradient();
-        INDArray g;
+        INDArray g = dy;
         if (layerConf().isAffine()) {
             int[] nonChannel = layout.nonChannelAxes();
             INDArray dGamma = gradientViews.get(SpatialNormalizationParamInitializer.GAMMA);
@@ -114,14 +123,12 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
             gradient.setGradientFor(SpatialNormalizationParamInitializer.GAMMA, dGamma);
             gradient.setGradientFor(SpatialNormalizationParamInitializer.BETA, dBeta);
             g = dy.mul(perChannel(SpatialNormalizationParamInitializer.GAMMA, layout));
-        } else {
-            g = dy;
         }
         // ∂L/∂x = (g − mean_G g − x̂ · mean_G(g·x̂)) / sqrt(σ² + ε)
         INDArray dx = g.sub(g.mean(true, axes))
                 .subi(xHat.mul(g.mul(xHat).mean(true, axes)))
                 .muli(invStd);
-        recordStatistics(mean, var, groupSize, gradient);
+        recordStatistics(st[1], st[2], groupSize, gradient);
         dx = backpropDropOutIfPresent(dx);
         return new Pair<>(gradient, workspaceMgr.leverageTo(ArrayType.ACTIVATION_GRAD, dx));
     }

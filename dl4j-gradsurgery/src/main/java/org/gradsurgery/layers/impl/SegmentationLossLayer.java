@@ -64,7 +64,7 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
             throw new IllegalStateException(layerId() + ": labels are not set");
         }
         INDArray z = input.castTo(dataType);
-        SpatialLayout layout = SpatialLayout.of(z, layerConf().getDataFormat(), layerId());
+        SpatialLayout layout = layout(z);
         if (!Arrays.equals(z.shape(), labels.shape())) {
             throw new IllegalArgumentException(layerId() + ": labels shape " + Arrays.toString(labels.shape())
                     + " differs from the input (pre-output) shape " + Arrays.toString(z.shape()) + "; both must be "
@@ -115,6 +115,11 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
         throw new IllegalArgumentException(layerId() + ": label mask shape " + Arrays.toString(maskArray.shape())
                 + " does not fit input shape " + Arrays.toString(z.shape()) + " " + layout.dimensionNames()
                 + "; expected the input shape with 1 or " + c + " channels, or a per-example mask [" + n + ", 1]");
+    }
+
+    /** The layout of {@code x}, with its channel count checked when the graph's input types gave one. */
+    private SpatialLayout layout(INDArray x) {
+        return SpatialLayout.of(x, layerConf().getDataFormat(), layerConf().getNIn(), layerId());
     }
 
     private ILossFunction loss() {
@@ -179,7 +184,7 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         INDArray z = input.castTo(dataType);
-        SpatialLayout layout = SpatialLayout.of(z, layerConf().getDataFormat(), layerId());
+        SpatialLayout layout = layout(z);
         INDArray out = activationFn().getActivation(layout.toRows(z), training);
         return SpatialLayout.materialize(layout.fromRows(out, z.shape()), workspaceMgr, ArrayType.ACTIVATIONS);
     }

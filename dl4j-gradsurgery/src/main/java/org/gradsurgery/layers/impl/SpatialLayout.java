@@ -57,27 +57,58 @@ public final class SpatialLayout {
     }
 
     /**
-     * Checks a configuration-time input type for a layer that takes rank 4 in either 2D format and rank 5 only as
-     * NCDHW, and returns its channel count.
+     * {@link #of(INDArray, CNN2DFormat, String)}, and checks the channel axis holds {@code expectedChannels} (when
+     * &gt; 0). At rank 5 this is what catches NDHWC data: its axis 1 is the depth.
+     *
+     * @throws IllegalArgumentException for another rank or channel count
+     */
+    public static SpatialLayout of(INDArray x, CNN2DFormat format2d, long expectedChannels, String owner) {
+        SpatialLayout layout = of(x, format2d, owner);
+        if (expectedChannels > 0 && layout.channels(x) != expectedChannels) {
+            throw new IllegalArgumentException(owner + ": expected " + expectedChannels + " channels on axis "
+                    + layout.channelAxis() + " of " + layout.dimensionNames() + ", got input shape "
+                    + Arrays.toString(x.shape()) + (layout.rank == 5 ? "; rank-5 data must be NCDHW (channels"
+                    + " first), NDHWC is not supported" : ""));
+        }
+        return layout;
+    }
+
+    /**
+     * Checks a configuration-time input type for a layer that takes rank 4 in either 2D format and rank 5 as NCDHW,
+     * and returns its channel count.
+     *
+     * <p>The format label of a 3D input type is not checked: in DL4J 1.0.0-M2.1, {@code Upsampling3D},
+     * {@code ZeroPadding3DLayer}, {@code Cropping3D} and {@code Convolution3D}/{@code Subsampling3DLayer} in
+     * {@code Truncate} mode label their output NDHWC whatever the data's layout (they call the format-less
+     * {@code InputType.convolutional3D}), so rejecting the label would reject valid NCDHW graphs. The layers check the
+     * channel axis at run time instead ({@link #of(INDArray, CNN2DFormat, long, String)}).
      *
      * @param owner names the layer in error messages
-     * @throws IllegalArgumentException for null, non-convolutional or NDHWC input types
+     * @throws IllegalArgumentException for null or non-convolutional input types
      */
     public static long channelsOf(InputType inputType, String owner) {
         if (inputType instanceof InputType.InputTypeConvolutional) {
             return ((InputType.InputTypeConvolutional) inputType).getChannels();
         }
         if (inputType instanceof InputType.InputTypeConvolutional3D) {
-            InputType.InputTypeConvolutional3D t = (InputType.InputTypeConvolutional3D) inputType;
-            if (t.getDataFormat() != Convolution3D.DataFormat.NCDHW) {
-                throw new IllegalArgumentException(owner + ": rank-5 input must be NCDHW [minibatch, channels, depth,"
-                        + " height, width], got " + t.getDataFormat() + " (" + t + "). Configure the preceding 3D"
-                        + " layers with Convolution3D.DataFormat.NCDHW");
-            }
-            return t.getChannels();
+            return ((InputType.InputTypeConvolutional3D) inputType).getChannels();
         }
         throw new IllegalArgumentException(owner + ": expected a CNN (rank 4: NCHW/NHWC) or CNN3D (rank 5: NCDHW)"
                 + " input type, got " + inputType);
+    }
+
+    /**
+     * The output type of a layer that keeps its input's shape: the input type, with a 3D type relabelled NCDHW (the
+     * only 3D layout the layers accept), which repairs DL4J's mislabelled 3D types for the layers downstream.
+     */
+    public static InputType sameShapeOutputType(InputType inputType, String owner) {
+        channelsOf(inputType, owner);
+        if (inputType instanceof InputType.InputTypeConvolutional3D) {
+            InputType.InputTypeConvolutional3D t = (InputType.InputTypeConvolutional3D) inputType;
+            return InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, t.getDepth(), t.getHeight(), t.getWidth(),
+                    t.getChannels());
+        }
+        return inputType;
     }
 
     public int rank() {

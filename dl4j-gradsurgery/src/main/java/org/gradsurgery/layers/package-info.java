@@ -1,0 +1,49 @@
+/**
+ * Layers and a vertex that let DL4J 1.0.0-M2.1 train 2D and 3D U-Nets with normalisation, skip concatenation and
+ * per-sample region losses. Configurations live here; runtime implementations in
+ * {@link org.gradsurgery.layers.impl}.
+ *
+ * <ul>
+ *   <li>{@link org.gradsurgery.layers.SegmentationLossLayer}: output layer for rank 4 (NCHW/NHWC) and rank 5 (NCDHW);
+ *       gives {@link org.gradsurgery.loss.SpatialLossFunction}s whole tensors (per-example groups) and flattens for
+ *       any other loss, with correct scores in every layout.</li>
+ *   <li>{@link org.gradsurgery.layers.ChannelConcatVertex}: channel concatenation for rank 2, 4 and 5 with backprop
+ *       (DL4J's {@code MergeVertex} cannot backprop rank 5).</li>
+ *   <li>{@link org.gradsurgery.layers.InstanceNormalization} (Ulyanov et al. 2016) and
+ *       {@link org.gradsurgery.layers.SpatialBatchNormalization} (Ioffe and Szegedy 2015) for rank 4 and 5 (DL4J's
+ *       {@code BatchNormalization} fails at run time on rank 5).</li>
+ * </ul>
+ *
+ * <p>A 3D encoder-decoder level, as nnU-Net builds it (conv → instance norm → LeakyReLU; strided conv down;
+ * transposed conv up; concatenation with the skip). Use {@code ConvolutionMode.Same} and
+ * {@code Convolution3D.DataFormat.NCDHW} throughout:
+ * <pre>{@code
+ * GraphBuilder g = new NeuralNetConfiguration.Builder().updater(new Adam(1e-3)).weightInit(WeightInit.RELU)
+ *         .graphBuilder().addInputs("image")
+ *         .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 64, 64, 64, 1));
+ * g.addLayer("enc1_conv", new Convolution3D.Builder(3, 3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+ *         .dataFormat(Convolution3D.DataFormat.NCDHW).activation(Activation.IDENTITY).build(), "image");
+ * g.addLayer("enc1_norm", new InstanceNormalization.Builder()            // channels from the input types
+ *         .activation(new ActivationLReLU(0.01)).build(), "enc1_conv"); // or .build() + an ActivationLayer
+ * g.addLayer("enc2_conv", new Convolution3D.Builder(3, 3, 3).stride(2, 2, 2).nOut(32)
+ *         .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
+ *         .activation(Activation.IDENTITY).build(), "enc1_norm");
+ * g.addLayer("enc2_norm", new InstanceNormalization.Builder().activation(new ActivationLReLU(0.01)).build(),
+ *         "enc2_conv");
+ * g.addLayer("up1", new Deconvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nOut(16)
+ *         .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
+ *         .activation(Activation.IDENTITY).build(), "enc2_norm");
+ * g.addVertex("skip1", new ChannelConcatVertex(), "up1", "enc1_norm");   // NCDHW: axis 1; 16 + 16 channels
+ * // ... decoder block on "skip1", then a 1x1x1 Convolution3D "logits" with nOut = classes ...
+ * g.addLayer("seg", new SegmentationLossLayer.Builder()
+ *         .lossFunction(GradientSurgery.wrap(new LossDice()))          // per-sample Dice, calibrated gradient
+ *         .activation(Activation.SOFTMAX).build(), "logits");
+ * ComputationGraphConfiguration conf = g.setOutputs("seg").build();
+ * }</pre>
+ * {@code UNetBlockWiringTest} builds and trains this wiring. In 2D, use {@code ConvolutionLayer},
+ * {@code Deconvolution2D} and {@code .dataFormat(CNN2DFormat.NHWC)} on the convolutions when data is channels-last;
+ * the norm and loss layers take the format from the input types, the vertex needs
+ * {@code new ChannelConcatVertex(CNN2DFormat.NHWC)}. {@code SpatialBatchNormalization.Builder().decay(0.9)} replaces
+ * instance norm where batch statistics are wanted (its running estimates update in {@code fit}).
+ */
+package org.gradsurgery.layers;
