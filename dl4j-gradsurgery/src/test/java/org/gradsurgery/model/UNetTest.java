@@ -83,16 +83,7 @@ class UNetTest {
     }
 
     private static INDArray random(long[] shape, long seed) {
-        Random r = new Random(seed);
-        long n = 1;
-        for (long s : shape) {
-            n *= s;
-        }
-        float[] v = new float[(int) n];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = r.nextFloat() - 0.5f;
-        }
-        return Nd4j.create(v, shape, 'c');
+        return SyntheticShapes.uniform(shape, -0.5, 0.5, seed);
     }
 
     /** One-hot labels in the layout, class chosen at random per voxel. */
