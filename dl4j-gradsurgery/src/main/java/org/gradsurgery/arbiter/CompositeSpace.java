@@ -5,6 +5,8 @@ import java.util.List;
 import org.deeplearning4j.arbiter.optimize.api.AbstractParameterSpace;
 import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
 import org.deeplearning4j.arbiter.optimize.parameter.FixedValue;
+import org.deeplearning4j.arbiter.optimize.parameter.discrete.DiscreteParameterSpace;
+import org.deeplearning4j.arbiter.optimize.parameter.integer.IntegerParameterSpace;
 import org.deeplearning4j.arbiter.util.LeafUtils;
 
 /**
@@ -44,9 +46,25 @@ abstract class CompositeSpace<T> extends AbstractParameterSpace<T> {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " is not a leaf: its leaves get the indices");
     }
 
-    /** {@code space}, or a fixed {@code fallback} when it is null. */
+    /**
+     * {@code space}, a fixed {@code fallback} when it is null, and a {@link FixedValue} for a one-valued
+     * {@link DiscreteParameterSpace} or {@link IntegerParameterSpace}: Arbiter's grid search gives those a parameter
+     * index but no grid axis, which shifts every later parameter (beta7 then fails with an index out of bounds).
+     */
+    @SuppressWarnings("unchecked")
     static <V> ParameterSpace<V> orFixed(ParameterSpace<V> space, V fallback) {
-        return space == null ? new FixedValue<>(fallback) : space;
+        if (space == null) {
+            return new FixedValue<>(fallback);
+        }
+        if (space instanceof DiscreteParameterSpace && ((DiscreteParameterSpace<V>) space).numValues() == 1) {
+            space.setIndices(0);   // a one-valued space ignores the input, but insists on an index
+            return new FixedValue<>(space.getValue(new double[1]));
+        }
+        if (space instanceof IntegerParameterSpace
+                && ((IntegerParameterSpace) space).getMin() == ((IntegerParameterSpace) space).getMax()) {
+            return new FixedValue<>((V) Integer.valueOf(((IntegerParameterSpace) space).getMin()));
+        }
+        return space;
     }
 
     /** The value of {@code space} for the flat parameter vector (a number for numeric spaces, whatever JSON gave). */

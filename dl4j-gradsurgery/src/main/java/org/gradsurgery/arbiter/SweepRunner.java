@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.deeplearning4j.arbiter.optimize.api.Candidate;
 import org.deeplearning4j.arbiter.optimize.api.CandidateGenerator;
 import org.deeplearning4j.arbiter.optimize.api.termination.MaxCandidatesCondition;
 import org.deeplearning4j.arbiter.optimize.api.termination.MaxTimeCondition;
@@ -62,6 +63,26 @@ public final class SweepRunner {
                 : spec.candidates();
     }
 
+    /**
+     * The candidates the search will try, in order, drawn by a generator seeded as the run's: the same spec gives
+     * the same candidates.
+     */
+    public static List<SweepCandidate> candidates(SweepSpec spec) {
+        CandidateGenerator g = generator(spec);
+        g.setRngSeed(spec.searchSeed());
+        int n = plannedCandidates(spec);
+        List<SweepCandidate> out = new ArrayList<>(n);
+        for (int i = 0; i < n && g.hasMoreCandidates(); i++) {
+            Candidate<?> c = g.getCandidate();
+            if (c.getException() != null) {
+                throw new IllegalArgumentException(spec.source() + ": candidate " + (i + 1) + " cannot be drawn: "
+                        + c.getException().getMessage(), c.getException());
+            }
+            out.add((SweepCandidate) c.getValue());
+        }
+        return out;
+    }
+
     /** A fresh generator; it assigns the flat-vector indices of the space's leaves. */
     private static CandidateGenerator generator(SweepSpec spec) {
         return spec.strategy() == SweepSpec.Strategy.GRID
@@ -72,13 +93,24 @@ public final class SweepRunner {
 
     /** Runs the search; returns the candidates ranked best first. */
     public List<CandidateResult> run() throws IOException {
-        Files.createDirectories(outputDir);
         if (Files.exists(outputDir.resolve(SweepReport.CSV))) {
             throw new IllegalArgumentException("output directory " + outputDir + " already holds a sweep ("
                     + SweepReport.CSV + "); choose another --out");
         }
+        List<SweepCandidate> drawn = candidates(spec);
+        for (int i = 0; i < drawn.size(); i++) {
+            try {
+                factory.check(drawn.get(i), data);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(spec.source() + ": candidate " + (i + 1) + " ("
+                        + SweepReport.describe(drawn.get(i).loss()) + ", " + drawn.get(i).unet() + ") cannot be "
+                        + "built for the data " + java.util.Arrays.toString(data.spatialShape()) + ": "
+                        + e.getMessage(), e);
+            }
+        }
+        Files.createDirectories(outputDir);
         CandidateGenerator generator = generator(spec);
-        int planned = plannedCandidates(spec);
+        int planned = drawn.size();
         long start = System.currentTimeMillis();
         long budgetMillis = Math.max(1L, Math.round(spec.maxMinutes() * 60_000));
         SegmentationScoreFunction monitor = new SegmentationScoreFunction(spec.objective().monitored(),

@@ -236,7 +236,7 @@ public final class SweepSpec {
             }
             int lo = parser.parse(path + ".min", v.get("min"));
             int hi = parser.parse(path + ".max", v.get("max"));
-            sink.accept(lo == hi ? new FixedValue<>(lo) : new IntegerParameterSpace(lo, hi));
+            sink.accept(new IntegerParameterSpace(lo, hi));
         } else if (v.isArray()) {
             sink.accept(choices(path, v, parser));
         } else {
@@ -244,10 +244,7 @@ public final class SweepSpec {
         }
     }
 
-    /**
-     * A list of choices; one choice becomes a FixedValue, because Arbiter's grid search gives a one-valued
-     * DiscreteParameterSpace a parameter index but no grid axis, which shifts every later parameter.
-     */
+    /** A list of choices (one choice is fixed, see {@code CompositeSpace.orFixed}). */
     private <T> ParameterSpace<T> choices(String path, JsonNode v, ValueParser<T> parser) {
         if (v.isEmpty()) {
             throw error(path, "empty list: give at least one value");
@@ -260,7 +257,7 @@ public final class SweepSpec {
             }
             values.add(t);
         }
-        return values.size() == 1 ? new FixedValue<>(values.get(0)) : new DiscreteParameterSpace<>(values);
+        return new DiscreteParameterSpace<>(values);
     }
 
     /** {min, max} of a range object, checked. */
@@ -313,7 +310,7 @@ public final class SweepSpec {
         if (v != null && v.isTextual() && UNetSettings.NORMALIZATIONS.contains(v.asText().toUpperCase(Locale.ROOT))) {
             return v.asText().toUpperCase(Locale.ROOT);
         }
-        throw error(path, "expected instance, batch or none, got " + v);
+        throw error(path, "expected one of " + UNetSettings.NORMALIZATIONS + " (any case), got " + v);
     }
 
     private Boolean bool(String path, JsonNode v) {

@@ -1,9 +1,12 @@
 package org.gradsurgery.arbiter;
 
 import java.io.Serializable;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
+import java.util.stream.Collectors;
+import org.gradsurgery.model.UNet;
 import org.nd4j.shade.jackson.annotation.JsonCreator;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
@@ -14,8 +17,9 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  */
 public final class UNetSettings implements Serializable {
     private static final long serialVersionUID = 1L;
-    /** The normalisation names of the U-Net builder. */
-    public static final Set<String> NORMALIZATIONS = Set.of("INSTANCE", "BATCH", "NONE");
+    /** The normalisation names of the U-Net builder ({@link UNet.Normalization}). */
+    public static final Set<String> NORMALIZATIONS = Arrays.stream(UNet.Normalization.values()).map(Enum::name)
+            .collect(Collectors.toUnmodifiableSet());
 
     @JsonProperty("levels")
     private final int levels;
@@ -40,7 +44,7 @@ public final class UNetSettings implements Serializable {
         }
         String norm = normalization == null ? "" : normalization.trim().toUpperCase(Locale.ROOT);
         if (!NORMALIZATIONS.contains(norm)) {
-            throw new IllegalArgumentException("normalization must be one of instance, batch, none; got '"
+            throw new IllegalArgumentException("normalization must be one of " + NORMALIZATIONS + ", got '"
                     + normalization + "'");
         }
         if (!(dropout >= 0 && dropout < 1)) {
