@@ -88,6 +88,19 @@ def soft_dice(logits, target, smooth=1e-5):
     return (1 - (2 * inter + smooth) / (den + smooth)).mean()
 
 
+def peak_rss_bytes():
+    """VmHWM of this process. Not ru_maxrss: Linux carries the parent's high-water mark across fork + exec, so a
+    child of a 600 MB JVM would report at least 600 MB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dims", type=int, default=2)
@@ -129,15 +142,19 @@ def main():
         step()
         print("  torch warm-up %d: %.0f ms" % (i + 1, (time.perf_counter() - t0) * 1e3), file=sys.stderr, flush=True)
     ms = []
+    cpu_ms = []
     for i in range(a.iterations):
+        c0 = time.process_time()  # all threads of the process, like the Java side's getProcessCpuTime
         t0 = time.perf_counter()
         loss = step()
         ms.append((time.perf_counter() - t0) * 1e3)
-        print("  torch iteration %d: %.0f ms (loss %.4f)" % (i + 1, ms[-1], loss), file=sys.stderr, flush=True)
+        cpu_ms.append((time.process_time() - c0) * 1e3)
+        print("  torch iteration %d: %.0f ms, CPU %.0f ms (loss %.4f)" % (i + 1, ms[-1], cpu_ms[-1], loss),
+              file=sys.stderr, flush=True)
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "parameters": sum(p.numel() for p in net.parameters()),
-                      "ms": ms, "median_ms": statistics.median(ms),
-                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                      "ms": ms, "cpu_ms": cpu_ms, "median_ms": statistics.median(ms),
+                      "peak_rss_bytes": peak_rss_bytes()}))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,20 @@ final class BenchSupport {
                 System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), System.getProperty("java.version"));
     }
 
+    /**
+     * CPU time of the whole process (every thread, libnd4j's OpenMP and BLAS threads included) in nanoseconds.
+     * On a machine shared with other jobs, wall time stretches with the load while the CPU time of the work stays
+     * nearly put, so benchmarks report both.
+     */
+    static long processCpuNanos() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+            return sun.getProcessCpuTime();
+        }
+        return -1;
+    }
+
     /** Peak resident set size of this process (VmHWM) in bytes, or -1 off Linux. */
     static long peakRssBytes() {
         return procStatusBytes("VmHWM:");

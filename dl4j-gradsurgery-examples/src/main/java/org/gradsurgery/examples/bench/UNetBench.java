@@ -26,8 +26,9 @@ import picocli.CommandLine.Option;
  * <p>One iteration is one {@code ComputationGraph.fit(MultiDataSet)} on a fixed random batch (forward, soft-Dice
  * loss, backward, Adam step), timed by wall clock after {@code --warmup} untimed iterations. The peer is given the
  * thread count libnd4j uses ({@code Nd4j.getEnvironment().maxThreads()}, i.e. {@code OMP_NUM_THREADS} when set).
- * The figures printed are the median and minimum ms per iteration, samples/s, and the DL4J/PyTorch ratio of
- * median ms per sample; only this same-run ratio is meaningful on a shared machine.
+ * The figures printed are the median and minimum ms per iteration, samples/s, the process CPU time per iteration
+ * (all threads; it stretches far less than wall time when other jobs share the cores), and the DL4J/PyTorch
+ * ratios of median wall and CPU ms per sample; only these same-run ratios are meaningful on a shared machine.
  */
 @Command(name = "unet", mixinStandardHelpOptions = true,
         description = "U-Net training ms/iteration (issue 7's 2D/3D networks), optionally against PyTorch.")
@@ -81,14 +82,18 @@ public final class UNetBench implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /** The DL4J figures of one run. */
-    record Result(double[] msPerIteration, int batch) {
+    /** The figures of one run: wall and process-CPU milliseconds per iteration. */
+    record Result(double[] msPerIteration, double[] cpuMsPerIteration, int batch) {
         double medianMs() {
             return BenchSupport.median(msPerIteration);
         }
 
         double minMs() {
             return BenchSupport.min(msPerIteration);
+        }
+
+        double medianCpuMs() {
+            return BenchSupport.median(cpuMsPerIteration);
         }
 
         double samplesPerSecond() {
@@ -120,8 +125,8 @@ public final class UNetBench implements Callable<Integer> {
         out.flush();
 
         Result dl4j = runDl4j(out, s, b);
-        out.printf(Locale.ROOT, "DL4J:    median %.0f ms/iteration, min %.0f ms, %.2f samples/s%n", dl4j.medianMs(),
-                dl4j.minMs(), dl4j.samplesPerSecond());
+        out.printf(Locale.ROOT, "DL4J:    median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f ms/iteration"
+                + "%n", dl4j.medianMs(), dl4j.minMs(), dl4j.samplesPerSecond(), dl4j.medianCpuMs());
         out.println(BenchSupport.memoryLine());
         out.flush();
 
@@ -160,13 +165,17 @@ public final class UNetBench implements Callable<Integer> {
             out.flush();
         }
         double[] ms = new double[iterations];
+        double[] cpu = new double[iterations];
         VertexProfiler profiler = profile ? VertexProfiler.install(net) : null;
         try {
             for (int i = 0; i < iterations; i++) {
+                long c0 = BenchSupport.processCpuNanos();
                 long t0 = System.nanoTime();
                 net.fit(data);
                 ms[i] = (System.nanoTime() - t0) / 1e6;
-                out.printf(Locale.ROOT, "  iteration %d: %.0f ms (score %.4f)%n", i + 1, ms[i], net.score());
+                cpu[i] = (BenchSupport.processCpuNanos() - c0) / 1e6;
+                out.printf(Locale.ROOT, "  iteration %d: %.0f ms, CPU %.0f ms (score %.4f)%n", i + 1, ms[i], cpu[i],
+                        net.score());
                 out.flush();
             }
             if (profiler != null) {
@@ -177,7 +186,7 @@ public final class UNetBench implements Callable<Integer> {
                 profiler.close();
             }
         }
-        return new Result(ms, b);
+        return new Result(ms, cpu, b);
     }
 
     /** A fixed batch: N(0,1) images, labels one-hot of (image > 0), seeded. */
@@ -191,6 +200,14 @@ public final class UNetBench implements Callable<Integer> {
             throw new IllegalStateException("benchmark labels are binary");
         }
         return new MultiDataSet(new INDArray[]{x}, new INDArray[]{y});
+    }
+
+    private static double[] doubles(JsonNode array) {
+        double[] d = new double[array.size()];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = array.get(i).asDouble();
+        }
+        return d;
     }
 
     private void runPeer(PrintWriter out, BenchUNets.Spec s, int b, int threads, Result dl4j) throws Exception {
@@ -208,17 +225,14 @@ public final class UNetBench implements Callable<Integer> {
             return;
         }
         JsonNode j = r.json();
-        double[] ms = new double[j.get("ms").size()];
-        for (int i = 0; i < ms.length; i++) {
-            ms[i] = j.get("ms").get(i).asDouble();
-        }
-        Result torch = new Result(ms, b);
-        out.printf(Locale.ROOT, "PyTorch: median %.0f ms/iteration, min %.0f ms, %.2f samples/s (torch %s, %d "
-                        + "threads, %,d parameters, peak RSS %s)%n", torch.medianMs(), torch.minMs(),
-                torch.samplesPerSecond(), j.get("torch").asText(), j.get("threads").asInt(),
-                j.get("parameters").asLong(), BenchSupport.mib(j.get("peak_rss_bytes").asLong()));
-        out.printf(Locale.ROOT, "ratio DL4J/PyTorch (median ms per sample, same run): %.2fx%n",
-                dl4j.medianMs() / torch.medianMs());
+        Result torch = new Result(doubles(j.get("ms")), doubles(j.get("cpu_ms")), b);
+        out.printf(Locale.ROOT, "PyTorch: median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f "
+                        + "ms/iteration (torch %s, %d threads, %,d parameters, peak RSS %s)%n", torch.medianMs(),
+                torch.minMs(), torch.samplesPerSecond(), torch.medianCpuMs(), j.get("torch").asText(),
+                j.get("threads").asInt(), j.get("parameters").asLong(),
+                BenchSupport.mib(j.get("peak_rss_bytes").asLong()));
+        out.printf(Locale.ROOT, "ratio DL4J/PyTorch per sample, same run: wall %.2fx (median), CPU %.2fx "
+                + "(median)%n", dl4j.medianMs() / torch.medianMs(), dl4j.medianCpuMs() / torch.medianCpuMs());
         out.flush();
     }
 }
