@@ -25,7 +25,7 @@ import org.deeplearning4j.arbiter.optimize.runner.LocalOptimizationRunner;
  * (sequential) over the spec's {@link SweepSpace}, repeated candidates skipped
  * ({@link DistinctCandidateGenerator}), Arbiter's {@code LocalOptimizationRunner} (one candidate at a time) with a
  * {@link SweepTaskCreator}, a candidate budget ({@code MaxCandidatesCondition}; at most the number of distinct
- * candidates, or Arbiter would wait for ones that never come) and a time budget ({@code MaxTimeCondition}, also passed to the running candidate). After the
+ * candidates, or Arbiter would wait for ones that never come) and a time budget ({@code MaxTimeCondition}: no new candidate starts after it; a running one finishes). After the
  * search it ranks the finished candidates with the spec's {@link SweepObjective} and writes the summary
  * ({@link SweepReport}). Progress goes to the given consumer, one line per finished candidate:
  * {@code candidate 2 of 4: dice(no bg): dice 0.5037, ece_classwise 0.2105 (8 epochs, kept 7, max epochs, 143.0 s)
@@ -120,7 +120,7 @@ public final class SweepRunner {
             progress.accept(progressLine(r, results, planned, start));
         };
         SweepTaskCreator tasks = new SweepTaskCreator(data, factory, spec.objective(), monitor, spec.epochs(),
-                spec.patience(), spec.batchSize(), spec.trainingSeed(), start + budgetMillis, outputDir,
+                spec.patience(), spec.batchSize(), spec.trainingSeed(), outputDir,
                 dataDescription, onResult);
         OptimizationConfiguration config = new OptimizationConfiguration.Builder()
                 .candidateGenerator(generator)
