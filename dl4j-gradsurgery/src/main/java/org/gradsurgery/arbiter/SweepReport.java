@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.gradsurgery.loss.AbstractRegionLoss;
+import org.gradsurgery.model.RunDirectory;
 import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossWeightedSum;
@@ -24,16 +25,18 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
 import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
- * The files a sweep writes: per candidate a run directory (see {@link SweepTaskCreator}), and for the sweep
- * {@code sweep.csv} and {@code sweep.md} (candidates ranked by the {@link SweepObjective}, with every metric) and
- * {@code best-config.json} (the best candidate's {@code config.json}: loss, U-Net options, training settings and
- * data, the input of a {@code train} run). Every file is written to a temporary name and moved into place.
+ * The files a sweep writes: per candidate a trainer run directory (see {@link SweepTaskCreator}) plus its
+ * {@code sweep-metrics.json}, and for the sweep {@code sweep.csv} and {@code sweep.md} (candidates ranked by the
+ * {@link SweepObjective}, with every metric) and {@code best-config.json} (the best run's {@code config.json}:
+ * training, model, loss and data sections, without the run directory). Every file is written to a temporary name and moved into place.
  */
 public final class SweepReport {
     /** Summary file names. */
     public static final String CSV = "sweep.csv";
     public static final String MARKDOWN = "sweep.md";
     public static final String BEST_CONFIG = "best-config.json";
+    /** The sweep's metrics of a candidate's kept network, in its run directory. */
+    public static final String CANDIDATE_METRICS = "sweep-metrics.json";
 
     private SweepReport() {
     }
@@ -86,26 +89,6 @@ public final class SweepReport {
                     + (opts.isEmpty() ? "" : "(" + String.join(", ", opts) + ")");
         }
         return loss.getClass().getSimpleName();
-    }
-
-    /** The candidate as a train configuration (JSON). */
-    static String trainConfigJson(CandidateResult r, int batchSize, long seed, Map<String, Object> data) {
-        ObjectMapper om = JsonMappers.getMapper();
-        ObjectNode root = om.createObjectNode();
-        root.set("loss", om.valueToTree(r.candidate().loss()));
-        UNetSettings u = r.candidate().unet();
-        ObjectNode unet = root.putObject("unet");
-        unet.put("levels", u.levels());
-        unet.put("baseFilters", u.baseFilters());
-        unet.put("normalization", u.normalization());
-        unet.put("dropout", u.dropout());
-        ObjectNode training = root.putObject("training");
-        training.put("learningRate", u.learningRate());
-        training.put("epochs", r.bestEpoch());
-        training.put("batchSize", batchSize);
-        training.put("seed", seed);
-        root.set("data", om.valueToTree(data));
-        return write(om, root);
     }
 
     /** The kept epoch's metrics and how training ended (JSON). */
@@ -195,13 +178,28 @@ public final class SweepReport {
         if (best != null) {
             md.append("\nBest: candidate ").append(best.index() + 1).append(" (").append(best.runDirectory())
                     .append("/), configuration in ").append(BEST_CONFIG).append(".\n");
-            writeAtomically(dir.resolve(BEST_CONFIG),
-                    Files.readString(dir.resolve(best.runDirectory()).resolve("config.json")));
+            writeAtomically(dir.resolve(BEST_CONFIG), bestConfig(dir.resolve(best.runDirectory())));
         } else {
             md.append("\nNo candidate completed.\n");
         }
         writeAtomically(dir.resolve(CSV), String.join("\n", csv) + "\n");
         writeAtomically(dir.resolve(MARKDOWN), md.toString());
+    }
+
+    /**
+     * The best run's {@code config.json} as a configuration to train again: the same sections, without the run
+     * directory (a new run needs its own) and without the provenance the trainer adds to every run.
+     */
+    static String bestConfig(Path run) throws IOException {
+        ObjectNode config = (ObjectNode) RunDirectory.readConfig(run);
+        if (config.get("training") instanceof ObjectNode) {
+            ((ObjectNode) config.get("training")).putNull("runDirectory");
+        }
+        config.remove(List.of("gitRevision", "java", "created", "parameters"));
+        ObjectNode sweep = config.get("sweep") instanceof ObjectNode ? (ObjectNode) config.get("sweep")
+                : config.putObject("sweep");
+        sweep.put("bestRun", run.getFileName().toString());
+        return write(JsonMappers.getMapper(), config);
     }
 
     private static String csvField(String s) {

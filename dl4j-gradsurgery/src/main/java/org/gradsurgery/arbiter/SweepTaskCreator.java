@@ -1,11 +1,12 @@
 package org.gradsurgery.arbiter;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -20,24 +21,28 @@ import org.deeplearning4j.arbiter.optimize.runner.CandidateInfo;
 import org.deeplearning4j.arbiter.optimize.runner.CandidateStatus;
 import org.deeplearning4j.arbiter.optimize.runner.IOptimizationRunner;
 import org.deeplearning4j.arbiter.optimize.runner.listener.StatusListener;
+import org.nd4j.linalg.dataset.adapter.MultiDataSetIteratorAdapter;
+import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.util.ModelSerializer;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.gradsurgery.model.EarlyStopping;
+import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.model.Trainer;
+import org.gradsurgery.model.TrainingConfig;
+import org.gradsurgery.model.TrainingData;
+import org.gradsurgery.model.TrainingResult;
 
 /**
  * Arbiter {@link TaskCreator} for {@link SweepSpace} candidates: builds the candidate's network with a
- * {@link CandidateModelFactory}, trains it epoch by epoch, evaluates {@link ValidationMetrics} after every epoch,
- * stops early after {@code patience} epochs without improvement of the monitored metric (or at the sweep's
- * deadline, or after {@code epochs}), restores the best epoch's weights, writes the candidate's run directory and
- * returns the monitored metric as Arbiter's score. Arbiter's data source arguments are not used: the data are the
- * {@link SweepData} given here.
- *
- * <p>Run directory ({@link SweepReport#candidateDirectory}; written to a temporary folder, then moved):
- * {@code config.json} (the candidate as a {@code train} configuration), {@code history.csv} (per epoch: training
- * loss and every validation metric), {@code metrics.json} (the kept epoch), {@code model.zip} (the kept weights,
- * DL4J's ModelSerializer format).
+ * {@link CandidateModelFactory} and trains it with the project's {@link Trainer} into its own run directory
+ * (the trainer's format, see {@link RunDirectory}: {@code config.json} with the training, model, loss and data
+ * sections, {@code metrics.csv} per epoch, {@code best.zip}, {@code model.zip}, the final checkpoint), validating
+ * every epoch and stopping after {@code patience} epochs without improvement. Early stopping watches what the
+ * trainer can watch: validation Dice (for the Dice and the constrained objectives), top-label ECE (for
+ * {@code ece_top_label}), otherwise the validation loss. The kept network ({@code best.zip}) is then scored with
+ * every {@link ValidationMetrics} metric, written to {@code sweep-metrics.json}, and the objective's monitored metric
+ * is returned to Arbiter as the candidate's score. Arbiter's data source arguments are not used: the data are the
+ * {@link SweepData} given here. The trainer has no deadline, so the sweep's time budget stops new candidates, not a
+ * running one.
  */
 public final class SweepTaskCreator implements TaskCreator {
     private final SweepData data;
@@ -48,14 +53,13 @@ public final class SweepTaskCreator implements TaskCreator {
     private final int patience;
     private final int batchSize;
     private final long seed;
-    private final long deadlineMillis;
     private final Path outputDir;
     private final Map<String, Object> dataDescription;
     private final Consumer<CandidateResult> onResult;
 
     SweepTaskCreator(SweepData data, CandidateModelFactory factory, SweepObjective objective,
                      SegmentationScoreFunction monitor, int epochs, int patience, int batchSize, long seed,
-                     long deadlineMillis, Path outputDir, Map<String, Object> dataDescription,
+                     Path outputDir, Map<String, Object> dataDescription,
                      Consumer<CandidateResult> onResult) {
         this.data = data;
         this.factory = factory;
@@ -65,7 +69,6 @@ public final class SweepTaskCreator implements TaskCreator {
         this.patience = patience;
         this.batchSize = batchSize;
         this.seed = seed;
-        this.deadlineMillis = deadlineMillis;
         this.outputDir = outputDir;
         this.dataDescription = dataDescription;
         this.onResult = onResult;
@@ -107,69 +110,50 @@ public final class SweepTaskCreator implements TaskCreator {
 
     private CandidateResult train(int index, SweepCandidate sc, String dirName, long start) throws IOException {
         long candidateSeed = seed + index;
+        Path run = outputDir.resolve(dirName);
         ComputationGraph net = factory.build(sc, data, candidateSeed);
-        DataSetIterator it = data.trainIterator(batchSize, candidateSeed);
-        ValidationMetrics.Metric monitored = objective.monitored();
-        List<String> history = new ArrayList<>();
-        history.add("epoch,train_loss,dice,ece_classwise,ece_top_label,ece_boundary,nll,brier,seconds");
-        ValidationMetrics best = null;
-        INDArray bestParams = null;
-        int bestEpoch = 0;
-        int epoch = 0;
-        String stop = "max epochs";
-        while (epoch < epochs) {
-            epoch++;
-            double lossSum = 0;
-            int batches = 0;
-            if (epoch > 1) {
-                it.reset();
-            }
-            while (it.hasNext()) {
-                DataSet ds = it.next();
-                net.fit(ds);
-                lossSum += net.score();
-                batches++;
-            }
-            if (batches == 0) {
-                throw new IllegalArgumentException("the training iterator gave no batches");
-            }
-            ValidationMetrics m = ValidationMetrics.evaluate(net, data.validation(), data.spacing(),
-                    monitor.bandWidth(), batchSize);
-            history.add(String.format(Locale.ROOT, "%d,%.6f,%s,%.3f", epoch, lossSum / batches,
-                    SweepReport.metricsCsv(m), (System.currentTimeMillis() - start) / 1000.0));
-            if (best == null || monitored.better(m.get(monitored), best.get(monitored))) {
-                best = m;
-                bestEpoch = epoch;
-                bestParams = net.params().dup();
-            } else if (epoch - bestEpoch >= patience) {
-                stop = "early stopping";
-                break;
-            }
-            if (System.currentTimeMillis() >= deadlineMillis && epoch < epochs) {
-                stop = "time budget";
-                break;
-            }
-        }
-        net.setParams(bestParams);
+        TrainingConfig config = TrainingConfig.builder().epochs(epochs).batchSize(batchSize).seed(candidateSeed)
+                .validateEvery(1).earlyStopping(EarlyStopping.on(trainerMetric(objective.monitored()), patience))
+                .checkpointEvery(0).runDirectory(run).progress(TrainingConfig.ProgressMode.OFF).build();
+        TrainingData training = TrainingData.of(
+                (batch, s) -> new MultiDataSetIteratorAdapter(data.trainIterator(batch, s)), data.validation());
+        UNetSettings u = sc.unet();
+        Map<String, Object> model = new LinkedHashMap<>();
+        model.put("type", "UNet");
+        model.put("levels", u.levels());
+        model.put("baseFilters", u.baseFilters());
+        model.put("normalization", u.normalization());
+        model.put("dropout", u.dropout());
+        model.put("learningRate", u.learningRate());
+        TrainingResult tr = Trainer.builder(config).output(new PrintStream(OutputStream.nullOutputStream()))
+                .metadata("model", model)
+                .metadata("loss", JsonMappers.getMapper().valueToTree(sc.loss()))
+                .metadata("data", dataDescription)
+                .metadata("sweep", Map.of("candidate", index + 1, "describe", SweepReport.describe(sc.loss())))
+                .build().fit(net, training);
+        Path best = run.resolve(RunDirectory.BEST);
+        ComputationGraph kept = tr.bestEpoch() > 0 && Files.isRegularFile(best)
+                ? RunDirectory.loadModel(best, false) : tr.network();
+        ValidationMetrics m = ValidationMetrics.evaluate(kept, data.validation(), data.spacing(), monitor.bandWidth(),
+                batchSize);
+        String stop = tr.stopReason() == TrainingResult.StopReason.EARLY_STOPPING ? "early stopping"
+                : tr.stopReason() == TrainingResult.StopReason.MAX_ITERATIONS ? "max iterations" : "max epochs";
         double seconds = (System.currentTimeMillis() - start) / 1000.0;
-        CandidateResult r = CandidateResult.completed(index, sc, best, epoch, bestEpoch, seconds, stop, dirName);
-        writeRunDirectory(dirName, r, net, history);
+        CandidateResult r = CandidateResult.completed(index, sc, m, tr.epochs(),
+                tr.bestEpoch() > 0 ? tr.bestEpoch() : tr.epochs(), seconds, stop, dirName);
+        SweepReport.writeAtomically(run.resolve(SweepReport.CANDIDATE_METRICS), SweepReport.metricsJson(r));
         return r;
     }
 
-    private void writeRunDirectory(String name, CandidateResult r, ComputationGraph net, List<String> history)
-            throws IOException {
-        Path tmp = Files.createTempDirectory(outputDir, "." + name + ".");
-        try {
-            Files.writeString(tmp.resolve("config.json"), SweepReport.trainConfigJson(r, batchSize, seed + r.index(),
-                    dataDescription));
-            Files.write(tmp.resolve("history.csv"), history);
-            Files.writeString(tmp.resolve("metrics.json"), SweepReport.metricsJson(r));
-            ModelSerializer.writeModel(net, tmp.resolve("model.zip").toFile(), false);
-            SweepReport.moveIntoPlace(tmp, outputDir.resolve(name));
-        } catch (IOException | RuntimeException e) {
-            SweepReport.deleteTree(tmp);
-            throw e;
+    /** The trainer's early-stopping metric for a monitored sweep metric (see the class documentation). */
+    static EarlyStopping.Metric trainerMetric(ValidationMetrics.Metric monitored) {
+        switch (monitored) {
+            case DICE:
+                return EarlyStopping.Metric.DICE;
+            case ECE_TOP_LABEL:
+                return EarlyStopping.Metric.ECE;
+            default:
+                return EarlyStopping.Metric.LOSS;
         }
     }
 }

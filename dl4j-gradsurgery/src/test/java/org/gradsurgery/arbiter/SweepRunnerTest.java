@@ -15,16 +15,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.util.ModelSerializer;
+import org.deeplearning4j.nn.conf.serde.JsonMappers;
+import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.model.TrainingConfig;
+import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.nd4j.shade.jackson.databind.JsonNode;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.model.UNet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Real (tiny) sweeps: U-Nets with 2 levels and 4 base filters on 16 × 16 synthetic images, 2 epochs each. */
+/** Real (tiny) sweeps: U-Nets with 2 levels and 4 base filters on 16 × 16 synthetic images, 1 epoch each. */
 class SweepRunnerTest {
-    private static final String TRAINING = "\"training\": {\"epochs\": 2, \"patience\": 2, \"batchSize\": 4},";
+    private static final String TRAINING = "\"training\": {\"epochs\": 1, \"patience\": 1, \"batchSize\": 4},";
     private static final String NET = "\"levels\": 2, \"baseFilters\": 4, ";
 
     private static List<CandidateResult> run(String json, Path out, List<String> progress) throws Exception {
@@ -73,16 +77,26 @@ class SweepRunnerTest {
         // one run directory per candidate, with a loadable model trained with the candidate's loss
         for (CandidateResult r : ranked) {
             Path run = out.resolve(r.runDirectory());
-            for (String f : new String[]{"config.json", "history.csv", "metrics.json", "model.zip"}) {
+            for (String f : new String[]{RunDirectory.CONFIG, RunDirectory.METRICS, RunDirectory.BEST,
+                    RunDirectory.MODEL, SweepReport.CANDIDATE_METRICS}) {
                 assertTrue(Files.isRegularFile(run.resolve(f)), run.resolve(f).toString());
             }
-            assertEquals(1 + r.epochs(), Files.readAllLines(run.resolve("history.csv")).size());
-            ComputationGraph net = ModelSerializer.restoreComputationGraph(run.resolve("model.zip").toFile(), false);
+            assertEquals(r.epochs(), RunDirectory.readMetrics(run).size());
+            ComputationGraph net = RunDirectory.loadModel(run.resolve(RunDirectory.BEST), false);
             SegmentationLossLayer loss = (SegmentationLossLayer) net.getLayer(UNet.OUTPUT).conf().getLayer();
             assertEquals(r.candidate().loss(), loss.getLossFn());
         }
-        assertEquals(Files.readString(out.resolve(ranked.get(0).runDirectory()).resolve("config.json")),
-                Files.readString(out.resolve(SweepReport.BEST_CONFIG)));
+        // the best configuration is the best run's config.json without its run directory
+        JsonNode best = JsonMappers.getMapper().readTree(out.resolve(SweepReport.BEST_CONFIG).toFile());
+        JsonNode bestRun = RunDirectory.readConfig(out.resolve(ranked.get(0).runDirectory()));
+        assertTrue(best.get("training").get("runDirectory").isNull());
+        assertEquals(bestRun.get("training").get("seed"), best.get("training").get("seed"));
+        assertEquals(bestRun.get("loss"), best.get("loss"));
+        assertEquals(bestRun.get("model"), best.get("model"));
+        assertEquals(ranked.get(0).candidate().loss(),
+                JsonMappers.getMapper().treeToValue(best.get("loss"), ILossFunction.class));
+        TrainingConfig retrain = TrainingConfig.fromJson(best.get("training").toString());
+        assertEquals(1, retrain.epochs());
         String md = Files.readString(out.resolve(SweepReport.MARKDOWN));
         assertTrue(md.contains("Best: candidate " + (ranked.get(0).index() + 1)), md);
         try (var files = Files.list(out)) {

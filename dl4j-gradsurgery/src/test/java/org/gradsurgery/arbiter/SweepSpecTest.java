@@ -32,8 +32,15 @@ class SweepSpecTest {
         assertEquals(ValidationMetrics.Metric.ECE_TOP_LABEL, s.objective().metric());
         assertEquals(false, s.objective().isConstrained());
         assertEquals("colin27-deepgm", s.dataset());
-        // 2 losses x 2 exponent grid points = 4 <= budget 5
-        assertEquals(4, SweepRunner.plannedCandidates(s));
+        // 2 losses x 2 exponent grid points, but the surgery is off by default, so the exponent is inert: 2
+        assertEquals(2, SweepRunner.plannedCandidates(s));
+        // the exponent is inert without the surgery: off once, on x 3 exponents = 4 distinct of the grid's 6
+        SweepSpec inert = SweepSpec.parse("{\"search\": {\"strategy\": \"grid\", \"candidates\": 10},"
+                + " \"space\": {\"surgery\": [false, true], \"exponent\": {\"min\": 0.5, \"max\": 2}}}", "s.json");
+        assertEquals(4, SweepRunner.plannedCandidates(inert));
+        // a random search over 2 choices cannot find 4 distinct candidates
+        assertEquals(2, SweepRunner.plannedCandidates(SweepSpec.parse(
+                "{\"search\": {\"candidates\": 4}, \"space\": {\"loss\": [\"dice\", \"jaccard\"]}}", "s.json")));
         SweepSpec c = SweepSpec.parse("{\"space\": {}}", "s.json");
         assertTrue(c.objective().isConstrained());
         assertEquals(0.02, c.objective().delta());

@@ -24,6 +24,7 @@ import picocli.CommandLine.ScopeType;
                 CompareCommand.class,
                 org.gradsurgery.examples.bench.BenchCommand.class,
                 org.gradsurgery.examples.notebook.NotebookCommand.class,
+                SweepCommand.class,
         })
 public final class GradSurgeryCli implements Runnable {
 
