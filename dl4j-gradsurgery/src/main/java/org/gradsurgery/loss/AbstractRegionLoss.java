@@ -100,16 +100,12 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
     @Override
     public double computeScore(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask,
                                boolean average) {
-        LossInput in = input(labels, preOutput, mask, activationFn);
-        Evaluation e = evaluate(in, ClassAxis.activate(in.z, activationFn), false);
-        return average ? e.loss : e.loss * in.examples;
+        return score(input(labels, preOutput, mask, activationFn), activationFn, average);
     }
 
     @Override
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
-        LossInput in = input(labels, preOutput, mask, activationFn);
-        INDArray p = ClassAxis.activate(in.z, activationFn);
-        return evaluate(in, p, false).perExample(in, p.dataType());
+        return scoreArray(input(labels, preOutput, mask, activationFn), activationFn);
     }
 
     @Override
@@ -151,6 +147,18 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
                     + "; expected at least 2 classes on axis 1");
         }
         return in;
+    }
+
+    /** The score of a validated call (so a wrapper's validation, naming the wrapper, is not repeated). */
+    double score(LossInput in, IActivation activation, boolean average) {
+        Evaluation e = evaluate(in, ClassAxis.activate(in.z, activation), false);
+        return average ? e.loss : e.loss * in.examples;
+    }
+
+    /** The per-example scores {@code [E, 1]} of a validated call. */
+    INDArray scoreArray(LossInput in, IActivation activation) {
+        INDArray p = ClassAxis.activate(in.z, activation);
+        return evaluate(in, p, false).perExample(in, p.dataType());
     }
 
     /** E·∂L/∂p in the canonical layout, for probabilities p (already activated). */
