@@ -4,37 +4,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.gradsurgery.examples.cli.CliRun;
 import org.gradsurgery.examples.cli.GradSurgeryCli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code gradsurgery notebook run}: writes executed copies, and fails with one message naming the cell. */
 class NotebookCommandTest {
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        CommandLine cl = GradSurgeryCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void runWritesTheExecutedCopyAndFailuresNameTheCell(@TempDir Path dir) throws Exception {
         Path ok = NotebookRunnerTest.writeNotebook(dir.resolve("ok.ipynb"), "#md hi",
                 "System.out.println(\"smoke \" + org.gradsurgery.examples.notebook.Smoke.enabled());");
-        Run r = run("notebook", "run", "--smoke", "--out", dir.resolve("out").toString(), ok.toString());
+        CliRun r = run("notebook", "run", "--smoke", "--out", dir.resolve("out").toString(), ok.toString());
         assertEquals(0, r.exit(), r.err());
         Path written = dir.resolve("out/ok.ipynb");
         assertTrue(r.out().startsWith(ok + " -> " + written + " ("), r.out());
@@ -51,7 +40,7 @@ class NotebookCommandTest {
 
     @Test
     void userMistakesAreOneLine(@TempDir Path dir) {
-        Run r = run("notebook", "run", dir.resolve("missing.ipynb").toString());
+        CliRun r = run("notebook", "run", dir.resolve("missing.ipynb").toString());
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: no such file: " + dir.resolve("missing.ipynb"), r.err().strip());
         r = run("notebook", "run", "--log-level", "loud", dir.toString());
