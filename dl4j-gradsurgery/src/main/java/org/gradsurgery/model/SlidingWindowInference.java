@@ -49,6 +49,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(64, 64, 64).overlap(0.5).build();
  * INDArray probs = swi.predict(net, volume);               // [1, C, D, H, W] -> [1, K, D, H, W]
  * swi.predictEach(net, testIterator, (i, p, labels, mask) -> calibration.update(p, labels, null));
+ * SegmentationEvaluator.builder()...inference(Inference.fromProbabilities(swi::predict))   // the evaluator's 3D hook
  * }</pre>
  */
 public final class SlidingWindowInference {

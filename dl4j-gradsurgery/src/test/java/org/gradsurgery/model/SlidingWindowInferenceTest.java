@@ -33,6 +33,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /** Window placement, Gaussian weights, exact stitching for pointwise networks, batching bounds and errors. */
 class SlidingWindowInferenceTest {
@@ -262,6 +263,16 @@ class SlidingWindowInferenceTest {
         assertEquals(6, n);
         assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L), seen);
         assertEquals(6, metrics.caseCount());
+    }
+
+    /** The evaluator's 3D hook: {@code Inference.fromProbabilities(swi::predict)}. */
+    @Test
+    void plugsIntoTheEvaluatorsInferenceHook() {
+        ComputationGraph net = pointwise(3, CNN2DFormat.NCHW, 1, 2);
+        SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(4, 4, 4).build();
+        INDArray x = SyntheticShapes.uniform(new long[] {1, 1, 6, 5, 4}, -1, 1, 30);
+        INDArray logits = Inference.fromProbabilities(swi::predict).logits(net, x);
+        assertEquals(0, Transforms.exp(logits, false).sub(swi.predict(net, x)).amaxNumber().doubleValue(), 1e-5);
     }
 
     @Test

@@ -200,6 +200,7 @@ class UNetTest {
         assertEquals(expected, unet.numParams());
         assertEquals(expected, unet.graph().numParams());
         String summary = unet.summary();
+        System.out.print(summary);   // the table shown in docs/MODEL.md
         assertTrue(summary.contains("Total parameters: 466"), summary);
         for (String v : List.of("enc1_conv1", "enc1_norm2", "down1", "enc2_conv2", "up1", "skip1", "dec1_norm2",
                 UNet.LOGITS, UNet.OUTPUT)) {
