@@ -65,13 +65,13 @@ class UNetTest {
         }
     }
 
+    /** Every pair of (layout, normalisation, upsampling) options occurs at least once (9 of the 18 combinations). */
     static Stream<Arguments> variants() {
         List<Arguments> a = new ArrayList<>();
+        UNet.Upsampling[] up = UNet.Upsampling.values();
         for (Layout l : Layout.values()) {
             for (UNet.Normalization n : UNet.Normalization.values()) {
-                for (UNet.Upsampling u : UNet.Upsampling.values()) {
-                    a.add(Arguments.of(l, n, u));
-                }
+                a.add(Arguments.of(l, n, up[(l.ordinal() + n.ordinal()) % up.length]));
             }
         }
         return a.stream();
