@@ -5,12 +5,12 @@ import picocli.CommandLine.Command;
 
 /**
  * {@code gradsurgery bench}: the parent of the benchmark commands. Benchmarks are commands, not timed tests: the
- * machine is shared and noisy, so each command prints same-run figures (and ratios against a baseline) together
- * with the load average it ran under.
+ * machine is shared and noisy, so each command prints same-run figures (and ratios against a peer where one
+ * exists) together with the load average it ran under.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks (each subcommand prints same-run figures and the machine's load).",
-        subcommands = {LossBench.class})
+        description = "Benchmarks: loss cost against MCXENT, NIfTI I/O against nibabel, U-Net training against PyTorch.",
+        subcommands = {LossBench.class, IoBench.class, UNetBench.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

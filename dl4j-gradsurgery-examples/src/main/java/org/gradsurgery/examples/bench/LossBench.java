@@ -101,7 +101,7 @@ public final class LossBench implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("bench loss: computeScore(average=false) + computeGradient, float32, %s, %d warm-up + %d timed "
                 + "calls per case%n", softmax ? "softmax" : "sigmoid", warmup, repetitions);
-        out.println(machineLine());
+        out.println(BenchSupport.machineLine());
         out.flush();
 
         IActivation act = softmax ? new ActivationSoftmax() : new ActivationSigmoid();
@@ -133,18 +133,18 @@ public final class LossBench implements Callable<Integer> {
                     ms[l][r] = (System.nanoTime() - t0) / 1e6;
                 }
             }
-            double baseline = median(ms[0]);
+            double baseline = BenchSupport.median(ms[0]);
             out.printf("  %-38s %10s %10s %8s%n", "loss", "median ms", "min ms", "x base");
             for (int l = 0; l < names.size(); l++) {
-                Row row = new Row(shapeName, names.get(l), median(ms[l]), Arrays.stream(ms[l]).min().orElseThrow(),
-                        median(ms[l]) / baseline);
+                Row row = new Row(shapeName, names.get(l), BenchSupport.median(ms[l]), BenchSupport.min(ms[l]),
+                        BenchSupport.median(ms[l]) / baseline);
                 rows.add(row);
                 out.printf("  %-38s %10.1f %10.1f %8.2f%n", row.loss(), row.medianMs(), row.minMs(), row.ratio());
             }
             out.flush();
         }
         out.println();
-        out.println("after: " + machineLine());
+        out.println("after: " + BenchSupport.machineLine());
         if (csv != null) {
             writeCsv(rows);
             out.println("wrote " + csv);
@@ -231,28 +231,6 @@ public final class LossBench implements Callable<Integer> {
     /** {@code [N, C, spatial...]} to {@code [N·V, C]}, CnnLossLayer's layout. */
     static INDArray rows(INDArray x) {
         return SpatialLayout.of(x.rank(), false).toRows(x);
-    }
-
-    static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        int m = s.length / 2;
-        return s.length % 2 == 1 ? s[m] : 0.5 * (s[m - 1] + s[m]);
-    }
-
-    /** Cores, load average and thread settings: figures from a shared machine must say what else was running. */
-    static String machineLine() {
-        String load;
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            load = f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException | RuntimeException e) {
-            load = "unknown";
-        }
-        return String.format("machine: %d cores visible, load average %s, OMP_NUM_THREADS=%s, ND4J max threads %d, "
-                        + "java %s", Runtime.getRuntime().availableProcessors(), load,
-                System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), Nd4j.getEnvironment().maxThreads(),
-                System.getProperty("java.version"));
     }
 
     private void writeCsv(List<Row> rows) throws IOException {
