@@ -15,7 +15,17 @@ import picocli.CommandLine.ScopeType;
  */
 @Command(name = "gradsurgery", mixinStandardHelpOptions = true, version = "gradsurgery 0.1.0",
         description = "Calibrated segmentation for DL4J: region losses with gradient vector field surgery.",
-        subcommands = {CommandLine.HelpCommand.class, DemoCommand.class, TrainCommand.class, EvaluateCommand.class, PredictCommand.class, CompareCommand.class})
+        subcommands = {
+                CommandLine.HelpCommand.class,
+                DemoCommand.class,
+                TrainCommand.class,
+                EvaluateCommand.class,
+                PredictCommand.class,
+                CompareCommand.class,
+                org.gradsurgery.examples.bench.BenchCommand.class,
+                org.gradsurgery.examples.notebook.NotebookCommand.class,
+                SweepCommand.class,
+        })
 public final class GradSurgeryCli implements Runnable {
 
     /** Exit code for bad flags, missing or malformed input: the user can fix it. */

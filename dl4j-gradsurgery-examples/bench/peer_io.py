@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""nibabel's side of `gradsurgery bench io`: times nib.load(f).get_fdata() on the given files.
+
+usage: peer_io.py REPETITIONS FILE...
+Prints one JSON object on the last stdout line: {"nibabel": ver, "results": {file: {"float32": {...}, "float64": {...}}}}
+Each timing is a fresh nib.load + get_fdata (nibabel caches the array on the image object, so the image is
+reloaded every time), after one untimed warm-up read that puts the file in the page cache.
+"""
+import json
+import platform
+import statistics
+import sys
+import time
+
+try:
+    import nibabel as nib
+    import numpy as np
+except ImportError as e:  # the Java side prints this reason and carries on without the peer
+    print(json.dumps({"unavailable": "nibabel/numpy not importable (%s); on Debian: apt-get install python3-nibabel" % e}))
+    sys.exit(0)
+
+
+def time_read(path, dtype, repetitions):
+    nib.load(path).get_fdata(dtype=dtype)
+    times = []
+    for _ in range(repetitions):
+        t0 = time.perf_counter()
+        a = nib.load(path).get_fdata(dtype=dtype)
+        times.append(time.perf_counter() - t0)
+        del a
+    return {"median_s": statistics.median(times), "min_s": min(times)}
+
+
+def main():
+    repetitions = int(sys.argv[1])
+    results = {}
+    for path in sys.argv[2:]:
+        print("nibabel: reading %s" % path, file=sys.stderr, flush=True)
+        results[path] = {"float32": time_read(path, np.float32, repetitions),
+                         "float64": time_read(path, np.float64, repetitions)}
+    print(json.dumps({"nibabel": nib.__version__, "numpy": np.__version__,
+                      "python": platform.python_version(), "results": results}))
+
+
+if __name__ == "__main__":
+    main()

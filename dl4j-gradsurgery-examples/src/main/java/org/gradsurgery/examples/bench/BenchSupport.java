@@ -1,0 +1,196 @@
+package org.gradsurgery.examples.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+
+/**
+ * What every benchmark needs: robust statistics over repetitions, the machine's load, the process's memory, and
+ * running a Python peer script that answers with one JSON object on its last stdout line.
+ */
+final class BenchSupport {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private BenchSupport() {
+    }
+
+    /** Median of {@code xs} (mean of the middle two for an even count). */
+    static double median(double[] xs) {
+        if (xs.length == 0) {
+            throw new IllegalArgumentException("median of no values");
+        }
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        int m = s.length / 2;
+        return s.length % 2 == 1 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+    }
+
+    static double min(double[] xs) {
+        return Arrays.stream(xs).min().orElseThrow();
+    }
+
+    /** {@code /proc/loadavg}'s first three fields, or "unknown" off Linux: noisy figures must say under what load. */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /** One line naming the machine state a figure was measured under. */
+    static String machineLine() {
+        return String.format("machine: %d cores visible, load average %s, OMP_NUM_THREADS=%s, java %s",
+                Runtime.getRuntime().availableProcessors(), loadAverage(),
+                System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), System.getProperty("java.version"));
+    }
+
+    /**
+     * CPU time of the whole process (every thread, libnd4j's OpenMP and BLAS threads included) in nanoseconds.
+     * On a machine shared with other jobs, wall time stretches with the load while the CPU time of the work stays
+     * nearly put, so benchmarks report both.
+     */
+    static long processCpuNanos() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+            return sun.getProcessCpuTime();
+        }
+        return -1;
+    }
+
+    /** Peak resident set size of this process (VmHWM) in bytes, or -1 off Linux. */
+    static long peakRssBytes() {
+        return procStatusBytes("VmHWM:");
+    }
+
+    static long rssBytes() {
+        return procStatusBytes("VmRSS:");
+    }
+
+    private static long procStatusBytes(String key) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(key)) {
+                    String[] f = line.substring(key.length()).trim().split("\\s+");
+                    return Long.parseLong(f[0]) * 1024L;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** Memory line: peak RSS, JavaCPP's off-heap bytes now and its limit, and the Java heap in use. */
+    static String memoryLine() {
+        Runtime rt = Runtime.getRuntime();
+        return String.format("memory: peak RSS %s, off-heap (JavaCPP Pointer.totalBytes) %s, physical now %s "
+                        + "(limit maxPhysicalBytes %s), heap used %s of max %s",
+                mib(peakRssBytes()), mib(Pointer.totalBytes()), mib(Pointer.physicalBytes()),
+                mib(Pointer.maxPhysicalBytes()), mib(rt.totalMemory() - rt.freeMemory()), mib(rt.maxMemory()));
+    }
+
+    static String mib(long bytes) {
+        return bytes < 0 ? "n/a" : String.format("%.0f MiB", bytes / (1024.0 * 1024.0));
+    }
+
+    /** The result of a peer run: its JSON answer, or why there is none. */
+    record PeerResult(JsonNode json, String unavailable) {
+        boolean ok() {
+            return json != null;
+        }
+    }
+
+    /**
+     * Interpreters tried in order: {@code $GRADSURGERY_PYTHON} if set, {@code python3} on the PATH, and Debian's
+     * {@code /usr/bin/python3} (where {@code apt-get install python3-torch python3-nibabel} puts the modules, which
+     * a pyenv or venv {@code python3} earlier on the PATH does not see).
+     */
+    static List<String> interpreters() {
+        List<String> list = new ArrayList<>();
+        String env = System.getenv("GRADSURGERY_PYTHON");
+        if (env != null && !env.isBlank()) {
+            list.add(env);
+        }
+        list.add("python3");
+        if (Files.isExecutable(Path.of("/usr/bin/python3"))) {
+            list.add("/usr/bin/python3");
+        }
+        return list;
+    }
+
+    /**
+     * Runs a peer script shipped in this jar (resource next to this class) with the first of {@link #interpreters()}
+     * that has the script's modules. The script prints progress on stderr (passed through) and one JSON object as its
+     * last stdout line; a JSON object with an {@code "unavailable"} field means a module is missing.
+     */
+    static PeerResult runPython(String script, List<String> args, Map<String, String> env, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        PeerResult last = null;
+        for (String python : interpreters()) {
+            last = runPython(python, script, args, env, timeoutSeconds);
+            if (last.ok()) {
+                return last;
+            }
+        }
+        return last;
+    }
+
+    private static PeerResult runPython(String python, String script, List<String> args, Map<String, String> env,
+                                        long timeoutSeconds) throws IOException, InterruptedException {
+        Path tmp = Files.createTempFile("gradsurgery-" + script.replace(".py", "") + "-", ".py");
+        try {
+            try (InputStream in = BenchSupport.class.getResourceAsStream(script)) {
+                if (in == null) {
+                    throw new IllegalStateException("peer script " + script + " is missing from the jar");
+                }
+                Files.write(tmp, in.readAllBytes());
+            }
+            List<String> cmd = new ArrayList<>();
+            cmd.add(python);
+            cmd.add(tmp.toString());
+            cmd.addAll(args);
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+            pb.environment().putAll(env);
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                return new PeerResult(null, python + " not found (" + e.getMessage() + ")");
+            }
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return new PeerResult(null, script + " timed out after " + timeoutSeconds + " s");
+            }
+            String[] lines = new String(out, StandardCharsets.UTF_8).strip().split("\n");
+            String last = lines[lines.length - 1].strip();
+            if (!last.startsWith("{")) {
+                return new PeerResult(null, script + " exited " + p.exitValue() + " without a result");
+            }
+            JsonNode json = JSON.readTree(last);
+            if (json.has("unavailable")) {
+                return new PeerResult(null, python + ": " + json.get("unavailable").asText());
+            }
+            if (p.exitValue() != 0) {
+                return new PeerResult(null, script + " exited " + p.exitValue());
+            }
+            return new PeerResult(json, null);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

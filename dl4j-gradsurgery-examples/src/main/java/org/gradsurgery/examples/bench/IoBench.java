@@ -1,0 +1,245 @@
+package org.gradsurgery.examples.bench;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.gradsurgery.data.nifti.Nifti;
+import org.gradsurgery.data.nifti.NiftiImage;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code gradsurgery bench io}: NIfTI read throughput of {@link Nifti#read(Path)} + {@link NiftiImage#data(DataType)}
+ * against nibabel's {@code nib.load(f).get_fdata()} on the same files in the same run.
+ *
+ * <p>Four files are written with the project's writer into a temporary directory: an int16 and a float32 volume of
+ * {@code size³} voxels, each as {@code .nii} and {@code .nii.gz} (gzip level 1, nibabel's default). The content is a
+ * smooth head-like phantom plus noise, so gzip sees realistic entropy (neither constant nor white noise). A read is
+ * timed end to end (open, header, map or inflate, decode to a new array); the throughput is the decoded voxel bytes
+ * on disk (uncompressed) per second, the same definition for both readers, so the ratio is the ratio of times.
+ * Both FLOAT (nibabel {@code get_fdata(dtype=np.float32)}) and DOUBLE (nibabel's default {@code get_fdata()}) are
+ * measured. The median of {@code --repetitions} timed reads is reported, after one untimed warm-up read that puts
+ * the file in the page cache for both readers.
+ */
+@Command(name = "io", mixinStandardHelpOptions = true,
+        description = "NIfTI read MB/s (int16/float32, .nii/.nii.gz) against nibabel's get_fdata() in the same run.")
+public final class IoBench implements Callable<Integer> {
+
+    @Option(names = "--size", description = "Edge of the cubic volume in voxels (default ${DEFAULT-VALUE}).")
+    int size = 256;
+
+    @Option(names = "--repetitions", description = "Timed reads per file and reader (default ${DEFAULT-VALUE}).")
+    int repetitions = 5;
+
+    @Option(names = "--no-peer", description = "Do not run nibabel.")
+    boolean noPeer;
+
+    @Option(names = "--keep", description = "Keep the generated files in this directory instead of a temp dir.")
+    Path keep;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** One file's figures; a reader's entries are absent when it did not run. Times in seconds. */
+    public record Row(String file, long voxelBytes, long fileBytes, double writeSeconds,
+                      Map<String, Double> medianSeconds, Map<String, Double> minSeconds) {
+        double mbPerSecond(String reader) {
+            Double s = medianSeconds.get(reader);
+            return s == null ? Double.NaN : voxelBytes / 1e6 / s;
+        }
+    }
+
+    /** The readers timed: Java FLOAT/DOUBLE, nibabel float32/float64. */
+    static final String JAVA_F32 = "java float32";
+    static final String JAVA_F64 = "java float64";
+    static final String NIB_F32 = "nibabel float32";
+    static final String NIB_F64 = "nibabel float64";
+
+    @Override
+    public Integer call() throws Exception {
+        if (size < 2 || size > 1024) {
+            throw new IllegalArgumentException("--size must be in 2..1024, got " + size);
+        }
+        if (repetitions < 1) {
+            throw new IllegalArgumentException("--repetitions must be at least 1, got " + repetitions);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        run(out, size, repetitions, !noPeer, keep);
+        return 0;
+    }
+
+    /** Runs the benchmark and prints its table; {@code bench unet} calls this too. */
+    public static List<Row> run(PrintWriter out, int size, int repetitions, boolean peer, Path keepDir)
+            throws IOException, InterruptedException {
+        out.printf("bench io: %d^3 voxels, median of %d reads after 1 warm-up (MB = 10^6 bytes of uncompressed "
+                + "voxels)%n", size, repetitions);
+        out.println(BenchSupport.machineLine());
+        out.flush();
+        Path dir = keepDir != null ? Files.createDirectories(keepDir) : Files.createTempDirectory("gradsurgery-io-");
+        try {
+            List<Row> rows = new ArrayList<>();
+            Map<String, Path> files = new LinkedHashMap<>();
+            Map<String, Double> writeSeconds = new LinkedHashMap<>();
+            for (DataType t : new DataType[]{DataType.SHORT, DataType.FLOAT}) {
+                INDArray vol = phantom(size, t);
+                String stem = t == DataType.SHORT ? "int16" : "float32";
+                for (String ext : new String[]{".nii", ".nii.gz"}) {
+                    Path f = dir.resolve(stem + ext);
+                    long t0 = System.nanoTime();
+                    Nifti.write(f, vol, null);
+                    writeSeconds.put(f.getFileName().toString(), (System.nanoTime() - t0) / 1e9);
+                    files.put(f.getFileName().toString(), f);
+                }
+                vol.close();
+            }
+            JsonNode nib = null;
+            String nibWhy = peer ? null : "not requested (--no-peer)";
+            if (peer) {
+                List<String> args = new ArrayList<>();
+                args.add(Integer.toString(repetitions));
+                files.values().forEach(p -> args.add(p.toString()));
+                out.println("running nibabel (python3 peer_io.py) on the same files ...");
+                out.flush();
+                BenchSupport.PeerResult r = BenchSupport.runPython("peer_io.py", args, Map.of(), 3600);
+                nib = r.json();
+                nibWhy = r.unavailable();
+            }
+            for (Map.Entry<String, Path> e : files.entrySet()) {
+                Path f = e.getValue();
+                Map<String, Double> med = new LinkedHashMap<>();
+                Map<String, Double> min = new LinkedHashMap<>();
+                long voxelBytes = 0;
+                for (DataType t : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
+                    double[] s = timeJava(f, t, repetitions);
+                    String key = t == DataType.FLOAT ? JAVA_F32 : JAVA_F64;
+                    med.put(key, BenchSupport.median(s));
+                    min.put(key, BenchSupport.min(s));
+                }
+                NiftiImage img = Nifti.read(f);
+                voxelBytes = img.header().voxelCount() * img.header().datatype().bytesPerVoxel();
+                if (nib != null) {
+                    JsonNode fr = nib.get("results").get(f.toString());
+                    if (fr != null) {
+                        for (String dt : new String[]{"float32", "float64"}) {
+                            JsonNode d = fr.get(dt);
+                            med.put("nibabel " + dt, d.get("median_s").asDouble());
+                            min.put("nibabel " + dt, d.get("min_s").asDouble());
+                        }
+                    }
+                }
+                rows.add(new Row(e.getKey(), voxelBytes, Files.size(f), writeSeconds.get(e.getKey()), med, min));
+            }
+            print(out, rows, nib, nibWhy);
+            return rows;
+        } finally {
+            if (keepDir == null) {
+                deleteTree(dir);
+            }
+        }
+    }
+
+    private static double[] timeJava(Path f, DataType t, int repetitions) throws IOException {
+        readOnce(f, t);
+        double[] s = new double[repetitions];
+        for (int i = 0; i < repetitions; i++) {
+            long t0 = System.nanoTime();
+            INDArray a = readOnce(f, t);
+            s[i] = (System.nanoTime() - t0) / 1e9;
+            a.close();
+        }
+        return s;
+    }
+
+    private static INDArray readOnce(Path f, DataType t) throws IOException {
+        return Nifti.read(f).data(t);
+    }
+
+    private static void print(PrintWriter out, List<Row> rows, JsonNode nib, String nibWhy) {
+        out.printf("%-16s %9s %9s %10s | %12s %12s | %12s %12s | %8s %8s%n", "file", "voxel MB", "file MB",
+                "write MB/s", "java f32", "nibabel f32", "java f64", "nibabel f64", "f32 x", "f64 x");
+        for (Row r : rows) {
+            double j32 = r.mbPerSecond(JAVA_F32);
+            double n32 = r.mbPerSecond(NIB_F32);
+            double j64 = r.mbPerSecond(JAVA_F64);
+            double n64 = r.mbPerSecond(NIB_F64);
+            out.printf("%-16s %9.1f %9.1f %10.1f | %12.1f %12s | %12.1f %12s | %8s %8s%n", r.file(),
+                    r.voxelBytes() / 1e6, r.fileBytes() / 1e6, r.voxelBytes() / 1e6 / r.writeSeconds(), j32,
+                    fmt(n32), j64, fmt(n64), ratio(j32, n32), ratio(j64, n64));
+        }
+        out.println("columns: read MB/s (median); 'x' = java MB/s / nibabel MB/s in this run (>1: java faster)");
+        if (nib != null) {
+            out.println("nibabel " + nib.path("nibabel").asText() + ", numpy " + nib.path("numpy").asText()
+                    + ", python " + nib.path("python").asText());
+        } else {
+            out.println("nibabel: " + nibWhy);
+        }
+        out.println(BenchSupport.machineLine());
+        out.println(BenchSupport.memoryLine());
+        out.flush();
+    }
+
+    private static String fmt(double v) {
+        return Double.isNaN(v) ? "-" : String.format("%.1f", v);
+    }
+
+    private static String ratio(double a, double b) {
+        return Double.isNaN(a) || Double.isNaN(b) ? "-" : String.format("%.2f", a / b);
+    }
+
+    /**
+     * A head-like phantom: an ellipsoid of "tissue" with a smooth intensity gradient and an inner darker
+     * ellipsoid, plus seeded noise. int16 values span about 0..1100; float32 the same in arbitrary units.
+     */
+    static INDArray phantom(int n, DataType type) {
+        float[] v = new float[n * n * n];
+        SplittableRandom rnd = new SplittableRandom(42);
+        double c = (n - 1) / 2.0;
+        int i = 0;
+        // x fastest: the buffer is Fortran order
+        for (int z = 0; z < n; z++) {
+            for (int y = 0; y < n; y++) {
+                for (int x = 0; x < n; x++) {
+                    double dx = (x - c) / (0.45 * n);
+                    double dy = (y - c) / (0.40 * n);
+                    double dz = (z - c) / (0.42 * n);
+                    double r2 = dx * dx + dy * dy + dz * dz;
+                    double base = r2 < 1 ? 800 + 200 * (double) z / n - (r2 < 0.2 ? 300 : 0) : 20;
+                    double noise = rnd.nextDouble(-25, 25);
+                    double val = base + noise;
+                    v[i++] = type == DataType.SHORT ? Math.round(val) : (float) val;
+                }
+            }
+        }
+        INDArray a = Nd4j.create(v, new long[]{n, n, n}, 'f');
+        return type == DataType.FLOAT ? a : a.castTo(type);
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

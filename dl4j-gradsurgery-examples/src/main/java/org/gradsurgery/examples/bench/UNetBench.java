@@ -1,0 +1,238 @@
+package org.gradsurgery.examples.bench;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.conditions.Conditions;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code gradsurgery bench unet}: training-step time of issue 7's 2D and 3D U-Nets ({@link BenchUNets}) and,
+ * with {@code --peer}, of the same architecture in PyTorch ({@code bench/peer_unet.py}) in the same invocation.
+ *
+ * <p>One iteration is one {@code ComputationGraph.fit(MultiDataSet)} on a fixed random batch (forward, soft-Dice
+ * loss, backward, Adam step), timed by wall clock after {@code --warmup} untimed iterations. The peer is given the
+ * thread count libnd4j uses ({@code Nd4j.getEnvironment().maxThreads()}, i.e. {@code OMP_NUM_THREADS} when set).
+ * The figures printed are the median and minimum ms per iteration, samples/s, the process CPU time per iteration
+ * (all threads; it stretches far less than wall time when other jobs share the cores), and the DL4J/PyTorch
+ * ratios of median wall and CPU ms per sample; only these same-run ratios are meaningful on a shared machine.
+ */
+@Command(name = "unet", mixinStandardHelpOptions = true,
+        description = "U-Net training ms/iteration (issue 7's 2D/3D networks), optionally against PyTorch.")
+public final class UNetBench implements Callable<Integer> {
+
+    @Option(names = "--dims", description = "2 or 3 (default ${DEFAULT-VALUE}).")
+    int dims = 2;
+
+    @Option(names = "--batch", description = "Batch size (default: 4 in 2D, 1 in 3D).")
+    Integer batch;
+
+    @Option(names = "--iterations", description = "Timed iterations (default ${DEFAULT-VALUE}).")
+    int iterations = 10;
+
+    @Option(names = "--warmup", description = "Untimed iterations first (default ${DEFAULT-VALUE}).")
+    int warmup = 2;
+
+    @Option(names = "--size", description = "Spatial edge (default: 128 in 2D, 64 in 3D).")
+    Integer size;
+
+    @Option(names = "--format", description = "2D data format: NCHW or NHWC (default ${DEFAULT-VALUE}).")
+    CNN2DFormat format = CNN2DFormat.NCHW;
+
+    @Option(names = "--workspace", description = "Training/inference workspace mode: ENABLED or NONE "
+            + "(default ${DEFAULT-VALUE}).")
+    WorkspaceMode workspace = WorkspaceMode.ENABLED;
+
+    @Option(names = "--upsampling", description = "TRANSPOSED (2x2 stride-2 transposed conv) or UPSAMPLE "
+            + "(nearest x2 + 2x2 conv) (default ${DEFAULT-VALUE}).")
+    BenchUNets.Upsampling upsampling = BenchUNets.Upsampling.TRANSPOSED;
+
+    @Option(names = "--norm", description = "BATCH, INSTANCE or NONE (default: BATCH in 2D, NONE in 3D).")
+    BenchUNets.Norm norm;
+
+    @Option(names = "--bn", description = "Batch-norm implementation: GRADSURGERY or DL4J (2D only) "
+            + "(default ${DEFAULT-VALUE}).")
+    BenchUNets.BatchNormImpl bnImpl = BenchUNets.BatchNormImpl.GRADSURGERY;
+
+    @Option(names = "--peer", description = "Also run bench/peer_unet.py (PyTorch) and print the ratio.")
+    boolean peer;
+
+    @Option(names = "--profile", description = "Time every vertex's forward/backward and the updater.")
+    boolean profile;
+
+    @Option(names = "--with-io", description = "Also run `bench io` (256^3; nibabel too when --peer).")
+    boolean withIo;
+
+    @Option(names = "--with-loss", description = "Also run `bench loss` with its defaults, if this build has it.")
+    boolean withLoss;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** The figures of one run: wall and process-CPU milliseconds per iteration. */
+    record Result(double[] msPerIteration, double[] cpuMsPerIteration, int batch) {
+        double medianMs() {
+            return BenchSupport.median(msPerIteration);
+        }
+
+        double minMs() {
+            return BenchSupport.min(msPerIteration);
+        }
+
+        double medianCpuMs() {
+            return BenchSupport.median(cpuMsPerIteration);
+        }
+
+        double samplesPerSecond() {
+            return batch * 1000.0 / medianMs();
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (iterations < 1 || warmup < 0) {
+            throw new IllegalArgumentException("--iterations must be >= 1 and --warmup >= 0, got " + iterations
+                    + " and " + warmup);
+        }
+        BenchUNets.Spec base = dims == 3 ? BenchUNets.Spec.threeD() : BenchUNets.Spec.twoD();
+        int b = batch != null ? batch : dims == 3 ? 1 : 4;
+        if (b < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + b);
+        }
+        BenchUNets.Spec s = new BenchUNets.Spec(dims, base.levels(), base.baseFilters(),
+                size != null ? size : base.size(), base.classes(), norm != null ? norm : base.norm(), bnImpl,
+                upsampling, format, workspace);
+        PrintWriter out = spec.commandLine().getOut();
+        int threads = Nd4j.getEnvironment().maxThreads();
+        out.println("bench unet: " + s.describe() + ", batch " + b + ", " + warmup + " warm-up + " + iterations
+                + " timed iterations");
+        out.println("backend: " + Nd4j.getBackend().getClass().getSimpleName() + ", BLAS "
+                + Nd4j.factory().blas().getBlasVendor() + ", libnd4j maxThreads " + threads);
+        out.println(BenchSupport.machineLine());
+        out.flush();
+
+        Result dl4j = runDl4j(out, s, b);
+        out.printf(Locale.ROOT, "DL4J:    median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f ms/iteration"
+                + "%n", dl4j.medianMs(), dl4j.minMs(), dl4j.samplesPerSecond(), dl4j.medianCpuMs());
+        out.println(BenchSupport.memoryLine());
+        out.flush();
+
+        if (peer) {
+            runPeer(out, s, b, threads, dl4j);
+        }
+        if (withLoss) {
+            CommandLine loss = spec.parent() == null ? null : spec.parent().subcommands().get("loss");
+            if (loss == null) {
+                out.println("loss-only figures: this build has no `bench loss`");
+            } else {
+                out.println("---- bench loss");
+                out.flush();
+                loss.execute();
+            }
+        }
+        if (withIo) {
+            out.println("---- bench io");
+            out.flush();
+            IoBench.run(out, 256, 3, peer, null);
+        }
+        out.println(BenchSupport.machineLine() + " (at the end)");
+        out.flush();
+        return 0;
+    }
+
+    private Result runDl4j(PrintWriter out, BenchUNets.Spec s, int b) {
+        ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
+        net.init();
+        out.printf("parameters: %,d%n", net.numParams());
+        MultiDataSet data = batch(s, b);
+        for (int i = 0; i < warmup; i++) {
+            long t0 = System.nanoTime();
+            net.fit(data);
+            out.printf(Locale.ROOT, "  warm-up %d: %.0f ms%n", i + 1, (System.nanoTime() - t0) / 1e6);
+            out.flush();
+        }
+        double[] ms = new double[iterations];
+        double[] cpu = new double[iterations];
+        VertexProfiler profiler = profile ? VertexProfiler.install(net) : null;
+        try {
+            for (int i = 0; i < iterations; i++) {
+                long c0 = BenchSupport.processCpuNanos();
+                long t0 = System.nanoTime();
+                net.fit(data);
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+                cpu[i] = (BenchSupport.processCpuNanos() - c0) / 1e6;
+                out.printf(Locale.ROOT, "  iteration %d: %.0f ms, CPU %.0f ms (score %.4f)%n", i + 1, ms[i], cpu[i],
+                        net.score());
+                out.flush();
+            }
+            if (profiler != null) {
+                profiler.print(out, iterations, java.util.Arrays.stream(ms).average().orElseThrow());
+            }
+        } finally {
+            if (profiler != null) {
+                profiler.close();
+            }
+        }
+        return new Result(ms, cpu, b);
+    }
+
+    /** A fixed batch: N(0,1) images, labels one-hot of (image > 0), seeded. */
+    static MultiDataSet batch(BenchUNets.Spec s, int b) {
+        Nd4j.getRandom().setSeed(7);
+        INDArray x = Nd4j.randn(DataType.FLOAT, s.inputShape(b));
+        INDArray fg = x.match(0.0, Conditions.greaterThan(0.0)).castTo(DataType.FLOAT);
+        INDArray bg = fg.rsub(1.0);
+        INDArray y = Nd4j.concat(s.channelAxis(), bg, fg);
+        if (s.classes() != 2) {
+            throw new IllegalStateException("benchmark labels are binary");
+        }
+        return new MultiDataSet(new INDArray[]{x}, new INDArray[]{y});
+    }
+
+    private static double[] doubles(JsonNode array) {
+        double[] d = new double[array.size()];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = array.get(i).asDouble();
+        }
+        return d;
+    }
+
+    private void runPeer(PrintWriter out, BenchUNets.Spec s, int b, int threads, Result dl4j) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--dims", Integer.toString(s.dims()), "--batch",
+                Integer.toString(b), "--size", Integer.toString(s.size()), "--iterations",
+                Integer.toString(iterations), "--warmup", Integer.toString(warmup), "--threads",
+                Integer.toString(threads), "--norm", s.norm().name().toLowerCase(Locale.ROOT), "--upsampling",
+                s.upsampling().name().toLowerCase(Locale.ROOT), "--format", s.format().name()));
+        out.println("running PyTorch (python3 peer_unet.py " + String.join(" ", args) + ") ...");
+        out.flush();
+        BenchSupport.PeerResult r = BenchSupport.runPython("peer_unet.py", args,
+                Map.of("OMP_NUM_THREADS", Integer.toString(threads)), 7200);
+        if (!r.ok()) {
+            out.println("PyTorch: not run: " + r.unavailable());
+            return;
+        }
+        JsonNode j = r.json();
+        Result torch = new Result(doubles(j.get("ms")), doubles(j.get("cpu_ms")), b);
+        out.printf(Locale.ROOT, "PyTorch: median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f "
+                        + "ms/iteration (torch %s, %d threads, %,d parameters, peak RSS %s)%n", torch.medianMs(),
+                torch.minMs(), torch.samplesPerSecond(), torch.medianCpuMs(), j.get("torch").asText(),
+                j.get("threads").asInt(), j.get("parameters").asLong(),
+                BenchSupport.mib(j.get("peak_rss_bytes").asLong()));
+        out.printf(Locale.ROOT, "ratio DL4J/PyTorch per sample, same run: wall %.2fx (median), CPU %.2fx "
+                + "(median)%n", dl4j.medianMs() / torch.medianMs(), dl4j.medianCpuMs() / torch.medianCpuMs());
+        out.flush();
+    }
+}

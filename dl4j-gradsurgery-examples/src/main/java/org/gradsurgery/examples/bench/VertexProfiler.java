@@ -1,0 +1,164 @@
+package org.gradsurgery.examples.bench;
+
+import java.io.PrintWriter;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.optimize.api.TrainingListener;
+
+/**
+ * Per-vertex forward and backward wall time of a {@link ComputationGraph} during {@code fit}, plus the updater.
+ *
+ * <p>DL4J's {@link TrainingListener} sees the forward and backward pass only as a whole. The graph, however, runs
+ * every vertex through its {@code getVertices()} array ({@code vertices[topologicalOrder[i]].doForward(..)} and
+ * {@code .doBackward(..)}), so each entry is swapped for a {@link Proxy} that times those two calls and delegates
+ * everything else; {@link #close()} puts the originals back. ND4J's CPU backend executes ops synchronously, so a
+ * vertex's wall time is the time of its ops. The updater (Adam plus the parameter step) is timed by a listener
+ * between {@code onGradientCalculation} and {@code iterationDone}. What remains of an iteration (score, workspace
+ * set-up, epsilon accumulation, bookkeeping) is reported as "other". In {@code fit}, DL4J never calls
+ * {@code doForward} on the output layer: its activation (softmax) and loss run inside its {@code doBackward}, so
+ * the output layer's whole cost shows as backward.
+ */
+final class VertexProfiler implements AutoCloseable {
+
+    private final ComputationGraph net;
+    private final GraphVertex[] originals;
+    private final Map<String, String> kinds = new LinkedHashMap<>();
+    private final Map<String, long[]> nanos = new LinkedHashMap<>();   // name → {forward, backward}
+    private final TrainingListener updaterTimer;
+    private long updaterNanos;
+    private long gradientDoneAt;
+
+    private VertexProfiler(ComputationGraph net) {
+        this.net = net;
+        GraphVertex[] vertices = net.getVertices();
+        this.originals = vertices.clone();
+        for (int i = 0; i < vertices.length; i++) {
+            GraphVertex v = vertices[i];
+            if (v.isInputVertex()) {
+                continue;
+            }
+            String name = v.getVertexName();
+            kinds.put(name, v.hasLayer() ? v.getLayer().conf().getLayer().getClass().getSimpleName()
+                    : v.getClass().getSimpleName());
+            long[] slot = new long[2];
+            nanos.put(name, slot);
+            vertices[i] = (GraphVertex) Proxy.newProxyInstance(GraphVertex.class.getClassLoader(),
+                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot));
+        }
+        this.updaterTimer = new BaseTrainingListener() {
+            @Override
+            public void onGradientCalculation(Model model) {
+                gradientDoneAt = System.nanoTime();
+            }
+
+            @Override
+            public void iterationDone(Model model, int iteration, int epoch) {
+                updaterNanos += System.nanoTime() - gradientDoneAt;
+            }
+        };
+        net.addListeners(updaterTimer);
+    }
+
+    /** Starts timing {@code net}'s vertices; close to restore the graph. */
+    static VertexProfiler install(ComputationGraph net) {
+        return new VertexProfiler(net);
+    }
+
+    private record Timing(GraphVertex target, long[] slot) implements InvocationHandler {
+        @Override
+        public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
+            int which = switch (m.getName()) {
+                case "doForward" -> 0;
+                case "doBackward" -> 1;
+                default -> -1;
+            };
+            long t0 = which >= 0 ? System.nanoTime() : 0;
+            try {
+                return m.invoke(target, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            } finally {
+                if (which >= 0) {
+                    slot[which] += System.nanoTime() - t0;
+                }
+            }
+        }
+    }
+
+    /** One row of the profile: milliseconds per iteration. */
+    record Row(String name, String kind, double forwardMs, double backwardMs) {
+        double totalMs() {
+            return forwardMs + backwardMs;
+        }
+    }
+
+    List<Row> perVertex(int iterations) {
+        List<Row> rows = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : nanos.entrySet()) {
+            rows.add(new Row(e.getKey(), kinds.get(e.getKey()), e.getValue()[0] / 1e6 / iterations,
+                    e.getValue()[1] / 1e6 / iterations));
+        }
+        return rows;
+    }
+
+    /** Rows summed by layer/vertex class. */
+    List<Row> perKind(int iterations) {
+        Map<String, double[]> sums = new LinkedHashMap<>();
+        for (Row r : perVertex(iterations)) {
+            double[] s = sums.computeIfAbsent(r.kind(), k -> new double[2]);
+            s[0] += r.forwardMs();
+            s[1] += r.backwardMs();
+        }
+        List<Row> rows = new ArrayList<>();
+        sums.forEach((k, s) -> rows.add(new Row(k, k, s[0], s[1])));
+        rows.sort((a, b) -> Double.compare(b.totalMs(), a.totalMs()));
+        return rows;
+    }
+
+    double updaterMs(int iterations) {
+        return updaterNanos / 1e6 / iterations;
+    }
+
+    /** Prints the per-vertex table (topological order) and the per-kind summary against the mean iteration time. */
+    void print(PrintWriter out, int iterations, double meanIterationMs) {
+        out.printf("profile (mean ms per iteration over %d iterations; %% of the mean iteration %.0f ms)%n",
+                iterations, meanIterationMs);
+        out.printf("  %-18s %-26s %10s %10s %7s%n", "vertex", "kind", "forward", "backward", "%");
+        for (Row r : perVertex(iterations)) {
+            out.printf("  %-18s %-26s %10.1f %10.1f %6.1f%%%n", r.name(), r.kind(), r.forwardMs(), r.backwardMs(),
+                    100 * r.totalMs() / meanIterationMs);
+        }
+        out.println("  (the output layer's softmax + loss run inside its backward: DL4J skips its forward in fit)");
+        out.println("  by kind:");
+        double accounted = 0;
+        for (Row r : perKind(iterations)) {
+            out.printf("  %-45s %10.1f %10.1f %6.1f%%%n", r.kind(), r.forwardMs(), r.backwardMs(),
+                    100 * r.totalMs() / meanIterationMs);
+            accounted += r.totalMs();
+        }
+        double upd = updaterMs(iterations);
+        out.printf("  %-45s %21.1f %6.1f%%%n", "updater (Adam + parameter step)", upd, 100 * upd / meanIterationMs);
+        double other = meanIterationMs - accounted - upd;
+        out.printf("  %-45s %21.1f %6.1f%%%n", "other (score, workspaces, bookkeeping)", other,
+                100 * other / meanIterationMs);
+        out.flush();
+    }
+
+    @Override
+    public void close() {
+        System.arraycopy(originals, 0, net.getVertices(), 0, originals.length);
+        List<TrainingListener> rest = new ArrayList<>(net.getListeners());
+        rest.remove(updaterTimer);
+        net.setListeners(rest);
+    }
+}

@@ -1,0 +1,103 @@
+package org.gradsurgery.examples.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.gradsurgery.examples.cli.CliRun;
+import org.gradsurgery.examples.cli.GradSurgeryCli;
+import org.junit.jupiter.api.Test;
+
+/** The bench commands on tiny sizes: they run, print their figures, and reject bad flags with one line. */
+class BenchCommandTest {
+
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
+    }
+
+    @Test
+    void ioPrintsThroughputForAllFourFiles() {
+        CliRun r = run("bench", "io", "--size", "32", "--repetitions", "1", "--no-peer");
+        assertEquals(0, r.exit(), r.err());
+        for (String f : new String[]{"int16.nii ", "int16.nii.gz", "float32.nii ", "float32.nii.gz"}) {
+            Matcher m = Pattern.compile(Pattern.quote(f) + "\\s+([0-9.]+)\\s+[0-9.]+\\s+[0-9.]+ \\|\\s+([0-9.]+)")
+                    .matcher(r.out());
+            assertTrue(m.find(), f + " row missing in:\n" + r.out());
+            // 32^3 voxels: 65,536 bytes of int16, 131,072 of float32
+            assertEquals((f.startsWith("int16") ? 2 : 4) * 32768 / 1e6, Double.parseDouble(m.group(1)), 0.05, r.out());
+            assertTrue(Double.parseDouble(m.group(2)) > 0, r.out());
+        }
+        assertTrue(r.out().contains("nibabel: not requested (--no-peer)"), r.out());
+        assertTrue(r.out().contains("load average"), r.out());
+    }
+
+    @Test
+    void unetTwoDimensionalTrainsAndProfiles() {
+        CliRun r = run("bench", "unet", "--dims", "2", "--size", "16", "--batch", "2", "--iterations", "2",
+                "--warmup", "1", "--profile", "--format", "NHWC");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().matches("(?s).*DL4J:\\s+median \\d+ ms/iteration, min \\d+ ms, [0-9.]+ samples/s.*"),
+                r.out());
+        assertTrue(r.out().contains("enc0a_conv") && r.out().contains("ConvolutionLayer")
+                && r.out().contains("Deconvolution2D") && r.out().contains("updater (Adam"), r.out());
+        assertTrue(r.out().contains("peak RSS"), r.out());
+    }
+
+    @Test
+    void unetThreeDimensionalWithUpsamplingRuns() {
+        CliRun r = run("bench", "unet", "--dims", "3", "--size", "8", "--iterations", "1", "--warmup", "0",
+                "--upsampling", "UPSAMPLE", "--workspace", "NONE");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("3D U-Net: 3 levels, 8 base filters") && r.out().contains("upsampling UPSAMPLE"),
+                r.out());
+    }
+
+    @Test
+    void badFlagsAreOneLineErrors() {
+        CliRun r = run("bench", "unet", "--dims", "3", "--format", "NHWC");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertEquals("gradsurgery: error: --format NHWC is 2D only (3D runs NCDHW)", r.err().strip());
+        CliRun s = run("bench", "unet", "--dims", "2", "--size", "100");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, s.exit());
+        assertTrue(s.err().contains("--size 100 must be divisible by 2^(levels-1) = 8"), s.err());
+        CliRun t = run("bench", "io", "--size", "1");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, t.exit());
+    }
+
+    @Test
+    void profilerTimesEveryVertexAndRestoresTheGraph() {
+        BenchUNets.Spec s = new BenchUNets.Spec(2, 2, 4, 8, 2, BenchUNets.Norm.INSTANCE,
+                BenchUNets.BatchNormImpl.GRADSURGERY, BenchUNets.Upsampling.TRANSPOSED,
+                org.deeplearning4j.nn.conf.CNN2DFormat.NCHW, org.deeplearning4j.nn.conf.WorkspaceMode.ENABLED);
+        ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
+        net.init();
+        GraphVertex[] before = net.getVertices().clone();
+        double ms;
+        List<VertexProfiler.Row> rows;
+        try (VertexProfiler p = VertexProfiler.install(net)) {
+            long t0 = System.nanoTime();
+            net.fit(UNetBench.batch(s, 2));
+            ms = (System.nanoTime() - t0) / 1e6;
+            rows = p.perVertex(1);
+            double sum = rows.stream().mapToDouble(VertexProfiler.Row::totalMs).sum() + p.updaterMs(1);
+            assertTrue(sum > 0 && sum <= ms, "vertex + updater time " + sum + " vs iteration " + ms);
+            assertTrue(p.updaterMs(1) > 0);
+        }
+        // every non-input vertex ran forward and backward; DL4J never calls doForward on the output layer in
+        // fit: its activation and loss run inside its backprop
+        assertEquals(before.length - 1, rows.size());
+        for (VertexProfiler.Row r : rows) {
+            boolean output = r.name().equals("output");
+            assertTrue((output ? r.forwardMs() == 0 : r.forwardMs() > 0) && r.backwardMs() > 0, r.toString());
+        }
+        for (int i = 0; i < before.length; i++) {
+            assertSame(before[i], net.getVertices()[i]);
+        }
+        assertEquals(0, net.getListeners().size());
+    }
+}
