@@ -124,6 +124,13 @@ public final class GradientSurgery implements SpatialLossFunction {
     @Override
     public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         LossInput in = input(labels, preOutput, mask, activationFn);
+        if (base instanceof AbstractRegionLoss) {
+            INDArray fused = ((AbstractRegionLoss) base).fusedSurgeryField(in, activationFn, exponent,
+                    space == Space.LOGITS);
+            if (fused != null) {
+                return in.restore(fused);
+            }
+        }
         INDArray p = ClassAxis.activate(in.z, activationFn);
         INDArray field = in.y.sub(p);
         Transforms.abs(field, false);

@@ -218,7 +218,11 @@ public final class Trainer {
             bar.line(String.format(Locale.ROOT, "resuming %s at epoch %d, batch %d, iteration %d", run,
                     st.epoch + 1, st.batchInEpoch + 1, st.iteration));
         }
+        if (run != null && st.history.isEmpty()) {
+            RunDirectory.writeMetrics(run, st.history);
+        }
         TrainingResult.StopReason reason = TrainingResult.StopReason.EPOCHS;
+        long t0 = clock.getAsLong();
         outer:
         while (st.epoch < config.epochs()) {
             if (st.batchInEpoch == 0) {
@@ -226,7 +230,7 @@ public final class Trainer {
                     l.onEpochStart(net);
                 }
             }
-            long t0 = clock.getAsLong();
+            t0 = clock.getAsLong();
             while (it.hasNext()) {
                 if (config.maxIterations() > 0 && st.iteration >= config.maxIterations()) {
                     reason = TrainingResult.StopReason.MAX_ITERATIONS;
@@ -253,11 +257,7 @@ public final class Trainer {
             if (config.validateEvery() > 0 && st.epoch % config.validateEvery() == 0) {
                 v = validate(net, data);
             }
-            EpochMetrics m = new EpochMetrics(st.epoch, st.iteration,
-                    st.epochExamples > 0 ? st.epochLossSum / st.epochExamples : Double.NaN,
-                    v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.meanDice(),
-                    v == null ? Double.NaN : v.ece(), seconds,
-                    seconds > 0 ? st.epochExamples / seconds : Double.NaN);
+            EpochMetrics m = metrics(st, st.epoch, v, seconds);
             st.history.add(m);
             st.batchInEpoch = 0;
             st.epochLossSum = 0;
@@ -299,7 +299,27 @@ public final class Trainer {
             checkpoint(net, st);
             RunDirectory.saveModel(net, run.resolve(RunDirectory.MODEL), false);
         }
-        return new TrainingResult(net, reason, st.epoch, st.iteration, st.history, st.bestEpoch, st.best, run);
+        List<EpochMetrics> history = new ArrayList<>(st.history);
+        if (st.batchInEpoch > 0) {
+            // cut by maxIterations inside an epoch: report the partial epoch (validated), but keep it out of the
+            // checkpoint's history, so that a resumed run records the completed epoch in its place
+            double seconds = (clock.getAsLong() - t0) / 1e9;
+            EpochMetrics m = metrics(st, st.epoch + 1, config.validateEvery() > 0 ? validate(net, data) : null,
+                    seconds);
+            history.add(m);
+            bar.line(summary(m) + " (partial epoch: " + st.batchInEpoch + " batches)");
+            if (run != null) {
+                RunDirectory.writeMetrics(run, history);
+            }
+        }
+        return new TrainingResult(net, reason, st.epoch, st.iteration, history, st.bestEpoch, st.best, run);
+    }
+
+    private static EpochMetrics metrics(State st, int epoch, EvaluationResult v, double seconds) {
+        return new EpochMetrics(epoch, st.iteration,
+                st.epochExamples > 0 ? st.epochLossSum / st.epochExamples : Double.NaN,
+                v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.meanDice(),
+                v == null ? Double.NaN : v.ece(), seconds, seconds > 0 ? st.epochExamples / seconds : Double.NaN);
     }
 
     private EvaluationResult validate(ComputationGraph net, TrainingData data) {

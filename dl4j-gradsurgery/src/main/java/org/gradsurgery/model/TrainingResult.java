@@ -11,7 +11,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  * @param stopReason    why training ended
  * @param epochs        epochs completed (a partial epoch cut by {@code maxIterations} is not counted)
  * @param iterations    parameter updates in total
- * @param history       one entry per completed epoch, including epochs before a resume
+ * @param history       one entry per completed epoch (including epochs before a resume), plus the partial
+ *                      epoch when {@code maxIterations} cut one
  * @param bestEpoch     1-based epoch with the best early-stopping value (0 when there is no early stopping)
  * @param bestValue     that value (NaN when there is none)
  * @param runDirectory  where the run wrote its files, or null

@@ -29,6 +29,8 @@ public final class NotebookCommand implements Runnable {
                     + " class path and write executed copies with their outputs (text and PNG pictures).",
                     "Stops at the first failing cell and names it."})
     static final class Run implements Callable<Integer> {
+        static final String LOG_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
+
         @Parameters(arity = "1..*", paramLabel = "FILE", description = "Notebooks (.ipynb, nbformat 4).")
         List<Path> files;
 
@@ -40,11 +42,25 @@ public final class NotebookCommand implements Runnable {
                 description = "Folder for the executed copies (default: executed/ next to each notebook).")
         Path out;
 
+        @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "warn",
+                description = "Level of the libraries' slf4j-simple logging inside the notebooks (trace, debug,"
+                        + " info, warn, error, off; default: ${DEFAULT-VALUE}, so executed copies hold the notebook's"
+                        + " own output rather than DL4J's start-up lines). A -D" + LOG_PROPERTY + " setting wins.")
+        String logLevel;
+
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
+            if (!List.of("trace", "debug", "info", "warn", "error", "off").contains(logLevel)) {
+                throw new IllegalArgumentException("--log-level: unknown level '" + logLevel
+                        + "' (known: trace, debug, info, warn, error, off)");
+            }
+            // slf4j-simple reads this once, when the first logger is made: inside the notebook's first DL4J call.
+            if (System.getProperty(LOG_PROPERTY) == null) {
+                System.setProperty(LOG_PROPERTY, logLevel);
+            }
             for (Path f : files) {
                 if (!Files.isRegularFile(f)) {
                     throw new NoSuchFileException(f.toString());

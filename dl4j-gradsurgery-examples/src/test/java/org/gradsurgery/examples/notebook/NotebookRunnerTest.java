@@ -32,8 +32,12 @@ class NotebookRunnerTest {
     @TempDir
     static Path dir;
 
-    /** A notebook as Jupyter 4.4 wrote it: no cell ids, sources as arrays of lines. */
     static Path notebook(String name, String... cells) throws Exception {
+        return writeNotebook(dir.resolve(name), cells);
+    }
+
+    /** A notebook as Jupyter 4.4 wrote it: no cell ids, sources as arrays of lines; "#md " starts a markdown cell. */
+    static Path writeNotebook(Path f, String... cells) throws Exception {
         ObjectNode nb = NbFormat.object();
         ArrayNode arr = nb.putArray("cells");
         for (String c : cells) {
@@ -51,7 +55,6 @@ class NotebookRunnerTest {
         meta.putObject("kernelspec").put("name", "java").put("display_name", "Java").put("language", "java");
         nb.put("nbformat", 4);
         nb.put("nbformat_minor", 4);
-        Path f = dir.resolve(name);
         Files.writeString(f, NbFormat.toJson(nb));
         return f;
     }
