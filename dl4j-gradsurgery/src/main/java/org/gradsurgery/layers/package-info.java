@@ -14,7 +14,9 @@
  *       {@code BatchNormalization} fails at run time on rank 5).</li>
  * </ul>
  *
- * <p>A 3D encoder-decoder level, as nnU-Net builds it (conv → instance norm → LeakyReLU; strided conv down;
+ * <p>{@link org.gradsurgery.model.UNet} builds complete, validated 2D and 3D U-Nets from these blocks (tested and
+ * trained in FLOAT by {@code UNetTest} and {@code UNetTrainingSmokeTest}); use it unless you need another topology.
+ * By hand, a 3D encoder-decoder level, as nnU-Net builds it (conv → instance norm → LeakyReLU; strided conv down;
  * transposed conv up; concatenation with the skip). Use {@code ConvolutionMode.Same} and
  * {@code Convolution3D.DataFormat.NCDHW} throughout:
  * <pre>{@code
@@ -40,7 +42,7 @@
  *         .activation(Activation.SOFTMAX).build(), "logits");
  * ComputationGraphConfiguration conf = g.setOutputs("seg").build();
  * }</pre>
- * {@code UNetBlockWiringTest} builds and trains this wiring. In 2D, use {@code ConvolutionLayer},
+ * {@code UNet}'s {@code Wiring} is this pattern (with max-pooling and ReLU). In 2D, use {@code ConvolutionLayer},
  * {@code Deconvolution2D} and {@code .dataFormat(CNN2DFormat.NHWC)} on the convolutions when data is channels-last;
  * the norm and loss layers take the format from the input types, the vertex needs
  * {@code new ChannelConcatVertex(CNN2DFormat.NHWC)}. {@code SpatialBatchNormalization.Builder().decay(0.9)} replaces

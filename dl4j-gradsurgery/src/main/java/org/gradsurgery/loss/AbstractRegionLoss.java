@@ -100,33 +100,26 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
     @Override
     public double computeScore(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask,
                                boolean average) {
-        LossInput in = input(labels, preOutput, mask, activationFn);
-        Evaluation e = evaluate(in, ClassAxis.activate(in.z, activationFn), false);
-        return average ? e.loss : e.loss * in.examples;
+        return score(input(labels, preOutput, mask, activationFn), activationFn, average);
     }
 
     @Override
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
-        LossInput in = input(labels, preOutput, mask, activationFn);
-        INDArray p = ClassAxis.activate(in.z, activationFn);
-        return evaluate(in, p, false).perExample(in, p.dataType());
+        return scoreArray(input(labels, preOutput, mask, activationFn), activationFn);
     }
 
     @Override
     public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         LossInput in = input(labels, preOutput, mask, activationFn);
-        INDArray p = ClassAxis.activate(in.z, activationFn);
-        INDArray gradP = probabilityGradient(in, p, evaluate(in, p, true));
-        return in.restore(ClassAxis.backprop(in.z, p, activationFn, gradP));
+        return in.restore(gradient(in, activationFn, evaluate(in, activationFn, true)));
     }
 
     @Override
     public Pair<Double, INDArray> computeGradientAndScore(INDArray labels, INDArray preOutput,
                                                           IActivation activationFn, INDArray mask, boolean average) {
         LossInput in = input(labels, preOutput, mask, activationFn);
-        INDArray p = ClassAxis.activate(in.z, activationFn);
-        Evaluation e = evaluate(in, p, true);
-        INDArray gradZ = in.restore(ClassAxis.backprop(in.z, p, activationFn, probabilityGradient(in, p, e)));
+        Evaluation e = evaluate(in, activationFn, true);
+        INDArray gradZ = in.restore(gradient(in, activationFn, e));
         return new Pair<>(average ? e.loss : e.loss * in.examples, gradZ);
     }
 
@@ -144,18 +137,48 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
     }
 
     LossInput input(String caller, INDArray labels, INDArray preOutput, INDArray mask, IActivation activation) {
-        LossInput in = LossInput.of(caller, labels, preOutput, mask, activation, true, checkFinite);
+        LossInput in = LossInput.of(caller, labels, preOutput, mask, activation, false, false);
         if (!includeBackground && in.classes < 2) {
             throw new IllegalArgumentException(caller + ": includeBackground(false) drops class 0, which leaves no "
                     + "class for pre-output shape " + java.util.Arrays.toString(in.shape)
                     + "; expected at least 2 classes on axis 1");
         }
+        if (!FusedKernels.applies(in, activation)) {
+            // the fused forward pass checks the values on its way; the ND4J path checks them here
+            in.checkValues(true, checkFinite);
+        }
         return in;
+    }
+
+    /** The score of a validated call (so a wrapper's validation, naming the wrapper, is not repeated). */
+    double score(LossInput in, IActivation activation, boolean average) {
+        Evaluation e = evaluate(in, activation, false);
+        return average ? e.loss : e.loss * in.examples;
+    }
+
+    /** The per-example scores {@code [E, 1]} of a validated call. */
+    INDArray scoreArray(LossInput in, IActivation activation) {
+        return evaluate(in, activation, false).perExample(in, in.z.dataType());
     }
 
     /** E·∂L/∂p in the canonical layout, for probabilities p (already activated). */
     INDArray probabilityGradient(LossInput in, INDArray p) {
-        return probabilityGradient(in, p, evaluate(in, p, true));
+        return probabilityGradient(in, p, evaluate(in, sums(in, p), p, true));
+    }
+
+    /**
+     * The surgery field of this loss in the canonical layout by the fused kernels, or null when they do not apply
+     * to the call (the caller then composes it from {@link #probabilityGradient(LossInput, INDArray)}).
+     */
+    INDArray fusedSurgeryField(LossInput in, IActivation activation, double exponent, boolean logitSpace) {
+        if (!FusedKernels.applies(in, activation)) {
+            return null;
+        }
+        Evaluation e = evaluate(in, activation, true);
+        double[][][] coef = coefficients(in, e);
+        return FusedKernels.backward(in, e.p, ClassAxis.isSoftmax(activation), squaredPred, coef[0], coef[1],
+                coef[2], logitSpace ? FusedKernels.Mode.SURGERY_LOGITS : FusedKernels.Mode.SURGERY_PROBABILITIES,
+                exponent);
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -170,8 +193,29 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
         return in.spatial() && reduction == Reduction.SAMPLE;
     }
 
-    private Evaluation evaluate(LossInput in, INDArray p, boolean withGradient) {
-        Sums s = sums(in, p);
+    /** Activation, sums and loss value (and the derivatives and p when {@code withGradient}). */
+    private Evaluation evaluate(LossInput in, IActivation activation, boolean withGradient) {
+        if (FusedKernels.applies(in, activation)) {
+            Sums s = new Sums(in.spatial() ? (int) in.examples : 1, in.classes);
+            INDArray p = FusedKernels.forward(in, ClassAxis.isSoftmax(activation), squaredPred, checkFinite, s,
+                    withGradient);
+            return evaluate(in, s, p, withGradient);
+        }
+        INDArray p = ClassAxis.activate(in.z, activation);
+        return evaluate(in, sums(in, p), p, withGradient);
+    }
+
+    /** E·∂L/∂z in the canonical layout. */
+    private INDArray gradient(LossInput in, IActivation activation, Evaluation e) {
+        if (FusedKernels.applies(in, activation)) {
+            double[][][] coef = coefficients(in, e);
+            return FusedKernels.backward(in, e.p, ClassAxis.isSoftmax(activation), squaredPred, coef[0], coef[1],
+                    coef[2], FusedKernels.Mode.GRADIENT, 1);
+        }
+        return ClassAxis.backprop(in.z, e.p, activation, probabilityGradient(in, e.p, e));
+    }
+
+    private Evaluation evaluate(LossInput in, Sums s, INDArray p, boolean withGradient) {
         if (!perExample(in)) {
             s = s.total();
         }
@@ -182,7 +226,7 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
             values[set] = setValue(s, set, firstClass(), d);
             sum += values[set];
         }
-        return new Evaluation(values, sum / s.sets, d);
+        return new Evaluation(values, sum / s.sets, d, p);
     }
 
     /** The five sums per (example, class) at rank 4/5, per class at rank 2; four reductions, no per-voxel loop. */
@@ -220,6 +264,28 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
      * m·(A·y + B·p^(k−1) + D) with per-group A = dI − dFP − dFN, B = k·dP, D = dFP, scaled by E for a batch group.
      */
     private INDArray probabilityGradient(LossInput in, INDArray p, Evaluation e) {
+        double[][][] coef = coefficients(in, e);
+        double[][] a = coef[0];
+        double[][] b = coef[1];
+        double[][] c = coef[2];
+        int sets = a.length;
+        long[] coefShape = in.spatial() ? new long[]{sets, in.classes, 1} : new long[]{1, in.classes};
+        INDArray gradP = in.y.mul(coefficients(a, coefShape, p.dataType()));
+        if (squaredPred) {
+            gradP.addi(p.mul(coefficients(b, coefShape, p.dataType())));
+        }
+        gradP.addi(coefficients(c, coefShape, p.dataType()));
+        if (in.m != null) {
+            gradP.muli(in.m);
+        }
+        return gradP;
+    }
+
+    /**
+     * {A, B, D} per (set, class), scaled by E for a batch group; for k = 1 B is folded into D (p^0 = 1), so the
+     * caller adds B·p only when {@code squaredPred}.
+     */
+    private double[][][] coefficients(LossInput in, Evaluation e) {
         Sums d = e.derivatives;
         int sets = d.sets;
         int classes = in.classes;
@@ -232,25 +298,10 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
             for (int j = 0; j < classes; j++) {
                 a[n][j] = scale * (d.i[n][j] - d.fp[n][j] - d.fn[n][j]);
                 b[n][j] = scale * k * d.p[n][j];
-                c[n][j] = scale * d.fp[n][j];
+                c[n][j] = scale * d.fp[n][j] + (k == 1 ? b[n][j] : 0);
             }
         }
-        long[] coefShape = in.spatial() ? new long[]{sets, classes, 1} : new long[]{1, classes};
-        INDArray gradP = in.y.mul(coefficients(a, coefShape, p.dataType()));
-        if (k == 1) {
-            for (int n = 0; n < sets; n++) {
-                for (int j = 0; j < classes; j++) {
-                    c[n][j] += b[n][j];
-                }
-            }
-        } else {
-            gradP.addi(p.mul(coefficients(b, coefShape, p.dataType())));
-        }
-        gradP.addi(coefficients(c, coefShape, p.dataType()));
-        if (in.m != null) {
-            gradP.muli(in.m);
-        }
-        return gradP;
+        return new double[][][]{a, b, c};
     }
 
     private static INDArray coefficients(double[][] v, long[] shape, DataType type) {
@@ -299,11 +350,14 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
         final double[] values;
         final double loss;
         final Sums derivatives;
+        /** The probabilities, when the gradient was asked for. */
+        final INDArray p;
 
-        Evaluation(double[] values, double loss, Sums derivatives) {
+        Evaluation(double[] values, double loss, Sums derivatives, INDArray p) {
             this.values = values;
             this.loss = loss;
             this.derivatives = derivatives;
+            this.p = p;
         }
 
         INDArray perExample(LossInput in, DataType type) {

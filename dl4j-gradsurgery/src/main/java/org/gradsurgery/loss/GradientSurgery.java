@@ -107,21 +107,30 @@ public final class GradientSurgery implements SpatialLossFunction {
     @Override
     public double computeScore(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask,
                                boolean average) {
-        return NonSpatialAdapter.score(base, labels, preOutput, activationFn, mask, average);
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        return base instanceof AbstractRegionLoss ? ((AbstractRegionLoss) base).score(in, activationFn, average)
+                : NonSpatialAdapter.score(base, labels, preOutput, activationFn, mask, average);
     }
 
     /** The base loss's per-example scores, unchanged. */
     @Override
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
-        return NonSpatialAdapter.scoreArray(base, labels, preOutput, activationFn, mask);
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        return base instanceof AbstractRegionLoss ? ((AbstractRegionLoss) base).scoreArray(in, activationFn)
+                : NonSpatialAdapter.scoreArray(base, labels, preOutput, activationFn, mask);
     }
 
     /** The error-weighted field described in the class documentation (not the gradient of the score). */
     @Override
     public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
-        LossInput in = base instanceof AbstractRegionLoss
-                ? ((AbstractRegionLoss) base).input(name(), labels, preOutput, mask, activationFn)
-                : LossInput.of(name(), labels, preOutput, mask, activationFn, true, true);
+        LossInput in = input(labels, preOutput, mask, activationFn);
+        if (base instanceof AbstractRegionLoss) {
+            INDArray fused = ((AbstractRegionLoss) base).fusedSurgeryField(in, activationFn, exponent,
+                    space == Space.LOGITS);
+            if (fused != null) {
+                return in.restore(fused);
+            }
+        }
         INDArray p = ClassAxis.activate(in.z, activationFn);
         INDArray field = in.y.sub(p);
         Transforms.abs(field, false);
@@ -140,6 +149,13 @@ public final class GradientSurgery implements SpatialLossFunction {
             field.muli(in.m);
         }
         return in.restore(field);
+    }
+
+    /** Validates a call under this wrapper's name, with the base's options (e.g. its finite check). */
+    private LossInput input(INDArray labels, INDArray preOutput, INDArray mask, IActivation activation) {
+        return base instanceof AbstractRegionLoss
+                ? ((AbstractRegionLoss) base).input(name(), labels, preOutput, mask, activation)
+                : LossInput.of(name(), labels, preOutput, mask, activation, true, true);
     }
 
     @Override

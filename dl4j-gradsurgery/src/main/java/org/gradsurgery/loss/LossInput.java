@@ -97,34 +97,54 @@ final class LossInput {
                     + "background and foreground as two classes");
         }
         INDArray canonicalMask = mask == null ? null : canonicalMask(loss, mask.castTo(preOutput.dataType()), shape);
-        if (checkLabels) {
-            double min = labels.minNumber().doubleValue();
-            double max = labels.maxNumber().doubleValue();
-            if (!(min >= 0.0 && max <= 1.0)) {
-                throw new IllegalArgumentException(loss + ": labels must lie in [0, 1] (one-hot or soft labels), "
-                        + "but labels of shape " + Arrays.toString(labels.shape()) + " (pre-output "
-                        + Arrays.toString(shape) + ") range over [" + min + ", " + max + "]");
-            }
-        }
-        if (checkFinite) {
-            long bad = Nd4j.getExecutioner().exec(new MatchCondition(preOutput, Conditions.notFinite()))
-                    .getLong(0);
-            if (bad > 0) {
-                throw new IllegalArgumentException(loss + ": " + bad + " of " + preOutput.length()
-                        + " pre-output values are not finite (NaN or infinite) in pre-output of shape "
-                        + Arrays.toString(shape) + " (labels " + Arrays.toString(labels.shape()) + ")");
-            }
-        }
         INDArray y = labels.castTo(preOutput.dataType());
+        LossInput in;
         if (rank == 2) {
-            return new LossInput(loss, shape, preOutput, y, canonicalMask);
+            in = new LossInput(loss, shape, preOutput, y, canonicalMask);
+        } else {
+            long voxels = 1;
+            for (int a = 2; a < rank; a++) {
+                voxels *= shape[a];
+            }
+            in = new LossInput(loss, shape, preOutput.reshape('c', shape[0], shape[1], voxels),
+                    y.reshape('c', shape[0], shape[1], voxels), canonicalMask);
         }
-        long voxels = 1;
-        for (int a = 2; a < rank; a++) {
-            voxels *= shape[a];
+        in.checkValues(checkLabels, checkFinite);
+        return in;
+    }
+
+    /**
+     * Value checks by ND4J reductions (the fused kernels make the same checks inside their forward pass).
+     *
+     * @param labels require labels in [0, 1]
+     * @param finite count non-finite pre-outputs and refuse them
+     */
+    void checkValues(boolean labels, boolean finite) {
+        if (labels) {
+            double min = y.minNumber().doubleValue();
+            double max = y.maxNumber().doubleValue();
+            if (!(min >= 0.0 && max <= 1.0)) {
+                throw labelRangeError(this, min, max);
+            }
         }
-        return new LossInput(loss, shape, preOutput.reshape('c', shape[0], shape[1], voxels),
-                y.reshape('c', shape[0], shape[1], voxels), canonicalMask);
+        if (finite) {
+            long bad = Nd4j.getExecutioner().exec(new MatchCondition(z, Conditions.notFinite())).getLong(0);
+            if (bad > 0) {
+                throw nonFiniteError(this, bad);
+            }
+        }
+    }
+
+    static IllegalArgumentException labelRangeError(LossInput in, double min, double max) {
+        return new IllegalArgumentException(in.loss + ": labels must lie in [0, 1] (one-hot or soft labels), but "
+                + "labels of shape " + Arrays.toString(in.shape) + " (pre-output " + Arrays.toString(in.shape)
+                + ") range over [" + min + ", " + max + "]");
+    }
+
+    static IllegalArgumentException nonFiniteError(LossInput in, long count) {
+        return new IllegalArgumentException(in.loss + ": " + count + " of " + in.z.length()
+                + " pre-output values are not finite (NaN or infinite) in pre-output of shape "
+                + Arrays.toString(in.shape) + " (labels " + Arrays.toString(in.shape) + ")");
     }
 
     private static INDArray canonicalMask(String loss, INDArray mask, long[] shape) {

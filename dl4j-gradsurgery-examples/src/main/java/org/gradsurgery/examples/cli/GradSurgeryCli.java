@@ -15,7 +15,17 @@ import picocli.CommandLine.ScopeType;
  */
 @Command(name = "gradsurgery", mixinStandardHelpOptions = true, version = "gradsurgery 0.1.0",
         description = "Calibrated segmentation for DL4J: region losses with gradient vector field surgery.",
-        subcommands = {CommandLine.HelpCommand.class, org.gradsurgery.examples.bench.BenchCommand.class})
+        subcommands = {
+                CommandLine.HelpCommand.class,
+                DemoCommand.class,
+                TrainCommand.class,
+                EvaluateCommand.class,
+                PredictCommand.class,
+                CompareCommand.class,
+                org.gradsurgery.examples.bench.BenchCommand.class,
+                org.gradsurgery.examples.notebook.NotebookCommand.class,
+                SweepCommand.class,
+        })
 public final class GradSurgeryCli implements Runnable {
 
     /** Exit code for bad flags, missing or malformed input: the user can fix it. */
@@ -38,6 +48,7 @@ public final class GradSurgeryCli implements Runnable {
     /** Builds the command line with this project's error handling; tests call {@code execute} on it. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new GradSurgeryCli());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler(GradSurgeryCli::handleExecutionException);
         cl.setParameterExceptionHandler(GradSurgeryCli::handleParameterException);
         return cl;

@@ -4,36 +4,25 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.gradsurgery.examples.cli.CliRun;
 import org.gradsurgery.examples.cli.GradSurgeryCli;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /** The bench commands on tiny sizes: they run, print their figures, and reject bad flags with one line. */
 class BenchCommandTest {
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        CommandLine cl = GradSurgeryCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void ioPrintsThroughputForAllFourFiles() {
-        Run r = run("bench", "io", "--size", "32", "--repetitions", "1", "--no-peer");
+        CliRun r = run("bench", "io", "--size", "32", "--repetitions", "1", "--no-peer");
         assertEquals(0, r.exit(), r.err());
         for (String f : new String[]{"int16.nii ", "int16.nii.gz", "float32.nii ", "float32.nii.gz"}) {
             Matcher m = Pattern.compile(Pattern.quote(f) + "\\s+([0-9.]+)\\s+[0-9.]+\\s+[0-9.]+ \\|\\s+([0-9.]+)")
@@ -49,7 +38,7 @@ class BenchCommandTest {
 
     @Test
     void unetTwoDimensionalTrainsAndProfiles() {
-        Run r = run("bench", "unet", "--dims", "2", "--size", "16", "--batch", "2", "--iterations", "2",
+        CliRun r = run("bench", "unet", "--dims", "2", "--size", "16", "--batch", "2", "--iterations", "2",
                 "--warmup", "1", "--profile", "--format", "NHWC");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*DL4J:\\s+median \\d+ ms/iteration, min \\d+ ms, [0-9.]+ samples/s.*"),
@@ -61,7 +50,7 @@ class BenchCommandTest {
 
     @Test
     void unetThreeDimensionalWithUpsamplingRuns() {
-        Run r = run("bench", "unet", "--dims", "3", "--size", "8", "--iterations", "1", "--warmup", "0",
+        CliRun r = run("bench", "unet", "--dims", "3", "--size", "8", "--iterations", "1", "--warmup", "0",
                 "--upsampling", "UPSAMPLE", "--workspace", "NONE");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("3D U-Net: 3 levels, 8 base filters") && r.out().contains("upsampling UPSAMPLE"),
@@ -70,13 +59,13 @@ class BenchCommandTest {
 
     @Test
     void badFlagsAreOneLineErrors() {
-        Run r = run("bench", "unet", "--dims", "3", "--format", "NHWC");
+        CliRun r = run("bench", "unet", "--dims", "3", "--format", "NHWC");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: --format NHWC is 2D only (3D runs NCDHW)", r.err().strip());
-        Run s = run("bench", "unet", "--dims", "2", "--size", "100");
+        CliRun s = run("bench", "unet", "--dims", "2", "--size", "100");
         assertEquals(GradSurgeryCli.EXIT_USAGE, s.exit());
         assertTrue(s.err().contains("--size 100 must be divisible by 2^(levels-1) = 8"), s.err());
-        Run t = run("bench", "io", "--size", "1");
+        CliRun t = run("bench", "io", "--size", "1");
         assertEquals(GradSurgeryCli.EXIT_USAGE, t.exit());
     }
 

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
@@ -31,37 +29,29 @@ class CliErrorHandlingTest {
         }
     }
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
+    private static CliRun run(String... args) {
         CommandLine cl = GradSurgeryCli.commandLine();
         cl.addSubcommand("boom", new Boom());
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+        return CliRun.of(cl, args);
     }
 
     @Test
     void userErrorIsOneLineWithoutStackTrace() {
-        Run r = run("boom", "--kind", "arg");
+        CliRun r = run("boom", "--kind", "arg");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: --loss: unknown loss 'dcie' (known: dice, jaccard)", r.err().strip());
     }
 
     @Test
     void missingFileNamesTheFile() {
-        Run r = run("boom", "--kind", "file");
+        CliRun r = run("boom", "--kind", "file");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: no such file: /nowhere/image.nii.gz", r.err().strip());
     }
 
     @Test
     void internalFailureSaysHowToGetTheTrace() {
-        Run r = run("boom", "--kind", "other");
+        CliRun r = run("boom", "--kind", "other");
         assertEquals(GradSurgeryCli.EXIT_FAILURE, r.exit());
         assertTrue(r.err().startsWith("gradsurgery: failed: native backend exploded"), r.err());
         assertTrue(r.err().contains("--verbose"), r.err());
@@ -70,14 +60,14 @@ class CliErrorHandlingTest {
 
     @Test
     void verbosePrintsTheStackTrace() {
-        Run r = run("boom", "--kind", "arg", "--verbose");
+        CliRun r = run("boom", "--kind", "arg", "--verbose");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertTrue(r.err().contains("\tat "), r.err());
     }
 
     @Test
     void unknownFlagIsAUsageError() {
-        Run r = run("boom", "--colour", "red");
+        CliRun r = run("boom", "--colour", "red");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertTrue(r.err().startsWith("gradsurgery: error: Unknown option"), r.err());
         assertTrue(r.err().contains("'--colour'"), r.err());
@@ -87,7 +77,7 @@ class CliErrorHandlingTest {
 
     @Test
     void noArgumentsPrintsUsage() {
-        Run r = run();
+        CliRun r = run();
         assertEquals(0, r.exit());
         assertTrue(r.out().contains("Usage: gradsurgery"), r.out());
     }

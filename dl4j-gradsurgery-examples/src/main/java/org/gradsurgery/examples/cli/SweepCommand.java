@@ -1,0 +1,92 @@
+package org.gradsurgery.examples.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.gradsurgery.arbiter.CandidateResult;
+import org.gradsurgery.arbiter.SweepData;
+import org.gradsurgery.arbiter.SweepReport;
+import org.gradsurgery.arbiter.SweepRunner;
+import org.gradsurgery.arbiter.SweepSpec;
+import org.gradsurgery.arbiter.UNetModelFactory;
+import org.gradsurgery.data.Datasets;
+import org.gradsurgery.data.Transform;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code gradsurgery sweep --spec sweep.json [--out DIR]}: an Arbiter random or grid search over losses, the
+ * surgery and U-Net options on the bundled demo data, ranked by calibration at no loss of Dice (see
+ * {@link SweepSpec} for the spec and docs/SWEEPS.md). The spec is validated, and every candidate checked against
+ * the data, before anything trains.
+ */
+@Command(name = "sweep", mixinStandardHelpOptions = true,
+        description = {"Hyperparameter sweep (Arbiter random or grid search) over the loss, the surgery and U-Net "
+                + "options on the demo data.",
+                "Writes one run directory per candidate, sweep.md and sweep.csv (candidates ranked with all "
+                        + "metrics) and best-config.json."})
+final class SweepCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--spec", required = true, paramLabel = "FILE", description = "Sweep spec (JSON), e.g. "
+            + "dl4j-gradsurgery-examples/examples/sweeps/surgery-exponent.json.")
+    Path specFile;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/sweep-<spec>-<time>).")
+    Path out;
+
+    @Option(names = "--datasets", paramLabel = "DIR", description = "The datasets/ folder (default: found from the "
+            + "working directory, -Dgradsurgery.datasets or GRADSURGERY_DATASETS).")
+    Path datasets;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter o = spec.commandLine().getOut();
+        SweepSpec s = SweepSpec.read(specFile);
+        Path dir = out != null ? out : Path.of("runs", "sweep-" + specFile.getFileName().toString()
+                .replaceFirst("\\.json$", "") + "-" + LocalDateTime.now().format(
+                DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Datasets.Colin27DeepGm demo = Datasets.colin27DeepGm(datasets != null ? datasets : Datasets.locate(),
+                s.downsample());
+        long[] shape = demo.trainFeatures().shape();
+        o.printf(Locale.ROOT, "data: %s, %d training and %d validation slices of %d x %d, %d classes %s%n",
+                s.dataset(), shape[0], demo.validationFeatures().size(0), shape[2], shape[3], demo.numClasses(),
+                demo.classNames());
+        o.flush();
+        SweepData data = new SweepData((batch, seed) -> demo.trainIterator(batch, seed, Transform.identity()),
+                demo.validation(), demo.spacing());
+        Map<String, Object> description = new LinkedHashMap<>();
+        description.put("dataset", s.dataset());
+        description.put("downsample", s.downsample());
+        List<CandidateResult> ranked = new SweepRunner(s, data, new UNetModelFactory(), dir, description, line -> {
+            o.println(line);
+            o.flush();
+        }).run();
+        if (ranked.isEmpty() || ranked.get(0).failed()) {
+            o.printf("no candidate completed; see %s%n", dir.resolve(SweepReport.MARKDOWN));
+            o.flush();
+            return GradSurgeryCli.EXIT_FAILURE;
+        }
+        CandidateResult best = ranked.get(0);
+        o.printf(Locale.ROOT, "best (%s): candidate %d, %s, %s: dice %.4f, ece %.4f, ece_top %.4f, ece_band %.4f, "
+                        + "nll %.4f%n", s.objective().describe(), best.index() + 1,
+                SweepReport.describe(best.candidate().loss()), best.candidate().unet(), best.metrics().dice(),
+                best.metrics().eceClasswise(), best.metrics().eceTopLabel(), best.metrics().eceBoundary(),
+                best.metrics().nll());
+        o.printf("wrote %s, %s, %s and %d run directories%n", dir.resolve(SweepReport.MARKDOWN),
+                dir.resolve(SweepReport.CSV), dir.resolve(SweepReport.BEST_CONFIG), ranked.stream()
+                        .filter(r -> r.runDirectory() != null).count());
+        o.flush();
+        return 0;
+    }
+}

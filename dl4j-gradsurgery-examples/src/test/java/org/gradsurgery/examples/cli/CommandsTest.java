@@ -1,0 +1,160 @@
+package org.gradsurgery.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.gradsurgery.data.Datasets;
+import org.gradsurgery.data.nifti.Nifti;
+import org.gradsurgery.data.nifti.NiftiImage;
+import org.gradsurgery.model.EpochMetrics;
+import org.gradsurgery.model.RunDirectory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The subcommands end to end on the bundled data: {@code demo --smoke} (the CI variant of the README's demo), then
+ * {@code evaluate} and {@code predict} on the model it trained, {@code train} with resume, and one-line errors for
+ * missing files, bad flag values and unknown losses.
+ */
+class CommandsTest {
+    @TempDir
+    static Path tmp;
+    private static Run demo;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        picocli.CommandLine cl = GradSurgeryCli.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @BeforeAll
+    static void smokeDemo() {
+        demo = run("demo", "--smoke", "--progress", "off", "--out", tmp.resolve("demo").toString());
+    }
+
+    @Test
+    void smokeDemoPrintsTheTableAndWritesTheReport() throws IOException {
+        assertEquals(0, demo.exit(), demo.err());
+        List<String> lines = demo.out().lines().toList();
+        int head = lines.indexOf(lines.stream().filter(l -> l.startsWith("model ")).findFirst().orElseThrow());
+        for (int i = 1; i <= 2; i++) {
+            String[] cells = lines.get(head + i).split("\\s{2,}");
+            assertEquals(i == 1 ? "dice" : "dice + surgery", cells[0], lines.get(head + i));
+            for (String c : Arrays.copyOfRange(cells, 1, cells.length)) {
+                Double.parseDouble(c);
+            }
+        }
+        Path report = tmp.resolve("demo").resolve(RunDirectory.REPORT);
+        assertTrue(demo.out().contains("report: " + report), demo.out());
+        String md = Files.readString(report);
+        assertTrue(md.contains("| metric | dice | dice + TS | dice + surgery | dice + surgery + TS |"), md);
+        for (String png : List.of("reliability_top.png", "reliability_class1.png", "reliability_class4.png")) {
+            assertNotNull(ImageIO.read(tmp.resolve("demo").resolve(png).toFile()), png);
+        }
+        for (String run : List.of("dice", "dice-surgery")) {
+            Path dir = tmp.resolve("demo").resolve(run);
+            assertTrue(Files.isRegularFile(dir.resolve(RunDirectory.MODEL)), run);
+            assertEquals("dice" + (run.equals("dice") ? "" : "+surgery"),
+                    RunDirectory.readConfig(dir).get("loss").asText());
+            List<EpochMetrics> m = RunDirectory.readMetrics(dir);
+            assertEquals(1, m.size());
+            assertEquals(3, m.get(0).iteration());
+        }
+    }
+
+    @Test
+    void evaluateAndPredictUseTheSavedModel() throws IOException {
+        Path model = tmp.resolve("demo").resolve("dice").resolve(RunDirectory.MODEL);
+        Run e = run("evaluate", "--model", model.toString(), "--out", tmp.resolve("eval").toString());
+        assertEquals(0, e.exit(), e.err());
+        assertTrue(Files.readString(tmp.resolve("eval").resolve(RunDirectory.REPORT)).contains("| Dice (mean fg) |"));
+
+        Path image = Datasets.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz");
+        Run p = run("predict", "--model", model.toString(), "--input", image.toString(), "--out",
+                tmp.resolve("pred").toString());
+        assertEquals(0, p.exit(), p.err());
+        NiftiImage in = Nifti.read(image);
+        NiftiImage labels = Nifti.read(tmp.resolve("pred").resolve("labels.nii.gz"));
+        NiftiImage probs = Nifti.read(tmp.resolve("pred").resolve("probabilities.nii.gz"));
+        assertTrue(Arrays.equals(in.shape(), labels.shape()), Arrays.toString(labels.shape()));
+        assertEquals(5, probs.shape()[3]);
+        assertEquals(in.shape()[2], probs.shape()[2]);
+        // the probabilities sum to one per voxel
+        assertEquals(1.0, probs.data().sum(3).meanNumber().doubleValue(), 1e-4);
+        assertTrue(labels.labels().maxNumber().intValue() < 5);
+    }
+
+    @Test
+    void trainWritesARunAndResumesIt() throws IOException {
+        Path dir = tmp.resolve("train");
+        String[] common = {"--downsample", "2", "--levels", "2", "--filters", "4", "--progress", "off"};
+        Run t = run(concat(new String[] {"train", "--loss", "jaccard", "--surgery", "--epochs", "2", "--max-iterations",
+                "2", "--out", dir.toString()}, common));
+        assertEquals(0, t.exit(), t.err());
+        assertTrue(t.out().contains("jaccard + surgery"), t.out());
+        assertEquals("jaccard+surgery", RunDirectory.readConfig(dir).get("loss").asText());
+        Run r = run("train", "--resume", dir.toString(), "--max-iterations", "6", "--progress", "off");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("report: "), r.out());
+        List<EpochMetrics> m = RunDirectory.readMetrics(dir);
+        assertEquals(List.of(5L, 6L), m.stream().map(EpochMetrics::iteration).toList(), "epoch 1 ends at update 5");
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static void assertOneLineError(Run r, String expected) {
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit(), r.err());
+        String first = r.err().lines().findFirst().orElse("");
+        assertTrue(first.startsWith("gradsurgery: error: ") && first.contains(expected), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+
+    @Test
+    void userErrorsAreOneLineForEverySubcommand() {
+        assertOneLineError(run("train", "--loss", "dcie"),
+                "--loss: unknown loss 'dcie' (known: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent)");
+        assertOneLineError(run("train", "--batch-size", "0"), "--batch-size must be >= 1, got 0");
+        assertOneLineError(run("train", "--epochs", "many"), "'--epochs'");
+        assertOneLineError(run("train", "--surgery", "--exponent", "-1"), "--exponent");
+        assertOneLineError(run("train", "--early-stopping", "accuracy"), "unknown early-stopping metric 'accuracy'");
+        assertOneLineError(run("train", "--resume", tmp.resolve("nothing").toString()), "no such file");
+        assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample must be 1");
+        assertOneLineError(run("compare", "--losses", "dice,dcie+surgery"), "--losses: unknown loss 'dcie'");
+        assertOneLineError(run("compare", "--losses", "dice,dice+magic"), "NAME+surgery");
+        assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip"), "no such file: /nowhere/model.zip");
+        assertOneLineError(run("evaluate"), "Missing required option: '--model=FILE'");
+        assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip", "--bins", "0"), "--bins must be >= 1");
+        assertOneLineError(run("predict", "--model", "m.zip", "--input", "scan.txt", "--out", "o"),
+                "must be a .nii, .nii.gz or .png file");
+        assertOneLineError(run("predict", "--model", "m.zip", "--input", "/nowhere/scan.nii.gz", "--out", "o"),
+                "no such file: /nowhere/scan.nii.gz");
+        assertOneLineError(run("demo", "--progress", "fancy"), "'--progress'");
+        for (String cmd : List.of("train", "evaluate", "predict", "compare", "demo")) {
+            Run h = run(cmd, "--help");
+            assertEquals(0, h.exit(), cmd);
+            assertTrue(h.out().startsWith("Usage: gradsurgery " + cmd), h.out());
+        }
+    }
+}

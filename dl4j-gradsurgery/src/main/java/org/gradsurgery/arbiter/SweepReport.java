@@ -1,0 +1,241 @@
+package org.gradsurgery.arbiter;
+
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.deeplearning4j.nn.conf.serde.JsonMappers;
+import org.gradsurgery.loss.AbstractRegionLoss;
+import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.loss.AbstractTverskyLoss;
+import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossWeightedSum;
+import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
+import org.nd4j.shade.jackson.core.JsonProcessingException;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+import org.nd4j.shade.jackson.databind.node.ObjectNode;
+
+/**
+ * The files a sweep writes: per candidate a trainer run directory (see {@link SweepTaskCreator}) plus its
+ * {@code sweep-metrics.json}, and for the sweep {@code sweep.csv} and {@code sweep.md} (candidates ranked by the
+ * {@link SweepObjective}, with every metric) and {@code best-config.json} (the best run's {@code config.json}:
+ * training, model, loss and data sections, without the run directory). Every file is written to a temporary name and moved into place.
+ */
+public final class SweepReport {
+    /** Summary file names. */
+    public static final String CSV = "sweep.csv";
+    public static final String MARKDOWN = "sweep.md";
+    public static final String BEST_CONFIG = "best-config.json";
+    /** The sweep's metrics of a candidate's kept network, in its run directory. */
+    public static final String CANDIDATE_METRICS = "sweep-metrics.json";
+
+    private SweepReport() {
+    }
+
+    /** The run directory name of Arbiter candidate {@code index} (0-based): candidate-001, candidate-002, ... */
+    public static String candidateDirectory(int index) {
+        return String.format(Locale.ROOT, "candidate-%03d", index + 1);
+    }
+
+    /** dice, ECEs, NLL and Brier as CSV fields (same order as the header fields). */
+    static String metricsCsv(ValidationMetrics m) {
+        return String.format(Locale.ROOT, "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f", m.dice(), m.eceClasswise(),
+                m.eceTopLabel(), m.eceBoundary(), m.nll(), m.brier());
+    }
+
+    /** A short name of a loss: "dice", "surgery(γ=1.2, logits; dice)", "1·tversky(α=0.3, β=0.7) + 0.5·ce". */
+    public static String describe(ILossFunction loss) {
+        if (loss instanceof GradientSurgery) {
+            GradientSurgery g = (GradientSurgery) loss;
+            return String.format(Locale.ROOT, "surgery(γ=%.3g, %s; %s)", g.getExponent(),
+                    g.getSpace().name().toLowerCase(Locale.ROOT), describe(g.getBase()));
+        }
+        if (loss instanceof LossWeightedSum) {
+            List<String> terms = new ArrayList<>();
+            for (LossWeightedSum.Term t : ((LossWeightedSum) loss).getTerms()) {
+                terms.add(String.format(Locale.ROOT, "%.3g·%s", t.getWeight(), describe(t.getLoss())));
+            }
+            return String.join(" + ", terms);
+        }
+        if (loss instanceof LossMCXENT) {
+            return "ce";
+        }
+        if (loss instanceof AbstractRegionLoss) {
+            String name = null;
+            for (LossKind k : LossKind.values()) {
+                if (k.build(true, 0.5, 0.5).getClass() == loss.getClass()) {
+                    name = k.specName();
+                }
+            }
+            List<String> opts = new ArrayList<>();
+            if (loss instanceof AbstractTverskyLoss) {
+                AbstractTverskyLoss t = (AbstractTverskyLoss) loss;
+                opts.add(String.format(Locale.ROOT, "α=%.3g", t.getAlpha()));
+                opts.add(String.format(Locale.ROOT, "β=%.3g", t.getBeta()));
+            }
+            if (!((AbstractRegionLoss) loss).isIncludeBackground()) {
+                opts.add("no bg");
+            }
+            return (name == null ? loss.getClass().getSimpleName() : name)
+                    + (opts.isEmpty() ? "" : "(" + String.join(", ", opts) + ")");
+        }
+        return loss.getClass().getSimpleName();
+    }
+
+    /** The kept epoch's metrics and how training ended (JSON). */
+    static String metricsJson(CandidateResult r) {
+        ObjectMapper om = JsonMappers.getMapper();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("candidate", r.index() + 1);
+        m.put("loss", describe(r.candidate().loss()));
+        for (ValidationMetrics.Metric metric : ValidationMetrics.Metric.values()) {
+            double v = r.metrics().get(metric);
+            m.put(metric.specName(), Double.isNaN(v) ? null : v);
+        }
+        m.put("epochs", r.epochs());
+        m.put("bestEpoch", r.bestEpoch());
+        m.put("stop", r.stopReason());
+        m.put("seconds", r.seconds());
+        return write(om, om.valueToTree(m));
+    }
+
+    private static String write(ObjectMapper om, Object tree) {
+        try {
+            return om.writerWithDefaultPrettyPrinter().writeValueAsString(tree) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("SweepReport: cannot write JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes sweep.csv, sweep.md and (if a candidate completed) best-config.json into {@code dir}.
+     *
+     * @param ranked the results in {@link SweepObjective#rank} order
+     */
+    public static void writeSummary(Path dir, SweepSpec spec, List<CandidateResult> ranked, double seconds)
+            throws IOException {
+        SweepObjective objective = spec.objective();
+        double bestDice = SweepObjective.bestDice(ranked);
+        List<String> csv = new ArrayList<>();
+        csv.add("rank,candidate,status,eligible,dice,ece_classwise,ece_top_label,ece_boundary,nll,brier,epochs,"
+                + "best_epoch,seconds,stop,loss,levels,base_filters,normalization,dropout,learning_rate,run_dir,"
+                + "error");
+        StringBuilder md = new StringBuilder();
+        md.append("# Sweep ").append(spec.source()).append("\n\n");
+        md.append("Ranked by: ").append(objective.describe()).append(".  \n");
+        md.append(String.format(Locale.ROOT, "Search: %s, %d of %d candidates finished (%d failed) in %.1f s; "
+                        + "data %s (downsample %d); up to %d epochs per candidate, patience %d.%n%n",
+                spec.strategy().name().toLowerCase(Locale.ROOT), ranked.size(), spec.candidates(),
+                ranked.stream().filter(CandidateResult::failed).count(), seconds, spec.dataset(),
+                spec.downsample(), spec.epochs(), spec.patience()));
+        md.append("| rank | candidate | loss | U-Net (levels/filters/norm/dropout) | lr | dice | ECE | ECE top | "
+                + "ECE band | NLL | Brier | epochs (kept) | within δ |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        int rank = 0;
+        for (CandidateResult r : ranked) {
+            rank++;
+            UNetSettings u = r.candidate().unet();
+            boolean eligible = objective.eligible(r, bestDice);
+            String loss = describe(r.candidate().loss());
+            if (r.failed()) {
+                csv.add(String.join(",", String.valueOf(rank), String.valueOf(r.index() + 1), "failed", "false",
+                        ",,,,,", "0", "0", String.format(Locale.ROOT, "%.1f", r.seconds()), "failed",
+                        csvField(loss), String.valueOf(u.levels()), String.valueOf(u.baseFilters()),
+                        u.normalization(), String.valueOf(u.dropout()), String.valueOf(u.learningRate()), "",
+                        csvField(r.error())));
+                md.append(String.format(Locale.ROOT, "| %d | %d | %s | %d/%d/%s/%.2f | %.2g | failed: %s | | | | | | "
+                                + "| |%n", rank, r.index() + 1, loss, u.levels(), u.baseFilters(),
+                        u.normalization().toLowerCase(Locale.ROOT), u.dropout(), u.learningRate(),
+                        r.error().replace("|", "/")));
+                continue;
+            }
+            ValidationMetrics m = r.metrics();
+            csv.add(String.join(",", String.valueOf(rank), String.valueOf(r.index() + 1), "completed",
+                    String.valueOf(eligible), metricsCsv(m), String.valueOf(r.epochs()),
+                    String.valueOf(r.bestEpoch()), String.format(Locale.ROOT, "%.1f", r.seconds()),
+                    r.stopReason(), csvField(loss), String.valueOf(u.levels()), String.valueOf(u.baseFilters()),
+                    u.normalization(), String.valueOf(u.dropout()), String.valueOf(u.learningRate()),
+                    r.runDirectory(), ""));
+            md.append(String.format(Locale.ROOT, "| %d | %d | %s | %d/%d/%s/%.2f | %.2g | %.4f | %.4f | %.4f | %.4f "
+                            + "| %.4f | %.4f | %d (%d) | %s |%n", rank, r.index() + 1, loss, u.levels(),
+                    u.baseFilters(), u.normalization().toLowerCase(Locale.ROOT), u.dropout(), u.learningRate(),
+                    m.dice(), m.eceClasswise(), m.eceTopLabel(), m.eceBoundary(), m.nll(), m.brier(), r.epochs(),
+                    r.bestEpoch(), objective.isConstrained() ? (eligible ? "yes" : "no") : "n/a"));
+        }
+        md.append("\nECE: class-wise ECE (mean over classes, 15 bins); ECE top: top-label ECE; ECE band: class-wise "
+                + "ECE within ±").append(spec.bandWidth()).append(" mm of the ground-truth boundaries; dice: mean "
+                + "over the foreground classes. Metrics are on the validation set at the kept epoch.\n");
+        CandidateResult best = ranked.isEmpty() || ranked.get(0).failed() ? null : ranked.get(0);
+        if (best != null) {
+            md.append("\nBest: candidate ").append(best.index() + 1).append(" (").append(best.runDirectory())
+                    .append("/), configuration in ").append(BEST_CONFIG).append(".\n");
+            writeAtomically(dir.resolve(BEST_CONFIG), bestConfig(dir.resolve(best.runDirectory())));
+        } else {
+            md.append("\nNo candidate completed.\n");
+        }
+        writeAtomically(dir.resolve(CSV), String.join("\n", csv) + "\n");
+        writeAtomically(dir.resolve(MARKDOWN), md.toString());
+    }
+
+    /**
+     * The best run's {@code config.json} as a configuration to train again: the same sections, without the run
+     * directory (a new run needs its own) and without the provenance the trainer adds to every run.
+     */
+    static String bestConfig(Path run) throws IOException {
+        ObjectNode config = (ObjectNode) RunDirectory.readConfig(run);
+        if (config.get("training") instanceof ObjectNode) {
+            ((ObjectNode) config.get("training")).putNull("runDirectory");
+        }
+        config.remove(List.of("gitRevision", "java", "created", "parameters"));
+        ObjectNode sweep = config.get("sweep") instanceof ObjectNode ? (ObjectNode) config.get("sweep")
+                : config.putObject("sweep");
+        sweep.put("bestRun", run.getFileName().toString());
+        return write(JsonMappers.getMapper(), config);
+    }
+
+    private static String csvField(String s) {
+        return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+
+    /** Writes {@code text} to a temporary file next to {@code file}, then moves it into place. */
+    public static void writeAtomically(Path file, String text) throws IOException {
+        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + file.getFileName(), ".tmp");
+        try {
+            Files.writeString(tmp, text);
+            moveIntoPlace(tmp, file);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+    }
+
+    /** Moves {@code from} to {@code to} atomically where the file system allows, replacing a file. */
+    static void moveIntoPlace(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** Deletes a directory tree, ignoring what is already gone. */
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package org.gradsurgery.loss;
+
+import static org.gradsurgery.loss.LossFixtures.labels;
+import static org.gradsurgery.loss.LossFixtures.logits;
+import static org.gradsurgery.loss.LossFixtures.mask;
+import static org.gradsurgery.loss.LossFixtures.maxRelativeError;
+import static org.gradsurgery.loss.LossFixtures.rows;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.gradsurgery.layers.DoublePrecisionTinyArrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationSigmoid;
+import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * The single-pass kernels ({@link FusedKernels}, taken for softmax/sigmoid on whole FLOAT/DOUBLE arrays) against
+ * the ND4J op path (taken otherwise), in FLOAT and DOUBLE: scores, per-example scores, gradients and both surgery
+ * fields, at rank 2, 4 and 5, with both mask shapes; and the same errors from both paths. The finite-difference
+ * tests of this package run through the kernels, so this is what ties the ND4J path to them.
+ */
+@ExtendWith(DoublePrecisionTinyArrays.class)
+class FusedKernelsTest {
+
+    @AfterEach
+    void restore() {
+        FusedKernels.enabled = true;
+    }
+
+    private static <T> T unfused(Supplier<T> s) {
+        FusedKernels.enabled = false;
+        try {
+            return s.get();
+        } finally {
+            FusedKernels.enabled = true;
+        }
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> c = new ArrayList<>();
+        AbstractRegionLoss[] losses = {LossDice.builder().squaredPred(true).build(),
+            LossJaccard.builder().reduction(Reduction.BATCH).build(), LossTversky.builder().alpha(0.2).build(),
+            LossFocalTversky.builder().includeBackground(false).build(),
+            LossGeneralizedDice.builder().reduction(Reduction.BATCH).includeBackground(false).build(),
+            new LossGeneralizedDice(), new LossDice()};
+        int i = 0;
+        for (AbstractRegionLoss loss : losses) {
+            for (DataType type : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
+                for (boolean softmax : new boolean[]{true, false}) {
+                    int rank = new int[]{4, 5, 2}[i % 3];
+                    String masking = new String[]{"none", "perVoxel", "perClass"}[(i / 3) % 3];
+                    c.add(Arguments.of(loss, type, softmax, rank, masking));
+                    i++;
+                }
+            }
+        }
+        return c.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1} softmax={2} rank {3} mask {4}")
+    @MethodSource("cases")
+    void kernelsAgreeWithTheNd4jPath(AbstractRegionLoss loss, DataType type, boolean softmax, int rank,
+                                     String masking) {
+        long[] shape = LossFixtures.shape(rank == 5 ? 3 : 2);
+        INDArray z = logits(shape, 1);
+        INDArray y = labels(shape, softmax, 2);
+        INDArray m = masking.equals("none") ? null : mask(shape, masking.equals("perClass"), 3);
+        if (rank == 2) {
+            z = rows(z);
+            y = rows(y);
+            m = m == null ? null : rows(m);
+        }
+        INDArray zt = z.castTo(type);
+        INDArray yt = y.castTo(type);
+        INDArray mt = m == null ? null : m.castTo(type);
+        IActivation act = softmax ? new ActivationSoftmax() : new ActivationSigmoid();
+        LossInput in = LossInput.of("t", yt, zt, mt, act, false, false);
+        assertTrue(FusedKernels.applies(in, act), "the kernels must take this call");
+        double tol = type == DataType.FLOAT ? 1e-5 : 1e-12;
+
+        double score = loss.computeScore(yt, zt, act, mt, false);
+        assertEquals(unfused(() -> loss.computeScore(yt, zt, act, mt, false)), score, tol * Math.max(1, score));
+        assertTrue(maxRelativeError(unfused(() -> loss.computeScoreArray(yt, zt, act, mt)),
+                loss.computeScoreArray(yt, zt, act, mt)) < tol);
+        INDArray g = loss.computeGradient(yt, zt, act, mt);
+        assertEquals(type, g.dataType());
+        assertTrue(maxRelativeError(unfused(() -> loss.computeGradient(yt, zt, act, mt)), g) < tol);
+        for (GradientSurgery.Space space : GradientSurgery.Space.values()) {
+            for (double exponent : new double[]{1, 2, 0.5}) {
+                GradientSurgery s = GradientSurgery.builder().base(loss).space(space).exponent(exponent).build();
+                INDArray field = s.computeGradient(yt, zt, act, mt);
+                INDArray reference = unfused(() -> s.computeGradient(yt, zt, act, mt));
+                assertTrue(maxRelativeError(reference, field) < tol, space + " " + exponent);
+            }
+        }
+    }
+
+    @Test
+    void viewsAndOtherActivationsTakeTheNd4jPath() {
+        INDArray big = logits(new long[]{3, 3, 2, 2}, 4);
+        INDArray z = big.get(NDArrayIndex.interval(1, 3));   // a view with an offset
+        INDArray y = labels(new long[]{2, 3, 2, 2}, true, 5);
+        IActivation act = new ActivationSoftmax();
+        assertTrue(!FusedKernels.applies(LossInput.of("t", y, z, null, act, false, false), act));
+        assertTrue(!FusedKernels.applies(LossInput.of("t", y, z.dup(), null,
+                new org.nd4j.linalg.activations.impl.ActivationTanH(), false, false),
+                new org.nd4j.linalg.activations.impl.ActivationTanH()));
+        LossDice dice = new LossDice();
+        assertTrue(maxRelativeError(dice.computeGradient(y, z.dup(), act, null), dice.computeGradient(y, z, act, null))
+                < 1e-12);
+    }
+
+    @Test
+    void bothPathsGiveTheSameErrors() {
+        long[] shape = {2, 3, 2, 2};
+        INDArray z = logits(shape, 6).castTo(DataType.FLOAT);
+        INDArray y = labels(shape, true, 7).castTo(DataType.FLOAT);
+        INDArray badY = y.dup();
+        badY.putScalar(3, -0.5);
+        INDArray badZ = z.dup();
+        badZ.putScalar(1, Float.NaN);
+        badZ.putScalar(2, Float.NEGATIVE_INFINITY);
+        badZ.putScalar(9, Float.POSITIVE_INFINITY);
+        IActivation act = new ActivationSigmoid();
+        for (ILossFunctionCall call : new ILossFunctionCall[]{
+            (l, yy, zz) -> l.computeScore(yy, zz, act, null, true),
+            (l, yy, zz) -> l.computeGradient(yy, zz, act, null),
+            (l, yy, zz) -> GradientSurgery.wrap(l).computeGradient(yy, zz, act, null)}) {
+            LossDice dice = new LossDice();
+            String fused = assertThrows(IllegalArgumentException.class, () -> call.run(dice, badY, z)).getMessage();
+            String nd4j = unfused(() -> assertThrows(IllegalArgumentException.class, () -> call.run(dice, badY, z)))
+                    .getMessage();
+            assertEquals(nd4j, fused);
+            assertTrue(fused.contains("[-0.5, 1.0]"), fused);
+            fused = assertThrows(IllegalArgumentException.class, () -> call.run(dice, y, badZ)).getMessage();
+            nd4j = unfused(() -> assertThrows(IllegalArgumentException.class, () -> call.run(dice, y, badZ)))
+                    .getMessage();
+            assertEquals(nd4j, fused);
+            assertTrue(fused.contains(" 3 of 24 pre-output values are not finite"), fused);
+            // with the check off, neither path scans; the NaN reaches the result
+            LossDice unchecked = LossDice.builder().checkFinite(false).build();
+            call.run(unchecked, y, badZ);
+            unfused(() -> call.run(unchecked, y, badZ));
+        }
+    }
+
+    @FunctionalInterface
+    private interface ILossFunctionCall {
+        Object run(AbstractRegionLoss loss, INDArray y, INDArray z);
+    }
+}
