@@ -91,10 +91,16 @@ class SweepRunnerTest {
         JsonNode bestRun = RunDirectory.readConfig(out.resolve(ranked.get(0).runDirectory()));
         assertTrue(best.get("training").get("runDirectory").isNull());
         assertEquals(bestRun.get("training").get("seed"), best.get("training").get("seed"));
-        assertEquals(bestRun.get("loss"), best.get("loss"));
+        assertEquals(bestRun.get("lossFunction"), best.get("lossFunction"));
         assertEquals(bestRun.get("model"), best.get("model"));
         assertEquals(ranked.get(0).candidate().loss(),
-                JsonMappers.getMapper().treeToValue(best.get("loss"), ILossFunction.class));
+                JsonMappers.getMapper().treeToValue(best.get("lossFunction"), ILossFunction.class));
+        // default Dice with or without the surgery: gradsurgery train can retrain it; its loss name says which
+        boolean surgery = ranked.get(0).candidate().loss() instanceof GradientSurgery;
+        assertTrue(best.get("loss").asText().startsWith(surgery ? "dice+surgery:" : "dice"), best.toString());
+        assertEquals("train", best.get("command").get(0).asText());
+        assertEquals(surgery, best.get("command").toString().contains("\"--surgery\""));
+        assertTrue(Files.readString(out.resolve(SweepReport.MARKDOWN)).contains("Train it again: `gradsurgery train"));
         TrainingConfig retrain = TrainingConfig.fromJson(best.get("training").toString());
         assertEquals(1, retrain.epochs());
         String md = Files.readString(out.resolve(SweepReport.MARKDOWN));

@@ -100,6 +100,16 @@ class CommandsTest {
         // the probabilities sum to one per voxel
         assertEquals(1.0, probs.data().sum(3).meanNumber().doubleValue(), 1e-4);
         assertTrue(labels.labels().maxNumber().intValue() < 5);
+
+        Path png = Datasets.locate().resolve("itk-cthead").resolve("cthead1.png");
+        Run q = run("predict", "--model", model.toString(), "--input", png.toString(), "--out",
+                tmp.resolve("pred2d").toString());
+        assertEquals(0, q.exit(), q.err());
+        for (String f : List.of("labels.png", "probability_class0.png", "probability_class4.png")) {
+            java.awt.image.BufferedImage img = ImageIO.read(tmp.resolve("pred2d").resolve(f).toFile());
+            assertEquals(256, img.getWidth(), f);
+            assertEquals(256, img.getHeight(), f);
+        }
     }
 
     @Test
