@@ -32,9 +32,14 @@ class SweepRunnerTest {
     private static final String NET = "\"levels\": 2, \"baseFilters\": 4, ";
 
     private static List<CandidateResult> run(String json, Path out, List<String> progress) throws Exception {
+        return run(json, out, progress, SyntheticSweepData.data());
+    }
+
+    private static List<CandidateResult> run(String json, Path out, List<String> progress, SweepData data)
+            throws Exception {
         SweepSpec spec = SweepSpec.parse(json, "test.json");
-        return new SweepRunner(spec, SyntheticSweepData.data(), new UNetModelFactory(), out,
-                Map.of("dataset", "synthetic"), progress::add).run();
+        return new SweepRunner(spec, data, new UNetModelFactory(), out, Map.of("dataset", "synthetic"),
+                progress::add).run();
     }
 
     private static List<String[]> csvRows(Path out) throws Exception {
@@ -149,7 +154,8 @@ class SweepRunnerTest {
         // lr 1e-12: the weights do not move in FLOAT, Dice never improves after epoch 1, patience 1 stops at 2
         List<CandidateResult> ranked = run("{\"search\": {\"candidates\": 1},"
                 + "\"training\": {\"epochs\": 6, \"patience\": 1, \"batchSize\": 4}, \"score\": {\"objective\": \"dice\"},"
-                + "\"space\": {" + NET + "\"learningRate\": 1e-12}}", dir.resolve("es"), new ArrayList<>());
+                + "\"space\": {" + NET + "\"learningRate\": 1e-12}}", dir.resolve("es"), new ArrayList<>(),
+                SyntheticSweepData.dataFromIterators());
         CandidateResult r = ranked.get(0);
         assertEquals("early stopping", r.stopReason());
         assertEquals(2, r.epochs());
