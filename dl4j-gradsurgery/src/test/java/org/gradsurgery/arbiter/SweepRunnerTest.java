@@ -150,6 +150,33 @@ class SweepRunnerTest {
     }
 
     @Test
+    void aFailingCandidateIsReportedAndRankedLast(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepSpec.parse("{\"search\": {\"strategy\": \"grid\"}," + TRAINING
+                + "\"score\": {\"objective\": \"dice\"}, \"space\": {" + NET + "\"loss\": [\"jaccard\", \"dice\"]}}",
+                "test.json");
+        UNetModelFactory unets = new UNetModelFactory();
+        CandidateModelFactory failsOnJaccard = (c, d, seed) -> {
+            if (SweepReport.describe(c.loss()).equals("jaccard")) {
+                throw new IllegalStateException("out of native memory (simulated)");
+            }
+            return unets.build(c, d, seed);
+        };
+        Path out = dir.resolve("fail");
+        List<String> progress = new ArrayList<>();
+        List<CandidateResult> ranked = new SweepRunner(spec, SyntheticSweepData.data(), failsOnJaccard, out,
+                Map.of(), progress::add).run();
+        assertEquals(2, ranked.size());
+        assertFalse(ranked.get(0).failed());
+        assertTrue(ranked.get(1).failed());
+        assertEquals("IllegalStateException: out of native memory (simulated)", ranked.get(1).error());
+        assertTrue(progress.get(1).contains("FAILED: IllegalStateException"), progress.get(1));
+        List<String[]> rows = csvRows(out);
+        assertEquals("completed", rows.get(0)[2]);
+        assertEquals("failed", rows.get(1)[2]);
+        assertTrue(Files.isRegularFile(out.resolve(SweepReport.BEST_CONFIG)));
+    }
+
+    @Test
     void earlyStoppingKeepsTheBestEpoch(@TempDir Path dir) throws Exception {
         // lr 1e-12: the weights do not move in FLOAT, Dice never improves after epoch 1, patience 1 stops at 2
         List<CandidateResult> ranked = run("{\"search\": {\"candidates\": 1},"
