@@ -4,6 +4,8 @@ import java.util.Objects;
 import org.nd4j.linalg.dataset.DataSet;
 import org.gradsurgery.model.Trainer;
 import org.gradsurgery.model.TrainingData;
+import org.nd4j.linalg.dataset.adapter.MultiDataSetIteratorAdapter;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 
 /**
@@ -13,9 +15,27 @@ import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
  * spacing. The trainer validates (early stopping) and the sweep scores on this one validation set. Immutable.
  */
 public final class SweepData {
+    /** Makes a training iterator with the given batch size and seed (each {@code reset()} starts the next epoch). */
+    @FunctionalInterface
+    public interface TrainIterators {
+        DataSetIterator create(int batchSize, long seed);
+    }
+
     private final TrainingData training;
     private final DataSet validation;
     private final double[] spacing;
+
+    /**
+     * From single-input iterators, e.g. {@code (batch, seed) -> colin.trainIterator(batch, seed, augment)}.
+     *
+     * @param train      training iterators
+     * @param validation features and one-hot labels
+     * @param spacing    voxel size per spatial axis of the validation data (mm; null = 1)
+     */
+    public SweepData(TrainIterators train, DataSet validation, double[] spacing) {
+        this(TrainingData.of((batch, seed) -> new MultiDataSetIteratorAdapter(train.create(batch, seed)), null),
+                validation, spacing);
+    }
 
     /**
      * @param training   training batches (its own validation batches, if any, are replaced by {@code validation})

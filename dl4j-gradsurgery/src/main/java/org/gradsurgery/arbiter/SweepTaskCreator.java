@@ -98,8 +98,9 @@ public final class SweepTaskCreator implements TaskCreator {
             result = train(c.getIndex(), sc, dirName, start);
         } catch (Exception | OutOfMemoryError e) {
             String msg = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-            result = CandidateResult.failed(c.getIndex(), sc, (System.currentTimeMillis() - start) / 1000.0, null,
-                    msg.replace('\n', ' '));
+            // whatever the trainer finished writing stays, for a look at the failure
+            result = CandidateResult.failed(c.getIndex(), sc, (System.currentTimeMillis() - start) / 1000.0,
+                    Files.isDirectory(outputDir.resolve(dirName)) ? dirName : null, msg.replace('\n', ' '));
         }
         onResult.accept(result);
         long end = System.currentTimeMillis();

@@ -46,6 +46,14 @@ final class SyntheticSweepData {
         return out;
     }
 
+    /** The same data through the single-input iterator constructor (what notebooks use). */
+    static SweepData dataFromIterators() {
+        List<Sample> train = samples(8, 1);
+        return new SweepData((batch, seed) -> SegmentationDataSetIterator.builder().samples(train)
+                .numClasses(CLASSES).batchSize(batch).seed(seed).build(),
+                SegmentationDataSetIterator.toDataSet(samples(4, 2), CLASSES), new double[]{1, 1});
+    }
+
     /** 8 training and 4 validation images. */
     static SweepData data() {
         List<Sample> train = samples(8, 1);
