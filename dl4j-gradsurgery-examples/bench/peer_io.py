@@ -3,10 +3,13 @@
 
 usage: peer_io.py REPETITIONS FILE...
 Prints one JSON object on the last stdout line: {"nibabel": ver, "results": {file: {"float32": {...}, "float64": {...}}}}
+GRADSURGERY_NUMPY_HUGEPAGE=0 in the environment switches off numpy's madvise(MADV_HUGEPAGE) on large arrays, to
+show how much of nibabel's lead on uncompressed files is transparent huge pages (docs/PERFORMANCE.md, "I/O").
 Each timing is a fresh nib.load + get_fdata (nibabel caches the array on the image object, so the image is
 reloaded every time), after one untimed warm-up read that puts the file in the page cache.
 """
 import json
+import os
 import platform
 import statistics
 import sys
@@ -18,6 +21,10 @@ try:
 except ImportError as e:  # the Java side prints this reason and carries on without the peer
     print(json.dumps({"unavailable": "nibabel/numpy not importable (%s); on Debian: apt-get install python3-nibabel" % e}))
     sys.exit(0)
+
+
+if os.environ.get("GRADSURGERY_NUMPY_HUGEPAGE") == "0":
+    np.core.multiarray._set_madvise_hugepage(False)
 
 
 def read(path, dtype):
@@ -51,6 +58,7 @@ def main():
         results[path] = {"float32": time_read(path, np.float32, repetitions),
                          "float64": time_read(path, np.float64, repetitions)}
     print(json.dumps({"nibabel": nib.__version__, "numpy": np.__version__,
+                      "numpy_hugepage": os.environ.get("GRADSURGERY_NUMPY_HUGEPAGE") != "0",
                       "python": platform.python_version(), "results": results}))
 
 

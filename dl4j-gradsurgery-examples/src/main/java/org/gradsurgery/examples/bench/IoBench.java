@@ -202,7 +202,8 @@ public final class IoBench implements Callable<Integer> {
                 + "this run (>1: java faster)");
         if (nib != null) {
             out.println("nibabel " + nib.path("nibabel").asText() + ", numpy " + nib.path("numpy").asText()
-                    + ", python " + nib.path("python").asText());
+                    + " (madvise huge pages " + (nib.path("numpy_hugepage").asBoolean(true) ? "on" : "off")
+                    + "), python " + nib.path("python").asText());
         } else {
             out.println("nibabel: " + nibWhy);
         }
