@@ -207,4 +207,52 @@ public final class Cases {
         out.add(cur.toString().strip());
         return out;
     }
+
+    /** A case-level training/validation split (no case contributes to both). */
+    public record Split(List<Case> training, List<Case> validation) {
+        public Split {
+            training = List.copyOf(training);
+            validation = List.copyOf(validation);
+        }
+    }
+
+    /**
+     * Holds out {@code round(n · validationFraction)} whole cases (at least one when the fraction is positive) chosen
+     * by a Fisher–Yates shuffle seeded with {@code seed}; both parts keep the input order. Deterministic: the same
+     * cases, fraction and seed give the same split, whatever the platform.
+     *
+     * @throws IllegalArgumentException when the fraction is outside [0, 1) or leaves no training case
+     */
+    public static Split split(List<Case> cases, double validationFraction, long seed) {
+        if (!(validationFraction >= 0 && validationFraction < 1)) {
+            throw new IllegalArgumentException("validation fraction must be in [0, 1), got " + validationFraction);
+        }
+        int n = cases.size();
+        int nVal = validationFraction == 0 ? 0 : Math.max(1, (int) Math.round(n * validationFraction));
+        if (n - nVal < 1) {
+            throw new IllegalArgumentException("validation fraction " + validationFraction + " of " + n
+                    + " case(s) leaves no training case");
+        }
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        boolean[] held = new boolean[n];
+        for (int i = 0; i < nVal; i++) {
+            held[order[i]] = true;
+        }
+        List<Case> train = new ArrayList<>();
+        List<Case> val = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            (held[i] ? val : train).add(cases.get(i));
+        }
+        return new Split(train, val);
+    }
 }
