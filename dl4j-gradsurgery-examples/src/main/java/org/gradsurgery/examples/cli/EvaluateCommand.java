@@ -39,6 +39,8 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Mixin
     Options.Data data = new Options.Data();
+    @Mixin
+    UserData userData = new UserData();
 
     @Override
     public Integer call() throws Exception {
@@ -49,19 +51,38 @@ final class EvaluateCommand implements Callable<Integer> {
         Path runDir = model.toAbsolutePath().getParent();
         int downsample = 1;
         String name = model.getFileName().toString();
+        JsonNode recorded = null;
         if (Files.isRegularFile(runDir.resolve(RunDirectory.CONFIG))) {
             JsonNode cfg = RunDirectory.readConfig(runDir);
+            recorded = cfg;
             downsample = cfg.path("data").path("downsample").asInt(1);
             if (cfg.hasNonNull("loss")) {
                 name = LossSpec.parse(cfg.get("loss").asText()).label();
             }
         }
-        Datasets.Colin27DeepGm d = data.load(downsample);
-        EvaluationResult r = Experiment.evaluate(net, d, bins);
         Path dir = out != null ? out.toAbsolutePath() : runDir;
+        if (recorded != null && UserData.recorded(recorded.path("data"))) {
+            userData.fromConfig(recorded.path("data"));
+        }
+        EvaluationResult r;
+        String preamble;
+        List<String> classNames;
+        if (userData.active()) {
+            // the split seed and levels of the run that trained the model, so "held out" means the same cases
+            UserData.Loaded u = userData.load(recorded != null ? recorded.path("data").path("splitSeed")
+                    .asLong(42) : 42, recorded != null ? recorded.path("model").path("levels").asInt(1) : 1);
+            r = u.evaluate(net, bins);
+            preamble = u.preamble();
+            classNames = u.classNames();
+        } else {
+            userData.checkUnusedWithDemoData();
+            Datasets.Colin27DeepGm d = data.load(downsample);
+            r = Experiment.evaluate(net, d, bins);
+            preamble = Experiment.dataPreamble(d);
+            classNames = d.classNames();
+        }
         List<Report.Entry> entries = List.of(new Report.Entry(name, r));
-        Path report = Report.write(dir, "gradsurgery evaluate: " + model, Experiment.dataPreamble(d), d.classNames(),
-                entries);
+        Path report = Report.write(dir, "gradsurgery evaluate: " + model, preamble, classNames, entries);
         PrintStream printer = Console.stream(spec);
         printer.print(Report.table(entries));
         printer.println("report: " + report);

@@ -88,6 +88,12 @@ final class Experiment {
     /** Writes the comparison report of several outcomes into {@code dir} and returns its path. */
     static Path report(Path dir, String title, String preamble, Datasets.Colin27DeepGm d, List<Outcome> outcomes)
             throws IOException {
+        return report(dir, title, preamble, d.classNames(), outcomes);
+    }
+
+    /** Writes the comparison report of several outcomes over {@code classNames} into {@code dir}. */
+    static Path report(Path dir, String title, String preamble, List<String> classNames, List<Outcome> outcomes)
+            throws IOException {
         List<Report.Entry> entries = new ArrayList<>();
         StringBuilder runs = new StringBuilder(preamble).append("\n\nRuns (config.json, metrics.csv, model.zip):\n");
         for (Outcome o : outcomes) {
@@ -97,7 +103,7 @@ final class Experiment {
                     o.training().epochs(), o.training().iterations(),
                     o.training().stopReason().name().toLowerCase(Locale.ROOT).replace('_', ' ')));
         }
-        return Report.write(dir, title, runs.toString(), d.classNames(), entries);
+        return Report.write(dir, title, runs.toString(), classNames, entries);
     }
 
     /** The terminal table of several outcomes. */

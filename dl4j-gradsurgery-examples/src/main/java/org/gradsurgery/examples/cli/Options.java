@@ -99,12 +99,17 @@ final class Options {
         double lr;
 
         UNet unet(int classes, long seed, ILossFunction loss, long size) {
+            return builder(2, 1, classes, seed, loss).inputSize((int) size, (int) size).build();
+        }
+
+        /** The U-Net of these flags for {@code dims}-D inputs with {@code channels} channels (size left open). */
+        UNet.Builder builder(int dims, int channels, int classes, long seed, ILossFunction loss) {
             if (!(lr > 0)) {
                 throw new IllegalArgumentException("--lr must be > 0, got " + lr);
             }
-            return UNet.builder().spatialDims(2).inputChannels(1).numClasses(classes).levels(levels)
+            return UNet.builder().spatialDims(dims).inputChannels(channels).numClasses(classes).levels(levels)
                     .baseFilters(filters).normalization(norm).dropout(dropout).loss(loss).seed(seed)
-                    .updater(new Adam(lr)).inputSize((int) size, (int) size).build();
+                    .updater(new Adam(lr));
         }
 
         Map<String, Object> describe(ComputationGraph net) {

@@ -51,6 +51,8 @@ final class TrainCommand implements Callable<Integer> {
     Options.Model model = new Options.Model();
     @Mixin
     Options.Training training = new Options.Training();
+    @Mixin
+    UserData userData = new UserData();
 
     @Override
     public Integer call() throws Exception {
@@ -65,9 +67,17 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException((e.getMessage().startsWith("unknown") ? "--loss: " : "--exponent: ")
                     + e.getMessage(), e);
         }
+        userData.checkUnusedWithDemoData();
         int downsample = data.downsampleOr(1);
         Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir("train-" + l.slug());
         TrainingConfig config = training.config(dir);
+        List<String> command = List.of(spec.commandLine().getParseResult().originalArgs().toArray(new String[0]));
+        if (userData.active()) {
+            UserData.Loaded u = userData.load(config.seed(), model.levels);
+            Experiment.Outcome o = u.run(model, config, l, command, printer);
+            u.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
+            return 0;
+        }
         Datasets.Colin27DeepGm d = data.load(1);
         Experiment.Outcome o = Experiment.run(d, downsample, model, config, l, List.of(spec.commandLine()
                 .getParseResult().originalArgs().toArray(new String[0])), printer);
@@ -77,6 +87,9 @@ final class TrainCommand implements Callable<Integer> {
 
     private int resume(PrintStream printer) throws Exception {
         JsonNode cfg = RunDirectory.readConfig(resume);
+        if (UserData.recorded(cfg.path("data"))) {
+            return resumeUserData(printer, cfg);
+        }
         int downsample = data.downsampleOr(cfg.path("data").path("downsample").asInt(1));
         Datasets.Colin27DeepGm d = data.load(downsample);
         CommandLine.ParseResult pr = spec.commandLine().getParseResult();
@@ -94,6 +107,28 @@ final class TrainCommand implements Callable<Integer> {
         Experiment.Outcome o = new Experiment.Outcome(l, r, Experiment.evaluate(r.network(), d, 15),
                 resume.toAbsolutePath());
         Experiment.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l.label(), d, List.of(o));
+        return 0;
+    }
+
+    /** Resume on user data: the split and sampling come back from config.json (flags given now take precedence). */
+    private int resumeUserData(PrintStream printer, JsonNode cfg) throws Exception {
+        userData.fromConfig(cfg.path("data"));
+        UserData.Loaded u = userData.load(cfg.path("training").path("seed").asLong(training.seed),
+                cfg.path("model").path("levels").asInt(model.levels));
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        TrainingResult r = Trainer.resume(resume.toAbsolutePath(), u.trainingData(), printer, c -> {
+            TrainingConfig.Builder b = c.toBuilder();
+            if (pr.hasMatchedOption("--epochs")) {
+                b.epochs(training.epochs);
+            }
+            if (pr.hasMatchedOption("--max-iterations")) {
+                b.maxIterations(training.maxIterations);
+            }
+            return b.build();
+        });
+        LossSpec l = LossSpec.parse(cfg.path("loss").asText("dice"));
+        Experiment.Outcome o = new Experiment.Outcome(l, r, u.evaluate(r.network(), 15), resume.toAbsolutePath());
+        u.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l.label(), List.of(o));
         return 0;
     }
 }
