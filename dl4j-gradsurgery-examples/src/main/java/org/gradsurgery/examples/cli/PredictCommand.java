@@ -14,6 +14,7 @@ import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.Subsampling3DLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -25,10 +26,12 @@ import org.gradsurgery.data.nifti.NiftiDataType;
 import org.gradsurgery.data.nifti.NiftiImage;
 import org.gradsurgery.model.AtomicFiles;
 import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.model.SlidingWindowInference;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.shade.jackson.databind.JsonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -38,7 +41,8 @@ import picocli.CommandLine.Option;
  * by slice along the third axis) or a PNG image. The input is z-scored over the whole image, as the demo data are.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Predict with a saved 2D model: a NIfTI volume (.nii/.nii.gz, slice by slice along axis 3) gives "
+        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3, "
+                + "3D models by sliding window) gives "
                 + "probabilities.nii.gz [X,Y,Z,C] and labels.nii.gz; a PNG gives labels.png (grey = class index) and "
                 + "probability_class<c>.png (0..255). The input is z-scored over the whole image, as in training."})
 final class PredictCommand implements Callable<Integer> {
@@ -58,6 +62,10 @@ final class PredictCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N",
             description = "Slices per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
+
+    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]",
+            description = "3D models: sliding-window size (default: the patch size in the model's config.json).")
+    int[] patchSize;
 
     @Override
     public Integer call() throws Exception {
@@ -85,6 +93,10 @@ final class PredictCommand implements Callable<Integer> {
             Sample s = Sample.of(input.getFileName().toString(), x.reshape(1, x.size(0), x.size(1), x.size(2)), null,
                     null, null);
             s = Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
+            if (is3d(net)) {
+                predictVolume(net, s, img, printer);
+                return 0;
+            }
             List<Sample> slices = Preprocessing.slices(s, 2);
             INDArray probs = predict(net, slices, divisor, batchSize);             // [Z, C, X, Y]
             INDArray volume = probs.permute(2, 3, 0, 1).dup('c');      // [X, Y, Z, C]
@@ -109,6 +121,55 @@ final class PredictCommand implements Callable<Integer> {
                     probs.size(1), out);
         }
         return 0;
+    }
+
+    /** Whether the network convolves in 3D (a U-Net built with spatialDims(3)). */
+    static boolean is3d(ComputationGraph net) {
+        for (GraphVertex v : net.getConfiguration().getVertices().values()) {
+            if (v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof Convolution3D) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A 3D model on a whole volume: Gaussian-weighted sliding windows of the training patch size. */
+    private void predictVolume(ComputationGraph net, Sample s, NiftiImage img, PrintStream printer)
+            throws IOException {
+        int[] patch = patchSize;
+        Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
+        if (patch == null && Files.isRegularFile(config)) {
+            JsonNode p = RunDirectory.readConfig(config.getParent()).path("data").path("patchSize");
+            if (p.isArray() && p.size() == 3) {
+                patch = new int[] {p.get(0).asInt(), p.get(1).asInt(), p.get(2).asInt()};
+            }
+        }
+        if (patch == null) {
+            throw new IllegalArgumentException("--patch-size is needed: " + model + " is a 3D model and its run "
+                    + "directory records no patch size");
+        }
+        if (patch.length == 1) {
+            patch = new int[] {patch[0], patch[0], patch[0]};
+        }
+        int divisor = sizeDivisor(net);
+        for (int p : patch) {
+            if (p < 1 || p % divisor != 0) {
+                throw new IllegalArgumentException("--patch-size " + java.util.Arrays.toString(patch)
+                        + ": every size must be a positive multiple of " + divisor + " for this model");
+            }
+        }
+        int[] shape = s.shape();
+        INDArray probs = SlidingWindowInference.builder().patchSize(patch).build()
+                .predict(net, s.image().reshape(1, 1, shape[0], shape[1], shape[2]))
+                .get(NDArrayIndex.point(0));                                         // [C, X, Y, Z]
+        INDArray volume = probs.permute(1, 2, 3, 0).dup('c');                   // [X, Y, Z, C]
+        INDArray labels = probs.argMax(0).castTo(DataType.UINT8).dup('c');
+        Files.createDirectories(out);
+        Nifti.write(out.resolve("probabilities.nii.gz"), volume, img.header());
+        Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
+        printer.printf(Locale.ROOT, "wrote %s and %s (3D sliding window %s, %d classes)%n",
+                out.resolve("probabilities.nii.gz"), out.resolve("labels.nii.gz"), java.util.Arrays.toString(patch),
+                probs.size(0));
     }
 
     /** 2^(number of pooling layers): spatial sizes the U-Net accepts are multiples of it. */

@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import javax.imageio.ImageIO;
 import org.gradsurgery.data.nifti.Nifti;
 import org.gradsurgery.data.nifti.NiftiDataType;
 import org.gradsurgery.data.nifti.NiftiHeader;
+import org.gradsurgery.data.nifti.NiftiImage;
 import org.gradsurgery.model.RunDirectory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -126,6 +128,20 @@ class UserDataCommandsTest {
         assertEquals(0, e.exit(), e.err());
         String emd = Files.readString(evalDir.resolve(RunDirectory.REPORT));
         assertTrue(emd.contains(data.path("validationCases").get(0).asText()), emd);
+
+        // predict on a whole volume by sliding window with the recorded patch size
+        Path pred = tmp.resolve("pred3d");
+        CliRun p = CliRun.of("predict", "--model", dir.resolve(RunDirectory.MODEL).toString(), "--input",
+                msd.resolve("imagesTr/fake_000.nii.gz").toString(), "--out", pred.toString());
+        assertEquals(0, p.exit(), p.err());
+        assertTrue(p.out().contains("3D sliding window [8, 8, 8]"), p.out());
+        NiftiImage probs = Nifti.read(pred.resolve("probabilities.nii.gz"));
+        assertArrayEquals(new long[] {12, 10, 8, 3}, probs.data(DataType.FLOAT).shape());
+        INDArray sum = probs.data(DataType.FLOAT).sum(3);
+        assertEquals(1.0, sum.minNumber().doubleValue(), 1e-3);
+        assertEquals(1.0, sum.maxNumber().doubleValue(), 1e-3);
+        assertArrayEquals(new long[] {12, 10, 8}, Nifti.read(pred.resolve("labels.nii.gz")).labels()
+                .shape());
     }
 
     @Test
