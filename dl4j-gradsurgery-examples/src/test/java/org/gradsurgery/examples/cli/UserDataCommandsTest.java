@@ -145,7 +145,7 @@ class UserDataCommandsTest {
     }
 
     @Test
-    void trainsA2dUNetOnAPngFolderPair() throws IOException {
+    void trainsA2dUNetOnAPngFolderPairAndResumes() throws IOException {
         Path dir = tmp.resolve("run2d");
         CliRun ok = run(TINY, "--images", pngImages.toString(), "--labels", pngLabels.toString(), "--classes", "2",
                 "--out", dir.toString());
@@ -153,6 +153,13 @@ class UserDataCommandsTest {
         String md = Files.readString(dir.resolve(RunDirectory.REPORT));
         assertTrue(md.contains("2D (whole images)"), md);
         assertEquals("folders", RunDirectory.readConfig(dir).path("data").path("source").asText());
+        assertTrue(md.contains("1 epochs, 1 updates"), md);
+
+        // resume rebuilds the data and split from config.json alone
+        CliRun resumed = CliRun.of("train", "--resume", dir.toString(), "--epochs", "2", "--progress", "off");
+        assertEquals(0, resumed.exit(), resumed.err() + resumed.out());
+        md = Files.readString(dir.resolve(RunDirectory.REPORT));
+        assertTrue(md.contains("2 epochs, 2 updates"), md);
     }
 
     @Test
