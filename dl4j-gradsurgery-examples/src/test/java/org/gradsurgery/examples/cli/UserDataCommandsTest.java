@@ -25,8 +25,9 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.shade.jackson.databind.JsonNode;
 
 /**
- * {@code train} and {@code evaluate} on the user's own data: a fabricated Decathlon task trained for two updates in 3D
- * (patches, sliding-window evaluation), a PNG folder pair in 2D, and one-line errors for bad flag combinations.
+ * {@code train}, {@code evaluate} and {@code predict} on the user's own data: a fabricated Decathlon task trained for
+ * two updates in 3D (patches, sliding-window evaluation and prediction), a PNG folder pair in 2D with resume, slices
+ * of volumes listed in a CSV manifest with a label map, and one-line errors for bad flag combinations.
  */
 class UserDataCommandsTest {
     private static final int[] SHAPE = {12, 10, 8};
@@ -160,6 +161,32 @@ class UserDataCommandsTest {
         assertEquals(0, resumed.exit(), resumed.err() + resumed.out());
         md = Files.readString(dir.resolve(RunDirectory.REPORT));
         assertTrue(md.contains("2 epochs, 2 updates"), md);
+    }
+
+    @Test
+    void trainsOnSlicesOfVolumesListedInAManifestWithALabelMap() throws IOException {
+        Path csv = tmp.resolve("manifest.csv");
+        StringBuilder m = new StringBuilder("id,image,label\n");
+        for (int c = 0; c < 3; c++) {
+            String f = String.format("fake_%03d.nii.gz", c);
+            m.append("v").append(c).append(',').append(msd.resolve("imagesTr").resolve(f)).append(',')
+                    .append(msd.resolve("labelsTr").resolve(f)).append('\n');
+        }
+        Files.writeString(csv, m);
+        Path map = tmp.resolve("map.csv");
+        Files.writeString(map, "source,target\n0,0\n1,1\n2,1\n");
+        Path dir = tmp.resolve("runSlices");
+        CliRun r = run(TINY, "--manifest", csv.toString(), "--dims", "2", "--slice-axis", "0", "--label-map",
+                map.toString(), "--val-fraction", "0.3", "--out", dir.toString());
+        assertEquals(0, r.exit(), r.err() + r.out());
+        String md = Files.readString(dir.resolve(RunDirectory.REPORT));
+        assertTrue(md.contains("2D (slices along axis 0)"), md);
+        JsonNode data = RunDirectory.readConfig(dir).path("data");
+        assertEquals(2, data.path("classes").asInt());
+        assertEquals(0, data.path("sliceAxis").asInt());
+        assertEquals(1, data.path("validationCases").size());
+        assertEquals(1, RunDirectory.readConfig(dir).path("model").path("inputChannels").asInt());
+        assertEquals("UNet 2D", RunDirectory.readConfig(dir).path("model").path("architecture").asText());
     }
 
     @Test
