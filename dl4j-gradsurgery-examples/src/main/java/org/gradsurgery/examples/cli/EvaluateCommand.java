@@ -68,9 +68,11 @@ final class EvaluateCommand implements Callable<Integer> {
         String preamble;
         List<String> classNames;
         if (userData.active()) {
-            // the split seed and levels of the run that trained the model, so "held out" means the same cases
+            // the split seed of the run that trained the model (42 without one), so "held out" means the same cases
+            // levels from the network itself: 2^(levels-1) = 2^(poolings) is what 2D inputs are padded to
+            int levels = Integer.numberOfTrailingZeros(PredictCommand.sizeDivisor(net)) + 1;
             UserData.Loaded u = userData.load(recorded != null ? recorded.path("data").path("splitSeed")
-                    .asLong(42) : 42, recorded != null ? recorded.path("model").path("levels").asInt(1) : 1);
+                    .asLong(42) : 42, levels);
             r = u.evaluate(net, bins);
             preamble = u.preamble();
             classNames = u.classNames();
