@@ -98,7 +98,7 @@ public final class LossBench implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("bench loss: computeScore(average=false) + computeGradient, float32, %s, %d warm-up + %d timed "
                 + "calls per case%n", softmax ? "softmax" : "sigmoid", warmup, repetitions);
-        out.println(machineLine());
+        out.println(BenchSupport.machineLine());
         out.flush();
 
         IActivation act = softmax ? new ActivationSoftmax() : new ActivationSigmoid();
@@ -118,7 +118,7 @@ public final class LossBench implements Callable<Integer> {
                 ILossFunction loss = e.getValue();
                 boolean flat = !(loss instanceof org.gradsurgery.loss.SpatialLossFunction);
                 double[] ms = time(loss, flat ? yRows : y, flat ? zRows : z, act);
-                double median = median(ms);
+                double median = BenchSupport.median(ms);
                 if (Double.isNaN(baseline)) {
                     baseline = median;
                 }
@@ -130,7 +130,7 @@ public final class LossBench implements Callable<Integer> {
             }
         }
         out.println();
-        out.println("after: " + machineLine());
+        out.println("after: " + BenchSupport.machineLine());
         if (csv != null) {
             writeCsv(rows);
             out.println("wrote " + csv);
@@ -230,28 +230,6 @@ public final class LossBench implements Callable<Integer> {
         }
         perm[rank - 1] = 1;
         return x.permute(perm).dup('c').reshape('c', x.length() / x.size(1), x.size(1));
-    }
-
-    static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        int m = s.length / 2;
-        return s.length % 2 == 1 ? s[m] : 0.5 * (s[m - 1] + s[m]);
-    }
-
-    /** Cores, load average and thread settings: figures from a shared machine must say what else was running. */
-    static String machineLine() {
-        String load;
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            load = f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException | RuntimeException e) {
-            load = "unknown";
-        }
-        return String.format("machine: %d cores visible, load average %s, OMP_NUM_THREADS=%s, ND4J max threads %d, "
-                        + "java %s", Runtime.getRuntime().availableProcessors(), load,
-                System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), Nd4j.getEnvironment().maxThreads(),
-                System.getProperty("java.version"));
     }
 
     private void writeCsv(List<Row> rows) throws IOException {
