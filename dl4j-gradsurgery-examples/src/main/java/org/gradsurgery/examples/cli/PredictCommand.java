@@ -81,6 +81,9 @@ final class PredictCommand implements Callable<Integer> {
             throw new NoSuchFileException(input.toString());
         }
         ComputationGraph net = RunDirectory.loadModel(model, false);
+        if (patchSize != null && !is3d(net)) {
+            throw new IllegalArgumentException("--patch-size applies to 3D models; " + model + " is a 2D model");
+        }
         int divisor = sizeDivisor(net);
         PrintStream printer = Console.stream(spec);
         if (nifti) {
