@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""PyTorch side of `gradsurgery bench unet --peer`: the same U-Net as BenchUNets.java, trained the same way.
+"""PyTorch side of `gradsurgery bench unet --peer`: the same U-Net as org.gradsurgery.model.UNet builds for the
+benchmark (BenchUNets.java), trained the same way.
 
 Per level two blocks of 3x3(x3) conv (padding 1, bias) -> norm -> ReLU; 2x2(x2) max-pool down; 2x2(x2) stride-2
-transposed conv (or nearest x2 upsample + 2x2(x2) 'same' conv) up; concatenation [up, skip]; 1x1(x1) conv to the
+transposed conv (or nearest x2 upsample + 3x3(x3) conv) up; concatenation [up, skip]; 1x1(x1) conv to the
 classes; softmax + soft Dice (per sample and class, smooth 1e-5, mean: LossDice's SAMPLE reduction); Adam(1e-3);
 float32. 2D: 4 levels, 16 base filters, batch norm, 1x128x128. 3D: 3 levels, 8 base filters, no norm, 1x64^3.
 
@@ -26,9 +27,7 @@ except ImportError as e:
 
 def conv(dims, cin, cout, k):
     c = nn.Conv3d if dims == 3 else nn.Conv2d
-    if k % 2 == 1:
-        return c(cin, cout, k, padding=k // 2)
-    return c(cin, cout, k, padding="same")  # even kernel, DL4J ConvolutionMode.Same
+    return c(cin, cout, k, padding=k // 2)
 
 
 def norm(dims, kind, ch):
@@ -62,7 +61,7 @@ class UNet(nn.Module):
                 t = nn.ConvTranspose3d if dims == 3 else nn.ConvTranspose2d
                 self.up.append(t(cin, f, 2, stride=2))
             else:
-                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv(dims, cin, f, 2)))
+                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv(dims, cin, f, 3)))
             self.dec.append(nn.Sequential(Block(dims, kind, 2 * f, f), Block(dims, kind, f, f)))
             cin = f
         self.head = conv(dims, cin, classes, 1)

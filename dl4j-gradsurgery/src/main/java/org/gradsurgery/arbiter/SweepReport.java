@@ -21,6 +21,7 @@ import org.gradsurgery.loss.LossWeightedSum;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 import org.nd4j.shade.jackson.core.JsonProcessingException;
+import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
@@ -89,6 +90,51 @@ public final class SweepReport {
                     + (opts.isEmpty() ? "" : "(" + String.join(", ", opts) + ")");
         }
         return loss.getClass().getSimpleName();
+    }
+
+    /**
+     * The {@code --loss} value ({@code NAME}, with {@code --surgery --exponent γ} added by {@link #trainCommand}) of
+     * {@code gradsurgery train} for a loss its flags express: a region loss or cross-entropy with the library's
+     * defaults, optionally under the surgery in logit space. Null otherwise (e.g. no background, Tversky α/β,
+     * compound losses).
+     */
+    static String trainLossName(ILossFunction loss) {
+        ILossFunction base = loss instanceof GradientSurgery ? ((GradientSurgery) loss).getBase() : loss;
+        if (loss instanceof GradientSurgery && ((GradientSurgery) loss).getSpace() != GradientSurgery.Space.LOGITS) {
+            return null;
+        }
+        for (LossKind k : LossKind.values()) {
+            if (k.build(true, AbstractTverskyLoss.DEFAULT_ALPHA, AbstractTverskyLoss.DEFAULT_BETA).equals(base)) {
+                return k.specName().replace('_', '-');
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The {@code gradsurgery train} arguments that train {@code c} again as the sweep did, or null when train's flags
+     * cannot express its loss ({@link #trainLossName}); then {@code lossFunction} in the config is the way back.
+     */
+    static List<String> trainCommand(SweepCandidate c, int epochs, int batchSize, long seed, int patience,
+                                     String earlyStopping, Map<String, Object> data) {
+        String name = trainLossName(c.loss());
+        if (name == null) {
+            return null;
+        }
+        List<String> a = new ArrayList<>(List.of("train", "--loss", name));
+        if (c.loss() instanceof GradientSurgery) {
+            a.addAll(List.of("--surgery", "--exponent", String.valueOf(((GradientSurgery) c.loss()).getExponent())));
+        }
+        UNetSettings u = c.unet();
+        a.addAll(List.of("--levels", String.valueOf(u.levels()), "--filters", String.valueOf(u.baseFilters()),
+                "--norm", u.normalization(), "--dropout", String.valueOf(u.dropout()), "--lr",
+                String.valueOf(u.learningRate()), "--epochs", String.valueOf(epochs), "--batch-size",
+                String.valueOf(batchSize), "--seed", String.valueOf(seed), "--early-stopping", earlyStopping,
+                "--patience", String.valueOf(patience)));
+        if (data.get("downsample") != null) {
+            a.addAll(List.of("--downsample", String.valueOf(data.get("downsample"))));
+        }
+        return a;
     }
 
     /** The kept epoch's metrics and how training ended (JSON). */
@@ -178,6 +224,15 @@ public final class SweepReport {
         if (best != null) {
             md.append("\nBest: candidate ").append(best.index() + 1).append(" (").append(best.runDirectory())
                     .append("/), configuration in ").append(BEST_CONFIG).append(".\n");
+            JsonNode command = RunDirectory.readConfig(dir.resolve(best.runDirectory())).get("command");
+            if (command != null && command.isArray()) {
+                List<String> args = new ArrayList<>();
+                command.forEach(n -> args.add(n.asText()));
+                md.append("Train it again: `gradsurgery ").append(String.join(" ", args)).append("`\n");
+            } else {
+                md.append("Its loss is not expressible with `gradsurgery train`'s flags; build it from the "
+                        + "`lossFunction` section of ").append(BEST_CONFIG).append(" (DL4J's JSON of the loss).\n");
+            }
             writeAtomically(dir.resolve(BEST_CONFIG), bestConfig(dir.resolve(best.runDirectory())));
         } else {
             md.append("\nNo candidate completed.\n");

@@ -21,21 +21,22 @@ import org.deeplearning4j.arbiter.optimize.runner.CandidateInfo;
 import org.deeplearning4j.arbiter.optimize.runner.CandidateStatus;
 import org.deeplearning4j.arbiter.optimize.runner.IOptimizationRunner;
 import org.deeplearning4j.arbiter.optimize.runner.listener.StatusListener;
-import org.nd4j.linalg.dataset.adapter.MultiDataSetIteratorAdapter;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.model.EarlyStopping;
 import org.gradsurgery.model.RunDirectory;
 import org.gradsurgery.model.Trainer;
 import org.gradsurgery.model.TrainingConfig;
-import org.gradsurgery.model.TrainingData;
 import org.gradsurgery.model.TrainingResult;
 
 /**
  * Arbiter {@link TaskCreator} for {@link SweepSpace} candidates: builds the candidate's network with a
  * {@link CandidateModelFactory} and trains it with the project's {@link Trainer} into its own run directory
- * (the trainer's format, see {@link RunDirectory}: {@code config.json} with the training, model, loss and data
- * sections, {@code metrics.csv} per epoch, {@code best.zip}, {@code model.zip}, the final checkpoint), validating
+ * (the trainer's format, see {@link RunDirectory}: {@code config.json} with the sections {@code gradsurgery train}
+ * writes, i.e. training, command (the equivalent {@code train} arguments, null when its flags cannot express the
+ * loss), model, loss (train's loss name, or a description) and data, plus lossFunction (DL4J's JSON of the exact
+ * loss), {@code metrics.csv} per epoch, {@code best.zip}, {@code model.zip}, the final checkpoint), validating
  * every epoch and stopping after {@code patience} epochs without improvement. Early stopping watches what the
  * trainer can watch: validation Dice (for the Dice and the constrained objectives), top-label ECE (for
  * {@code ece_top_label}), otherwise the validation loss. The kept network ({@code best.zip}) is then scored with
@@ -97,8 +98,9 @@ public final class SweepTaskCreator implements TaskCreator {
             result = train(c.getIndex(), sc, dirName, start);
         } catch (Exception | OutOfMemoryError e) {
             String msg = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-            result = CandidateResult.failed(c.getIndex(), sc, (System.currentTimeMillis() - start) / 1000.0, null,
-                    msg.replace('\n', ' '));
+            // whatever the trainer finished writing stays, for a look at the failure
+            result = CandidateResult.failed(c.getIndex(), sc, (System.currentTimeMillis() - start) / 1000.0,
+                    Files.isDirectory(outputDir.resolve(dirName)) ? dirName : null, msg.replace('\n', ' '));
         }
         onResult.accept(result);
         long end = System.currentTimeMillis();
@@ -115,22 +117,29 @@ public final class SweepTaskCreator implements TaskCreator {
         TrainingConfig config = TrainingConfig.builder().epochs(epochs).batchSize(batchSize).seed(candidateSeed)
                 .validateEvery(1).earlyStopping(EarlyStopping.on(trainerMetric(objective.monitored()), patience))
                 .checkpointEvery(0).runDirectory(run).progress(TrainingConfig.ProgressMode.OFF).build();
-        TrainingData training = TrainingData.of(
-                (batch, s) -> new MultiDataSetIteratorAdapter(data.trainIterator(batch, s)), data.validation());
         UNetSettings u = sc.unet();
+        // the sections gradsurgery train writes (so that train --resume works on a candidate), plus the exact loss
         Map<String, Object> model = new LinkedHashMap<>();
-        model.put("type", "UNet");
+        model.put("architecture", "UNet " + data.spatialShape().length + "D");
         model.put("levels", u.levels());
         model.put("baseFilters", u.baseFilters());
         model.put("normalization", u.normalization());
         model.put("dropout", u.dropout());
+        model.put("updater", "Adam");
         model.put("learningRate", u.learningRate());
+        model.put("parameters", net.numParams());
+        String lossName = SweepReport.trainLossName(sc.loss());
+        List<String> command = SweepReport.trainCommand(sc, epochs, batchSize, candidateSeed, patience,
+                config.earlyStopping().metric().lowerName(), dataDescription);
         TrainingResult tr = Trainer.builder(config).output(new PrintStream(OutputStream.nullOutputStream()))
+                .metadata("command", command)
                 .metadata("model", model)
-                .metadata("loss", JsonMappers.getMapper().valueToTree(sc.loss()))
+                .metadata("loss", lossName != null ? (sc.loss() instanceof GradientSurgery ? lossName + "+surgery:"
+                        + ((GradientSurgery) sc.loss()).getExponent() : lossName) : SweepReport.describe(sc.loss()))
+                .metadata("lossFunction", JsonMappers.getMapper().valueToTree(sc.loss()))
                 .metadata("data", dataDescription)
                 .metadata("sweep", Map.of("candidate", index + 1, "describe", SweepReport.describe(sc.loss())))
-                .build().fit(net, training);
+                .build().fit(net, data.training());
         Path best = run.resolve(RunDirectory.BEST);
         ComputationGraph kept = tr.bestEpoch() > 0 && Files.isRegularFile(best)
                 ? RunDirectory.loadModel(best, false) : tr.network();

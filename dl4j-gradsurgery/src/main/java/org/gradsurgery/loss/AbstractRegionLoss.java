@@ -34,6 +34,10 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * activation's Jacobian. Absent classes (G = 0) and all-masked examples give finite values and gradients thanks
  * to the smoothing terms.
  *
+ * <p><b>Evaluation.</b> Softmax and sigmoid calls on whole FLOAT/DOUBLE arrays run in {@link FusedKernels} (one
+ * pass for activation, value checks and sums, one for the gradient); every other call composes the same values from
+ * ND4J ops here.
+ *
  * <p>Subclasses live in this package; serialisation uses the {@link JsonProperty} fields.
  */
 public abstract class AbstractRegionLoss implements SpatialLossFunction {

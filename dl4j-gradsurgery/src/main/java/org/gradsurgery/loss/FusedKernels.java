@@ -20,7 +20,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * is a full pass over memory plus a temporary, and on a busy 2-core machine the op hand-offs dominate: measured
  * by {@code gradsurgery bench loss}, Dice + surgery took about 2.3× DL4J's {@code LossMCXENT}. Here the forward
  * work (activation, validation of labels and pre-outputs, all sums) is one pass and the gradient another, each
- * visiting a voxel's classes together.
+ * visiting a voxel's classes together. Large arrays are split into contiguous chunks over as many threads as ND4J
+ * may use; each chunk keeps its own partial sums.
  *
  * <p>Layout: the canonical {@code [N, C, V]} of {@link LossInput}, element (n, c, v) at (n·C + c)·V + v. Rank-2
  * input {@code [R, C]} is the same with N = R, V = 1, its sums pooled into one set. Anything else (other
@@ -123,17 +124,61 @@ final class FusedKernels {
     }
 
     /**
-     * p = activation(z) and the sums of every group, validating labels ([0, 1]) and, if asked, pre-outputs
-     * (finite) on the way.
+     * Splits the voxel positions u = n·V + v, u ∈ [0, N·V), into contiguous chunks, one per thread: as many as ND4J
+     * may use ({@code Environment.maxThreads}), and only for arrays large enough to pay for the hand-off.
+     */
+    private static int[] chunks(Geometry g) {
+        long work = (long) g.n * g.v * g.c;
+        int threads = work < PARALLEL_THRESHOLD ? 1 : Math.max(1, Math.min(
+                Nd4j.getEnvironment().maxThreads(), Runtime.getRuntime().availableProcessors()));
+        int total = g.n * g.v;
+        threads = Math.min(threads, total);
+        int[] bounds = new int[threads + 1];
+        for (int t = 0; t <= threads; t++) {
+            bounds[t] = (int) ((long) total * t / threads);
+        }
+        return bounds;
+    }
+
+    /** Below this many values one thread is faster than two. */
+    private static final long PARALLEL_THRESHOLD = 1 << 17;
+
+    private static void run(int[] bounds, java.util.function.IntConsumer chunk) {
+        int threads = bounds.length - 1;
+        if (threads == 1) {
+            chunk.accept(0);
+        } else {
+            java.util.stream.IntStream.range(0, threads).parallel().forEach(chunk);
+        }
+    }
+
+    /** Partial sums of one chunk of the forward pass. */
+    private static final class Partial {
+        final double[][] i1;
+        final double[][] p1;
+        final double[][] pk;
+        final double[][] g1;
+        final double[][] gk;
+        long nonFinite;
+        double yMin = Double.POSITIVE_INFINITY;
+        double yMax = Double.NEGATIVE_INFINITY;
+
+        Partial(int sets, int classes) {
+            i1 = new double[sets][classes];
+            p1 = new double[sets][classes];
+            pk = new double[sets][classes];
+            g1 = new double[sets][classes];
+            gk = new double[sets][classes];
+        }
+    }
+
+    /**
+     * p = activation(z) and the sums of every group into {@code s}, validating labels ([0, 1]) and, if asked,
+     * pre-outputs (finite) on the way.
      *
      * @param writeP whether to return p (the score alone does not need it)
      * @return p, or null when {@code writeP} is false
      */
-    static INDArray forward(LossInput in, boolean softmax, boolean squared, boolean checkFinite,
-                            AbstractRegionLoss.Sums s) {
-        return forward(in, softmax, squared, checkFinite, s, true);
-    }
-
     static INDArray forward(LossInput in, boolean softmax, boolean squared, boolean checkFinite,
                             AbstractRegionLoss.Sums s, boolean writeP) {
         Geometry g = new Geometry(in);
@@ -142,90 +187,109 @@ final class FusedKernels {
         Buf m = in.m == null ? null : buf(in.m);
         INDArray pArr = writeP ? Nd4j.createUninitialized(in.z.dataType(), in.z.shape(), 'c') : null;
         Buf p = writeP ? buf(pArr) : null;
-        int classes = g.c;
-        double[] e = new double[classes];
-        double[][] i1 = s.i;
-        double[][] pk = s.p;
-        double[][] gk = s.g;
-        double[][] g1 = s.g1;
-        double[][] p1 = new double[s.sets][classes];
-        long nonFinite = 0;
-        double yMin = Double.POSITIVE_INFINITY;
-        double yMax = Double.NEGATIVE_INFINITY;
-        for (int n = 0; n < g.n; n++) {
-            int set = g.set(n);
-            int base = n * classes * g.v;
-            for (int v = 0; v < g.v; v++) {
-                if (softmax) {
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int c = 0; c < classes; c++) {
-                        double zi = z.get(base + c * g.v + v);
-                        e[c] = zi;
-                        if (!Double.isFinite(zi)) {
-                            nonFinite++;
-                        }
-                        max = Math.max(max, zi);
-                    }
-                    double sum = 0;
-                    for (int c = 0; c < classes; c++) {
-                        e[c] = Math.exp(e[c] - max);
-                        sum += e[c];
-                    }
-                    for (int c = 0; c < classes; c++) {
-                        e[c] /= sum;
-                    }
-                } else {
-                    for (int c = 0; c < classes; c++) {
-                        double zi = z.get(base + c * g.v + v);
-                        if (!Double.isFinite(zi)) {
-                            nonFinite++;
-                        }
-                        e[c] = 1 / (1 + Math.exp(-zi));
-                    }
-                }
-                double mv = m == null || g.maskPerClass ? 1 : m.get(n * g.v + v);
-                for (int c = 0; c < classes; c++) {
-                    int idx = base + c * g.v + v;
-                    double pi = e[c];
-                    if (writeP) {
-                        p.set(idx, pi);
-                    }
-                    double yi = y.get(idx);
-                    yMin = Math.min(yMin, yi);
-                    yMax = Math.max(yMax, yi);
-                    double w = g.maskPerClass ? m.get(idx) : mv;
-                    if (w == 0) {
-                        continue;
-                    }
-                    double pm = w * pi;
-                    double ym = w * yi;
-                    i1[set][c] += pm * yi;
-                    p1[set][c] += pm;
-                    g1[set][c] += ym;
-                    if (squared) {
-                        pk[set][c] += pm * pi;
-                        gk[set][c] += ym * yi;
-                    }
+        int[] bounds = chunks(g);
+        Partial[] parts = new Partial[bounds.length - 1];
+        run(bounds, t -> parts[t] = forwardChunk(g, z, y, m, p, softmax, squared, s.sets, bounds[t],
+                bounds[t + 1]));
+        Partial all = parts[0];
+        for (int t = 1; t < parts.length; t++) {
+            Partial q = parts[t];
+            all.nonFinite += q.nonFinite;
+            all.yMin = Math.min(all.yMin, q.yMin);
+            all.yMax = Math.max(all.yMax, q.yMax);
+            for (int set = 0; set < s.sets; set++) {
+                for (int c = 0; c < g.c; c++) {
+                    all.i1[set][c] += q.i1[set][c];
+                    all.p1[set][c] += q.p1[set][c];
+                    all.pk[set][c] += q.pk[set][c];
+                    all.g1[set][c] += q.g1[set][c];
+                    all.gk[set][c] += q.gk[set][c];
                 }
             }
         }
-        if (!(yMin >= 0.0 && yMax <= 1.0)) {
-            throw LossInput.labelRangeError(in, yMin, yMax);
+        if (!(all.yMin >= 0.0 && all.yMax <= 1.0)) {
+            throw LossInput.labelRangeError(in, all.yMin, all.yMax);
         }
-        if (checkFinite && nonFinite > 0) {
-            throw LossInput.nonFiniteError(in, nonFinite);
+        if (checkFinite && all.nonFinite > 0) {
+            throw LossInput.nonFiniteError(in, all.nonFinite);
         }
         for (int set = 0; set < s.sets; set++) {
-            for (int c = 0; c < classes; c++) {
-                if (!squared) {
-                    pk[set][c] = p1[set][c];
-                    gk[set][c] = g1[set][c];
-                }
-                s.fp[set][c] = Math.max(0.0, p1[set][c] - i1[set][c]);
-                s.fn[set][c] = Math.max(0.0, g1[set][c] - i1[set][c]);
+            for (int c = 0; c < g.c; c++) {
+                s.i[set][c] = all.i1[set][c];
+                s.g1[set][c] = all.g1[set][c];
+                s.p[set][c] = squared ? all.pk[set][c] : all.p1[set][c];
+                s.g[set][c] = squared ? all.gk[set][c] : all.g1[set][c];
+                s.fp[set][c] = Math.max(0.0, all.p1[set][c] - all.i1[set][c]);
+                s.fn[set][c] = Math.max(0.0, all.g1[set][c] - all.i1[set][c]);
             }
         }
         return pArr;
+    }
+
+    private static Partial forwardChunk(Geometry g, Buf z, Buf y, Buf m, Buf p, boolean softmax, boolean squared,
+                                        int sets, int from, int to) {
+        int classes = g.c;
+        int stride = g.v;
+        Partial r = new Partial(sets, classes);
+        double[] e = new double[classes];
+        for (int u = from; u < to; u++) {
+            int n = u / stride;
+            int v = u - n * stride;
+            int set = g.set(n);
+            int base = n * classes * stride + v;
+            if (softmax) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int c = 0; c < classes; c++) {
+                    double zi = z.get(base + c * stride);
+                    e[c] = zi;
+                    if (!Double.isFinite(zi)) {
+                        r.nonFinite++;
+                    }
+                    max = Math.max(max, zi);
+                }
+                double sum = 0;
+                for (int c = 0; c < classes; c++) {
+                    e[c] = Math.exp(e[c] - max);
+                    sum += e[c];
+                }
+                for (int c = 0; c < classes; c++) {
+                    e[c] /= sum;
+                }
+            } else {
+                for (int c = 0; c < classes; c++) {
+                    double zi = z.get(base + c * stride);
+                    if (!Double.isFinite(zi)) {
+                        r.nonFinite++;
+                    }
+                    e[c] = 1 / (1 + Math.exp(-zi));
+                }
+            }
+            double mv = m == null || g.maskPerClass ? 1 : m.get(u);
+            for (int c = 0; c < classes; c++) {
+                int idx = base + c * stride;
+                double pi = e[c];
+                if (p != null) {
+                    p.set(idx, pi);
+                }
+                double yi = y.get(idx);
+                r.yMin = Math.min(r.yMin, yi);
+                r.yMax = Math.max(r.yMax, yi);
+                double w = g.maskPerClass ? m.get(idx) : mv;
+                if (w == 0) {
+                    continue;
+                }
+                double pm = w * pi;
+                double ym = w * yi;
+                r.i1[set][c] += pm * yi;
+                r.p1[set][c] += pm;
+                r.g1[set][c] += ym;
+                if (squared) {
+                    r.pk[set][c] += pm * pi;
+                    r.gk[set][c] += ym * yi;
+                }
+            }
+        }
+        return r;
     }
 
     /** What {@link #backward} returns per element. */
@@ -240,7 +304,8 @@ final class FusedKernels {
 
     /**
      * The gradient with respect to z of a region loss whose ∂L/∂p is, per group,
-     * {@code m·(a·y + b·p^(k−1) + c0)} (k = 2 when {@code squared}; the coefficients carry DL4J's scale).
+     * {@code m·(a·y + b·p^(k−1) + c0)} (k = 2 when {@code squared}; the coefficients carry DL4J's scale; one
+     * coefficient row per example, or a single row for BATCH groups and rank 2).
      */
     static INDArray backward(LossInput in, INDArray pArr, boolean softmax, boolean squared, double[][] a,
                              double[][] b, double[][] c0, Mode mode, double exponent) {
@@ -250,67 +315,76 @@ final class FusedKernels {
         Buf m = in.m == null ? null : buf(in.m);
         INDArray out = Nd4j.createUninitialized(in.z.dataType(), in.z.shape(), 'c');
         Buf o = buf(out);
+        int[] bounds = chunks(g);
+        run(bounds, t -> backwardChunk(g, p, y, m, o, softmax, squared, a, b, c0, mode, exponent, bounds[t],
+                bounds[t + 1]));
+        return out;
+    }
+
+    private static void backwardChunk(Geometry g, Buf p, Buf y, Buf m, Buf o, boolean softmax, boolean squared,
+                                      double[][] a, double[][] b, double[][] c0, Mode mode, double exponent,
+                                      int from, int to) {
         int classes = g.c;
+        int stride = g.v;
         double[] f = new double[classes];
         double[] pv = new double[classes];
         double[] wv = new double[classes];
         boolean surgery = mode != Mode.GRADIENT;
         boolean jacobian = mode != Mode.SURGERY_LOGITS;
-        for (int n = 0; n < g.n; n++) {
-            int set = a.length == 1 ? 0 : n;  // one coefficient set for BATCH groups and rank 2
+        for (int u = from; u < to; u++) {
+            int n = u / stride;
+            int v = u - n * stride;
+            int set = a.length == 1 ? 0 : n;
             double[] an = a[set];
             double[] bn = b[set];
             double[] cn = c0[set];
-            int base = n * classes * g.v;
-            for (int v = 0; v < g.v; v++) {
-                double mv = m == null || g.maskPerClass ? 1 : m.get(n * g.v + v);
-                for (int c = 0; c < classes; c++) {
-                    int idx = base + c * g.v + v;
-                    double w = g.maskPerClass ? m.get(idx) : mv;
-                    double pi = p.get(idx);
-                    pv[c] = pi;
-                    wv[c] = w;
-                    if (w == 0) {
-                        f[c] = 0;
-                        continue;
-                    }
-                    double yi = y.get(idx);
-                    double gp = w * (an[c] * yi + (squared ? bn[c] * pi : 0) + cn[c]);
-                    if (surgery) {
-                        double err = Math.abs(yi - pi);
-                        gp *= exponent == 1 ? err : exponent == 2 ? err * err : Math.pow(err, exponent);
-                    }
-                    f[c] = gp;
+            int base = n * classes * stride + v;
+            double mv = m == null || g.maskPerClass ? 1 : m.get(u);
+            for (int c = 0; c < classes; c++) {
+                int idx = base + c * stride;
+                double w = g.maskPerClass ? m.get(idx) : mv;
+                double pi = p.get(idx);
+                pv[c] = pi;
+                wv[c] = w;
+                if (w == 0) {
+                    f[c] = 0;
+                    continue;
                 }
-                if (jacobian) {
-                    if (softmax) {
-                        double inner = 0;
-                        for (int c = 0; c < classes; c++) {
-                            inner += pv[c] * f[c];
-                        }
-                        for (int c = 0; c < classes; c++) {
-                            f[c] = pv[c] * (f[c] - inner);
-                        }
-                    } else {
-                        for (int c = 0; c < classes; c++) {
-                            f[c] *= pv[c] * (1 - pv[c]);
-                        }
-                    }
-                } else if (softmax) {
-                    double mean = 0;
+                double yi = y.get(idx);
+                double gp = w * (an[c] * yi + (squared ? bn[c] * pi : 0) + cn[c]);
+                if (surgery) {
+                    double err = Math.abs(yi - pi);
+                    gp *= exponent == 1 ? err : exponent == 2 ? err * err : Math.pow(err, exponent);
+                }
+                f[c] = gp;
+            }
+            if (jacobian) {
+                if (softmax) {
+                    double inner = 0;
                     for (int c = 0; c < classes; c++) {
-                        mean += f[c];
+                        inner += pv[c] * f[c];
                     }
-                    mean /= classes;
                     for (int c = 0; c < classes; c++) {
-                        f[c] -= mean;
+                        f[c] = pv[c] * (f[c] - inner);
+                    }
+                } else {
+                    for (int c = 0; c < classes; c++) {
+                        f[c] *= pv[c] * (1 - pv[c]);
                     }
                 }
+            } else if (softmax) {
+                double mean = 0;
                 for (int c = 0; c < classes; c++) {
-                    o.set(base + c * g.v + v, surgery ? f[c] * wv[c] : f[c]);
+                    mean += f[c];
+                }
+                mean /= classes;
+                for (int c = 0; c < classes; c++) {
+                    f[c] -= mean;
                 }
             }
+            for (int c = 0; c < classes; c++) {
+                o.set(base + c * stride, surgery ? f[c] * wv[c] : f[c]);
+            }
         }
-        return out;
     }
 }

@@ -15,6 +15,7 @@ import org.deeplearning4j.nn.conf.dropout.Dropout;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
@@ -235,21 +236,24 @@ public final class UNet {
     }
 
     /**
-     * A table with one row per vertex in build order (name, type, inputs, output shape for the configured input
-     * type, parameters) and the total parameter count.
+     * A table with one row per vertex in build order (name, type, activation, inputs, output shape for the
+     * configured input type, parameters) and the total parameter count.
      */
     public String summary() {
         Map<String, InputType> types = configuration.clone().getLayerActivationTypes(false, inputType());
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"vertex", "type", "inputs", "output shape (per example)", "params"});
-        rows.add(new String[] {INPUT, "Input", "", shape(inputType()), "0"});
+        rows.add(new String[] {"vertex", "type", "activation", "inputs", "output shape (per example)", "params"});
+        rows.add(new String[] {INPUT, "Input", "", "", shape(inputType()), "0"});
         for (String[] nameAndInputs : vertexOrder) {
             String name = nameAndInputs[0];
             GraphVertex v = configuration.getVertices().get(name);
-            String type = v instanceof LayerVertex ? ((LayerVertex) v).getLayerConf().getLayer().getClass()
-                    .getSimpleName() : v.getClass().getSimpleName();
+            Layer layer = v instanceof LayerVertex ? ((LayerVertex) v).getLayerConf().getLayer() : null;
+            String type = layer != null ? layer.getClass().getSimpleName() : v.getClass().getSimpleName();
+            String activation = layer instanceof BaseLayer && ((BaseLayer) layer).getActivationFn() != null
+                    ? ((BaseLayer) layer).getActivationFn().toString() : "";
             String inputs = String.join(", ", Arrays.copyOfRange(nameAndInputs, 1, nameAndInputs.length));
-            rows.add(new String[] {name, type, inputs, shape(types.get(name)), Long.toString(v.numParams(false))});
+            rows.add(new String[] {name, type, activation, inputs, shape(types.get(name)),
+                    Long.toString(v.numParams(false))});
         }
         int[] width = new int[rows.get(0).length];
         for (String[] r : rows) {

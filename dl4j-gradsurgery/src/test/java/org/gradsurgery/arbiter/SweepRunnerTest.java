@@ -32,9 +32,14 @@ class SweepRunnerTest {
     private static final String NET = "\"levels\": 2, \"baseFilters\": 4, ";
 
     private static List<CandidateResult> run(String json, Path out, List<String> progress) throws Exception {
+        return run(json, out, progress, SyntheticSweepData.data());
+    }
+
+    private static List<CandidateResult> run(String json, Path out, List<String> progress, SweepData data)
+            throws Exception {
         SweepSpec spec = SweepSpec.parse(json, "test.json");
-        return new SweepRunner(spec, SyntheticSweepData.data(), new UNetModelFactory(), out,
-                Map.of("dataset", "synthetic"), progress::add).run();
+        return new SweepRunner(spec, data, new UNetModelFactory(), out, Map.of("dataset", "synthetic"),
+                progress::add).run();
     }
 
     private static List<String[]> csvRows(Path out) throws Exception {
@@ -91,10 +96,16 @@ class SweepRunnerTest {
         JsonNode bestRun = RunDirectory.readConfig(out.resolve(ranked.get(0).runDirectory()));
         assertTrue(best.get("training").get("runDirectory").isNull());
         assertEquals(bestRun.get("training").get("seed"), best.get("training").get("seed"));
-        assertEquals(bestRun.get("loss"), best.get("loss"));
+        assertEquals(bestRun.get("lossFunction"), best.get("lossFunction"));
         assertEquals(bestRun.get("model"), best.get("model"));
         assertEquals(ranked.get(0).candidate().loss(),
-                JsonMappers.getMapper().treeToValue(best.get("loss"), ILossFunction.class));
+                JsonMappers.getMapper().treeToValue(best.get("lossFunction"), ILossFunction.class));
+        // default Dice with or without the surgery: gradsurgery train can retrain it; its loss name says which
+        boolean surgery = ranked.get(0).candidate().loss() instanceof GradientSurgery;
+        assertTrue(best.get("loss").asText().startsWith(surgery ? "dice+surgery:" : "dice"), best.toString());
+        assertEquals("train", best.get("command").get(0).asText());
+        assertEquals(surgery, best.get("command").toString().contains("\"--surgery\""));
+        assertTrue(Files.readString(out.resolve(SweepReport.MARKDOWN)).contains("Train it again: `gradsurgery train"));
         TrainingConfig retrain = TrainingConfig.fromJson(best.get("training").toString());
         assertEquals(1, retrain.epochs());
         String md = Files.readString(out.resolve(SweepReport.MARKDOWN));
@@ -139,11 +150,39 @@ class SweepRunnerTest {
     }
 
     @Test
+    void aFailingCandidateIsReportedAndRankedLast(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepSpec.parse("{\"search\": {\"strategy\": \"grid\"}," + TRAINING
+                + "\"score\": {\"objective\": \"dice\"}, \"space\": {" + NET + "\"loss\": [\"jaccard\", \"dice\"]}}",
+                "test.json");
+        UNetModelFactory unets = new UNetModelFactory();
+        CandidateModelFactory failsOnJaccard = (c, d, seed) -> {
+            if (SweepReport.describe(c.loss()).equals("jaccard")) {
+                throw new IllegalStateException("out of native memory (simulated)");
+            }
+            return unets.build(c, d, seed);
+        };
+        Path out = dir.resolve("fail");
+        List<String> progress = new ArrayList<>();
+        List<CandidateResult> ranked = new SweepRunner(spec, SyntheticSweepData.data(), failsOnJaccard, out,
+                Map.of(), progress::add).run();
+        assertEquals(2, ranked.size());
+        assertFalse(ranked.get(0).failed());
+        assertTrue(ranked.get(1).failed());
+        assertEquals("IllegalStateException: out of native memory (simulated)", ranked.get(1).error());
+        assertTrue(progress.get(1).contains("FAILED: IllegalStateException"), progress.get(1));
+        List<String[]> rows = csvRows(out);
+        assertEquals("completed", rows.get(0)[2]);
+        assertEquals("failed", rows.get(1)[2]);
+        assertTrue(Files.isRegularFile(out.resolve(SweepReport.BEST_CONFIG)));
+    }
+
+    @Test
     void earlyStoppingKeepsTheBestEpoch(@TempDir Path dir) throws Exception {
         // lr 1e-12: the weights do not move in FLOAT, Dice never improves after epoch 1, patience 1 stops at 2
         List<CandidateResult> ranked = run("{\"search\": {\"candidates\": 1},"
                 + "\"training\": {\"epochs\": 6, \"patience\": 1, \"batchSize\": 4}, \"score\": {\"objective\": \"dice\"},"
-                + "\"space\": {" + NET + "\"learningRate\": 1e-12}}", dir.resolve("es"), new ArrayList<>());
+                + "\"space\": {" + NET + "\"learningRate\": 1e-12}}", dir.resolve("es"), new ArrayList<>(),
+                SyntheticSweepData.dataFromIterators());
         CandidateResult r = ranked.get(0);
         assertEquals("early stopping", r.stopReason());
         assertEquals(2, r.epochs());

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Random;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.SegmentationDataSetIterator;
+import org.gradsurgery.data.SegmentationMultiDataSetIterator;
+import org.gradsurgery.model.TrainingData;
 
 /**
  * Tiny 2D segmentation data for sweep tests: 16 × 16 images with a square (class 1) and a disc (class 2) at random
@@ -44,12 +46,20 @@ final class SyntheticSweepData {
         return out;
     }
 
+    /** The same data through the single-input iterator constructor (what notebooks use). */
+    static SweepData dataFromIterators() {
+        List<Sample> train = samples(8, 1);
+        return new SweepData((batch, seed) -> SegmentationDataSetIterator.builder().samples(train)
+                .numClasses(CLASSES).batchSize(batch).seed(seed).build(),
+                SegmentationDataSetIterator.toDataSet(samples(4, 2), CLASSES), new double[]{1, 1});
+    }
+
     /** 8 training and 4 validation images. */
     static SweepData data() {
         List<Sample> train = samples(8, 1);
         List<Sample> val = samples(4, 2);
-        return new SweepData((batch, seed) -> SegmentationDataSetIterator.builder().samples(train)
-                .numClasses(CLASSES).batchSize(batch).seed(seed).build(),
-                SegmentationDataSetIterator.toDataSet(val, CLASSES), new double[]{1, 1});
+        return new SweepData(TrainingData.of((batch, seed) -> new SegmentationMultiDataSetIterator(
+                SegmentationDataSetIterator.builder().samples(train).numClasses(CLASSES).batchSize(batch).seed(seed)
+                        .build()), null), SegmentationDataSetIterator.toDataSet(val, CLASSES), new double[]{1, 1});
     }
 }

@@ -109,7 +109,10 @@ class LayerGradientCheckTest {
         cases.add(new LossCase(name, loss, Activation.SIGMOID, Mask.PER_CLASS));
     }
 
-    /** Stock losses behind DL4J's own CnnLossLayer (NCHW) and Cnn3DLossLayer (NCDHW), where those layers work. */
+    /**
+     * Stock DL4J losses and every project region loss behind DL4J's own CnnLossLayer (NCHW) and Cnn3DLossLayer
+     * (NCDHW). Stock NHWC is left out: CnnLossLayer scores NHWC through an NCHW reshape, so its score is wrong.
+     */
     static List<LossCase> stockLosses() {
         List<LossCase> cases = new ArrayList<>();
         cases.add(new LossCase("MCXENT", () -> new LossMCXENT(0.0, null), Activation.SOFTMAX,
@@ -117,7 +120,19 @@ class LayerGradientCheckTest {
         cases.add(new LossCase("BinaryXENT", () -> new LossBinaryXENT(0.0), Activation.SIGMOID,
                 Mask.NONE, Mask.PER_CLASS));
         cases.add(new LossCase("MSE", LossMSE::new, Activation.SIGMOID, Mask.NONE));
+        // The project's region losses behind the stock layers: they see [N·spatial, C] rows (BATCH groups) and
+        // must still give the exact gradient of the score those layers report (README, "use it in your own graph").
+        addStockRegionLoss(cases, "Dice", LossDice::new);
+        addStockRegionLoss(cases, "Jaccard", LossJaccard::new);
+        addStockRegionLoss(cases, "Tversky", LossTversky::new);
+        addStockRegionLoss(cases, "FocalTversky", LossFocalTversky::new);
+        addStockRegionLoss(cases, "GeneralizedDice", LossGeneralizedDice::new);
         return cases;
+    }
+
+    private static void addStockRegionLoss(List<LossCase> cases, String name, Supplier<ILossFunction> loss) {
+        cases.add(new LossCase(name, loss, Activation.SOFTMAX, Mask.NONE));
+        cases.add(new LossCase(name, loss, Activation.SIGMOID, Mask.PER_CLASS));
     }
 
     static Stream<Arguments> ourLossLayerCases() {

@@ -21,6 +21,12 @@ import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.layers.SegmentationGraphs.Layout;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossDice;
+import org.gradsurgery.loss.LossFocalTversky;
+import org.gradsurgery.loss.LossGeneralizedDice;
+import org.gradsurgery.loss.LossJaccard;
+import org.gradsurgery.loss.LossTversky;
+import org.gradsurgery.loss.LossWeightedSum;
+import org.gradsurgery.loss.Reduction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -75,7 +81,19 @@ class LayerSerializationTest {
                 Arguments.of(Layout.NCHW, new GroupErrorLoss(), Activation.SOFTMAX),
                 Arguments.of(Layout.NCDHW, GradientSurgery.builder()
                         .base(LossDice.builder().includeBackground(false).smoothNr(1e-4).build())
-                        .exponent(2.0).build(), Activation.SOFTMAX));
+                        .exponent(2.0).build(), Activation.SOFTMAX),
+                // every other project loss, with non-default options, so a field reset on load would show
+                Arguments.of(Layout.NCHW, LossJaccard.builder().reduction(Reduction.BATCH).squaredPred(true)
+                        .build(), Activation.SOFTMAX),
+                Arguments.of(Layout.NHWC, LossTversky.builder().alpha(0.3).beta(0.7).smoothDr(1e-3).build(),
+                        Activation.SIGMOID),
+                Arguments.of(Layout.NCDHW, LossFocalTversky.builder().gamma(1.5).alpha(0.4).build(),
+                        Activation.SOFTMAX),
+                Arguments.of(Layout.NCHW, LossGeneralizedDice.builder().includeBackground(false).checkFinite(false)
+                        .build(), Activation.SOFTMAX),
+                Arguments.of(Layout.NHWC, LossWeightedSum.builder()
+                        .add(1.0, GradientSurgery.wrap(new LossDice(), 0.5)).add(0.5, new LossMCXENT()).build(),
+                        Activation.SOFTMAX));
     }
 
     private static org.deeplearning4j.nn.conf.layers.Layer layer(ComputationGraphConfiguration conf, String name) {

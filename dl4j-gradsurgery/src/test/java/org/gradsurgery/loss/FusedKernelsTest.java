@@ -110,6 +110,34 @@ class FusedKernelsTest {
     }
 
     @Test
+    void chunksOnSeveralThreadsGiveTheSingleThreadResult() {
+        long[] shape = {2, 4, 128, 128};   // 2^17 values: the smallest size the kernels split over threads
+        INDArray z = logits(shape, 11).castTo(DataType.FLOAT);
+        INDArray y = labels(shape, true, 12).castTo(DataType.FLOAT);
+        INDArray m = mask(shape, false, 13).castTo(DataType.FLOAT);
+        IActivation act = new ActivationSoftmax();
+        org.nd4j.linalg.factory.Environment env = org.nd4j.linalg.factory.Nd4j.getEnvironment();
+        int threads = env.maxThreads();
+        for (AbstractRegionLoss loss : new AbstractRegionLoss[]{new LossDice(),
+            LossGeneralizedDice.builder().reduction(Reduction.BATCH).squaredPred(true).build()}) {
+            GradientSurgery surgery = GradientSurgery.wrap(loss);
+            double score1 = loss.computeScore(y, z, act, m, false);
+            INDArray field1 = surgery.computeGradient(y, z, act, m);
+            INDArray grad1 = loss.computeGradient(y, z, act, m);
+            try {
+                env.setMaxThreads(3);
+                assertEquals(score1, loss.computeScore(y, z, act, m, false), 1e-5 * Math.abs(score1));
+                assertTrue(maxRelativeError(field1, surgery.computeGradient(y, z, act, m)) < 1e-5);
+                assertTrue(maxRelativeError(grad1, loss.computeGradient(y, z, act, m)) < 1e-5);
+                assertTrue(maxRelativeError(unfused(() -> loss.computeGradient(y, z, act, m)),
+                        loss.computeGradient(y, z, act, m)) < 1e-5);
+            } finally {
+                env.setMaxThreads(threads);
+            }
+        }
+    }
+
+    @Test
     void viewsAndOtherActivationsTakeTheNd4jPath() {
         INDArray big = logits(new long[]{3, 3, 2, 2}, 4);
         INDArray z = big.get(NDArrayIndex.interval(1, 3));   // a view with an offset

@@ -2,6 +2,7 @@ package org.gradsurgery.loss;
 
 import java.util.Random;
 import java.util.function.ToDoubleFunction;
+import org.gradsurgery.layers.impl.SpatialLayout;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -115,12 +116,6 @@ final class LossFixtures {
 
     /** {@code [N, C, spatial...]} to the rows {@code [N·V, C]} that DL4J's CnnLossLayer passes to a loss. */
     static INDArray rows(INDArray x) {
-        int rank = x.rank();
-        int[] perm = new int[rank];
-        for (int a = 1; a < rank - 1; a++) {
-            perm[a] = a + 1;
-        }
-        perm[rank - 1] = 1;
-        return x.permute(perm).dup('c').reshape('c', x.length() / x.size(1), x.size(1));
+        return SpatialLayout.of(x.rank(), false).toRows(x);
     }
 }

@@ -84,6 +84,20 @@ public final class SyntheticShapes {
         return s;
     }
 
+    /** FLOAT values uniform in [lo, hi), c order, seeded. */
+    public static INDArray uniform(long[] shape, double lo, double hi, long seed) {
+        Random r = new Random(seed);
+        long n = 1;
+        for (long s : shape) {
+            n *= s;
+        }
+        float[] v = new float[Math.toIntExact(n)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (lo + (hi - lo) * r.nextDouble());
+        }
+        return Nd4j.create(v, shape, 'c');
+    }
+
     /** The examples {@code [from, to)} of a data set (views). */
     public static MultiDataSet slice(MultiDataSet d, int from, int to) {
         return new MultiDataSet(rows(d.getFeatures(0), from, to), rows(d.getLabels(0), from, to));

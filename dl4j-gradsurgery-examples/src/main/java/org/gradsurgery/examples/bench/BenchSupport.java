@@ -52,9 +52,10 @@ final class BenchSupport {
 
     /** One line naming the machine state a figure was measured under. */
     static String machineLine() {
-        return String.format("machine: %d cores visible, load average %s, OMP_NUM_THREADS=%s, java %s",
-                Runtime.getRuntime().availableProcessors(), loadAverage(),
-                System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), System.getProperty("java.version"));
+        return String.format("machine: %d cores visible, load average %s, OMP_NUM_THREADS=%s, ND4J max threads %d, "
+                        + "java %s", Runtime.getRuntime().availableProcessors(), loadAverage(),
+                System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"),
+                org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads(), System.getProperty("java.version"));
     }
 
     /**

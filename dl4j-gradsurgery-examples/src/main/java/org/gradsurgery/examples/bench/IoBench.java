@@ -33,8 +33,10 @@ import picocli.CommandLine.Option;
  * timed end to end (open, header, map or inflate, decode to a new array); the throughput is the decoded voxel bytes
  * on disk (uncompressed) per second, the same definition for both readers, so the ratio is the ratio of times.
  * Both FLOAT (nibabel {@code get_fdata(dtype=np.float32)}) and DOUBLE (nibabel's default {@code get_fdata()}) are
- * measured. The median of {@code --repetitions} timed reads is reported, after one untimed warm-up read that puts
- * the file in the page cache for both readers.
+ * measured. nibabel returns a lazy {@code np.memmap} for an unscaled {@code .nii} of the requested type; the peer
+ * copies it, since reading is what is being timed. The median of {@code --repetitions} timed reads is reported, as
+ * wall time and as process CPU time, after one untimed warm-up read that puts the file in the page cache for
+ * both readers.
  */
 @Command(name = "io", mixinStandardHelpOptions = true,
         description = "NIfTI read MB/s (int16/float32, .nii/.nii.gz) against nibabel's get_fdata() in the same run.")
@@ -55,11 +57,19 @@ public final class IoBench implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /** One file's figures; a reader's entries are absent when it did not run. Times in seconds. */
+    /**
+     * One file's figures; a reader's entries are absent when it did not run. Medians in seconds: wall time, and
+     * process CPU time (which the other jobs on a shared machine stretch far less).
+     */
     public record Row(String file, long voxelBytes, long fileBytes, double writeSeconds,
-                      Map<String, Double> medianSeconds, Map<String, Double> minSeconds) {
+                      Map<String, Double> medianSeconds, Map<String, Double> medianCpuSeconds) {
         double mbPerSecond(String reader) {
             Double s = medianSeconds.get(reader);
+            return s == null ? Double.NaN : voxelBytes / 1e6 / s;
+        }
+
+        double mbPerCpuSecond(String reader) {
+            Double s = medianCpuSeconds.get(reader);
             return s == null ? Double.NaN : voxelBytes / 1e6 / s;
         }
     }
@@ -122,13 +132,13 @@ public final class IoBench implements Callable<Integer> {
             for (Map.Entry<String, Path> e : files.entrySet()) {
                 Path f = e.getValue();
                 Map<String, Double> med = new LinkedHashMap<>();
-                Map<String, Double> min = new LinkedHashMap<>();
+                Map<String, Double> cpu = new LinkedHashMap<>();
                 long voxelBytes = 0;
                 for (DataType t : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
-                    double[] s = timeJava(f, t, repetitions);
+                    double[][] s = timeJava(f, t, repetitions);
                     String key = t == DataType.FLOAT ? JAVA_F32 : JAVA_F64;
-                    med.put(key, BenchSupport.median(s));
-                    min.put(key, BenchSupport.min(s));
+                    med.put(key, BenchSupport.median(s[0]));
+                    cpu.put(key, BenchSupport.median(s[1]));
                 }
                 NiftiImage img = Nifti.read(f);
                 voxelBytes = img.header().voxelCount() * img.header().datatype().bytesPerVoxel();
@@ -138,11 +148,11 @@ public final class IoBench implements Callable<Integer> {
                         for (String dt : new String[]{"float32", "float64"}) {
                             JsonNode d = fr.get(dt);
                             med.put("nibabel " + dt, d.get("median_s").asDouble());
-                            min.put("nibabel " + dt, d.get("min_s").asDouble());
+                            cpu.put("nibabel " + dt, d.get("median_cpu_s").asDouble());
                         }
                     }
                 }
-                rows.add(new Row(e.getKey(), voxelBytes, Files.size(f), writeSeconds.get(e.getKey()), med, min));
+                rows.add(new Row(e.getKey(), voxelBytes, Files.size(f), writeSeconds.get(e.getKey()), med, cpu));
             }
             print(out, rows, nib, nibWhy);
             return rows;
@@ -153,13 +163,16 @@ public final class IoBench implements Callable<Integer> {
         }
     }
 
-    private static double[] timeJava(Path f, DataType t, int repetitions) throws IOException {
-        readOnce(f, t);
-        double[] s = new double[repetitions];
+    /** {wall seconds, process CPU seconds} per timed read. */
+    private static double[][] timeJava(Path f, DataType t, int repetitions) throws IOException {
+        readOnce(f, t).close();
+        double[][] s = new double[2][repetitions];
         for (int i = 0; i < repetitions; i++) {
+            long c0 = BenchSupport.processCpuNanos();
             long t0 = System.nanoTime();
             INDArray a = readOnce(f, t);
-            s[i] = (System.nanoTime() - t0) / 1e9;
+            s[0][i] = (System.nanoTime() - t0) / 1e9;
+            s[1][i] = (BenchSupport.processCpuNanos() - c0) / 1e9;
             a.close();
         }
         return s;
@@ -170,21 +183,27 @@ public final class IoBench implements Callable<Integer> {
     }
 
     private static void print(PrintWriter out, List<Row> rows, JsonNode nib, String nibWhy) {
-        out.printf("%-16s %9s %9s %10s | %12s %12s | %12s %12s | %8s %8s%n", "file", "voxel MB", "file MB",
-                "write MB/s", "java f32", "nibabel f32", "java f64", "nibabel f64", "f32 x", "f64 x");
+        out.printf("%-16s %9s %9s %10s | %9s %9s %9s %9s | %9s %9s %9s %9s | %6s %6s %6s %6s%n", "", "", "", "",
+                "wall", "", "", "", "CPU", "", "", "", "wall", "", "CPU", "");
+        out.printf("%-16s %9s %9s %10s | %9s %9s %9s %9s | %9s %9s %9s %9s | %6s %6s %6s %6s%n", "file", "voxel MB",
+                "file MB", "write MB/s", "java f32", "nib f32", "java f64", "nib f64", "java f32", "nib f32",
+                "java f64", "nib f64", "f32 x", "f64 x", "f32 x", "f64 x");
         for (Row r : rows) {
-            double j32 = r.mbPerSecond(JAVA_F32);
-            double n32 = r.mbPerSecond(NIB_F32);
-            double j64 = r.mbPerSecond(JAVA_F64);
-            double n64 = r.mbPerSecond(NIB_F64);
-            out.printf("%-16s %9.1f %9.1f %10.1f | %12.1f %12s | %12.1f %12s | %8s %8s%n", r.file(),
-                    r.voxelBytes() / 1e6, r.fileBytes() / 1e6, r.voxelBytes() / 1e6 / r.writeSeconds(), j32,
-                    fmt(n32), j64, fmt(n64), ratio(j32, n32), ratio(j64, n64));
+            double[] w = {r.mbPerSecond(JAVA_F32), r.mbPerSecond(NIB_F32), r.mbPerSecond(JAVA_F64),
+                    r.mbPerSecond(NIB_F64)};
+            double[] c = {r.mbPerCpuSecond(JAVA_F32), r.mbPerCpuSecond(NIB_F32), r.mbPerCpuSecond(JAVA_F64),
+                    r.mbPerCpuSecond(NIB_F64)};
+            out.printf("%-16s %9.1f %9.1f %10.1f | %9s %9s %9s %9s | %9s %9s %9s %9s | %6s %6s %6s %6s%n",
+                    r.file(), r.voxelBytes() / 1e6, r.fileBytes() / 1e6, r.voxelBytes() / 1e6 / r.writeSeconds(),
+                    fmt(w[0]), fmt(w[1]), fmt(w[2]), fmt(w[3]), fmt(c[0]), fmt(c[1]), fmt(c[2]), fmt(c[3]),
+                    ratio(w[0], w[1]), ratio(w[2], w[3]), ratio(c[0], c[1]), ratio(c[2], c[3]));
         }
-        out.println("columns: read MB/s (median); 'x' = java MB/s / nibabel MB/s in this run (>1: java faster)");
+        out.println("columns: read MB/s, medians: per wall second and per process-CPU second; 'x' = java / nibabel in "
+                + "this run (>1: java faster)");
         if (nib != null) {
             out.println("nibabel " + nib.path("nibabel").asText() + ", numpy " + nib.path("numpy").asText()
-                    + ", python " + nib.path("python").asText());
+                    + " (madvise huge pages " + (nib.path("numpy_hugepage").asBoolean(true) ? "on" : "off")
+                    + "), python " + nib.path("python").asText());
         } else {
             out.println("nibabel: " + nibWhy);
         }

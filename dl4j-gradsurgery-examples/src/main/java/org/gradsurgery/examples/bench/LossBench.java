@@ -10,12 +10,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.gradsurgery.layers.impl.SpatialLayout;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossDice;
 import org.gradsurgery.loss.LossFocalTversky;
 import org.gradsurgery.loss.LossGeneralizedDice;
 import org.gradsurgery.loss.LossJaccard;
 import org.gradsurgery.loss.LossTversky;
+import org.gradsurgery.loss.SpatialLossFunction;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationSigmoid;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
@@ -38,7 +40,8 @@ import picocli.CommandLine.Option;
  * for no layout change. The region losses and their surgery get the whole {@code [N, C, spatial...]} tensors, as
  * the project's {@code SegmentationLossLayer} passes them. Labels are random one-hot (softmax) or independent 0/1
  * (sigmoid), pre-outputs standard normal, no mask. Each case runs {@code --warmup} untimed calls, then
- * {@code --repetitions} timed ones; the table shows the median and minimum ms per call and the median's ratio to
+ * {@code --repetitions} timed rounds in which every case runs once (round-robin, so a change of the machine's
+ * load hits all cases alike); the table shows the median and minimum ms per call and the median's ratio to
  * the baseline's.
  */
 @Command(name = "loss", mixinStandardHelpOptions = true,
@@ -59,7 +62,7 @@ public final class LossBench implements Callable<Integer> {
     int repetitions;
 
     @Option(names = "--warmup", description = "Untimed calls per case first (default ${DEFAULT-VALUE}).",
-            defaultValue = "2")
+            defaultValue = "3")
     int warmup;
 
     @Option(names = "--activation", description = "softmax or sigmoid (default ${DEFAULT-VALUE}).",
@@ -98,7 +101,7 @@ public final class LossBench implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("bench loss: computeScore(average=false) + computeGradient, float32, %s, %d warm-up + %d timed "
                 + "calls per case%n", softmax ? "softmax" : "sigmoid", warmup, repetitions);
-        out.println(machineLine());
+        out.println(BenchSupport.machineLine());
         out.flush();
 
         IActivation act = softmax ? new ActivationSoftmax() : new ActivationSigmoid();
@@ -107,30 +110,41 @@ public final class LossBench implements Callable<Integer> {
         for (long[] shape : parsed) {
             String shapeName = Arrays.toString(shape);
             out.printf("%nshape %s (%.1f M values)%n", shapeName, product(shape) / 1e6);
-            out.printf("  %-34s %10s %10s %8s%n", "loss", "median ms", "min ms", "x base");
-            out.flush();
             INDArray z = Nd4j.randn(seed, shape).castTo(DataType.FLOAT);
             INDArray y = labels(shape, softmax, seed + 1);
             INDArray zRows = rows(z);
             INDArray yRows = rows(y);
-            double baseline = Double.NaN;
-            for (Map.Entry<String, ILossFunction> e : losses.entrySet()) {
-                ILossFunction loss = e.getValue();
-                boolean flat = !(loss instanceof org.gradsurgery.loss.SpatialLossFunction);
-                double[] ms = time(loss, flat ? yRows : y, flat ? zRows : z, act);
-                double median = median(ms);
-                if (Double.isNaN(baseline)) {
-                    baseline = median;
+            List<String> names = new ArrayList<>(losses.keySet());
+            double[][] ms = new double[names.size()][repetitions];
+            out.printf("  warm-up (%d call(s) per loss) ...%n", warmup);
+            out.flush();
+            for (int i = 0; i < warmup; i++) {
+                for (String name : names) {
+                    step(losses.get(name), y, z, yRows, zRows, act);
                 }
-                Row row = new Row(shapeName, e.getKey(), median, Arrays.stream(ms).min().orElseThrow(),
-                        median / baseline);
-                rows.add(row);
-                out.printf("  %-34s %10.1f %10.1f %8.2f%n", row.loss(), row.medianMs(), row.minMs(), row.ratio());
-                out.flush();
             }
+            // Round-robin: every repetition times each loss once, so a change of the machine's load hits all alike.
+            for (int r = 0; r < repetitions; r++) {
+                out.printf("  repetition %d/%d ...%n", r + 1, repetitions);
+                out.flush();
+                for (int l = 0; l < names.size(); l++) {
+                    long t0 = System.nanoTime();
+                    step(losses.get(names.get(l)), y, z, yRows, zRows, act);
+                    ms[l][r] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            double baseline = BenchSupport.median(ms[0]);
+            out.printf("  %-38s %10s %10s %8s%n", "loss", "median ms", "min ms", "x base");
+            for (int l = 0; l < names.size(); l++) {
+                Row row = new Row(shapeName, names.get(l), BenchSupport.median(ms[l]), BenchSupport.min(ms[l]),
+                        BenchSupport.median(ms[l]) / baseline);
+                rows.add(row);
+                out.printf("  %-38s %10.1f %10.1f %8.2f%n", row.loss(), row.medianMs(), row.minMs(), row.ratio());
+            }
+            out.flush();
         }
         out.println();
-        out.println("after: " + machineLine());
+        out.println("after: " + BenchSupport.machineLine());
         if (csv != null) {
             writeCsv(rows);
             out.println("wrote " + csv);
@@ -155,21 +169,14 @@ public final class LossBench implements Callable<Integer> {
         return m;
     }
 
-    private double[] time(ILossFunction loss, INDArray y, INDArray z, IActivation act) {
-        for (int i = 0; i < warmup; i++) {
-            step(loss, y, z, act);
-        }
-        double[] ms = new double[repetitions];
-        for (int i = 0; i < repetitions; i++) {
-            long t0 = System.nanoTime();
-            step(loss, y, z, act);
-            ms[i] = (System.nanoTime() - t0) / 1e6;
-        }
-        return ms;
-    }
-
     /** What one training step asks of the loss (DL4J calls the gradient first, then the unaveraged score). */
-    private static void step(ILossFunction loss, INDArray y, INDArray z, IActivation act) {
+    private static void step(ILossFunction loss, INDArray y, INDArray z, INDArray yRows, INDArray zRows,
+                             IActivation act) {
+        if (!(loss instanceof SpatialLossFunction)) {
+            // DL4J's own losses get CnnLossLayer's rows
+            y = yRows;
+            z = zRows;
+        }
         INDArray g = loss.computeGradient(y, z, act, null);
         double s = loss.computeScore(y, z, act, null, false);
         if (!Double.isFinite(s) || g.length() != z.length()) {
@@ -223,35 +230,7 @@ public final class LossBench implements Callable<Integer> {
 
     /** {@code [N, C, spatial...]} to {@code [N·V, C]}, CnnLossLayer's layout. */
     static INDArray rows(INDArray x) {
-        int rank = x.rank();
-        int[] perm = new int[rank];
-        for (int a = 1; a < rank - 1; a++) {
-            perm[a] = a + 1;
-        }
-        perm[rank - 1] = 1;
-        return x.permute(perm).dup('c').reshape('c', x.length() / x.size(1), x.size(1));
-    }
-
-    static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        int m = s.length / 2;
-        return s.length % 2 == 1 ? s[m] : 0.5 * (s[m - 1] + s[m]);
-    }
-
-    /** Cores, load average and thread settings: figures from a shared machine must say what else was running. */
-    static String machineLine() {
-        String load;
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-            load = f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException | RuntimeException e) {
-            load = "unknown";
-        }
-        return String.format("machine: %d cores visible, load average %s, OMP_NUM_THREADS=%s, ND4J max threads %d, "
-                        + "java %s", Runtime.getRuntime().availableProcessors(), load,
-                System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), Nd4j.getEnvironment().maxThreads(),
-                System.getProperty("java.version"));
+        return SpatialLayout.of(x.rank(), false).toRows(x);
     }
 
     private void writeCsv(List<Row> rows) throws IOException {

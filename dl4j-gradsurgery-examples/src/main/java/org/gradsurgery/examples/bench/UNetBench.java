@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.model.UNet;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.MultiDataSet;
@@ -56,16 +57,12 @@ public final class UNetBench implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}).")
     WorkspaceMode workspace = WorkspaceMode.ENABLED;
 
-    @Option(names = "--upsampling", description = "TRANSPOSED (2x2 stride-2 transposed conv) or UPSAMPLE "
-            + "(nearest x2 + 2x2 conv) (default ${DEFAULT-VALUE}).")
-    BenchUNets.Upsampling upsampling = BenchUNets.Upsampling.TRANSPOSED;
+    @Option(names = "--upsampling", description = "TRANSPOSED_CONV (2x2 stride-2 transposed conv) or UPSAMPLE_CONV "
+            + "(nearest x2 + 3x3 conv) (default ${DEFAULT-VALUE}).")
+    UNet.Upsampling upsampling = UNet.Upsampling.TRANSPOSED_CONV;
 
     @Option(names = "--norm", description = "BATCH, INSTANCE or NONE (default: BATCH in 2D, NONE in 3D).")
-    BenchUNets.Norm norm;
-
-    @Option(names = "--bn", description = "Batch-norm implementation: GRADSURGERY or DL4J (2D only) "
-            + "(default ${DEFAULT-VALUE}).")
-    BenchUNets.BatchNormImpl bnImpl = BenchUNets.BatchNormImpl.GRADSURGERY;
+    UNet.Normalization norm;
 
     @Option(names = "--peer", description = "Also run bench/peer_unet.py (PyTorch) and print the ratio.")
     boolean peer;
@@ -113,8 +110,8 @@ public final class UNetBench implements Callable<Integer> {
             throw new IllegalArgumentException("--batch must be >= 1, got " + b);
         }
         BenchUNets.Spec s = new BenchUNets.Spec(dims, base.levels(), base.baseFilters(),
-                size != null ? size : base.size(), base.classes(), norm != null ? norm : base.norm(), bnImpl,
-                upsampling, format, workspace);
+                size != null ? size : base.size(), base.classes(), norm != null ? norm : base.norm(), upsampling,
+                format, workspace);
         PrintWriter out = spec.commandLine().getOut();
         int threads = Nd4j.getEnvironment().maxThreads();
         out.println("bench unet: " + s.describe() + ", batch " + b + ", " + warmup + " warm-up + " + iterations
@@ -215,7 +212,7 @@ public final class UNetBench implements Callable<Integer> {
                 Integer.toString(b), "--size", Integer.toString(s.size()), "--iterations",
                 Integer.toString(iterations), "--warmup", Integer.toString(warmup), "--threads",
                 Integer.toString(threads), "--norm", s.norm().name().toLowerCase(Locale.ROOT), "--upsampling",
-                s.upsampling().name().toLowerCase(Locale.ROOT), "--format", s.format().name()));
+                (s.upsampling() == UNet.Upsampling.TRANSPOSED_CONV ? "transposed" : "upsample"), "--format", s.format().name()));
         out.println("running PyTorch (python3 peer_unet.py " + String.join(" ", args) + ") ...");
         out.flush();
         BenchSupport.PeerResult r = BenchSupport.runPython("peer_unet.py", args,

@@ -16,7 +16,6 @@ import org.gradsurgery.arbiter.SweepRunner;
 import org.gradsurgery.arbiter.SweepSpec;
 import org.gradsurgery.arbiter.UNetModelFactory;
 import org.gradsurgery.data.Datasets;
-import org.gradsurgery.data.Transform;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -63,8 +62,8 @@ final class SweepCommand implements Callable<Integer> {
                 s.dataset(), shape[0], demo.validationFeatures().size(0), shape[2], shape[3], demo.numClasses(),
                 demo.classNames());
         o.flush();
-        SweepData data = new SweepData((batch, seed) -> demo.trainIterator(batch, seed, Transform.identity()),
-                demo.validation(), demo.spacing());
+        // the training pipeline of gradsurgery train (shuffled, left-right flips), so a retrain sees the same data
+        SweepData data = new SweepData(Options.Data.trainingData(demo), demo.validation(), demo.spacing());
         Map<String, Object> description = new LinkedHashMap<>();
         description.put("dataset", s.dataset());
         description.put("downsample", s.downsample());

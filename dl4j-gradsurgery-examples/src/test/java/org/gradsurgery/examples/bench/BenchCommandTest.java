@@ -43,7 +43,7 @@ class BenchCommandTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*DL4J:\\s+median \\d+ ms/iteration, min \\d+ ms, [0-9.]+ samples/s.*"),
                 r.out());
-        assertTrue(r.out().contains("enc0a_conv") && r.out().contains("ConvolutionLayer")
+        assertTrue(r.out().contains("enc1_conv1") && r.out().contains("ConvolutionLayer")
                 && r.out().contains("Deconvolution2D") && r.out().contains("updater (Adam"), r.out());
         assertTrue(r.out().contains("peak RSS"), r.out());
     }
@@ -51,9 +51,9 @@ class BenchCommandTest {
     @Test
     void unetThreeDimensionalWithUpsamplingRuns() {
         CliRun r = run("bench", "unet", "--dims", "3", "--size", "8", "--iterations", "1", "--warmup", "0",
-                "--upsampling", "UPSAMPLE", "--workspace", "NONE");
+                "--upsampling", "UPSAMPLE_CONV", "--workspace", "NONE");
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().contains("3D U-Net: 3 levels, 8 base filters") && r.out().contains("upsampling UPSAMPLE"),
+        assertTrue(r.out().contains("3D U-Net: 3 levels, 8 base filters") && r.out().contains("upsampling UPSAMPLE_CONV"),
                 r.out());
     }
 
@@ -71,9 +71,9 @@ class BenchCommandTest {
 
     @Test
     void profilerTimesEveryVertexAndRestoresTheGraph() {
-        BenchUNets.Spec s = new BenchUNets.Spec(2, 2, 4, 8, 2, BenchUNets.Norm.INSTANCE,
-                BenchUNets.BatchNormImpl.GRADSURGERY, BenchUNets.Upsampling.TRANSPOSED,
-                org.deeplearning4j.nn.conf.CNN2DFormat.NCHW, org.deeplearning4j.nn.conf.WorkspaceMode.ENABLED);
+        BenchUNets.Spec s = new BenchUNets.Spec(2, 2, 4, 8, 2, org.gradsurgery.model.UNet.Normalization.INSTANCE,
+                org.gradsurgery.model.UNet.Upsampling.TRANSPOSED_CONV, org.deeplearning4j.nn.conf.CNN2DFormat.NCHW,
+                org.deeplearning4j.nn.conf.WorkspaceMode.ENABLED);
         ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
         net.init();
         GraphVertex[] before = net.getVertices().clone();

@@ -3,38 +3,27 @@ package org.gradsurgery.examples.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.gradsurgery.examples.cli.CliRun;
 import org.gradsurgery.examples.cli.GradSurgeryCli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code gradsurgery bench loss} on tiny shapes with one repetition: every row is printed, bad flags are one line. */
 class LossBenchTest {
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        CommandLine cl = GradSurgeryCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void timesEveryLossOnBothRanksAndWritesCsv(@TempDir Path dir) throws Exception {
         Path csv = dir.resolve("loss.csv");
-        Run r = run("bench", "loss", "--shapes", "2x3x8x8,1x2x4x4x4", "--repetitions", "1", "--warmup", "0",
+        CliRun r = run("bench", "loss", "--shapes", "2x3x8x8,1x2x4x4x4", "--repetitions", "1", "--warmup", "0",
                 "--csv", csv.toString());
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("shape [2, 3, 8, 8]") && r.out().contains("shape [1, 2, 4, 4, 4]"), r.out());
@@ -54,7 +43,7 @@ class LossBenchTest {
 
     @Test
     void sigmoidUsesBinaryCrossEntropyAsBaseline() {
-        Run r = run("bench", "loss", "--shapes", "1x1x4x4", "--repetitions", "1", "--warmup", "0", "--activation",
+        CliRun r = run("bench", "loss", "--shapes", "1x1x4x4", "--repetitions", "1", "--warmup", "0", "--activation",
                 "sigmoid");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("LossBinaryXENT (rows)"), r.out());
@@ -62,7 +51,7 @@ class LossBenchTest {
 
     @Test
     void badFlagsAreOneLineErrors() {
-        Run r = run("bench", "loss", "--shapes", "2x3x8");
+        CliRun r = run("bench", "loss", "--shapes", "2x3x8");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: --shapes: '2x3x8' has rank 3; expected NxCxHxW (rank 4) or NxCxDxHxW "
                 + "(rank 5)", r.err().strip());

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -30,19 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 class CommandsTest {
     @TempDir
     static Path tmp;
-    private static Run demo;
+    private static CliRun demo;
 
-    record Run(int exit, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        picocli.CommandLine cl = GradSurgeryCli.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @BeforeAll
@@ -83,12 +72,12 @@ class CommandsTest {
     @Test
     void evaluateAndPredictUseTheSavedModel() throws IOException {
         Path model = tmp.resolve("demo").resolve("dice").resolve(RunDirectory.MODEL);
-        Run e = run("evaluate", "--model", model.toString(), "--out", tmp.resolve("eval").toString());
+        CliRun e = run("evaluate", "--model", model.toString(), "--out", tmp.resolve("eval").toString());
         assertEquals(0, e.exit(), e.err());
         assertTrue(Files.readString(tmp.resolve("eval").resolve(RunDirectory.REPORT)).contains("| Dice (mean fg) |"));
 
         Path image = Datasets.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz");
-        Run p = run("predict", "--model", model.toString(), "--input", image.toString(), "--out",
+        CliRun p = run("predict", "--model", model.toString(), "--input", image.toString(), "--out",
                 tmp.resolve("pred").toString());
         assertEquals(0, p.exit(), p.err());
         NiftiImage in = Nifti.read(image);
@@ -100,18 +89,28 @@ class CommandsTest {
         // the probabilities sum to one per voxel
         assertEquals(1.0, probs.data().sum(3).meanNumber().doubleValue(), 1e-4);
         assertTrue(labels.labels().maxNumber().intValue() < 5);
+
+        Path png = Datasets.locate().resolve("itk-cthead").resolve("cthead1.png");
+        CliRun q = run("predict", "--model", model.toString(), "--input", png.toString(), "--out",
+                tmp.resolve("pred2d").toString());
+        assertEquals(0, q.exit(), q.err());
+        for (String f : List.of("labels.png", "probability_class0.png", "probability_class4.png")) {
+            java.awt.image.BufferedImage img = ImageIO.read(tmp.resolve("pred2d").resolve(f).toFile());
+            assertEquals(256, img.getWidth(), f);
+            assertEquals(256, img.getHeight(), f);
+        }
     }
 
     @Test
     void trainWritesARunAndResumesIt() throws IOException {
         Path dir = tmp.resolve("train");
         String[] common = {"--downsample", "2", "--levels", "2", "--filters", "4", "--progress", "off"};
-        Run t = run(concat(new String[] {"train", "--loss", "jaccard", "--surgery", "--epochs", "2", "--max-iterations",
+        CliRun t = run(concat(new String[] {"train", "--loss", "jaccard", "--surgery", "--epochs", "2", "--max-iterations",
                 "2", "--out", dir.toString()}, common));
         assertEquals(0, t.exit(), t.err());
         assertTrue(t.out().contains("jaccard + surgery"), t.out());
         assertEquals("jaccard+surgery", RunDirectory.readConfig(dir).get("loss").asText());
-        Run r = run("train", "--resume", dir.toString(), "--max-iterations", "6", "--progress", "off");
+        CliRun r = run("train", "--resume", dir.toString(), "--max-iterations", "6", "--progress", "off");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("report: "), r.out());
         List<EpochMetrics> m = RunDirectory.readMetrics(dir);
@@ -124,7 +123,7 @@ class CommandsTest {
         return r;
     }
 
-    private static void assertOneLineError(Run r, String expected) {
+    private static void assertOneLineError(CliRun r, String expected) {
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit(), r.err());
         String first = r.err().lines().findFirst().orElse("");
         assertTrue(first.startsWith("gradsurgery: error: ") && first.contains(expected), r.err());
@@ -152,7 +151,7 @@ class CommandsTest {
                 "no such file: /nowhere/scan.nii.gz");
         assertOneLineError(run("demo", "--progress", "fancy"), "'--progress'");
         for (String cmd : List.of("train", "evaluate", "predict", "compare", "demo")) {
-            Run h = run(cmd, "--help");
+            CliRun h = run(cmd, "--help");
             assertEquals(0, h.exit(), cmd);
             assertTrue(h.out().startsWith("Usage: gradsurgery " + cmd), h.out());
         }

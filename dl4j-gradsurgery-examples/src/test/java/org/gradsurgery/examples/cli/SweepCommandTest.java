@@ -4,37 +4,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.gradsurgery.arbiter.SweepSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** The sweep subcommand's user errors (no training: they are caught before anything trains). */
 class SweepCommandTest {
-
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        CommandLine cl = GradSurgeryCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
-    }
 
     @Test
     void badSpecIsOneLineNamingFileAndParameter(@TempDir Path dir) throws Exception {
         Path spec = dir.resolve("bad.json");
         Files.writeString(spec, "{\"space\": {\"exponent\": {\"min\": 2, \"max\": 1}}}");
         Path out = dir.resolve("out");
-        Run r = run("sweep", "--spec", spec.toString(), "--out", out.toString());
+        CliRun r = CliRun.of("sweep", "--spec", spec.toString(), "--out", out.toString());
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: bad.json: space.exponent: empty range: min 2.0 > max 1.0", r.err().strip());
         assertFalse(Files.exists(out));
@@ -42,17 +26,17 @@ class SweepCommandTest {
 
     @Test
     void missingSpecNamesTheFile(@TempDir Path dir) {
-        Run r = run("sweep", "--spec", dir.resolve("nope.json").toString());
+        CliRun r = CliRun.of("sweep", "--spec", dir.resolve("nope.json").toString());
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: no such file: " + dir.resolve("nope.json"), r.err().strip());
     }
 
     @Test
     void specIsRequiredAndHelpListsSweep() {
-        Run r = run("sweep");
+        CliRun r = CliRun.of("sweep");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertTrue(r.err().contains("Missing required option: '--spec=FILE'"), r.err());
-        assertTrue(run("--help").out().contains("sweep"));
+        assertTrue(CliRun.of("--help").out().contains("sweep"));
     }
 
     /** The bundled example spec parses (the README's command uses it). */
