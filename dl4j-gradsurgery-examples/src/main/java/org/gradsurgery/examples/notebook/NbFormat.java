@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -12,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.gradsurgery.model.AtomicFiles;
 import org.nd4j.shade.jackson.core.JsonProcessingException;
 import org.nd4j.shade.jackson.core.util.DefaultIndenter;
 import org.nd4j.shade.jackson.core.util.DefaultPrettyPrinter;
@@ -132,17 +132,9 @@ public final class NbFormat {
         }
     }
 
-    /** Writes atomically: a temporary file in the target's folder, then a move over the target. */
+    /** Writes atomically ({@link AtomicFiles}): a temporary file in the target's folder, then a move over it. */
     public static void write(JsonNode notebook, Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-        try {
-            Files.writeString(tmp, toJson(notebook), StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.writeString(file, toJson(notebook));
     }
 
     /** The schema violations found in {@code notebook} (see class doc); empty when it is valid nbformat 4. */

@@ -58,9 +58,21 @@ public final class NotebookCommand implements Runnable {
                         + "' (known: trace, debug, info, warn, error, off)");
             }
             // slf4j-simple reads this once, when the first logger is made: inside the notebook's first DL4J call.
-            if (System.getProperty(LOG_PROPERTY) == null) {
+            boolean setLevel = System.getProperty(LOG_PROPERTY) == null;
+            if (setLevel) {
                 System.setProperty(LOG_PROPERTY, logLevel);
             }
+            try {
+                runAll();
+            } finally {
+                if (setLevel) {
+                    System.clearProperty(LOG_PROPERTY);
+                }
+            }
+            return 0;
+        }
+
+        private void runAll() throws Exception {
             for (Path f : files) {
                 if (!Files.isRegularFile(f)) {
                     throw new NoSuchFileException(f.toString());
@@ -75,7 +87,6 @@ public final class NotebookCommand implements Runnable {
                         (System.nanoTime() - t0) / 1e9, smoke ? ", smoke" : "");
                 spec.commandLine().getOut().flush();
             }
-            return 0;
         }
     }
 }
