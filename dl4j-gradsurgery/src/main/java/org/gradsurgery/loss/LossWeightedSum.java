@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -68,21 +69,21 @@ public final class LossWeightedSum implements SpatialLossFunction {
     @Override
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         validate(labels, preOutput, mask, activationFn);
-        INDArray sum = null;
-        for (Term t : terms) {
-            INDArray s = NonSpatialAdapter.scoreArray(t.loss, labels, preOutput, activationFn, mask).muli(t.weight);
-            sum = sum == null ? s : sum.addi(s);
-        }
-        return sum;
+        return weightedSum(l -> NonSpatialAdapter.scoreArray(l, labels, preOutput, activationFn, mask));
     }
 
     @Override
     public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         validate(labels, preOutput, mask, activationFn);
+        return weightedSum(l -> NonSpatialAdapter.gradient(l, labels, preOutput, activationFn, mask));
+    }
+
+    /** Σ_t w_t·f(loss_t), accumulated in place into the first term's (fresh) array. */
+    private INDArray weightedSum(Function<ILossFunction, INDArray> f) {
         INDArray sum = null;
         for (Term t : terms) {
-            INDArray g = NonSpatialAdapter.gradient(t.loss, labels, preOutput, activationFn, mask).muli(t.weight);
-            sum = sum == null ? g : sum.addi(g);
+            INDArray a = f.apply(t.loss).muli(t.weight);
+            sum = sum == null ? a : sum.addi(a);
         }
         return sum;
     }

@@ -161,7 +161,8 @@ class MsdDatasetTest {
         assertEquals(1, bad.code, bad.out + bad.err);
         assertTrue(bad.err.contains("labelsTr/case_000.nii.gz"), bad.err);
 
-        Result noUrl = run(bash, script, "Task09_Spleen", dest.toString());
+        // a task without a built-in mirror URL (Task02/04/09 have one and would download)
+        Result noUrl = run(bash, script, "Task05_Prostate", dest.toString());
         assertEquals(2, noUrl.code);
         assertTrue(noUrl.err.contains("MSD_URL"), noUrl.err);
     }

@@ -15,18 +15,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import javax.imageio.ImageIO;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.ConvolutionMode;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.Cnn3DLossLayer;
-import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
-import org.deeplearning4j.nn.conf.layers.Convolution3D;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.model.UNet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -34,7 +26,6 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.linalg.learning.config.Adam;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 class SegmentationIteratorTest {
     static final int[] SHAPE = {8, 6, 4};
@@ -355,17 +346,9 @@ class SegmentationIteratorTest {
     void batchesFeedTwoAndThreeDimensionalSegmentationNetworks() throws IOException {
         Path root = folders(2);
         List<Case> cases = Cases.fromFolders(root.resolve("imgs"), root.resolve("labs"));
-        // 3D: conv3d (same) -> softmax per voxel, NCDHW
-        ComputationGraphConfiguration c3 = new NeuralNetConfiguration.Builder().seed(1).updater(new Adam(1e-2))
-                .dataType(DataType.FLOAT).graphBuilder().addInputs("in")
-                .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 8, 6, 4, 1))
-                .addLayer("conv", new Convolution3D.Builder(3, 3, 3).convolutionMode(ConvolutionMode.Same)
-                        .dataFormat(Convolution3D.DataFormat.NCDHW).nOut(3).activation(Activation.IDENTITY).build(), "in")
-                .addLayer("out", new Cnn3DLossLayer.Builder(Convolution3D.DataFormat.NCDHW)
-                        .lossFunction(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).build(), "conv")
-                .setOutputs("out").build();
-        ComputationGraph g3 = new ComputationGraph(c3);
-        g3.init();
+        // The project's U-Nets (instance norm, pooling, skip concatenation, per-sample Dice): 3D NCDHW on the
+        // [8,6,4] volumes, 2D NCHW on their [8,6] slices.
+        ComputationGraph g3 = tinyUNet(3);
         SegmentationMultiDataSetIterator m3 = new SegmentationMultiDataSetIterator(SegmentationDataSetIterator.builder()
                 .cases(cases).labelMap(TestVolumes.map()).preprocess(Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL))
                 .batchSize(2).build());
@@ -374,21 +357,19 @@ class SegmentationIteratorTest {
         assertArrayEquals(b3.getLabels(0).shape(), g3.outputSingle(b3.getFeatures(0)).shape());
         assertTrue(Double.isFinite(g3.score()));
 
-        ComputationGraphConfiguration c2 = new NeuralNetConfiguration.Builder().seed(1).updater(new Adam(1e-2))
-                .dataType(DataType.FLOAT).graphBuilder().addInputs("in")
-                .setInputTypes(InputType.convolutional(8, 6, 1))
-                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).convolutionMode(ConvolutionMode.Same).nOut(3)
-                        .activation(Activation.IDENTITY).build(), "in")
-                .addLayer("out", new CnnLossLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .activation(Activation.SOFTMAX).build(), "conv")
-                .setOutputs("out").build();
-        ComputationGraph g2 = new ComputationGraph(c2);
-        g2.init();
+        ComputationGraph g2 = tinyUNet(2);
         SegmentationDataSetIterator s2 = SegmentationDataSetIterator.builder().cases(cases).labelMap(TestVolumes.map())
                 .preprocess(Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL)).slices(2, false).batchSize(4).build();
         g2.fit(s2.async());
         DataSet one = SegmentationDataSetIterator.builder().cases(cases).labelMap(TestVolumes.map())
                 .slices(2, false).batchSize(4).build().next();
         assertArrayEquals(one.getLabels().shape(), g2.outputSingle(one.getFeatures()).shape());
+        assertTrue(Double.isFinite(g2.score()));
+    }
+
+    private static ComputationGraph tinyUNet(int dims) {
+        return UNet.builder().spatialDims(dims).inputChannels(1).numClasses(3).levels(2).baseFilters(2)
+                .convsPerLevel(1).normalization(UNet.Normalization.INSTANCE).updater(new Adam(1e-2)).seed(1)
+                .build().graph();
     }
 }

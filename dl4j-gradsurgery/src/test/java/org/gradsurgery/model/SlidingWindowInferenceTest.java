@@ -21,6 +21,7 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.layers.SegmentationLossLayer;
+import org.gradsurgery.calibration.CalibrationMetrics;
 import org.gradsurgery.loss.LossDice;
 import org.gradsurgery.metrics.SegmentationMetrics;
 import org.junit.jupiter.api.Test;
@@ -167,6 +168,35 @@ class SlidingWindowInferenceTest {
         INDArray big = SyntheticShapes.uniform(new long[] {1, 1, 8, 12, 10}, -1, 1, 4);
         INDArray tiled = SlidingWindowInference.builder().patchSize(4, 8, 6).build().predict(net, big);
         assertEquals(0, tiled.sum(1).sub(1.0).amaxNumber().doubleValue(), 1e-5, "probabilities sum to 1");
+    }
+
+    /**
+     * Issue 3: 3D sliding-window probabilities go to the metrics. Plugged into {@link SegmentationEvaluator} through
+     * {@link Inference#fromProbabilities}, they give the same Dice and ECE as the metrics computed directly on
+     * {@code predict}'s output, over every voxel of both volumes.
+     */
+    @Test
+    void stitchedProbabilitiesFeedTheEvaluator() {
+        ComputationGraph net = UNet.builder().spatialDims(3).numClasses(2).levels(2).baseFilters(2).seed(6).build()
+                .graph();
+        INDArray x = SyntheticShapes.uniform(new long[] {2, 1, 8, 12, 10}, -1, 1, 7);
+        INDArray fg = x.gt(0.2).castTo(DataType.FLOAT);
+        INDArray labels = Nd4j.concat(1, fg.rsub(1.0), fg);
+        SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(4, 8, 6).maxPatchesInFlight(2)
+                .build();
+        EvaluationResult r = SegmentationEvaluator.builder().numClasses(2).surfaceDistances(false).adaptive(false)
+                .temperatureScaling(false).loss(false).inference(Inference.fromProbabilities(swi::predict)).build()
+                .evaluate(net, new ArrayBatches(new DataSet(x, labels), 1));
+
+        INDArray p = swi.predict(net, x);
+        CalibrationMetrics cal = CalibrationMetrics.builder().numClasses(2).build();
+        cal.update(p, labels, null);
+        SegmentationMetrics seg = SegmentationMetrics.builder().numClasses(2).surfaceDistances(false).build();
+        seg.update(p, labels);
+        assertEquals(2L * 8 * 12 * 10, r.calibration().voxelCount());
+        assertEquals(seg.result().meanDice(), r.meanDice(), 1e-9);
+        assertEquals(cal.result().eceTopLabel(), r.ece(), 1e-5);
+        assertEquals(cal.result().brier(), r.calibration().brier(), 1e-5);
     }
 
     /**

@@ -579,6 +579,7 @@ public final class Nifti {
                     + ", compressionLevel=" + compressionLevel + ", descrip=" + descrip + "}";
         }
 
+        /** Builds {@link WriteOptions}; a value left unset keeps the default listed on {@link WriteOptions}. */
         public static final class Builder {
             private NiftiDataType datatype;
             private int version;
