@@ -1,10 +1,10 @@
 package org.gradsurgery.arbiter;
 
+import org.gradsurgery.data.AtomicFiles;
+
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -233,12 +233,12 @@ public final class SweepReport {
                 md.append("Its loss is not expressible with `gradsurgery train`'s flags; build it from the "
                         + "`lossFunction` section of ").append(BEST_CONFIG).append(" (DL4J's JSON of the loss).\n");
             }
-            writeAtomically(dir.resolve(BEST_CONFIG), bestConfig(dir.resolve(best.runDirectory())));
+            AtomicFiles.writeString(dir.resolve(BEST_CONFIG), bestConfig(dir.resolve(best.runDirectory())));
         } else {
             md.append("\nNo candidate completed.\n");
         }
-        writeAtomically(dir.resolve(CSV), String.join("\n", csv) + "\n");
-        writeAtomically(dir.resolve(MARKDOWN), md.toString());
+        AtomicFiles.writeString(dir.resolve(CSV), String.join("\n", csv) + "\n");
+        AtomicFiles.writeString(dir.resolve(MARKDOWN), md.toString());
     }
 
     /**
@@ -259,27 +259,6 @@ public final class SweepReport {
 
     private static String csvField(String s) {
         return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
-    }
-
-    /** Writes {@code text} to a temporary file next to {@code file}, then moves it into place. */
-    public static void writeAtomically(Path file, String text) throws IOException {
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + file.getFileName(), ".tmp");
-        try {
-            Files.writeString(tmp, text);
-            moveIntoPlace(tmp, file);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-    }
-
-    /** Moves {@code from} to {@code to} atomically where the file system allows, replacing a file. */
-    static void moveIntoPlace(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
     }
 
     /** Deletes a directory tree, ignoring what is already gone. */

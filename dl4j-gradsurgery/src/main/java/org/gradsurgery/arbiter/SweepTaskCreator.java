@@ -1,5 +1,6 @@
 package org.gradsurgery.arbiter;
 
+import org.gradsurgery.data.AtomicFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -150,7 +151,7 @@ public final class SweepTaskCreator implements TaskCreator {
         double seconds = (System.currentTimeMillis() - start) / 1000.0;
         CandidateResult r = CandidateResult.completed(index, sc, m, tr.epochs(),
                 tr.bestEpoch() > 0 ? tr.bestEpoch() : tr.epochs(), seconds, stop, dirName);
-        SweepReport.writeAtomically(run.resolve(SweepReport.CANDIDATE_METRICS), SweepReport.metricsJson(r));
+        AtomicFiles.writeString(run.resolve(SweepReport.CANDIDATE_METRICS), SweepReport.metricsJson(r));
         return r;
     }
 

@@ -1,5 +1,6 @@
 package org.gradsurgery.model;
 
+import org.gradsurgery.data.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package org.gradsurgery.model;
 
+import org.gradsurgery.data.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;

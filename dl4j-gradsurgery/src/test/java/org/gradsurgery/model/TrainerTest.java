@@ -1,5 +1,6 @@
 package org.gradsurgery.model;
 
+import org.gradsurgery.data.AtomicFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -239,10 +239,6 @@ public final class LossBench implements Callable<Integer> {
             b.append('"').append(r.shape()).append("\",").append(r.loss()).append(',')
                     .append(String.format("%.3f,%.3f,%.3f%n", r.medianMs(), r.minMs(), r.ratio()));
         }
-        Path abs = csv.toAbsolutePath();
-        Path tmp = Files.createTempFile(abs.getParent(), abs.getFileName().toString(), ".tmp");
-        Files.writeString(tmp, b.toString());
-        Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        org.gradsurgery.data.AtomicFiles.writeString(csv, b.toString());
     }
 }

@@ -24,7 +24,7 @@ import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.nifti.Nifti;
 import org.gradsurgery.data.nifti.NiftiDataType;
 import org.gradsurgery.data.nifti.NiftiImage;
-import org.gradsurgery.model.AtomicFiles;
+import org.gradsurgery.data.AtomicFiles;
 import org.gradsurgery.model.RunDirectory;
 import org.gradsurgery.model.SlidingWindowInference;
 import org.nd4j.linalg.api.buffer.DataType;

@@ -1,6 +1,7 @@
 package org.gradsurgery.data.nifti;
 
 import java.io.BufferedOutputStream;
+import org.gradsurgery.data.AtomicFiles;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
@@ -10,10 +11,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -430,11 +429,7 @@ public final class Nifti {
         NiftiHeader header = headerFor(data, reference, options, path);
         byte[] head = NiftiHeaderCodec.encodeSingleFile(header);
 
-        Path target = path.toAbsolutePath();
-        Path dir = target.getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".part");
-        try {
+        AtomicFiles.write(path, tmp -> {
             try (OutputStream file = Files.newOutputStream(tmp);
                  OutputStream out = gz ? new LevelledGzip(file, options.compressionLevel())
                          : new BufferedOutputStream(file, 1 << 20)) {
@@ -442,15 +437,7 @@ public final class Nifti {
                 VoxelCodec.encode(data, header.datatype(), header.byteOrder(),
                         block -> out.write(block.array(), 0, block.limit()), "Nifti.write " + path);
             }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
+        });
     }
 
     /** The header written for {@code data}: the reference's geometry with this array's shape and type. */

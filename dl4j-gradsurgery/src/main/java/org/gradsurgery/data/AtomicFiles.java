@@ -1,4 +1,4 @@
-package org.gradsurgery.model;
+package org.gradsurgery.data;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -6,11 +6,17 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes files so that a reader (or a run resumed after a kill) sees either the old complete file or the new complete
  * file, never a half-written one: the content goes to a temporary file in the target's directory, which is then
- * renamed over the target (an atomic rename on POSIX file systems).
+ * renamed over the target (an atomic rename on POSIX file systems). Every file the project writes for a user (NIfTI
+ * maps, PNGs, reports, checkpoints, sweep summaries) goes through here.
+ *
+ * <p>The temporary file is created with the process's default permissions (the umask applies), not
+ * {@link Files#createTempFile}'s owner-only ones, so the renamed result is readable like any other file the user
+ * writes.
  */
 public final class AtomicFiles {
     private AtomicFiles() {
@@ -22,12 +28,15 @@ public final class AtomicFiles {
         void write(Path tmp) throws IOException;
     }
 
-    /** Runs {@code writer} on a temporary file next to {@code target} and renames it onto {@code target}. */
+    /**
+     * Runs {@code writer} on a temporary file next to {@code target} and renames it onto {@code target}; parent
+     * directories are created. If the writer fails, the temporary file is removed and {@code target} is untouched.
+     */
     public static void write(Path target, Writer writer) throws IOException {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".part");
+        Path tmp = createSibling(dir, abs.getFileName().toString());
         try {
             writer.write(tmp);
             try {
@@ -43,5 +52,19 @@ public final class AtomicFiles {
     /** Writes UTF-8 text atomically. */
     public static void writeString(Path target, String text) throws IOException {
         write(target, tmp -> Files.writeString(tmp, text, StandardCharsets.UTF_8));
+    }
+
+    private static Path createSibling(Path dir, String name) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path tmp = dir.resolve("." + name + "." + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36)
+                    + ".part");
+            try {
+                return Files.createFile(tmp);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (attempt > 100) {
+                    throw e;
+                }
+            }
+        }
     }
 }
