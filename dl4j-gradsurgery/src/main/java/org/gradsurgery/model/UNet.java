@@ -17,7 +17,6 @@ import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution3D;
 import org.deeplearning4j.nn.conf.layers.Layer;
@@ -29,6 +28,7 @@ import org.deeplearning4j.nn.conf.layers.Upsampling3D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.layers.ChannelConcatVertex;
+import org.gradsurgery.layers.Convolution2D;
 import org.gradsurgery.layers.InstanceNormalization;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.layers.SpatialBatchNormalization;
@@ -606,7 +606,7 @@ public final class UNet {
 
         private Layer conv(int kernel, int nOut, Activation activation, boolean dropout) {
             Layer l = o.spatialDims == 2
-                    ? new ConvolutionLayer.Builder(kernel, kernel).nOut(nOut).activation(activation)
+                    ? new Convolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat).build()
                     : new Convolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();

@@ -259,7 +259,10 @@ class LayerGradientCheckTest {
                 .labelMask(m == null ? null : new INDArray[] {m})
                 .epsilon(1e-6)
                 .maxRelError(1e-5)
-                .minAbsoluteError(1e-8)
+                // A parameter whose true gradient is 0 (the bias of a convolution followed by a normalisation)
+                // gets central-difference noise of a few ulps of the score over 2ε: about 1e-8 for the summed
+                // BinaryXENT score (~35) of the stock layers. Anything larger is a real error.
+                .minAbsoluteError(5e-8)
                 .print(GradientCheckUtil.PrintMode.FAILURES_ONLY)
                 .exitOnFirstError(exitOnFirstError)
                 .excludeParams(exclude);

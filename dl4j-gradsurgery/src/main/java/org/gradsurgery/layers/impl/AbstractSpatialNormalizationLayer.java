@@ -13,8 +13,10 @@ import org.gradsurgery.layers.SpatialNormalizationParamInitializer;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
@@ -74,6 +76,53 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         return y.addi(perChannel(SpatialNormalizationParamInitializer.BETA, layout));
     }
 
+    /**
+     * The block structure for {@link NormalizationKernels}, or null when they do not apply (channels-last layout,
+     * an activation other than identity or plain ReLU, a data type other than FLOAT/DOUBLE).
+     */
+    private NormalizationKernels.Blocks fusedBlocks(INDArray x, SpatialLayout layout) {
+        IActivation act = layerConf().getActivationFn();
+        boolean supported = NormalizationKernels.enabled && !layout.channelsLast()
+                && (act instanceof ActivationIdentity || plainRelu(act))
+                && (dataType == DataType.FLOAT || dataType == DataType.DOUBLE) && x.dataType() == dataType;
+        if (!supported) {
+            return null;
+        }
+        // Statistics per example when the group axes leave out the batch axis (instance norm).
+        boolean perExample = Arrays.stream(groupAxes(layout)).noneMatch(a -> a == 0);
+        return NormalizationKernels.Blocks.of(x, perExample);
+    }
+
+    private static boolean plainRelu(IActivation act) {
+        return act instanceof ActivationReLU r && r.getMax() == null && r.getThreshold() == null
+                && r.getNegativeSlope() == null;
+    }
+
+    private static INDArray whole(INDArray a) {
+        return NormalizationKernels.whole(a) ? a : a.dup('c');
+    }
+
+    private double[] perChannelValues(String key, double otherwise) {
+        if (!layerConf().isAffine()) {
+            double[] v = new double[(int) layerConf().getNOut()];
+            Arrays.fill(v, otherwise);
+            return v;
+        }
+        return getParam(key).toDoubleVector();
+    }
+
+    private double[] invStd(double[] var) {
+        double[] inv = new double[var.length];
+        for (int i = 0; i < var.length; i++) {
+            inv[i] = 1.0 / Math.sqrt(var[i] + layerConf().getEps());
+        }
+        return inv;
+    }
+
+    private boolean relu() {
+        return !(layerConf().getActivationFn() instanceof ActivationIdentity);
+    }
+
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
@@ -81,6 +130,25 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         INDArray x = input.castTo(dataType);
         SpatialLayout layout = layout(x);
         INDArray[] moments = training ? null : inferenceMoments(layout);
+        NormalizationKernels.Blocks blocks = fusedBlocks(x, layout);
+        if (blocks != null) {
+            x = whole(x);
+            double[] mean;
+            double[] var;
+            if (moments == null) {
+                NormalizationKernels.Moments m = NormalizationKernels.moments(x, blocks);
+                mean = m.mean();
+                var = m.var();
+            } else {
+                mean = moments[0].reshape(moments[0].length()).toDoubleVector();
+                var = moments[1].reshape(moments[1].length()).toDoubleVector();
+            }
+            INDArray y = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, x.shape(), 'c');
+            NormalizationKernels.forward(x, blocks, mean, invStd(var),
+                    perChannelValues(SpatialNormalizationParamInitializer.GAMMA, 1),
+                    perChannelValues(SpatialNormalizationParamInitializer.BETA, 0), relu(), y);
+            return y;
+        }
         INDArray xHat = moments == null ? standardise(x, groupAxes(layout))[0]
                 : x.sub(moments[0]).muli(invStd(moments[1]));
         INDArray y = layerConf().getActivationFn().getActivation(affine(xHat, layout, true), training);
@@ -100,6 +168,10 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         long groupSize = 1;
         for (int a : axes) {
             groupSize *= x.size(a);
+        }
+        NormalizationKernels.Blocks blocks = fusedBlocks(x, layout);
+        if (blocks != null) {
+            return fusedBackprop(whole(x), whole(epsilon.castTo(dataType)), blocks, groupSize, workspaceMgr);
         }
         INDArray[] st = standardise(x, axes);
         INDArray xHat = st[0];
@@ -131,6 +203,34 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         recordStatistics(st[1], st[2], groupSize, gradient);
         dx = backpropDropOutIfPresent(dx);
         return new Pair<>(gradient, workspaceMgr.leverageTo(ArrayType.ACTIVATION_GRAD, dx));
+    }
+
+    private Pair<Gradient, INDArray> fusedBackprop(INDArray x, INDArray dy, NormalizationKernels.Blocks blocks,
+                                                   long groupSize, LayerWorkspaceMgr workspaceMgr) {
+        NormalizationKernels.Moments m = NormalizationKernels.moments(x, blocks);
+        boolean affine = layerConf().isAffine();
+        int c = (int) layerConf().getNOut();
+        double[] dGamma = affine ? new double[c] : null;
+        double[] dBeta = affine ? new double[c] : null;
+        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        NormalizationKernels.backward(x, dy, blocks, m.mean(), invStd(m.var()),
+                perChannelValues(SpatialNormalizationParamInitializer.GAMMA, 1),
+                perChannelValues(SpatialNormalizationParamInitializer.BETA, 0), relu(), dx, dGamma, dBeta);
+        Gradient gradient = new DefaultGradient();
+        if (affine) {
+            setGradient(gradient, SpatialNormalizationParamInitializer.GAMMA, dGamma);
+            setGradient(gradient, SpatialNormalizationParamInitializer.BETA, dBeta);
+        }
+        recordStatistics(Nd4j.createFromArray(m.mean()).castTo(dataType),
+                Nd4j.createFromArray(m.var()).castTo(dataType), groupSize, gradient);
+        dx = backpropDropOutIfPresent(dx);
+        return new Pair<>(gradient, dx);
+    }
+
+    private void setGradient(Gradient gradient, String key, double[] values) {
+        INDArray view = gradientViews.get(key);
+        view.assign(Nd4j.createFromArray(values).castTo(dataType).reshape(view.shape()));
+        gradient.setGradientFor(key, view);
     }
 
     @Override

@@ -1,0 +1,97 @@
+package org.gradsurgery.layers;
+
+import java.util.Collection;
+import java.util.Map;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.LayerValidation;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.deeplearning4j.util.ConvolutionUtils;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A 2D convolution layer, configured exactly like DL4J's {@link ConvolutionLayer} (kernel, stride, padding,
+ * dilation, {@code ConvolutionMode}, {@code NCHW}/{@code NHWC}, bias, activation, dropout, weight noise), whose
+ * forward and backward passes run libnd4j's {@code conv2d} and {@code conv2d_bp} ops:
+ * <pre>
+ *   z[n, o, y, x] = b[o] + Σ_{i, u, v} W[o, i, u, v] · in[n, i, y·s_h + u·d_h − p_h, x·s_w + v·d_w − p_w],   out = act(z)
+ * </pre>
+ * with the same parameters ({@code W} as {@code [nOut, nIn, kH, kW]}, {@code b} as {@code [1, nOut]}) and the same
+ * results as DL4J's layer, so a model can switch between the two without retraining.
+ *
+ * <p>Why: DL4J 1.0.0-M2.1's {@code ConvolutionLayer} computes in Java (im2col, a GEMM, and col2im in backprop,
+ * with permute copies in between) unless a helper takes over, and its oneDNN helper never switches on in M2.1
+ * (helpers are disabled by default and {@code BaseMKLDNNHelper} looks up a class that moved). The libnd4j ops
+ * are the path DL4J's own 3D convolution takes; on a oneDNN build of the natives ({@code -Ponednn}) they run on
+ * oneDNN's kernels. The backward pass also skips the forward recomputation DL4J performs for an identity
+ * activation. See {@code docs/PERFORMANCE.md} for the measurements.
+ *
+ * <pre>{@code
+ * new Convolution2D.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build()
+ * }</pre>
+ */
+public class Convolution2D extends ConvolutionLayer {
+
+    /** For JSON deserialisation; prefer the {@link Builder}. */
+    public Convolution2D() {
+        this(new Builder());
+    }
+
+    private Convolution2D(Builder builder) {
+        super(builder);
+    }
+
+    @Override
+    public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
+                             int layerIndex, INDArray layerParamsView, boolean initializeParams,
+                             DataType networkDataType) {
+        LayerValidation.assertNInNOutSet("Convolution2D", getLayerName(), layerIndex, getNIn(), getNOut());
+        org.gradsurgery.layers.impl.Convolution2D layer =
+                new org.gradsurgery.layers.impl.Convolution2D(conf, networkDataType);
+        layer.setListeners(trainingListeners);
+        layer.setIndex(layerIndex);
+        layer.setParamsViewArray(layerParamsView);
+        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
+        layer.setParamTable(params);
+        layer.setConf(conf);
+        return layer;
+    }
+
+    @Override
+    public Convolution2D clone() {
+        return (Convolution2D) super.clone();
+    }
+
+    // The same configuration as a DL4J ConvolutionLayer is not the same layer: the class takes part.
+    @Override
+    public boolean equals(Object o) {
+        return o != null && o.getClass() == getClass() && super.equals(o);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * super.hashCode() + Convolution2D.class.getName().hashCode();
+    }
+
+    /** DL4J's {@link ConvolutionLayer.Builder}, building a {@link Convolution2D}. */
+    public static class Builder extends ConvolutionLayer.Builder {
+
+        public Builder(int... kernelSize) {
+            super(kernelSize);
+        }
+
+        public Builder() {
+            super();
+        }
+
+        @Override
+        public Convolution2D build() {
+            ConvolutionUtils.validateConvolutionModePadding(convolutionMode, padding);
+            ConvolutionUtils.validateCnnKernelStridePadding(kernelSize, stride, padding);
+            return new Convolution2D(this);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package org.gradsurgery.layers.impl;
+
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.util.ConvolutionUtils;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Runtime part of {@link org.gradsurgery.layers.Convolution2D}: DL4J's {@code ConvolutionLayer} with its
+ * pre-output and backprop replaced by libnd4j's {@code conv2d}/{@code conv2d_bp} ops. Everything else (dropout,
+ * weight noise, the activation, parameter views, input validation) is DL4J's.
+ */
+public class Convolution2D extends ConvolutionLayer {
+
+    /** libnd4j's weight layout code for {@code [oC, iC, kH, kW]}, DL4J's parameter layout. */
+    private static final int WEIGHTS_OIHW = 1;
+
+    public Convolution2D(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+        // DL4J's helpers (cuDNN, oneDNN) would take over from the ops below; this layer is its own native path.
+        helper = null;
+    }
+
+    /** Spatial size and padding for one input, as DL4J computes them (its validation included). */
+    private record Geometry(int[] outSize, int[] pad) {
+    }
+
+    private Geometry geometry(INDArray x) {
+        CNN2DFormat format = layerConf().getCnn2dDataFormat();
+        int[] kernel = layerConf().getKernelSize();
+        int[] strides = layerConf().getStride();
+        int[] dilation = layerConf().getDilation();
+        if (convolutionMode == ConvolutionMode.Same) {
+            int[] outSize = ConvolutionUtils.getOutputSize(x, kernel, strides, null, convolutionMode, dilation, format);
+            int h = format == CNN2DFormat.NCHW ? 2 : 1;
+            int[] in = {(int) x.size(h), (int) x.size(h + 1)};
+            return new Geometry(outSize, ConvolutionUtils.getSameModeTopLeftPadding(outSize, in, kernel, strides, dilation));
+        }
+        int[] pad = layerConf().getPadding();
+        return new Geometry(ConvolutionUtils.getOutputSize(x, kernel, strides, pad, convolutionMode, dilation, format), pad);
+    }
+
+    private int[] intArgs(Geometry g) {
+        int[] k = layerConf().getKernelSize();
+        int[] s = layerConf().getStride();
+        int[] d = layerConf().getDilation();
+        return new int[] {k[0], k[1], s[0], s[1], g.pad()[0], g.pad()[1], d[0], d[1],
+                convolutionMode == ConvolutionMode.Same ? 1 : 0,
+                layerConf().getCnn2dDataFormat() == CNN2DFormat.NCHW ? 0 : 1, WEIGHTS_OIHW};
+    }
+
+    @Override
+    protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
+        validateInputRank();
+        INDArray weights = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, training, workspaceMgr);
+        validateInputDepth(weights.size(1));
+        INDArray x = input.castTo(dataType);
+        Geometry g = geometry(x);
+        long n = x.size(0);
+        long oc = weights.size(0);
+        long[] shape = layerConf().getCnn2dDataFormat() == CNN2DFormat.NCHW
+                ? new long[] {n, oc, g.outSize()[0], g.outSize()[1]}
+                : new long[] {n, g.outSize()[0], g.outSize()[1], oc};
+        INDArray z = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, shape, 'c');
+        INDArray[] inputs = hasBias()
+                ? new INDArray[] {x, weights, getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, workspaceMgr)}
+                : new INDArray[] {x, weights};
+        Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(inputs).addOutputs(z).addIntegerArguments(intArgs(g)).build());
+        return new Pair<>(z, null);
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray weights = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, true, workspaceMgr);
+        INDArray x = input.castTo(dataType);
+        INDArray eps = epsilon.castTo(dataType);
+        IActivation afn = layerConf().getActivationFn();
+        // An identity activation passes ε through: no need to recompute the forward pass for its derivative.
+        INDArray delta = afn instanceof ActivationIdentity ? eps
+                : afn.backprop(preOutput(true, true, workspaceMgr).getFirst(), eps).getFirst();
+
+        INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        INDArray weightGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
+        // (the builder's addInputs/addOutputs replace, so each gets the whole list at once)
+        DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp");
+        Gradient gradient = new DefaultGradient();
+        if (hasBias()) {
+            INDArray biasGrad = gradientViews.get(ConvolutionParamInitializer.BIAS_KEY);
+            op.addInputs(x, weights, getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, true, workspaceMgr), delta)
+                    .addOutputs(gradInput, weightGrad, biasGrad);
+            gradient.setGradientFor(ConvolutionParamInitializer.BIAS_KEY, biasGrad);
+        } else {
+            op.addInputs(x, weights, delta).addOutputs(gradInput, weightGrad);
+        }
+        Nd4j.exec(op.addIntegerArguments(intArgs(geometry(x))).build());
+        gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
+        return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
+    }
+}

@@ -1,0 +1,198 @@
+package org.gradsurgery.layers;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.deeplearning4j.exception.DL4JInvalidInputException;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@link Convolution2D} (libnd4j's conv2d ops) against DL4J's {@code ConvolutionLayer} (its Java im2col path) with
+ * the same parameters: outputs, parameter gradients and input gradients, over formats, padding modes, strides,
+ * dilations, even kernels, bias and activation; plus JSON, equality and input errors. Its gradients against finite
+ * differences are checked in {@link LayerGradientCheckTest}, whose 2D graphs use it.
+ */
+@ExtendWith(DoublePrecisionTinyArrays.class)
+class Convolution2DTest {
+
+    private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
+
+    record Case(CNN2DFormat format, ConvolutionMode mode, int kernel, int stride, int dilation, boolean bias,
+                Activation activation) {
+        @Override
+        public String toString() {
+            return format + " " + mode + " k" + kernel + " s" + stride + " d" + dilation + (bias ? " bias " : " ")
+                    + activation;
+        }
+
+        ConvolutionLayer.Builder configure(ConvolutionLayer.Builder b) {
+            b.nIn(3).nOut(4).stride(stride, stride).dilation(dilation, dilation).convolutionMode(mode)
+                    .dataFormat(format).hasBias(bias).activation(activation);
+            if (mode != ConvolutionMode.Same) {
+                b.padding(kernel / 2, kernel / 2);
+            }
+            return b;
+        }
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        for (CNN2DFormat format : CNN2DFormat.values()) {
+            for (ConvolutionMode mode : new ConvolutionMode[] {ConvolutionMode.Same, ConvolutionMode.Truncate}) {
+                out.add(Arguments.of(new Case(format, mode, 3, 1, 1, true, Activation.IDENTITY)));
+                out.add(Arguments.of(new Case(format, mode, 3, 2, 1, false, Activation.TANH)));
+                out.add(Arguments.of(new Case(format, mode, 2, 2, 1, true, Activation.RELU)));
+                out.add(Arguments.of(new Case(format, mode, 3, 1, 2, true, Activation.SIGMOID)));
+            }
+        }
+        return out.stream();
+    }
+
+    static Layer instantiate(org.deeplearning4j.nn.conf.layers.Layer conf, INDArray params) {
+        NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE).layer(conf)
+                .build();
+        long n = nnc.getLayer().initializer().numParams(nnc);
+        INDArray view = params == null ? Nd4j.create(DataType.DOUBLE, 1, n) : params.dup();
+        Layer layer = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0, view, params == null,
+                DataType.DOUBLE);
+        layer.setBackpropGradientsViewArray(Nd4j.create(DataType.DOUBLE, 1, n));
+        return layer;
+    }
+
+    private static long[] inputShape(CNN2DFormat format) {
+        return format == CNN2DFormat.NCHW ? new long[] {2, 3, 7, 6} : new long[] {2, 7, 6, 3};
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void matchesDl4jConvolutionLayer(Case c) {
+        Layer ours = instantiate(c.configure(new Convolution2D.Builder(c.kernel(), c.kernel())).build(), null);
+        Layer theirs = instantiate(c.configure(new ConvolutionLayer.Builder(c.kernel(), c.kernel())).build(),
+                ours.params());
+        assertTrue(ours instanceof org.gradsurgery.layers.impl.Convolution2D);
+
+        INDArray x = Nd4j.rand(DataType.DOUBLE, inputShape(c.format())).subi(0.5);
+        INDArray yOurs = ours.activate(x, true, NO_WS);
+        INDArray yTheirs = theirs.activate(x, true, NO_WS);
+        assertArrayEquals(yTheirs.shape(), yOurs.shape());
+        assertEquals(0, yOurs.sub(yTheirs).amaxNumber().doubleValue(), 1e-12, "activations");
+
+        INDArray eps = Nd4j.rand(DataType.DOUBLE, yOurs.shape()).subi(0.5);
+        Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
+        Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
+        assertEquals(0, gOurs.getSecond().sub(gTheirs.getSecond()).amaxNumber().doubleValue(), 1e-12, "dL/dx");
+        for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
+            INDArray a = gOurs.getFirst().getGradientFor(key);
+            INDArray b = gTheirs.getFirst().getGradientFor(key);
+            assertArrayEquals(b.shape(), a.shape(), key);
+            assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, key);
+        }
+        assertEquals(gTheirs.getFirst().gradientForVariable().keySet(), gOurs.getFirst().gradientForVariable().keySet());
+        if (!c.bias()) {
+            assertNull(gOurs.getFirst().getGradientFor(ConvolutionParamInitializer.BIAS_KEY));
+        }
+    }
+
+    @Test
+    void dropoutAndFloatPrecisionFollowDl4j() {
+        // Training-mode dropout is DL4J's (applied to the input in activate, undone in backprop).
+        org.deeplearning4j.nn.conf.layers.Layer conf = new Convolution2D.Builder(3, 3).nIn(3).nOut(2)
+                .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build();
+        conf.setIDropout(new Dropout(0.5));
+        Layer layer = instantiate(conf, null);
+        INDArray x = Nd4j.ones(DataType.DOUBLE, 2, 3, 5, 5);
+        INDArray inference = layer.activate(x, false, NO_WS);
+        INDArray training = layer.activate(x, true, NO_WS);
+        assertNotEquals(0, inference.sub(training).amaxNumber().doubleValue(), 1e-9);
+
+        // FLOAT networks (oneDNN's type) give the DOUBLE result to float precision.
+        NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
+                .layer(new Convolution2D.Builder(3, 3).nIn(3).nOut(4).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.IDENTITY).build()).build();
+        Layer f = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0,
+                Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)), true, DataType.FLOAT);
+        Layer d = instantiate(nnc.getLayer().clone(), f.params().castTo(DataType.DOUBLE));
+        INDArray xd = Nd4j.rand(DataType.DOUBLE, 2, 3, 8, 8);
+        INDArray yf = f.activate(xd.castTo(DataType.FLOAT), false, NO_WS);
+        INDArray yd = d.activate(xd, false, NO_WS);
+        assertEquals(DataType.FLOAT, yf.dataType());
+        assertEquals(0, yf.castTo(DataType.DOUBLE).sub(yd).amaxNumber().doubleValue(), 1e-5);
+    }
+
+    @Test
+    void jsonKeepsTheClassAndEveryField() {
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().graphBuilder()
+                .addInputs("in")
+                .addLayer("conv", new Convolution2D.Builder(3, 3).nIn(2).nOut(5).stride(2, 2).dilation(1, 1)
+                        .convolutionMode(ConvolutionMode.Same).dataFormat(CNN2DFormat.NHWC).hasBias(false)
+                        .activation(Activation.TANH).build(), "in")
+                .setOutputs("conv").build();
+        ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(conf.toJson());
+        assertEquals(conf, back);
+        org.deeplearning4j.nn.conf.layers.Layer layer =
+                ((org.deeplearning4j.nn.conf.graph.LayerVertex) back.getVertices().get("conv")).getLayerConf().getLayer();
+        assertTrue(layer instanceof Convolution2D);
+        Convolution2D c = (Convolution2D) layer;
+        assertEquals(CNN2DFormat.NHWC, c.getCnn2dDataFormat());
+        assertArrayEquals(new int[] {2, 2}, c.getStride());
+        assertEquals(false, c.hasBias());
+
+        ComputationGraph net = new ComputationGraph(back);
+        net.init();
+        assertTrue(net.getLayer("conv") instanceof org.gradsurgery.layers.impl.Convolution2D);
+    }
+
+    @Test
+    void equalityTakesTheClassIntoAccount() {
+        // DL4J's builder methods return its own Builder type, so the chain's static type is ConvolutionLayer.
+        Convolution2D ours = (Convolution2D) new Convolution2D.Builder(3, 3).nIn(2).nOut(4).build();
+        ConvolutionLayer theirs = new ConvolutionLayer.Builder(3, 3).nIn(2).nOut(4).build();
+        assertEquals(ours, new Convolution2D.Builder(3, 3).nIn(2).nOut(4).build());
+        assertEquals(ours.hashCode(), new Convolution2D.Builder(3, 3).nIn(2).nOut(4).build().hashCode());
+        assertNotEquals(ours, theirs);
+        // (DL4J's Lombok equals is instanceof-based, so theirs.equals(ours) is true: that side is DL4J's.)
+        assertNotEquals(ours, new Convolution2D.Builder(3, 3).nIn(2).nOut(5).build());
+        assertEquals(ours, ours.clone());
+    }
+
+    @Test
+    void wrongInputNamesTheLayerAndTheShape() {
+        Layer layer = instantiate(new Convolution2D.Builder(3, 3).nIn(3).nOut(2)
+                .convolutionMode(ConvolutionMode.Same).build(), null);
+        DL4JInvalidInputException channels = assertThrows(DL4JInvalidInputException.class,
+                () -> layer.activate(Nd4j.rand(DataType.DOUBLE, 1, 2, 5, 5), false, NO_WS));
+        assertTrue(channels.getMessage().contains("channels"), channels.getMessage());
+        DL4JInvalidInputException rank = assertThrows(DL4JInvalidInputException.class,
+                () -> layer.activate(Nd4j.rand(DataType.DOUBLE, 3, 5, 5), false, NO_WS));
+        assertTrue(rank.getMessage().contains("rank 3"), rank.getMessage());
+    }
+}
