@@ -17,7 +17,6 @@ import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
-import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution3D;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
@@ -32,6 +31,7 @@ import org.gradsurgery.layers.Convolution2D;
 import org.gradsurgery.layers.InstanceNormalization;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.layers.SpatialBatchNormalization;
+import org.gradsurgery.layers.TransposedConvolution2D;
 import org.gradsurgery.loss.LossDice;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -580,7 +580,7 @@ public final class UNet {
         private String up(String name, int nOut, String input) {
             if (o.upsampling == Upsampling.TRANSPOSED_CONV) {
                 Layer l = o.spatialDims == 2
-                        ? new Deconvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nOut(nOut)
+                        ? new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nOut(nOut)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat)
                         .activation(Activation.IDENTITY).build()
                         : new Deconvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nOut(nOut)

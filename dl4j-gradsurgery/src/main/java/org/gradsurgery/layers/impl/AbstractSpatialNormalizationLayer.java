@@ -78,13 +78,13 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
 
     /**
      * The block structure for {@link NormalizationKernels}, or null when they do not apply (channels-last layout,
-     * an activation other than identity or plain ReLU, a data type other than FLOAT/DOUBLE).
+     * an activation other than identity or plain ReLU, a data type other than FLOAT).
      */
     private NormalizationKernels.Blocks fusedBlocks(INDArray x, SpatialLayout layout) {
         IActivation act = layerConf().getActivationFn();
         boolean supported = NormalizationKernels.enabled && !layout.channelsLast()
                 && (act instanceof ActivationIdentity || plainRelu(act))
-                && (dataType == DataType.FLOAT || dataType == DataType.DOUBLE) && x.dataType() == dataType;
+                && dataType == DataType.FLOAT && x.dataType() == dataType;
         if (!supported) {
             return null;
         }

@@ -33,7 +33,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * gradient checks and the reference-loop tests of {@code NormalizationLayersTest} cover): the same layer, same
  * parameters and input, kernels on and off, must give the same activations, input gradient, parameter gradients and
  * running-estimate updates, for batch and instance norm, 2D and 3D, identity and ReLU, with and without affine
- * parameters, FLOAT and DOUBLE, in training and inference.
+ * parameters, in training and inference (FLOAT: the only type the kernels take).
  */
 class NormalizationKernelsTest {
 
@@ -69,9 +69,7 @@ class NormalizationKernelsTest {
             for (int rank : new int[] {4, 5}) {
                 for (Activation a : new Activation[] {Activation.IDENTITY, Activation.RELU}) {
                     for (boolean affine : new boolean[] {true, false}) {
-                        for (DataType t : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
-                            out.add(Arguments.of(new Case(batch, rank, a, affine, t)));
-                        }
+                        out.add(Arguments.of(new Case(batch, rank, a, affine, DataType.FLOAT)));
                     }
                 }
             }
@@ -168,19 +166,21 @@ class NormalizationKernelsTest {
         // γ = 1, β = 0 on a two-valued channel: x̂ = ±1, so half the pre-activations are exactly −1 and their
         // gradient must vanish.
         Layer layer = instantiate(new InstanceNormalization.Builder().activation(Activation.RELU).nIn(1).build(),
-                DataType.DOUBLE, 1);
-        layer.setParam(SpatialNormalizationParamInitializer.GAMMA, Nd4j.ones(DataType.DOUBLE, 1, 1));
-        layer.setParam(SpatialNormalizationParamInitializer.BETA, Nd4j.zeros(DataType.DOUBLE, 1, 1));
-        INDArray x = Nd4j.createFromArray(new double[] {1, 3, 1, 3}).reshape(1, 1, 2, 2);
+                DataType.FLOAT, 1);
+        layer.setParam(SpatialNormalizationParamInitializer.GAMMA, Nd4j.ones(DataType.FLOAT, 1, 1));
+        layer.setParam(SpatialNormalizationParamInitializer.BETA, Nd4j.zeros(DataType.FLOAT, 1, 1));
+        INDArray x = Nd4j.createFromArray(new float[] {1, 3, 1, 3}).reshape(1, 1, 2, 2);
         INDArray y = layer.activate(x, true, NO_WS);
         assertEquals(0, y.getDouble(0, 0, 0, 0), 0);
         assertEquals(1, y.getDouble(0, 0, 0, 1), 1e-4);
-        INDArray dx = layer.backpropGradient(Nd4j.ones(DataType.DOUBLE, 1, 1, 2, 2), NO_WS).getSecond();
+        INDArray dx = layer.backpropGradient(Nd4j.ones(DataType.FLOAT, 1, 1, 2, 2), NO_WS).getSecond();
         // σ² = 1, so inv = x̂₊ = 1/sqrt(1 + ε); δ = (0, 1, 0, 1), mean δ = 1/2, mean δ·x̂ = x̂₊/2, and
         // dx = inv·(δ − 1/2 − x̂·x̂₊/2) = ±inv·(1 − x̂₊²)/2: tiny, of opposite signs, and exactly computable.
         double inv = 1 / Math.sqrt(1 + 1e-5);
         double expected = inv * (1 - inv * inv) / 2;
-        assertEquals(-expected, dx.getDouble(0, 0, 0, 0), 1e-15);
-        assertEquals(expected, dx.getDouble(0, 0, 0, 1), 1e-15);
+        // (float arithmetic: 1 − x̂₊² carries an error of a few 1e-8)
+        assertEquals(-expected, dx.getDouble(0, 0, 0, 0), 5e-8);
+        assertEquals(expected, dx.getDouble(0, 0, 0, 1), 5e-8);
+        assertTrue(expected > 1e-6, "the expected value is not lost in the tolerance");
     }
 }
