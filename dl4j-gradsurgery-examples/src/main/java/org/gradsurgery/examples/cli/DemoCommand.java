@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.model.TrainingConfig;
 import picocli.CommandLine;
@@ -68,7 +69,7 @@ final class DemoCommand implements Callable<Integer> {
         Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir(smoke ? "demo-smoke" : "demo");
         printer.println(Experiment.dataPreamble(d));
         List<Experiment.Outcome> outcomes = new ArrayList<>();
-        for (LossSpec l : List.of(new LossSpec("dice", false, 1), new LossSpec("dice", true, 1))) {
+        for (LossSpec l : List.of(LossSpec.parse("dice"), LossSpec.parse("dice+surgery"))) {
             TrainingConfig config = TrainingConfig.builder().epochs(smoke ? 1 : EPOCHS)
                     .maxIterations(smoke ? 3 : 0).batchSize(BATCH).seed(SEED)
                     .runDirectory(dir.resolve(l.slug())).progress(progress).build();

@@ -82,6 +82,7 @@ final class SweepCommand implements Callable<Integer> {
                 SweepReport.describe(best.candidate().loss()), best.candidate().unet(), best.metrics().dice(),
                 best.metrics().eceClasswise(), best.metrics().eceTopLabel(), best.metrics().eceBoundary(),
                 best.metrics().nll());
+        SweepReport.trainCommandLine(dir, best).ifPresent(c -> o.println("train it again: " + c));
         o.printf("wrote %s, %s, %s and %d run directories%n", dir.resolve(SweepReport.MARKDOWN),
                 dir.resolve(SweepReport.CSV), dir.resolve(SweepReport.BEST_CONFIG), ranked.stream()
                         .filter(r -> r.runDirectory() != null).count());

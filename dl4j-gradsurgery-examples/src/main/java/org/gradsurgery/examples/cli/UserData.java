@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Case;
 import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.LabelMap;
@@ -403,7 +404,7 @@ final class UserData {
                     .metadata("loss", loss.toString())
                     .metadata("data", describe())
                     .build().fit(net, trainingData());
-            return new Experiment.Outcome(loss, r, evaluate(r.network(), 15), config.runDirectory());
+            return new Experiment.Outcome(loss.label(), r, evaluate(r.network(), 15), config.runDirectory());
         }
 
         /** Writes report.md into {@code dir}, then prints the table and the report's path. */
