@@ -59,6 +59,20 @@ class SweepTrainCommandTest {
         }
     }
 
+    /** The command docs/SWEEPS.md shows for the example sweep's best candidate (1: no background, no surgery). */
+    @Test
+    void exampleSweepBestCandidateCommand() throws Exception {
+        SweepSpec s = SweepSpec.read(Path.of("examples", "sweeps", "surgery-exponent.json"));
+        SweepCandidate first = SweepRunner.candidates(s).get(0);
+        // candidate index 0 trains with seed + 0; the constrained objective early-stops on validation Dice
+        List<String> args = SweepReport.trainCommand(first, s.epochs(), s.batchSize(), s.trainingSeed(),
+                s.patience(), "dice", Map.of("downsample", s.downsample()));
+        assertEquals("train --loss dice --include-background false --levels 3 --filters 8 --norm INSTANCE "
+                + "--dropout 0.0 --lr 0.003 --epochs 8 --batch-size 4 --seed 42 --early-stopping dice --patience 3 "
+                + "--downsample 2", String.join(" ", args));
+        assertEquals("dice:no-background", LossSpec.describing(first.loss()).orElseThrow().toString());
+    }
+
     /** Every dimension a LossSpace varies, away from its default, has a train flag. */
     @Test
     void everyLossSpaceDimensionHasATrainFlag() {
