@@ -11,6 +11,7 @@ import org.gradsurgery.data.Datasets;
 import org.gradsurgery.model.TrainingConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -47,9 +48,8 @@ final class DemoCommand implements Callable<Integer> {
             description = "Output directory (default: runs/demo-<time>).")
     Path out;
 
-    @Option(names = "--datasets", paramLabel = "DIR",
-            description = "The repository's datasets/ folder (default: found from the working directory).")
-    Path datasets;
+    @Mixin
+    Options.DatasetsDir datasets = new Options.DatasetsDir();
 
     @Option(names = "--progress", defaultValue = "AUTO", paramLabel = "MODE",
             description = "Progress display: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -60,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
         PrintStream printer = Console.stream(spec);
         long start = System.nanoTime();
         int downsample = smoke ? 2 : DOWNSAMPLE;
-        Datasets.Colin27DeepGm d = Datasets.colin27DeepGm(datasets != null ? datasets : Datasets.locate(), downsample);
+        Datasets.Colin27DeepGm d = datasets.colin27(downsample);
         Options.Model model = new Options.Model();
         model.levels = smoke ? 2 : LEVELS;
         model.filters = smoke ? 4 : FILTERS;

@@ -20,6 +20,7 @@ import org.gradsurgery.model.UNet;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Option groups shared by the subcommands (picocli mixins). */
@@ -27,12 +28,28 @@ final class Options {
     private Options() {
     }
 
-    /** The bundled demo data: Colin27 axial T1 slices, 5 deep-grey-matter classes, held-out slab (docs/DATA.md). */
-    static final class Data {
+    /** {@code --datasets}: where the repository's datasets/ folder is (train, compare, evaluate, demo, sweep). */
+    static final class DatasetsDir {
         @Option(names = "--datasets", paramLabel = "DIR",
                 description = "The repository's datasets/ folder (default: -Dgradsurgery.datasets, "
                         + "$GRADSURGERY_DATASETS, or datasets/ in the working directory or a parent).")
-        Path datasets;
+        Path dir;
+
+        /** The folder given, or the one {@link Datasets#locate()} finds. */
+        Path locate() {
+            return dir != null ? dir : Datasets.locate();
+        }
+
+        /** The bundled Colin27 deep-grey-matter slices at {@code downsample}. */
+        Datasets.Colin27DeepGm colin27(int downsample) throws IOException {
+            return Datasets.colin27DeepGm(locate(), downsample);
+        }
+    }
+
+    /** The bundled demo data: Colin27 axial T1 slices, 5 deep-grey-matter classes, held-out slab (docs/DATA.md). */
+    static final class Data {
+        @Mixin
+        DatasetsDir datasets = new DatasetsDir();
 
         @Option(names = "--downsample", paramLabel = "N",
                 description = "In-plane downsampling of the Colin27 slices: 1 = 96x96, 2 = 48x48 (default: 1, or what "
@@ -48,8 +65,7 @@ final class Options {
             if (n != 1 && n != 2) {
                 throw new IllegalArgumentException("--downsample must be 1 (96x96) or 2 (48x48), got " + n);
             }
-            Path dir = datasets != null ? datasets : Datasets.locate();
-            return Datasets.colin27DeepGm(dir, downsampleOr(fallbackDownsample));
+            return datasets.colin27(n);
         }
 
         static Map<String, Object> describe(int downsample) {
