@@ -28,43 +28,41 @@ import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
  * The short forms {@code NAME}, {@code NAME+surgery} and {@code NAME+surgery:GAMMA} are what run directories of
  * earlier versions hold.
  */
-public final class LossSpec {
+public record LossSpec(LossKind kind, boolean includeBackground, double tverskyAlpha, double tverskyBeta,
+                       boolean surgery, double exponent, GradientSurgery.Space surgerySpace, double ceWeight,
+                       double regionWeight) {
     private static final String FORMS = "NAME, NAME+surgery or NAME+surgery:GAMMA (NAME one of "
             + LossKind.knownNames() + "; in full NAME[:no-background][:alpha=A][:beta=B][:weight=W]"
             + "[+surgery[:GAMMA][:probabilities]][+ce:WEIGHT])";
 
-    private final LossKind kind;
-    private final boolean includeBackground;
-    private final double tverskyAlpha;
-    private final double tverskyBeta;
-    private final boolean surgery;
-    private final double exponent;
-    private final GradientSurgery.Space surgerySpace;
-    private final double ceWeight;
-    private final double regionWeight;
-
-    private LossSpec(Builder b) {
-        kind = Objects.requireNonNull(b.kind, "kind");
-        surgerySpace = Objects.requireNonNull(b.surgerySpace, "surgerySpace");
-        // only what the loss uses is checked: an inert setting is reset below, whatever it was
+    /**
+     * Checks the settings the loss uses and resets the ones it ignores (see the class documentation).
+     *
+     * @throws IllegalArgumentException naming the setting (e.g. {@code exponent}) that is out of range
+     */
+    public LossSpec {
+        Objects.requireNonNull(kind, "kind");
+        Objects.requireNonNull(surgerySpace, "surgerySpace");
         if (kind.usesTverskyWeights()) {
-            requireWeight("tverskyAlpha", b.tverskyAlpha);
-            requireWeight("tverskyBeta", b.tverskyBeta);
+            requireWeight("tverskyAlpha", tverskyAlpha);
+            requireWeight("tverskyBeta", tverskyBeta);
+        } else {
+            tverskyAlpha = AbstractTverskyLoss.DEFAULT_ALPHA;
+            tverskyBeta = AbstractTverskyLoss.DEFAULT_BETA;
         }
-        if (b.surgery) {
-            requireWeight("exponent", b.exponent);
+        if (surgery) {
+            requireWeight("exponent", exponent);
+        } else {
+            exponent = GradientSurgery.DEFAULT_EXPONENT;
+            surgerySpace = GradientSurgery.Space.LOGITS;
         }
-        requireWeight("ceWeight", b.ceWeight);
-        if (b.ceWeight > 0) {
-            requireWeight("regionWeight", b.regionWeight);
+        requireWeight("ceWeight", ceWeight);
+        if (ceWeight > 0) {
+            requireWeight("regionWeight", regionWeight);
+        } else {
+            regionWeight = 1.0;
         }
-        surgery = b.surgery;
-        includeBackground = b.includeBackground || !kind.isRegion();
-        tverskyAlpha = kind.usesTverskyWeights() ? b.tverskyAlpha : AbstractTverskyLoss.DEFAULT_ALPHA;
-        tverskyBeta = kind.usesTverskyWeights() ? b.tverskyBeta : AbstractTverskyLoss.DEFAULT_BETA;
-        exponent = surgery ? b.exponent : GradientSurgery.DEFAULT_EXPONENT;
-        ceWeight = b.ceWeight;
-        regionWeight = ceWeight > 0 ? b.regionWeight : 1.0;
+        includeBackground = includeBackground || !kind.isRegion();
     }
 
     private static void requireWeight(String setting, double v) {
@@ -269,63 +267,6 @@ public final class LossSpec {
         return toString().replace('+', '-').replace(':', '-').replace("=", "");
     }
 
-    public LossKind kind() {
-        return kind;
-    }
-
-    public boolean includeBackground() {
-        return includeBackground;
-    }
-
-    public double tverskyAlpha() {
-        return tverskyAlpha;
-    }
-
-    public double tverskyBeta() {
-        return tverskyBeta;
-    }
-
-    public boolean surgery() {
-        return surgery;
-    }
-
-    /** The surgery's error exponent γ (1 without the surgery). */
-    public double exponent() {
-        return exponent;
-    }
-
-    public GradientSurgery.Space surgerySpace() {
-        return surgerySpace;
-    }
-
-    /** λ_CE of the cross-entropy term; 0: none. */
-    public double ceWeight() {
-        return ceWeight;
-    }
-
-    /** λ of the region term (1 without a cross-entropy term). */
-    public double regionWeight() {
-        return regionWeight;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        if (!(o instanceof LossSpec)) {
-            return false;
-        }
-        LossSpec s = (LossSpec) o;
-        return kind == s.kind && includeBackground == s.includeBackground
-                && Double.compare(tverskyAlpha, s.tverskyAlpha) == 0 && Double.compare(tverskyBeta, s.tverskyBeta) == 0
-                && surgery == s.surgery && Double.compare(exponent, s.exponent) == 0 && surgerySpace == s.surgerySpace
-                && Double.compare(ceWeight, s.ceWeight) == 0 && Double.compare(regionWeight, s.regionWeight) == 0;
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(kind, includeBackground, tverskyAlpha, tverskyBeta, surgery, exponent, surgerySpace,
-                ceWeight, regionWeight);
-    }
-
     /** Builder; every setting optional (see the class documentation for the defaults). */
     public static final class Builder {
         private LossKind kind = LossKind.DICE;
@@ -396,7 +337,8 @@ public final class LossSpec {
 
         /** @throws IllegalArgumentException naming the setting (e.g. {@code exponent}) that is out of range */
         public LossSpec build() {
-            return new LossSpec(this);
+            return new LossSpec(kind, includeBackground, tverskyAlpha, tverskyBeta, surgery, exponent, surgerySpace,
+                    ceWeight, regionWeight);
         }
     }
 }

@@ -99,6 +99,8 @@ class LossSpecTest {
         LossSpec a = LossSpec.builder().kind(LossKind.DICE).tverskyAlpha(0.9).exponent(3).regionWeight(4).build();
         assertEquals(LossSpec.of(LossKind.DICE), a);
         assertEquals("dice", a.toString());
+        assertEquals(LossSpec.of(LossKind.DICE), LossSpec.builder().surgerySpace(GradientSurgery.Space.PROBABILITIES)
+                .build(), "the space is inert without the surgery");
         assertEquals(LossSpec.parse("mcxent"), LossSpec.builder().kind(LossKind.MCXENT).includeBackground(false)
                 .build());
         assertNotEquals(LossSpec.parse("dice"), LossSpec.parse("dice:no-background"));
