@@ -144,6 +144,7 @@ public final class UNet {
 
     /** A new, initialised graph with parameters drawn from the seed: every call returns an identical network. */
     public ComputationGraph graph() {
+        Natives.warnIfSlow();
         ComputationGraph net = new ComputationGraph(configuration.clone());
         net.init();
         return net;

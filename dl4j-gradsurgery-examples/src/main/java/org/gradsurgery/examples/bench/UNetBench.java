@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.model.Natives;
 import org.gradsurgery.model.UNet;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -117,7 +118,8 @@ public final class UNetBench implements Callable<Integer> {
         out.println("bench unet: " + s.describe() + ", batch " + b + ", " + warmup + " warm-up + " + iterations
                 + " timed iterations");
         out.println("backend: " + Nd4j.getBackend().getClass().getSimpleName() + ", BLAS "
-                + Nd4j.factory().blas().getBlasVendor() + ", libnd4j maxThreads " + threads);
+                + Nd4j.factory().blas().getBlasVendor() + ", oneDNN " + (Natives.hasOneDnn() ? "yes" : "no")
+                + ", libnd4j maxThreads " + threads);
         out.println(BenchSupport.machineLine());
         out.flush();
 
