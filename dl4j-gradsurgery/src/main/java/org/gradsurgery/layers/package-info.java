@@ -11,7 +11,11 @@
  *       (DL4J's {@code MergeVertex} cannot backprop rank 5).</li>
  *   <li>{@link org.gradsurgery.layers.InstanceNormalization} (Ulyanov et al. 2016) and
  *       {@link org.gradsurgery.layers.SpatialBatchNormalization} (Ioffe and Szegedy 2015) for rank 4 and 5 (DL4J's
- *       {@code BatchNormalization} fails at run time on rank 5).</li>
+ *       {@code BatchNormalization} fails at run time on rank 5); FLOAT channels-first arrays take fused
+ *       single-pass kernels.</li>
+ *   <li>{@link org.gradsurgery.layers.Convolution2D} and {@link org.gradsurgery.layers.TransposedConvolution2D}:
+ *       DL4J's 2D convolution and transposed convolution (same configuration, parameters and results) on libnd4j's
+ *       ops and GEMMs instead of DL4J M2.1's Java-side im2col path, which never reaches oneDNN.</li>
  * </ul>
  *
  * <p>{@link org.gradsurgery.model.UNet} builds complete, validated 2D and 3D U-Nets from these blocks (tested and
@@ -42,8 +46,10 @@
  *         .activation(Activation.SOFTMAX).build(), "logits");
  * ComputationGraphConfiguration conf = g.setOutputs("seg").build();
  * }</pre>
- * {@code UNet}'s {@code Wiring} is this pattern (with max-pooling and ReLU). In 2D, use {@code ConvolutionLayer},
- * {@code Deconvolution2D} and {@code .dataFormat(CNN2DFormat.NHWC)} on the convolutions when data is channels-last;
+ * {@code UNet}'s {@code Wiring} is this pattern (with max-pooling and ReLU). In 2D, use {@link Convolution2D} and
+ * {@link TransposedConvolution2D} (DL4J's {@code ConvolutionLayer}/{@code Deconvolution2D} configurations and
+ * results, on libnd4j's oneDNN-backed ops: several times faster, see {@code docs/PERFORMANCE.md}) and
+ * {@code .dataFormat(CNN2DFormat.NHWC)} on the convolutions when data is channels-last;
  * the norm and loss layers take the format from the input types, the vertex needs
  * {@code new ChannelConcatVertex(CNN2DFormat.NHWC)}. {@code SpatialBatchNormalization.Builder().decay(0.9)} replaces
  * instance norm where batch statistics are wanted (its running estimates update in {@code fit}).

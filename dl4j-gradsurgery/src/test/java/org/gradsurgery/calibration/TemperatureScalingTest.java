@@ -102,6 +102,37 @@ class TemperatureScalingTest {
         assertTrue(after < 0.015, "ECE after scaling " + after);
     }
 
+    /**
+     * FLOAT logits of every rank against a plain double softmax over the class axis. On the default (oneDNN)
+     * natives libnd4j's softmax op is wrong for FLOAT rank-4 arrays along axis 1 (errors near 1): this fails if
+     * {@code apply} ever hands it such an array again.
+     */
+    @Test
+    void applyIsASoftmaxOverTheClassAxisForFloatLogitsOfEveryRank() {
+        for (long[] shape : new long[][] {{6, 3}, {2, 3, 10}, {2, 3, 6, 5}, {2, 4, 3, 4, 5}}) {
+            Nd4j.getRandom().setSeed(5);
+            INDArray z = Nd4j.randn(DataType.FLOAT, shape).muli(3);
+            INDArray p = TemperatureScaling.apply(z, 1.5, TemperatureScaling.Activation.SOFTMAX);
+            long c = shape[1];
+            long v = z.length() / (shape[0] * c);
+            double[] zf = z.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            double[] pf = p.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            for (int n = 0; n < shape[0]; n++) {
+                for (int i = 0; i < v; i++) {
+                    double sum = 0;
+                    for (int k = 0; k < c; k++) {
+                        sum += Math.exp(zf[(int) ((n * c + k) * v + i)] / 1.5);
+                    }
+                    for (int k = 0; k < c; k++) {
+                        int at = (int) ((n * c + k) * v + i);
+                        assertEquals(Math.exp(zf[at] / 1.5) / sum, pf[at], 1e-6,
+                                java.util.Arrays.toString(shape) + " at " + at);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void masksLeaveVoxelsOutAndStreamingAddsUp() {
         Random rnd = new Random(4);

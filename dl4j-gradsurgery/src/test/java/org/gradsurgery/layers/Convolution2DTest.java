@@ -140,12 +140,23 @@ class Convolution2DTest {
                         .activation(Activation.IDENTITY).build()).build();
         Layer f = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0,
                 Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)), true, DataType.FLOAT);
+        f.setBackpropGradientsViewArray(Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)));
         Layer d = instantiate(nnc.getLayer().clone(), f.params().castTo(DataType.DOUBLE));
         INDArray xd = Nd4j.rand(DataType.DOUBLE, 2, 3, 8, 8);
         INDArray yf = f.activate(xd.castTo(DataType.FLOAT), false, NO_WS);
         INDArray yd = d.activate(xd, false, NO_WS);
         assertEquals(DataType.FLOAT, yf.dataType());
         assertEquals(0, yf.castTo(DataType.DOUBLE).sub(yd).amaxNumber().doubleValue(), 1e-5);
+        // FLOAT is the type the oneDNN kernels take (DOUBLE runs libnd4j's own loops): check their backprop too.
+        INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
+        Pair<Gradient, INDArray> gf = f.backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);
+        Pair<Gradient, INDArray> gd = d.backpropGradient(eps, NO_WS);
+        assertEquals(0, gf.getSecond().castTo(DataType.DOUBLE).sub(gd.getSecond()).amaxNumber().doubleValue(), 1e-5);
+        for (String key : gd.getFirst().gradientForVariable().keySet()) {
+            INDArray a = gf.getFirst().getGradientFor(key).castTo(DataType.DOUBLE);
+            INDArray b = gd.getFirst().getGradientFor(key);
+            assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-5 * Math.max(1, b.amaxNumber().doubleValue()), key);
+        }
     }
 
     @Test
