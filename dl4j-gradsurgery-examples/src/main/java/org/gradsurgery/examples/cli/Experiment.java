@@ -61,7 +61,13 @@ final class Experiment {
 
     /** Full evaluation (Dice, IoU, HD95, calibration, temperature scaling) on the held-out slab. */
     static EvaluationResult evaluate(ComputationGraph net, Datasets.Colin27DeepGm d, int bins) {
-        return SegmentationEvaluator.builder().numClasses(d.numClasses()).bins(bins).spacing(d.spacing()).build()
+        return evaluate(net, d, bins, false);
+    }
+
+    /** {@link #evaluate(ComputationGraph, Datasets.Colin27DeepGm, int)}, with test-time mirroring when {@code mirror}. */
+    static EvaluationResult evaluate(ComputationGraph net, Datasets.Colin27DeepGm d, int bins, boolean mirror) {
+        return SegmentationEvaluator.builder().numClasses(d.numClasses()).bins(bins).spacing(d.spacing())
+                .inference(Mirroring.wholeImageInference(mirror)).build()
                 .evaluate(net, TrainingData.batches(d.validation(), EVAL_BATCH));
     }
 

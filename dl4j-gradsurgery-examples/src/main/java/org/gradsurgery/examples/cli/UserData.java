@@ -361,11 +361,18 @@ final class UserData {
          * through sliding-window inference with the training patch size.
          */
         org.gradsurgery.model.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins) {
+            return evaluate(net, bins, false);
+        }
+
+        /** {@link #evaluate(org.deeplearning4j.nn.graph.ComputationGraph, int)}, mirrored ({@link Mirroring}). */
+        org.gradsurgery.model.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins,
+                                                        boolean mirror) {
             SegmentationEvaluator.Builder b = SegmentationEvaluator.builder().numClasses(numClasses).bins(bins)
-                    .spacing(spacing);
+                    .spacing(spacing).inference(Mirroring.wholeImageInference(mirror));
             MultiDataSetIterator it;
             if (dims == 3) {
-                SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(patchSize).build();
+                SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(patchSize).mirroring(mirror)
+                        .build();
                 b.inference(Inference.fromProbabilities(swi::predict));
                 SegmentationDataSetIterator.Builder vb = SegmentationDataSetIterator.builder()
                         .cases(split.validation()).numClasses(numClasses).batchSize(1).preprocess(preprocess())
