@@ -60,7 +60,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <pre>{@code
  * SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(64, 64, 64).overlap(0.5).build();
  * INDArray probs = swi.predict(net, volume);               // [1, C, D, H, W] -> [1, K, D, H, W]
- * SlidingWindowInference tta = SlidingWindowInference.builder().patchSize(64, 64, 64).mirroring(true).build(); // 8 passes
+ * INDArray tta = SlidingWindowInference.builder().patchSize(64, 64, 64).mirroring(true).build()
+ *         .predict(net, volume);                          // the mean over 8 mirrored passes per window
  * swi.predictEach(net, testIterator, (i, p, labels, mask) -> calibration.update(p, labels, null));
  * SegmentationEvaluator.builder()...inference(Inference.fromProbabilities(swi::predict))   // the evaluator's 3D hook
  * }</pre>

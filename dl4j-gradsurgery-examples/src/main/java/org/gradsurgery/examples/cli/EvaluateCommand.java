@@ -75,13 +75,13 @@ final class EvaluateCommand implements Callable<Integer> {
             int levels = Integer.numberOfTrailingZeros(PredictCommand.sizeDivisor(net)) + 1;
             UserData.Loaded u = userData.load(recorded != null ? recorded.path("data").path("splitSeed")
                     .asLong(42) : 42, levels);
-            r = u.evaluate(net, bins, mirroring.on);
+            r = u.evaluate(net, bins, mirroring);
             preamble = u.preamble() + mirroring.describe(u.dims());
             classNames = u.classNames();
         } else {
             userData.checkUnusedWithDemoData();
             Datasets.Colin27DeepGm d = data.load(downsample);
-            r = Experiment.evaluate(net, d, bins, mirroring.on);
+            r = Experiment.evaluate(net, d, bins, mirroring);
             preamble = Experiment.dataPreamble(d) + mirroring.describe(2);
             classNames = d.classNames();
         }

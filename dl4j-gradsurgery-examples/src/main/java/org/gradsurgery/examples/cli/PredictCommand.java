@@ -105,7 +105,7 @@ final class PredictCommand implements Callable<Integer> {
                 return 0;
             }
             List<Sample> slices = Preprocessing.slices(s, 2);
-            INDArray probs = predict(net, slices, divisor, batchSize, mirroring.on);   // [Z, C, X, Y]
+            INDArray probs = predict(net, slices, divisor, batchSize, mirroring);   // [Z, C, X, Y]
             INDArray volume = probs.permute(2, 3, 0, 1).dup('c');      // [X, Y, Z, C]
             INDArray labels = probs.argMax(1).permute(1, 2, 0).castTo(DataType.UINT8).dup('c');
             Files.createDirectories(out);
@@ -113,11 +113,11 @@ final class PredictCommand implements Callable<Integer> {
             Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
             printer.printf(Locale.ROOT, "wrote %s and %s (%d slices, %d classes%s)%n",
                     out.resolve("probabilities.nii.gz"), out.resolve("labels.nii.gz"), slices.size(), probs.size(1),
-                    mirroring.on ? ", mirrored: 4 passes per slice" : "");
+                    mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes per slice" : "");
         } else {
             Sample s = Png.readGrey(input);
             s = Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
-            INDArray probs = predict(net, List.of(s), divisor, batchSize, mirroring.on);   // [1, C, H, W]
+            INDArray probs = predict(net, List.of(s), divisor, batchSize, mirroring);   // [1, C, H, W]
             INDArray labels = probs.argMax(1).get(NDArrayIndex.point(0));
             Files.createDirectories(out);
             writePng(out.resolve("labels.png"), labels, 1.0);
@@ -126,7 +126,7 @@ final class PredictCommand implements Callable<Integer> {
                         probs.get(NDArrayIndex.point(0), NDArrayIndex.point(c)), 255.0);
             }
             printer.printf(Locale.ROOT, "wrote %s and %d probability maps to %s%s%n", out.resolve("labels.png"),
-                    probs.size(1), out, mirroring.on ? " (mirrored: 4 passes)" : "");
+                    probs.size(1), out, mirroring.active() ? " (mirrored: " + mirroring.passes(2) + " passes)" : "");
         }
         return 0;
     }
@@ -167,7 +167,7 @@ final class PredictCommand implements Callable<Integer> {
             }
         }
         int[] shape = s.shape();
-        SlidingWindowInference swi = mirroring.configure(SlidingWindowInference.builder().patchSize(patch)).build();
+        SlidingWindowInference swi = mirroring.build(SlidingWindowInference.builder().patchSize(patch));
         INDArray probs = swi
                 .predict(net, s.image().reshape(1, 1, shape[0], shape[1], shape[2]))
                 .get(NDArrayIndex.point(0));                                         // [C, X, Y, Z]
@@ -196,9 +196,10 @@ final class PredictCommand implements Callable<Integer> {
 
     /**
      * Probabilities {@code [n, C, H, W]} of 2D samples {@code [1, H, W]}, zero-padded (centred) to the divisor; with
-     * {@code mirror}, the mean over each padded slice and its flips ({@link Mirroring#wholeImages}).
+     * mirroring, the mean over each padded slice and its flips ({@link Mirroring#wholeImages}).
      */
-    static INDArray predict(ComputationGraph net, List<Sample> slices, int divisor, int batchSize, boolean mirror) {
+    static INDArray predict(ComputationGraph net, List<Sample> slices, int divisor, int batchSize,
+                            Mirroring mirroring) {
         int[] shape = slices.get(0).shape();
         if (shape.length != 2 || slices.get(0).channels() != 1) {
             throw new IllegalArgumentException("predict: expected one-channel 2D slices, got " + slices.get(0));
@@ -217,8 +218,9 @@ final class PredictCommand implements Callable<Integer> {
                 batch.get(NDArrayIndex.point(i - from), NDArrayIndex.point(0), NDArrayIndex.interval(oh, oh + h),
                         NDArrayIndex.interval(ow, ow + w)).assign(slices.get(i).image().reshape(h, w));
             }
-            INDArray p = (mirror ? Mirroring.wholeImages(net, batch) : net.outputSingle(false, batch)).get(NDArrayIndex.all(), NDArrayIndex.all(),
-                    NDArrayIndex.interval(oh, oh + h), NDArrayIndex.interval(ow, ow + w));
+            INDArray full = mirroring.active() ? mirroring.wholeImages(net, batch) : net.outputSingle(false, batch);
+            INDArray p = full.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(oh, oh + h),
+                    NDArrayIndex.interval(ow, ow + w));
             if (result == null) {
                 result = Nd4j.create(DataType.FLOAT, slices.size(), p.size(1), h, w);
             }

@@ -134,6 +134,19 @@ class CommandsTest {
             assertTrue(probs[i].minNumber().doubleValue() >= 0);
         }
         assertTrue(probs[1].sub(probs[0]).amaxNumber().doubleValue() > 1e-4, "mirroring changes the probabilities");
+        // one axis only (the demo's training flips): 2 passes, between neither; a 3rd axis is a one-line error
+        Path one = tmp.resolve("pred-mirror-axis1");
+        CliRun a = run("predict", "--mirror-axes", "1", "--model", model.toString(), "--input", image.toString(),
+                "--out", one.toString());
+        assertEquals(0, a.exit(), a.err());
+        assertTrue(a.out().contains("mirrored: 2 passes per slice"), a.out());
+        INDArray p1 = Nifti.read(one.resolve("probabilities.nii.gz")).data();
+        assertTrue(p1.sub(probs[0]).amaxNumber().doubleValue() > 1e-4 && p1.sub(probs[1]).amaxNumber()
+                .doubleValue() > 1e-4);
+        assertOneLineError(run("predict", "--mirror-axes", "0,2", "--model", model.toString(), "--input",
+                image.toString(), "--out", tmp.resolve("pred-bad").toString()), "--mirror-axes 0,2: mirror axis 2 is "
+                + "not a spatial axis: patch size [96, 96] is 2D, so inputs are rank 4 [N, C, H, W]");
+        assertFalse(Files.exists(tmp.resolve("pred-bad").resolve("probabilities.nii.gz")), "nothing written");
         for (String cmd : List.of("predict", "evaluate")) {
             assertTrue(run(cmd, "--help").out().contains("--mirror"), cmd);
         }
