@@ -49,7 +49,9 @@ final class Mirroring {
     INDArray wholeImages(ComputationGraph net, INDArray batch) {
         int[] size = Arrays.stream(Arrays.copyOfRange(batch.shape(), 2, batch.rank())).mapToInt(Math::toIntExact)
                 .toArray();
-        return build(SlidingWindowInference.builder().patchSize(size)).predict(net, batch);
+        // a single window: weights cancel, and constant ones keep the corners' tiny Gaussian weights out of it
+        return build(SlidingWindowInference.builder().patchSize(size)
+                .weighting(SlidingWindowInference.Weighting.CONSTANT)).predict(net, batch);
     }
 
     /** How an evaluation on whole 2D slices gets its logits: ln of the mirrored probabilities, or the graph's own. */
