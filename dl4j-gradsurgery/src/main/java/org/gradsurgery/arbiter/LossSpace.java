@@ -4,19 +4,15 @@ import java.util.Objects;
 import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
 import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
-import org.gradsurgery.loss.LossWeightedSum;
+import org.gradsurgery.loss.LossKind;
+import org.gradsurgery.loss.LossSpec;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
-import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 /**
- * An Arbiter space of the project's losses. A point of the space is turned into a loss by
- * <pre>
- *   R = kind(includeBackground, α, β)                       (α, β used by tversky / focal_tversky only)
- *   R' = surgery ? GradientSurgery(R, exponent γ, space) : R
- *   L  = ceWeight &gt; 0 ? regionWeight·R' + ceWeight·MCXENT   (LossWeightedSum, surgery on the region term only)
- *      : R'                                                   (regionWeight unused: a lone term's scale is the LR's)
- * </pre>
+ * An Arbiter space of the project's losses: every child is one setting of a {@link LossSpec}, and a point of the
+ * space is that spec's loss ({@link LossSpec#create()}: kind, background, Tversky α/β, surgery with γ and space, and
+ * an optional cross-entropy term; regionWeight is unused without one, as a lone term's scale is the LR's).
  * Every child is an Arbiter {@link ParameterSpace} (a {@code FixedValue}, {@code DiscreteParameterSpace},
  * {@code ContinuousParameterSpace}, ...); unset children are fixed at the defaults of the losses (Dice, no surgery,
  * γ = 1, LOGITS, background included, no cross-entropy, α = β = 0.5). The loss kind and the surgery space are
@@ -66,19 +62,20 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
 
     @Override
     public ILossFunction getValue(double[] values) {
-        LossKind k = LossKind.parse(String.valueOf(kind.getValue(values)));
-        ILossFunction region = k.build(Boolean.TRUE.equals(includeBackground.getValue(values)),
-                number(tverskyAlpha, values, "tverskyAlpha"), number(tverskyBeta, values, "tverskyBeta"));
-        if (Boolean.TRUE.equals(surgery.getValue(values))) {
-            region = GradientSurgery.builder().base(region).exponent(number(exponent, values, "exponent"))
-                    .space(GradientSurgery.Space.valueOf(String.valueOf(surgerySpace.getValue(values)))).build();
-        }
-        double ce = number(ceWeight, values, "ceWeight");
-        if (ce <= 0) {
-            return region;
-        }
-        return LossWeightedSum.builder().add(number(regionWeight, values, "regionWeight"), region)
-                .add(ce, new LossMCXENT()).build();
+        return spec(values).create();
+    }
+
+    /** The loss settings at a point of the space ({@link #getValue} is their {@link LossSpec#create()}). */
+    public LossSpec spec(double[] values) {
+        return LossSpec.builder().kind(LossKind.parse(String.valueOf(kind.getValue(values))))
+                .includeBackground(Boolean.TRUE.equals(includeBackground.getValue(values)))
+                .tverskyAlpha(number(tverskyAlpha, values, "tverskyAlpha"))
+                .tverskyBeta(number(tverskyBeta, values, "tverskyBeta"))
+                .surgery(Boolean.TRUE.equals(surgery.getValue(values)))
+                .exponent(number(exponent, values, "exponent"))
+                .surgerySpace(GradientSurgery.Space.valueOf(String.valueOf(surgerySpace.getValue(values))))
+                .ceWeight(number(ceWeight, values, "ceWeight"))
+                .regionWeight(number(regionWeight, values, "regionWeight")).build();
     }
 
     @Override

@@ -11,12 +11,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.gradsurgery.loss.AbstractRegionLoss;
 import org.gradsurgery.model.RunDirectory;
 import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossKind;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.loss.LossWeightedSum;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
@@ -73,7 +76,7 @@ public final class SweepReport {
         if (loss instanceof AbstractRegionLoss) {
             String name = null;
             for (LossKind k : LossKind.values()) {
-                if (k.build(true, 0.5, 0.5).getClass() == loss.getClass()) {
+                if (k.isRegion() && k.build(true, 0.5, 0.5).getClass() == loss.getClass()) {
                     name = k.specName();
                 }
             }
@@ -93,38 +96,46 @@ public final class SweepReport {
     }
 
     /**
-     * The {@code --loss} value ({@code NAME}, with {@code --surgery --exponent γ} added by {@link #trainCommand}) of
-     * {@code gradsurgery train} for a loss its flags express: a region loss or cross-entropy with the library's
-     * defaults, optionally under the surgery in logit space. Null otherwise (e.g. no background, Tversky α/β,
-     * compound losses).
+     * The {@code gradsurgery train} loss flags of {@code spec}: {@code --loss NAME} plus the flags of its settings
+     * that differ from train's defaults ({@code --include-background false}, {@code --tversky-alpha A
+     * --tversky-beta B}, {@code --surgery --exponent γ [--surgery-space probabilities]}, {@code --ce-weight λ
+     * [--region-weight λ]}).
      */
-    static String trainLossName(ILossFunction loss) {
-        ILossFunction base = loss instanceof GradientSurgery ? ((GradientSurgery) loss).getBase() : loss;
-        if (loss instanceof GradientSurgery && ((GradientSurgery) loss).getSpace() != GradientSurgery.Space.LOGITS) {
-            return null;
+    public static List<String> trainLossFlags(LossSpec spec) {
+        List<String> a = new ArrayList<>(List.of("--loss", spec.kind().specName()));
+        if (!spec.includeBackground()) {
+            a.addAll(List.of("--include-background", "false"));
         }
-        for (LossKind k : LossKind.values()) {
-            if (k.build(true, AbstractTverskyLoss.DEFAULT_ALPHA, AbstractTverskyLoss.DEFAULT_BETA).equals(base)) {
-                return k.specName().replace('_', '-');
+        if (spec.kind().usesTverskyWeights()) {
+            a.addAll(List.of("--tversky-alpha", String.valueOf(spec.tverskyAlpha()), "--tversky-beta",
+                    String.valueOf(spec.tverskyBeta())));
+        }
+        if (spec.surgery()) {
+            a.addAll(List.of("--surgery", "--exponent", String.valueOf(spec.exponent())));
+            if (spec.surgerySpace() != GradientSurgery.Space.LOGITS) {
+                a.addAll(List.of("--surgery-space", spec.surgerySpace().name().toLowerCase(Locale.ROOT)));
             }
         }
-        return null;
+        if (spec.ceWeight() > 0) {
+            a.addAll(List.of("--ce-weight", String.valueOf(spec.ceWeight()), "--region-weight",
+                    String.valueOf(spec.regionWeight())));
+        }
+        return a;
     }
 
     /**
-     * The {@code gradsurgery train} arguments that train {@code c} again as the sweep did, or null when train's flags
-     * cannot express its loss ({@link #trainLossName}); then {@code lossFunction} in the config is the way back.
+     * The {@code gradsurgery train} arguments that train {@code c} again as the sweep did, or null when its loss
+     * has no {@link LossSpec} (a candidate made by hand with another loss; every loss a {@link LossSpace} yields has
+     * one); then {@code lossFunction} in the config is the way back.
      */
-    static List<String> trainCommand(SweepCandidate c, int epochs, int batchSize, long seed, int patience,
-                                     String earlyStopping, Map<String, Object> data) {
-        String name = trainLossName(c.loss());
-        if (name == null) {
+    public static List<String> trainCommand(SweepCandidate c, int epochs, int batchSize, long seed, int patience,
+                                            String earlyStopping, Map<String, Object> data) {
+        Optional<LossSpec> loss = LossSpec.describing(c.loss());
+        if (loss.isEmpty()) {
             return null;
         }
-        List<String> a = new ArrayList<>(List.of("train", "--loss", name));
-        if (c.loss() instanceof GradientSurgery) {
-            a.addAll(List.of("--surgery", "--exponent", String.valueOf(((GradientSurgery) c.loss()).getExponent())));
-        }
+        List<String> a = new ArrayList<>(List.of("train"));
+        a.addAll(trainLossFlags(loss.get()));
         UNetSettings u = c.unet();
         a.addAll(List.of("--levels", String.valueOf(u.levels()), "--filters", String.valueOf(u.baseFilters()),
                 "--norm", u.normalization(), "--dropout", String.valueOf(u.dropout()), "--lr",
@@ -135,6 +146,23 @@ public final class SweepReport {
             a.addAll(List.of("--downsample", String.valueOf(data.get("downsample"))));
         }
         return a;
+    }
+
+    /**
+     * The {@code gradsurgery train ...} command line that trains candidate {@code r} of the sweep in {@code dir}
+     * again (from the {@code command} its run directory recorded), if its loss has train flags.
+     */
+    public static Optional<String> trainCommandLine(Path dir, CandidateResult r) throws IOException {
+        if (r.runDirectory() == null) {
+            return Optional.empty();
+        }
+        JsonNode command = RunDirectory.readConfig(dir.resolve(r.runDirectory())).get("command");
+        if (command == null || !command.isArray()) {
+            return Optional.empty();
+        }
+        List<String> args = new ArrayList<>(List.of("gradsurgery"));
+        command.forEach(n -> args.add(n.asText()));
+        return Optional.of(String.join(" ", args));
     }
 
     /** The kept epoch's metrics and how training ended (JSON). */
@@ -224,13 +252,11 @@ public final class SweepReport {
         if (best != null) {
             md.append("\nBest: candidate ").append(best.index() + 1).append(" (").append(best.runDirectory())
                     .append("/), configuration in ").append(BEST_CONFIG).append(".\n");
-            JsonNode command = RunDirectory.readConfig(dir.resolve(best.runDirectory())).get("command");
-            if (command != null && command.isArray()) {
-                List<String> args = new ArrayList<>();
-                command.forEach(n -> args.add(n.asText()));
-                md.append("Train it again: `gradsurgery ").append(String.join(" ", args)).append("`\n");
+            Optional<String> command = trainCommandLine(dir, best);
+            if (command.isPresent()) {
+                md.append("Train it again: `").append(command.get()).append("`\n");
             } else {
-                md.append("Its loss is not expressible with `gradsurgery train`'s flags; build it from the "
+                md.append("Its loss has no `gradsurgery train` flags (not a `LossSpec`); build it from the "
                         + "`lossFunction` section of ").append(BEST_CONFIG).append(" (DL4J's JSON of the loss).\n");
             }
             AtomicFiles.writeString(dir.resolve(BEST_CONFIG), bestConfig(dir.resolve(best.runDirectory())));

@@ -24,7 +24,7 @@ import org.deeplearning4j.arbiter.optimize.runner.IOptimizationRunner;
 import org.deeplearning4j.arbiter.optimize.runner.listener.StatusListener;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.model.EarlyStopping;
 import org.gradsurgery.model.RunDirectory;
 import org.gradsurgery.model.Trainer;
@@ -35,8 +35,8 @@ import org.gradsurgery.model.TrainingResult;
  * Arbiter {@link TaskCreator} for {@link SweepSpace} candidates: builds the candidate's network with a
  * {@link CandidateModelFactory} and trains it with the project's {@link Trainer} into its own run directory
  * (the trainer's format, see {@link RunDirectory}: {@code config.json} with the sections {@code gradsurgery train}
- * writes, i.e. training, command (the equivalent {@code train} arguments, null when its flags cannot express the
- * loss), model, loss (train's loss name, or a description) and data, plus lossFunction (DL4J's JSON of the exact
+ * writes, i.e. training, command (the equivalent {@code train} arguments, see {@link SweepReport#trainCommand}),
+ * model, loss (the {@link org.gradsurgery.loss.LossSpec} text form) and data, plus lossFunction (DL4J's JSON of the exact
  * loss), {@code metrics.csv} per epoch, {@code best.zip}, {@code model.zip}, the final checkpoint), validating
  * every epoch and stopping after {@code patience} epochs without improvement. Early stopping watches what the
  * trainer can watch: validation Dice (for the Dice and the constrained objectives), top-label ECE (for
@@ -129,14 +129,13 @@ public final class SweepTaskCreator implements TaskCreator {
         model.put("updater", "Adam");
         model.put("learningRate", u.learningRate());
         model.put("parameters", net.numParams());
-        String lossName = SweepReport.trainLossName(sc.loss());
         List<String> command = SweepReport.trainCommand(sc, epochs, batchSize, candidateSeed, patience,
                 config.earlyStopping().metric().lowerName(), dataDescription);
         TrainingResult tr = Trainer.builder(config).output(new PrintStream(OutputStream.nullOutputStream()))
                 .metadata("command", command)
                 .metadata("model", model)
-                .metadata("loss", lossName != null ? (sc.loss() instanceof GradientSurgery ? lossName + "+surgery:"
-                        + ((GradientSurgery) sc.loss()).getExponent() : lossName) : SweepReport.describe(sc.loss()))
+                .metadata("loss", LossSpec.describing(sc.loss()).map(LossSpec::toString)
+                        .orElse(SweepReport.describe(sc.loss())))
                 .metadata("lossFunction", JsonMappers.getMapper().valueToTree(sc.loss()))
                 .metadata("data", dataDescription)
                 .metadata("sweep", Map.of("candidate", index + 1, "describe", SweepReport.describe(sc.loss())))

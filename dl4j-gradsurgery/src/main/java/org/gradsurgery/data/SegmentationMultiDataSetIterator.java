@@ -4,7 +4,6 @@ import java.util.Objects;
 import org.nd4j.linalg.dataset.AsyncMultiDataSetIterator;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 
 /**
@@ -12,11 +11,10 @@ import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
  * with one input and one output: each {@code MultiDataSet} holds features[0] {@code [N, C, spatial…]} and labels[0]
  * one-hot {@code [N, K, spatial…]}, the same arrays the wrapped iterator produces.
  */
-public final class SegmentationMultiDataSetIterator implements MultiDataSetIterator {
+public final class SegmentationMultiDataSetIterator extends AbstractMultiDataSetIterator {
     private static final long serialVersionUID = 1L;
 
     private final SegmentationDataSetIterator base;
-    private MultiDataSetPreProcessor preProcessor;
 
     public SegmentationMultiDataSetIterator(SegmentationDataSetIterator base) {
         this.base = Objects.requireNonNull(base, "base");
@@ -28,38 +26,19 @@ public final class SegmentationMultiDataSetIterator implements MultiDataSetItera
     }
 
     @Override
-    public MultiDataSet next(int num) {
+    protected MultiDataSet nextBatch(int num) {
         DataSet ds = base.next(num);
-        MultiDataSet m = new org.nd4j.linalg.dataset.MultiDataSet(ds.getFeatures(), ds.getLabels());
-        if (preProcessor != null) {
-            preProcessor.preProcess(m);
-        }
-        return m;
+        return new org.nd4j.linalg.dataset.MultiDataSet(ds.getFeatures(), ds.getLabels());
     }
 
     @Override
-    public MultiDataSet next() {
-        return next(base.batch());
+    protected int defaultBatchSize() {
+        return base.batch();
     }
 
     @Override
     public boolean hasNext() {
         return base.hasNext();
-    }
-
-    @Override
-    public void setPreProcessor(MultiDataSetPreProcessor preProcessor) {
-        this.preProcessor = preProcessor;
-    }
-
-    @Override
-    public MultiDataSetPreProcessor getPreProcessor() {
-        return preProcessor;
-    }
-
-    @Override
-    public boolean resetSupported() {
-        return true;
     }
 
     @Override

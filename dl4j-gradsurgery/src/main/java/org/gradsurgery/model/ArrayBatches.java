@@ -4,18 +4,16 @@ import java.util.NoSuchElementException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor;
-import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
+import org.gradsurgery.data.AbstractMultiDataSetIterator;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** An in-memory DataSet as consecutive batches along axis 0 (views, no copy), for validation and evaluation. */
-final class ArrayBatches implements MultiDataSetIterator {
+final class ArrayBatches extends AbstractMultiDataSetIterator {
     private static final long serialVersionUID = 1L;
     private final INDArray features;
     private final INDArray labels;
     private final int batchSize;
     private long cursor;
-    private MultiDataSetPreProcessor preProcessor;
 
     ArrayBatches(DataSet data, int batchSize) {
         if (batchSize < 1) {
@@ -31,7 +29,7 @@ final class ArrayBatches implements MultiDataSetIterator {
     }
 
     @Override
-    public MultiDataSet next(int num) {
+    protected MultiDataSet nextBatch(int num) {
         if (!hasNext()) {
             throw new NoSuchElementException();
         }
@@ -39,36 +37,17 @@ final class ArrayBatches implements MultiDataSetIterator {
         INDArray f = features.get(NDArrayIndex.interval(cursor, end));
         INDArray l = labels == null ? null : labels.get(NDArrayIndex.interval(cursor, end));
         cursor = end;
-        MultiDataSet m = new org.nd4j.linalg.dataset.MultiDataSet(f, l);
-        if (preProcessor != null) {
-            preProcessor.preProcess(m);
-        }
-        return m;
+        return new org.nd4j.linalg.dataset.MultiDataSet(f, l);
     }
 
     @Override
-    public MultiDataSet next() {
-        return next(batchSize);
+    protected int defaultBatchSize() {
+        return batchSize;
     }
 
     @Override
     public boolean hasNext() {
         return cursor < features.size(0);
-    }
-
-    @Override
-    public void setPreProcessor(MultiDataSetPreProcessor preProcessor) {
-        this.preProcessor = preProcessor;
-    }
-
-    @Override
-    public MultiDataSetPreProcessor getPreProcessor() {
-        return preProcessor;
-    }
-
-    @Override
-    public boolean resetSupported() {
-        return true;
     }
 
     @Override

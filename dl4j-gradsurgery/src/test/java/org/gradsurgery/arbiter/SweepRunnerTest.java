@@ -22,6 +22,7 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.model.UNet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,6 +104,7 @@ class SweepRunnerTest {
         // default Dice with or without the surgery: gradsurgery train can retrain it; its loss name says which
         boolean surgery = ranked.get(0).candidate().loss() instanceof GradientSurgery;
         assertTrue(best.get("loss").asText().startsWith(surgery ? "dice+surgery:" : "dice"), best.toString());
+        assertEquals(ranked.get(0).candidate().loss(), LossSpec.parse(best.get("loss").asText()).create());
         assertEquals("train", best.get("command").get(0).asText());
         assertEquals(surgery, best.get("command").toString().contains("\"--surgery\""));
         assertTrue(Files.readString(out.resolve(SweepReport.MARKDOWN)).contains("Train it again: `gradsurgery train"));

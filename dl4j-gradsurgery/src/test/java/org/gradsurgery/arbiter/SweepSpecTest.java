@@ -52,7 +52,7 @@ class SweepSpecTest {
         {"space": {"exponnt": 1}}                                   | s.json: space.exponnt: unknown parameter (known: loss, surgery,
         {"space": {"exponent": {"min": 2, "max": 0.5}}}             | s.json: space.exponent: empty range: min 2.0 > max 0.5
         {"space": {"loss": []}}                                     | s.json: space.loss: empty list
-        {"space": {"loss": ["dice", "dcie"]}}                       | s.json: space.loss[1]: unknown loss 'dcie' (known: dice, jaccard, tversky, focal_tversky, generalized_dice)
+        {"space": {"loss": ["dice", "dcie"]}}                       | s.json: space.loss[1]: unknown loss 'dcie' (known: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent)
         {"space": {"loss": "dice"}, "search": {"candidates": 0}}    | s.json: search.candidates: expected an integer >= 1, got 0
         {"space": {}, "search": {"maxMinutes": -1}}                 | s.json: search.maxMinutes: expected a number > 0, got -1
         {"space": {}, "search": {"strategy": "bayes"}}              | s.json: search.strategy: expected one of random, grid, got "bayes"

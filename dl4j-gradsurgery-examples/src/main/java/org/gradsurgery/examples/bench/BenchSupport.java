@@ -72,6 +72,22 @@ final class BenchSupport {
         return -1;
     }
 
+    /** Wall-clock and process CPU time ({@link #processCpuNanos()}) since {@link #start()}: what every timed step reports. */
+    record Stopwatch(long wallNanos0, long cpuNanos0) {
+        static Stopwatch start() {
+            long cpu = processCpuNanos();
+            return new Stopwatch(System.nanoTime(), cpu);
+        }
+
+        double wallSeconds() {
+            return (System.nanoTime() - wallNanos0) / 1e9;
+        }
+
+        double cpuSeconds() {
+            return (processCpuNanos() - cpuNanos0) / 1e9;
+        }
+    }
+
     /** Peak resident set size of this process (VmHWM) in bytes, or -1 off Linux. */
     static long peakRssBytes() {
         return procStatusBytes("VmHWM:");

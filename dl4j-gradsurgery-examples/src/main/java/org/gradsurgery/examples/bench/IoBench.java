@@ -168,11 +168,10 @@ public final class IoBench implements Callable<Integer> {
         readOnce(f, t).close();
         double[][] s = new double[2][repetitions];
         for (int i = 0; i < repetitions; i++) {
-            long c0 = BenchSupport.processCpuNanos();
-            long t0 = System.nanoTime();
+            BenchSupport.Stopwatch w = BenchSupport.Stopwatch.start();
             INDArray a = readOnce(f, t);
-            s[0][i] = (System.nanoTime() - t0) / 1e9;
-            s[1][i] = (BenchSupport.processCpuNanos() - c0) / 1e9;
+            s[0][i] = w.wallSeconds();
+            s[1][i] = w.cpuSeconds();
             a.close();
         }
         return s;

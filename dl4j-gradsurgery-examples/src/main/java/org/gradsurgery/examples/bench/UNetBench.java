@@ -166,11 +166,10 @@ public final class UNetBench implements Callable<Integer> {
         VertexProfiler profiler = profile ? VertexProfiler.install(net) : null;
         try {
             for (int i = 0; i < iterations; i++) {
-                long c0 = BenchSupport.processCpuNanos();
-                long t0 = System.nanoTime();
+                BenchSupport.Stopwatch w = BenchSupport.Stopwatch.start();
                 net.fit(data);
-                ms[i] = (System.nanoTime() - t0) / 1e6;
-                cpu[i] = (BenchSupport.processCpuNanos() - c0) / 1e6;
+                ms[i] = w.wallSeconds() * 1e3;
+                cpu[i] = w.cpuSeconds() * 1e3;
                 out.printf(Locale.ROOT, "  iteration %d: %.0f ms, CPU %.0f ms (score %.4f)%n", i + 1, ms[i], cpu[i],
                         net.score());
                 out.flush();

@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Datasets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -22,8 +23,10 @@ final class CompareCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--losses", defaultValue = "dice,dice+surgery", split = ",", paramLabel = "LOSS",
+            completionCandidates = Options.LossNames.class,
             description = "Comma-separated losses, each NAME, NAME+surgery or NAME+surgery:GAMMA with NAME one of "
-                    + "dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent (default: ${DEFAULT-VALUE}).")
+                    + "${COMPLETION-CANDIDATES}; options as in NAME:no-background:alpha=A:beta=B+surgery:GAMMA:"
+                    + "probabilities+ce:W (default: ${DEFAULT-VALUE}).")
     List<String> losses;
 
     @Option(names = {"--out", "-o"}, paramLabel = "DIR",

@@ -6,10 +6,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.model.TrainingConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -46,9 +48,8 @@ final class DemoCommand implements Callable<Integer> {
             description = "Output directory (default: runs/demo-<time>).")
     Path out;
 
-    @Option(names = "--datasets", paramLabel = "DIR",
-            description = "The repository's datasets/ folder (default: found from the working directory).")
-    Path datasets;
+    @Mixin
+    Options.DatasetsDir datasets = new Options.DatasetsDir();
 
     @Option(names = "--progress", defaultValue = "AUTO", paramLabel = "MODE",
             description = "Progress display: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -59,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
         PrintStream printer = Console.stream(spec);
         long start = System.nanoTime();
         int downsample = smoke ? 2 : DOWNSAMPLE;
-        Datasets.Colin27DeepGm d = Datasets.colin27DeepGm(datasets != null ? datasets : Datasets.locate(), downsample);
+        Datasets.Colin27DeepGm d = datasets.colin27(downsample);
         Options.Model model = new Options.Model();
         model.levels = smoke ? 2 : LEVELS;
         model.filters = smoke ? 4 : FILTERS;
@@ -68,7 +69,7 @@ final class DemoCommand implements Callable<Integer> {
         Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir(smoke ? "demo-smoke" : "demo");
         printer.println(Experiment.dataPreamble(d));
         List<Experiment.Outcome> outcomes = new ArrayList<>();
-        for (LossSpec l : List.of(new LossSpec("dice", false, 1), new LossSpec("dice", true, 1))) {
+        for (LossSpec l : List.of(LossSpec.parse("dice"), LossSpec.parse("dice+surgery"))) {
             TrainingConfig config = TrainingConfig.builder().epochs(smoke ? 1 : EPOCHS)
                     .maxIterations(smoke ? 3 : 0).batchSize(BATCH).seed(SEED)
                     .runDirectory(dir.resolve(l.slug())).progress(progress).build();

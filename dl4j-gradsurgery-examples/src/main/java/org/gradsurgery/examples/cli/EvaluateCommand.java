@@ -59,7 +59,7 @@ final class EvaluateCommand implements Callable<Integer> {
             recorded = cfg;
             downsample = cfg.path("data").path("downsample").asInt(1);
             if (cfg.hasNonNull("loss")) {
-                name = LossSpec.parse(cfg.get("loss").asText()).label();
+                name = Experiment.lossLabel(cfg);
             }
         }
         Path dir = out != null ? out.toAbsolutePath() : runDir;

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.model.EvaluationResult;
 import org.gradsurgery.model.Report;
@@ -18,6 +19,7 @@ import org.gradsurgery.model.TrainingConfig;
 import org.gradsurgery.model.TrainingData;
 import org.gradsurgery.model.TrainingResult;
 import org.gradsurgery.model.UNet;
+import org.nd4j.shade.jackson.databind.JsonNode;
 
 /**
  * What {@code train}, {@code compare} and {@code demo} share: train one 2D U-Net under one loss on the Colin27 slices
@@ -30,8 +32,21 @@ final class Experiment {
     private Experiment() {
     }
 
-    /** One trained and evaluated model. */
-    record Outcome(LossSpec loss, TrainingResult training, EvaluationResult evaluation, Path runDir) {
+    /** One trained and evaluated model; {@code label} names its loss in tables ({@link LossSpec#label()}). */
+    record Outcome(String label, TrainingResult training, EvaluationResult evaluation, Path runDir) {
+    }
+
+    /**
+     * The display name of the loss a run's {@code config.json} records: its {@link LossSpec#label()}, or the
+     * recorded text itself when it is no loss spec (sweep candidates of earlier versions recorded descriptions).
+     */
+    static String lossLabel(JsonNode config) {
+        String text = config.path("loss").asText("dice");
+        try {
+            return LossSpec.parse(text).label();
+        } catch (IllegalArgumentException e) {
+            return text;
+        }
     }
 
     /** {@code runs/<prefix>-yyyyMMdd-HHmmss} under the working directory. */
@@ -56,7 +71,7 @@ final class Experiment {
                 .metadata("loss", loss.toString())
                 .metadata("data", Options.Data.describe(downsample))
                 .build().fit(net, Options.Data.trainingData(d));
-        return new Outcome(loss, r, evaluate(r.network(), d, 15), config.runDirectory());
+        return new Outcome(loss.label(), r, evaluate(r.network(), d, 15), config.runDirectory());
     }
 
     /** Full evaluation (Dice, IoU, HD95, calibration, temperature scaling) on the held-out slab. */
@@ -103,9 +118,9 @@ final class Experiment {
         List<Report.Entry> entries = new ArrayList<>();
         StringBuilder runs = new StringBuilder(preamble).append("\n\nRuns (config.json, metrics.csv, model.zip):\n");
         for (Outcome o : outcomes) {
-            entries.add(new Report.Entry(o.loss().label(), o.evaluation()));
+            entries.add(new Report.Entry(o.label(), o.evaluation()));
             runs.append(String.format(Locale.ROOT, "\n* %s: `%s` (%d epochs, %d updates, stopped by %s)",
-                    o.loss().label(), dir.relativize(o.runDir()).toString().isEmpty() ? "." : dir.relativize(o.runDir()),
+                    o.label(), dir.relativize(o.runDir()).toString().isEmpty() ? "." : dir.relativize(o.runDir()),
                     o.training().epochs(), o.training().iterations(),
                     o.training().stopReason().name().toLowerCase(Locale.ROOT).replace('_', ' ')));
         }
@@ -116,7 +131,7 @@ final class Experiment {
     static String table(List<Outcome> outcomes) {
         List<Report.Entry> entries = new ArrayList<>();
         for (Outcome o : outcomes) {
-            entries.add(new Report.Entry(o.loss().label(), o.evaluation()));
+            entries.add(new Report.Entry(o.label(), o.evaluation()));
         }
         return Report.table(entries);
     }

@@ -2,12 +2,17 @@ package org.gradsurgery.examples.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.data.Augmentation;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
+import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.loss.LossKind;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.model.EarlyStopping;
 import org.gradsurgery.model.TrainingConfig;
 import org.gradsurgery.model.TrainingData;
@@ -15,6 +20,7 @@ import org.gradsurgery.model.UNet;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Option groups shared by the subcommands (picocli mixins). */
@@ -22,12 +28,28 @@ final class Options {
     private Options() {
     }
 
-    /** The bundled demo data: Colin27 axial T1 slices, 5 deep-grey-matter classes, held-out slab (docs/DATA.md). */
-    static final class Data {
+    /** {@code --datasets}: where the repository's datasets/ folder is (train, compare, evaluate, demo, sweep). */
+    static final class DatasetsDir {
         @Option(names = "--datasets", paramLabel = "DIR",
                 description = "The repository's datasets/ folder (default: -Dgradsurgery.datasets, "
                         + "$GRADSURGERY_DATASETS, or datasets/ in the working directory or a parent).")
-        Path datasets;
+        Path dir;
+
+        /** The folder given, or the one {@link Datasets#locate()} finds. */
+        Path locate() {
+            return dir != null ? dir : Datasets.locate();
+        }
+
+        /** The bundled Colin27 deep-grey-matter slices at {@code downsample}. */
+        Datasets.Colin27DeepGm colin27(int downsample) throws IOException {
+            return Datasets.colin27DeepGm(locate(), downsample);
+        }
+    }
+
+    /** The bundled demo data: Colin27 axial T1 slices, 5 deep-grey-matter classes, held-out slab (docs/DATA.md). */
+    static final class Data {
+        @Mixin
+        DatasetsDir datasets = new DatasetsDir();
 
         @Option(names = "--downsample", paramLabel = "N",
                 description = "In-plane downsampling of the Colin27 slices: 1 = 96x96, 2 = 48x48 (default: 1, or what "
@@ -43,8 +65,7 @@ final class Options {
             if (n != 1 && n != 2) {
                 throw new IllegalArgumentException("--downsample must be 1 (96x96) or 2 (48x48), got " + n);
             }
-            Path dir = datasets != null ? datasets : Datasets.locate();
-            return Datasets.colin27DeepGm(dir, downsampleOr(fallbackDownsample));
+            return datasets.colin27(n);
         }
 
         static Map<String, Object> describe(int downsample) {
@@ -73,6 +94,93 @@ final class Options {
                     return (int) ((d.trainFeatures().size(0) + batchSize - 1) / batchSize);
                 }
             };
+        }
+    }
+
+    /** The names of {@link LossKind}, for picocli's {@code ${COMPLETION-CANDIDATES}} in help texts. */
+    static final class LossNames implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return Arrays.stream(LossKind.values()).map(LossKind::specName).iterator();
+        }
+    }
+
+    /**
+     * The loss of {@code train}: one flag per {@link LossSpec} setting, so every loss a sweep's {@code LossSpace}
+     * yields can be trained again (the sweep prints the flags, {@code SweepReport.trainLossFlags}).
+     */
+    static final class Loss {
+        /** Flag of each LossSpec setting, to name the flag in errors. */
+        private static final Map<String, String> FLAGS = Map.of("exponent", "--exponent", "tverskyAlpha",
+                "--tversky-alpha", "tverskyBeta", "--tversky-beta", "ceWeight", "--ce-weight", "regionWeight",
+                "--region-weight");
+
+        @Option(names = "--loss", defaultValue = "dice", paramLabel = "NAME", completionCandidates = LossNames.class,
+                description = "Loss: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+        String loss;
+
+        @Option(names = "--include-background", arity = "1", defaultValue = "true", paramLabel = "true|false",
+                description = "Whether the region loss also scores the background class (default: ${DEFAULT-VALUE}).")
+        boolean includeBackground;
+
+        @Option(names = "--tversky-alpha", defaultValue = "0.5", paramLabel = "A",
+                description = "Tversky α, the weight of false positives (tversky, focal-tversky; default: "
+                        + "${DEFAULT-VALUE}).")
+        double tverskyAlpha;
+
+        @Option(names = "--tversky-beta", defaultValue = "0.5", paramLabel = "B",
+                description = "Tversky β, the weight of false negatives (tversky, focal-tversky; default: "
+                        + "${DEFAULT-VALUE}).")
+        double tverskyBeta;
+
+        @Option(names = "--surgery", description = "Apply gradient vector field surgery to the loss.")
+        boolean surgery;
+
+        @Option(names = "--exponent", defaultValue = "1", paramLabel = "GAMMA",
+                description = "Surgery error exponent γ (default: ${DEFAULT-VALUE}).")
+        double exponent;
+
+        @Option(names = "--surgery-space", defaultValue = "logits", paramLabel = "SPACE",
+                description = "Where the surgery acts: logits (the paper's) or probabilities (default: "
+                        + "${DEFAULT-VALUE}).")
+        String surgerySpace;
+
+        @Option(names = "--ce-weight", defaultValue = "0", paramLabel = "W",
+                description = "Add W x cross-entropy to the (surgery-wrapped) loss; 0 = none (default: "
+                        + "${DEFAULT-VALUE}).")
+        double ceWeight;
+
+        @Option(names = "--region-weight", defaultValue = "1", paramLabel = "W",
+                description = "Weight of the region loss next to a cross-entropy term (default: ${DEFAULT-VALUE}).")
+        double regionWeight;
+
+        /** The loss these flags describe; errors name the flag. */
+        LossSpec spec() {
+            LossKind kind;
+            try {
+                kind = LossKind.parse(loss);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--loss: " + e.getMessage(), e);
+            }
+            GradientSurgery.Space space = null;
+            for (GradientSurgery.Space s : GradientSurgery.Space.values()) {
+                if (s.name().equalsIgnoreCase(surgerySpace.trim())) {
+                    space = s;
+                }
+            }
+            if (space == null) {
+                throw new IllegalArgumentException("--surgery-space must be logits or probabilities, got "
+                        + surgerySpace);
+            }
+            try {
+                return LossSpec.builder().kind(kind).includeBackground(includeBackground).tverskyAlpha(tverskyAlpha)
+                        .tverskyBeta(tverskyBeta).surgery(surgery).exponent(exponent).surgerySpace(space)
+                        .ceWeight(ceWeight).regionWeight(regionWeight).build();
+            } catch (IllegalArgumentException e) {
+                String setting = e.getMessage().split(" ", 2)[0];
+                throw new IllegalArgumentException(FLAGS.getOrDefault(setting, setting)
+                        + e.getMessage().substring(setting.length()), e);
+            }
         }
     }
 

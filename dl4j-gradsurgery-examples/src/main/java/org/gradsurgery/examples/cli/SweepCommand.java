@@ -17,6 +17,7 @@ import org.gradsurgery.arbiter.SweepSpec;
 import org.gradsurgery.arbiter.UNetModelFactory;
 import org.gradsurgery.data.Datasets;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -44,9 +45,8 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/sweep-<spec>-<time>).")
     Path out;
 
-    @Option(names = "--datasets", paramLabel = "DIR", description = "The datasets/ folder (default: found from the "
-            + "working directory, -Dgradsurgery.datasets or GRADSURGERY_DATASETS).")
-    Path datasets;
+    @Mixin
+    Options.DatasetsDir datasets = new Options.DatasetsDir();
 
     @Override
     public Integer call() throws Exception {
@@ -55,8 +55,7 @@ final class SweepCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", "sweep-" + specFile.getFileName().toString()
                 .replaceFirst("\\.json$", "") + "-" + LocalDateTime.now().format(
                 DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        Datasets.Colin27DeepGm demo = Datasets.colin27DeepGm(datasets != null ? datasets : Datasets.locate(),
-                s.downsample());
+        Datasets.Colin27DeepGm demo = datasets.colin27(s.downsample());
         long[] shape = demo.trainFeatures().shape();
         o.printf(Locale.ROOT, "data: %s, %d training and %d validation slices of %d x %d, %d classes %s%n",
                 s.dataset(), shape[0], demo.validationFeatures().size(0), shape[2], shape[3], demo.numClasses(),
@@ -82,6 +81,7 @@ final class SweepCommand implements Callable<Integer> {
                 SweepReport.describe(best.candidate().loss()), best.candidate().unet(), best.metrics().dice(),
                 best.metrics().eceClasswise(), best.metrics().eceTopLabel(), best.metrics().eceBoundary(),
                 best.metrics().nll());
+        SweepReport.trainCommandLine(dir, best).ifPresent(c -> o.println("train it again: " + c));
         o.printf("wrote %s, %s, %s and %d run directories%n", dir.resolve(SweepReport.MARKDOWN),
                 dir.resolve(SweepReport.CSV), dir.resolve(SweepReport.BEST_CONFIG), ranked.stream()
                         .filter(r -> r.runDirectory() != null).count());

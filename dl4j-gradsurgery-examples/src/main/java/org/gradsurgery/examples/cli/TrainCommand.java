@@ -1,13 +1,16 @@
 package org.gradsurgery.examples.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.model.RunDirectory;
 import org.gradsurgery.model.Trainer;
 import org.gradsurgery.model.TrainingConfig;
+import org.gradsurgery.model.TrainingData;
 import org.gradsurgery.model.TrainingResult;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import picocli.CommandLine;
@@ -24,18 +27,6 @@ final class TrainCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--loss", defaultValue = "dice", paramLabel = "NAME",
-            description = "Loss: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent "
-                    + "(default: ${DEFAULT-VALUE}).")
-    String loss;
-
-    @Option(names = "--surgery", description = "Apply gradient vector field surgery to the loss.")
-    boolean surgery;
-
-    @Option(names = "--exponent", defaultValue = "1", paramLabel = "GAMMA",
-            description = "Surgery error exponent γ (default: ${DEFAULT-VALUE}).")
-    double exponent;
-
     @Option(names = {"--out", "-o"}, paramLabel = "DIR",
             description = "Run directory to create (default: runs/train-<loss>-<time>).")
     Path out;
@@ -45,6 +36,8 @@ final class TrainCommand implements Callable<Integer> {
                     + "the budget).")
     Path resume;
 
+    @Mixin
+    Options.Loss loss = new Options.Loss();
     @Mixin
     Options.Data data = new Options.Data();
     @Mixin
@@ -60,13 +53,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null) {
             return resume(printer);
         }
-        LossSpec l;
-        try {
-            l = new LossSpec(loss, surgery, exponent);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException((e.getMessage().startsWith("unknown") ? "--loss: " : "--exponent: ")
-                    + e.getMessage(), e);
-        }
+        LossSpec l = loss.spec();
         userData.checkUnusedWithDemoData();
         int downsample = data.downsampleOr(1);
         Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir("train-" + l.slug());
@@ -79,8 +66,7 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         Datasets.Colin27DeepGm d = data.load(1);
-        Experiment.Outcome o = Experiment.run(d, downsample, model, config, l, List.of(spec.commandLine()
-                .getParseResult().originalArgs().toArray(new String[0])), printer);
+        Experiment.Outcome o = Experiment.run(d, downsample, model, config, l, command, printer);
         Experiment.conclude(printer, dir, "gradsurgery train: " + l.label(), d, List.of(o));
         return 0;
     }
@@ -92,8 +78,18 @@ final class TrainCommand implements Callable<Integer> {
         }
         int downsample = data.downsampleOr(cfg.path("data").path("downsample").asInt(1));
         Datasets.Colin27DeepGm d = data.load(downsample);
+        TrainingResult r = resumeTraining(Options.Data.trainingData(d), printer);
+        String l = Experiment.lossLabel(cfg);
+        Experiment.Outcome o = new Experiment.Outcome(l, r, Experiment.evaluate(r.network(), d, 15),
+                resume.toAbsolutePath());
+        Experiment.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l, d, List.of(o));
+        return 0;
+    }
+
+    /** Continues the run in --resume from its checkpoint; --epochs and --max-iterations given now raise the budget. */
+    private TrainingResult resumeTraining(TrainingData data, PrintStream printer) throws IOException {
         CommandLine.ParseResult pr = spec.commandLine().getParseResult();
-        TrainingResult r = Trainer.resume(resume.toAbsolutePath(), Options.Data.trainingData(d), printer, c -> {
+        return Trainer.resume(resume.toAbsolutePath(), data, printer, c -> {
             TrainingConfig.Builder b = c.toBuilder();
             if (pr.hasMatchedOption("--epochs")) {
                 b.epochs(training.epochs);
@@ -103,11 +99,6 @@ final class TrainCommand implements Callable<Integer> {
             }
             return b.build();
         });
-        LossSpec l = LossSpec.parse(cfg.path("loss").asText("dice"));
-        Experiment.Outcome o = new Experiment.Outcome(l, r, Experiment.evaluate(r.network(), d, 15),
-                resume.toAbsolutePath());
-        Experiment.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l.label(), d, List.of(o));
-        return 0;
     }
 
     /** Resume on user data: the split and sampling come back from config.json (flags given now take precedence). */
@@ -115,20 +106,10 @@ final class TrainCommand implements Callable<Integer> {
         userData.fromConfig(cfg.path("data"));
         UserData.Loaded u = userData.load(cfg.path("training").path("seed").asLong(training.seed),
                 cfg.path("model").path("levels").asInt(model.levels));
-        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
-        TrainingResult r = Trainer.resume(resume.toAbsolutePath(), u.trainingData(), printer, c -> {
-            TrainingConfig.Builder b = c.toBuilder();
-            if (pr.hasMatchedOption("--epochs")) {
-                b.epochs(training.epochs);
-            }
-            if (pr.hasMatchedOption("--max-iterations")) {
-                b.maxIterations(training.maxIterations);
-            }
-            return b.build();
-        });
-        LossSpec l = LossSpec.parse(cfg.path("loss").asText("dice"));
+        TrainingResult r = resumeTraining(u.trainingData(), printer);
+        String l = Experiment.lossLabel(cfg);
         Experiment.Outcome o = new Experiment.Outcome(l, r, u.evaluate(r.network(), 15), resume.toAbsolutePath());
-        u.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l.label(), List.of(o));
+        u.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l, List.of(o));
         return 0;
     }
 }

@@ -8,6 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Case;
 import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.LabelMap;
@@ -24,7 +26,10 @@ import org.gradsurgery.model.SlidingWindowInference;
 import org.gradsurgery.model.TrainingData;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.shade.jackson.databind.JsonNode;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The user's own labelled data instead of the bundled Colin27 slices (picocli mixin): a Medical Segmentation
@@ -41,6 +46,12 @@ final class UserData {
     static final String SOURCE = "source";
     static final double DEFAULT_VAL_FRACTION = 0.2;
     static final int DEFAULT_PATCH = 64;
+    /** The flags that name a data source. */
+    private static final Set<String> SOURCES = Set.of("--msd", "--images", "--labels", "--manifest");
+
+    /** This mixin's own model (picocli injects it), to walk its options. */
+    @Spec
+    CommandSpec self;
 
     @Option(names = "--msd", paramLabel = "DIR",
             description = "Your data: a Medical Segmentation Decathlon task folder (dataset.json, imagesTr/, labelsTr/).")
@@ -93,76 +104,72 @@ final class UserData {
         return msd != null || images != null || labels != null || manifest != null;
     }
 
+    /**
+     * The data-shaping flags (every option of this mixin but the four sources), from picocli's model of it, so that
+     * a new flag is checked and restored without being listed again.
+     */
+    private List<OptionSpec> shapingOptions() {
+        return self.options().stream().filter(o -> !SOURCES.contains(o.longestName())).toList();
+    }
+
     /** Rejects data-shaping flags without a data source, so they are never silently ignored. */
     void checkUnusedWithDemoData() {
         if (active()) {
             return;
         }
-        List<String> set = new ArrayList<>();
-        if (dims != null) {
-            set.add("--dims");
-        }
-        if (patchSize != null) {
-            set.add("--patch-size");
-        }
-        if (sliceAxis != null) {
-            set.add("--slice-axis");
-        }
-        if (patchesPerCase != null) {
-            set.add("--patches-per-case");
-        }
-        if (labelMap != null) {
-            set.add("--label-map");
-        }
-        if (classes != null) {
-            set.add("--classes");
-        }
-        if (valFraction != null) {
-            set.add("--val-fraction");
-        }
+        List<String> set = shapingOptions().stream().filter(o -> o.getValue() != null).map(OptionSpec::longestName)
+                .toList();
         if (!set.isEmpty()) {
             throw new IllegalArgumentException(String.join(", ", set) + " need(s) your own data: --msd DIR, "
                     + "--images DIR --labels DIR, or --manifest CSV");
         }
     }
 
-    /** Fills every flag not given on the command line from a run's recorded {@code data} section. */
+    /**
+     * Fills every flag not given on the command line from a run's recorded {@code data} section, where each flag
+     * {@code --some-flag} is the key {@code someFlag} (see {@link Loaded#describe}); the sources only when none was given.
+     */
     void fromConfig(JsonNode data) {
-        if (!active()) {
-            msd = path(data, "msd");
-            images = path(data, "images");
-            labels = path(data, "labels");
-            manifest = path(data, "manifest");
-        }
-        if (dims == null && data.has("dims")) {
-            dims = data.get("dims").asInt();
-        }
-        if (patchSize == null && data.has("patchSize")) {
-            JsonNode p = data.get("patchSize");
-            patchSize = new int[p.size()];
-            for (int i = 0; i < p.size(); i++) {
-                patchSize[i] = p.get(i).asInt();
+        boolean given = active();
+        for (OptionSpec o : self.options()) {
+            String key = configKey(o.longestName());
+            boolean source = SOURCES.contains(o.longestName());
+            if ((source ? given : o.getValue() != null) || !data.hasNonNull(key)) {
+                continue;
             }
-        }
-        if (sliceAxis == null && data.has("sliceAxis")) {
-            sliceAxis = data.get("sliceAxis").asInt();
-        }
-        if (patchesPerCase == null && data.has("patchesPerCase")) {
-            patchesPerCase = data.get("patchesPerCase").asInt();
-        }
-        if (labelMap == null) {
-            labelMap = path(data, "labelMap");
-        }
-        if (classes == null && data.has("classes")) {
-            classes = data.get("classes").asInt();
-        }
-        if (valFraction == null && data.has("valFraction")) {
-            valFraction = data.get("valFraction").asDouble();
+            JsonNode v = data.get(key);
+            if (o.type() == Path.class) {
+                o.setValue(Path.of(v.asText()));
+            } else if (o.type() == Integer.class) {
+                o.setValue(v.asInt());
+            } else if (o.type() == Double.class) {
+                o.setValue(v.asDouble());
+            } else if (o.type() == int[].class) {
+                int[] a = new int[v.size()];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = v.get(i).asInt();
+                }
+                o.setValue(a);
+            } else {
+                throw new IllegalStateException("UserData: no config.json reader for " + o.longestName() + " of type "
+                        + o.type().getSimpleName());
+            }
         }
     }
 
-    private static Path path(JsonNode data, String key) {
-        return data.hasNonNull(key) ? Path.of(data.get(key).asText()) : null;
+    /** {@code --patch-size} → {@code patchSize}: the config.json key of a flag. */
+    static String configKey(String option) {
+        StringBuilder k = new StringBuilder();
+        boolean upper = false;
+        for (char c : option.replaceFirst("^--", "").toCharArray()) {
+            if (c == '-') {
+                upper = true;
+            } else {
+                k.append(upper ? Character.toUpperCase(c) : c);
+                upper = false;
+            }
+        }
+        return k.toString();
     }
 
     /** Whether a run's {@code data} section describes user data. */
@@ -409,7 +416,7 @@ final class UserData {
                     .metadata("loss", loss.toString())
                     .metadata("data", describe())
                     .build().fit(net, trainingData());
-            return new Experiment.Outcome(loss, r, evaluate(r.network(), 15), config.runDirectory());
+            return new Experiment.Outcome(loss.label(), r, evaluate(r.network(), 15), config.runDirectory());
         }
 
         /** Writes report.md into {@code dir}, then prints the table and the report's path. */

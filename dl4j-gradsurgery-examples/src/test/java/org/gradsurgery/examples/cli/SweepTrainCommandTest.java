@@ -1,0 +1,103 @@
+package org.gradsurgery.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.gradsurgery.arbiter.SweepCandidate;
+import org.gradsurgery.arbiter.SweepReport;
+import org.gradsurgery.arbiter.SweepRunner;
+import org.gradsurgery.arbiter.SweepSpec;
+import org.gradsurgery.loss.LossSpec;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * The {@code gradsurgery train} command a sweep prints for a candidate parses, and its flags give the candidate's
+ * loss and U-Net again (nothing is trained: the flags are only parsed).
+ */
+class SweepTrainCommandTest {
+
+    /** Parses {@code args} as the CLI does and returns the train command object. */
+    private static TrainCommand parseTrain(List<String> args) {
+        CommandLine.ParseResult pr = GradSurgeryCli.commandLine().parseArgs(args.toArray(new String[0]));
+        assertTrue(pr.hasSubcommand(), args.toString());
+        return (TrainCommand) pr.subcommand().commandSpec().userObject();
+    }
+
+    private static void assertRetrains(SweepCandidate c) {
+        List<String> args = SweepReport.trainCommand(c, 8, 4, 43, 3, "dice", Map.of("downsample", 2));
+        assertNotNull(args, "every LossSpace loss has train flags: " + c);
+        TrainCommand t = parseTrain(args);
+        LossSpec spec = t.loss.spec();
+        assertEquals(LossSpec.describing(c.loss()).orElseThrow(), spec, String.join(" ", args));
+        assertEquals(c.loss(), spec.create(), String.join(" ", args));
+        assertEquals(c.unet().levels(), t.model.levels);
+        assertEquals(c.unet().baseFilters(), t.model.filters);
+        assertEquals(c.unet().normalization(), t.model.norm.name());
+        assertEquals(c.unet().dropout(), t.model.dropout);
+        assertEquals(c.unet().learningRate(), t.model.lr);
+        assertEquals(8, t.training.epochs);
+        assertEquals(4, t.training.batchSize);
+        assertEquals(43, t.training.seed);
+        assertEquals(2, t.data.downsample);
+    }
+
+    /** The example sweep's candidates, including its best (no background), can be trained again by train. */
+    @Test
+    void exampleSweepCandidatesRetrainWithTrainFlags() throws Exception {
+        SweepSpec s = SweepSpec.read(Path.of("examples", "sweeps", "surgery-exponent.json"));
+        List<SweepCandidate> candidates = SweepRunner.candidates(s);
+        assertEquals(4, candidates.size());
+        for (SweepCandidate c : candidates) {
+            assertFalse(LossSpec.describing(c.loss()).orElseThrow().includeBackground());
+            assertRetrains(c);
+        }
+    }
+
+    /** The command docs/SWEEPS.md shows for the example sweep's best candidate (1: no background, no surgery). */
+    @Test
+    void exampleSweepBestCandidateCommand() throws Exception {
+        SweepSpec s = SweepSpec.read(Path.of("examples", "sweeps", "surgery-exponent.json"));
+        SweepCandidate first = SweepRunner.candidates(s).get(0);
+        // candidate index 0 trains with seed + 0; the constrained objective early-stops on validation Dice
+        List<String> args = SweepReport.trainCommand(first, s.epochs(), s.batchSize(), s.trainingSeed(),
+                s.patience(), "dice", Map.of("downsample", s.downsample()));
+        assertEquals("train --loss dice --include-background false --levels 3 --filters 8 --norm INSTANCE "
+                + "--dropout 0.0 --lr 0.003 --epochs 8 --batch-size 4 --seed 42 --early-stopping dice --patience 3 "
+                + "--downsample 2", String.join(" ", args));
+        assertEquals("dice:no-background", LossSpec.describing(first.loss()).orElseThrow().toString());
+    }
+
+    /** Every dimension a LossSpace varies, away from its default, has a train flag. */
+    @Test
+    void everyLossSpaceDimensionHasATrainFlag() {
+        SweepSpec s = SweepSpec.parse("""
+                {"search": {"strategy": "random", "candidates": 6, "seed": 3},
+                 "space": {"loss": ["tversky", "focal_tversky", "jaccard", "mcxent"], "surgery": [false, true],
+                           "exponent": {"min": 0.5, "max": 2}, "surgerySpace": ["logits", "probabilities"],
+                           "includeBackground": [true, false], "ceWeight": [0, 0.5], "regionWeight": [1, 2],
+                           "tverskyAlpha": [0.3, 0.5], "tverskyBeta": [0.7, 0.5], "levels": [2, 3],
+                           "baseFilters": [4, 8], "normalization": ["batch", "none"], "dropout": [0, 0.1],
+                           "learningRate": {"min": 1e-4, "max": 1e-2, "log": true}}}
+                """, "all.json");
+        List<SweepCandidate> candidates = SweepRunner.candidates(s);
+        assertEquals(6, candidates.size());
+        candidates.forEach(SweepTrainCommandTest::assertRetrains);
+    }
+
+    @Test
+    void lossFlagErrorsNameTheFlag() {
+        assertEquals("gradsurgery: error: --tversky-alpha must be a finite number >= 0, got -1.0",
+                CliRun.of("train", "--loss", "tversky", "--tversky-alpha", "-1").err().strip());
+        assertEquals("gradsurgery: error: --surgery-space must be logits or probabilities, got grads",
+                CliRun.of("train", "--surgery", "--surgery-space", "grads").err().strip());
+        assertTrue(CliRun.of("train", "--include-background", "maybe").err().contains("--include-background"));
+        String help = CliRun.of("train", "--help").out().replaceAll("\\s+", " ");
+        assertTrue(help.contains("Loss: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent"), help);
+    }
+}
