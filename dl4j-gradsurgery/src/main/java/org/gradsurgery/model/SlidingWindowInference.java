@@ -15,6 +15,7 @@ import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.Reverse;
 import org.nd4j.linalg.dataset.api.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
@@ -38,9 +39,20 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *   <li><b>Stitching.</b> P(x) = Σ_windows w(x − o)·f(patch_o)(x − o) / Σ_windows w(x − o), where f is the
  *       network's output (its probabilities: the {@link org.gradsurgery.layers.SegmentationLossLayer} applies the
  *       softmax/sigmoid). Since every voxel lies in a window and w &gt; 0, the denominator is positive everywhere.</li>
- *   <li><b>Memory.</b> At most {@code maxPatchesInFlight} patches (and their outputs) exist at a time: windows are
- *       run in batches of that size and added into one accumulator of the output's size plus one weight map.
- *       {@link #predictEach} hands over one volume at a time, so a whole data set never is in memory.</li>
+ *   <li><b>Test-time mirroring</b> (off by default; {@link Builder#mirroring}, {@link Builder#mirrorAxes}). With
+ *       mirror axes A, each window's prediction is replaced by the mean over every subset s ⊆ A (the empty one
+ *       included, |S| = 2^|A| passes: 4 for both axes in 2D, 8 for all three in 3D) of the prediction on the window
+ *       flipped along s, flipped back: p̂ = (1/|S|) Σ_{s∈S} F_s⁻¹ f(F_s x), with F_s the reversal of the axes in s
+ *       (an involution, F_s⁻¹ = F_s). Then p̂ is stitched as above. As in nnU-Net (Isensee et al. 2021;
+ *       {@code nnUNetPredictor} with {@code use_mirroring} and {@code allowed_mirroring_axes}) the flips are per window
+ *       and over all subsets; unlike nnU-Net v2, which averages the logits, the probabilities f are averaged (as
+ *       nnU-Net v1 and MONAI's {@code TestTimeAugmentation} mean do), since the network's output layer applies the
+ *       softmax. The mean of probabilities is again a probability field. A network with f(F_s x) = F_s f(x) (e.g. a
+ *       pointwise one, or convolutions with mirror-symmetric kernels and symmetric padding) gives the plain result.</li>
+ *   <li><b>Memory.</b> At most {@code maxPatchesInFlight} patches (and their outputs) exist at a time: windows (and,
+ *       when mirroring, their flipped copies, which count as patches) are run in batches of that size and added into
+ *       one accumulator of the output's size plus one weight map. {@link #predictEach} hands over one volume at a
+ *       time, so a whole data set never is in memory.</li>
  * </ul>
  * 2D networks in NHWC get channels-first input here too; the layout is taken from the first convolution reading
  * the network input (or {@link Builder#dataFormat}). Immutable and thread-safe (the network is not).
@@ -48,6 +60,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <pre>{@code
  * SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(64, 64, 64).overlap(0.5).build();
  * INDArray probs = swi.predict(net, volume);               // [1, C, D, H, W] -> [1, K, D, H, W]
+ * INDArray tta = SlidingWindowInference.builder().patchSize(64, 64, 64).mirroring(true).build()
+ *         .predict(net, volume);                          // the mean over 8 mirrored passes per window
  * swi.predictEach(net, testIterator, (i, p, labels, mask) -> calibration.update(p, labels, null));
  * SegmentationEvaluator.builder()...inference(Inference.fromProbabilities(swi::predict))   // the evaluator's 3D hook
  * }</pre>
@@ -83,8 +97,12 @@ public final class SlidingWindowInference {
     private final Weighting weighting;
     private final double padValue;
     private final CNN2DFormat dataFormat;
+    /** Spatial mirror axes (0-based), ascending; empty = no mirroring. */
+    private final int[] mirrorAxes;
+    /** Axis lists, for one patch {@code [C, spatial...]}, of every subset of {@link #mirrorAxes}; the first is empty. */
+    private final int[][] flips;
 
-    private SlidingWindowInference(Builder b) {
+    private SlidingWindowInference(Builder b, int[] mirrorAxes) {
         this.patchSize = b.patchSize.clone();
         this.overlap = b.overlap;
         this.sigmaScale = b.sigmaScale;
@@ -92,6 +110,16 @@ public final class SlidingWindowInference {
         this.weighting = b.weighting;
         this.padValue = b.padValue;
         this.dataFormat = b.dataFormat;
+        this.mirrorAxes = mirrorAxes;
+        this.flips = new int[1 << mirrorAxes.length][];
+        for (int subset = 0; subset < flips.length; subset++) {
+            flips[subset] = new int[Integer.bitCount(subset)];
+            for (int i = 0, j = 0; i < mirrorAxes.length; i++) {
+                if ((subset & (1 << i)) != 0) {
+                    flips[subset][j++] = mirrorAxes[i] + 1;   // + 1: past the channel axis of a patch
+                }
+            }
+        }
     }
 
     public static Builder builder() {
@@ -116,6 +144,16 @@ public final class SlidingWindowInference {
 
     public Weighting weighting() {
         return weighting;
+    }
+
+    /** Spatial axes (0-based: 0 = D or H) mirrored at test time, ascending; empty when mirroring is off. */
+    public int[] mirrorAxes() {
+        return mirrorAxes.clone();
+    }
+
+    /** Network passes per window: 2^|mirror axes| (1 without mirroring). */
+    public int passesPerWindow() {
+        return flips.length;
     }
 
     /**
@@ -274,13 +312,17 @@ public final class SlidingWindowInference {
         INDArray weightSum = Nd4j.zeros(dt, padded);
         long[] patchLong = Arrays.stream(patchSize).asLongStream().toArray();
         long[] origin = new long[dims];
-        for (int start = 0; start < origins.length; start += maxPatchesInFlight) {
-            int b = Math.min(maxPatchesInFlight, origins.length - start);
+        // job j is window j / |S| flipped by flips[j % |S|]: a window's copies share batches with other windows
+        int copies = flips.length;
+        int jobs = origins.length * copies;
+        for (int start = 0; start < jobs; start += maxPatchesInFlight) {
+            int b = Math.min(maxPatchesInFlight, jobs - start);
             INDArray batch = Nd4j.create(dt, prepend(b, channels, patchLong));
             for (int k = 0; k < b; k++) {
-                toLong(origins[start + k], origin);
-                batch.get(NDArrayIndex.point(k)).assign(
-                        source.get(prependPoint(0, window(origin, patchLong, false))));
+                int job = start + k;
+                toLong(origins[job / copies], origin);
+                INDArray patch = source.get(prependPoint(0, window(origin, patchLong, false)));
+                batch.get(NDArrayIndex.point(k)).assign(flip(patch, flips[job % copies]));
             }
             INDArray out = run(net, batch);
             if (out.rank() != dims + 2 || out.size(0) != b
@@ -291,13 +333,21 @@ public final class SlidingWindowInference {
             }
             if (acc == null) {
                 acc = Nd4j.zeros(dt, prepend(1, out.size(1), padded));
+                // each copy carries w/|S|: Σ_s (w/|S|)·F_s⁻¹ f(F_s x) = w·p̂, the window's weight counted once
                 weightsPerChannel = weights.reshape(prepend(1, patchLong)).repeat(0, out.size(1));
+                if (copies > 1) {
+                    weightsPerChannel.divi(copies);
+                }
             }
             for (int k = 0; k < b; k++) {
-                toLong(origins[start + k], origin);
+                int job = start + k;
+                toLong(origins[job / copies], origin);
                 INDArrayIndex[] spatialWindow = window(origin, patchLong, false);
-                acc.get(prependPoint(0, spatialWindow)).addi(out.get(NDArrayIndex.point(k)).mul(weightsPerChannel));
-                weightSum.get(spatialWindow).addi(weights);
+                INDArray o = flip(out.get(NDArrayIndex.point(k)), flips[job % copies]);
+                acc.get(prependPoint(0, spatialWindow)).addi(o.mul(weightsPerChannel));
+                if (job % copies == 0) {
+                    weightSum.get(spatialWindow).addi(weights);
+                }
             }
         }
         // every voxel lies in at least one window and w > 0, so the sum is positive
@@ -309,6 +359,14 @@ public final class SlidingWindowInference {
             result = result.get(window(padBefore, spatial, true)).dup();
         }
         return result;
+    }
+
+    /** {@code a} ({@code [C, spatial...]}) reversed along {@code axes}; {@code a} itself when there are none. */
+    private static INDArray flip(INDArray a, int[] axes) {
+        if (axes.length == 0) {
+            return a;
+        }
+        return Nd4j.exec(new Reverse(a.dup('c'), axes))[0];
     }
 
     /** Runs the network on a channels-first batch, permuting for NHWC networks. */
@@ -446,7 +504,8 @@ public final class SlidingWindowInference {
         return OWNER + "(patchSize=" + Arrays.toString(patchSize) + ", overlap=" + overlap + ", weighting="
                 + weighting + (weighting == Weighting.GAUSSIAN ? ", sigmaScale=" + sigmaScale : "")
                 + ", maxPatchesInFlight=" + maxPatchesInFlight + ", padValue=" + padValue
-                + (dataFormat == null ? "" : ", dataFormat=" + dataFormat) + ")";
+                + (dataFormat == null ? "" : ", dataFormat=" + dataFormat)
+                + (mirrorAxes.length == 0 ? "" : ", mirrorAxes=" + Arrays.toString(mirrorAxes)) + ")";
     }
 
     /** Builder; {@code patchSize} is required, the rest have nnU-Net's defaults. */
@@ -458,6 +517,8 @@ public final class SlidingWindowInference {
         private Weighting weighting = Weighting.GAUSSIAN;
         private double padValue = 0;
         private CNN2DFormat dataFormat;
+        /** null = every spatial axis of the patch (resolved in build()). */
+        private int[] mirrorAxes = new int[0];
 
         private Builder() {
         }
@@ -497,7 +558,10 @@ public final class SlidingWindowInference {
             return this;
         }
 
-        /** Patches run through the network at once (and the most held in memory), ≥ 1; default 4. */
+        /**
+         * Patches run through the network at once (and the most held in memory), ≥ 1; default 4. Mirrored copies
+         * count: with 2^k passes per window, a batch holds maxPatchesInFlight (window, flip) pairs.
+         */
         public Builder maxPatchesInFlight(int maxPatchesInFlight) {
             if (maxPatchesInFlight < 1) {
                 throw new IllegalArgumentException(OWNER + ": maxPatchesInFlight must be >= 1, got "
@@ -525,11 +589,52 @@ public final class SlidingWindowInference {
             return this;
         }
 
+        /**
+         * Test-time mirroring along every spatial axis of the patch (true: 4 passes per window in 2D, 8 in 3D), or
+         * none (false, the default). See the class doc; {@link #mirrorAxes} picks a subset of the axes instead.
+         */
+        public Builder mirroring(boolean on) {
+            this.mirrorAxes = on ? null : new int[0];
+            return this;
+        }
+
+        /**
+         * Test-time mirroring along these spatial axes only (0-based, not counting N and C: 0..1 in 2D (H, W), 0..2
+         * in 3D (D, H, W)); 2^k passes per window for k axes; none = off. Checked against the patch size in
+         * {@link #build}.
+         */
+        public Builder mirrorAxes(int... axes) {
+            this.mirrorAxes = Objects.requireNonNull(axes, "axes").clone();
+            return this;
+        }
+
         public SlidingWindowInference build() {
             if (patchSize == null) {
                 throw new IllegalArgumentException(OWNER + ": patchSize is required (the network's training patch)");
             }
-            return new SlidingWindowInference(this);
+            return new SlidingWindowInference(this, resolveMirrorAxes());
+        }
+
+        private int[] resolveMirrorAxes() {
+            int dims = patchSize.length;
+            if (mirrorAxes == null) {
+                return java.util.stream.IntStream.range(0, dims).toArray();
+            }
+            boolean[] seen = new boolean[dims];
+            for (int a : mirrorAxes) {
+                if (a < 0 || a >= dims) {
+                    throw new IllegalArgumentException(OWNER + ": mirror axis " + a + " is not a spatial axis: patch "
+                            + "size [" + join(patchSize) + "] is " + dims + "D, so inputs are rank " + (dims + 2) + " "
+                            + (dims == 2 ? "[N, C, H, W]" : "[N, C, D, H, W]") + " and mirror axes are 0.." + (dims - 1)
+                            + " (spatial, not counting N and C)");
+                }
+                if (seen[a]) {
+                    throw new IllegalArgumentException(OWNER + ": mirror axis " + a + " is listed twice in "
+                            + Arrays.toString(mirrorAxes));
+                }
+                seen[a] = true;
+            }
+            return java.util.stream.IntStream.range(0, dims).filter(a -> seen[a]).toArray();
         }
     }
 }

@@ -41,6 +41,8 @@ final class EvaluateCommand implements Callable<Integer> {
     Options.Data data = new Options.Data();
     @Mixin
     UserData userData = new UserData();
+    @Mixin
+    Mirroring mirroring = new Mirroring();
 
     @Override
     public Integer call() throws Exception {
@@ -73,14 +75,14 @@ final class EvaluateCommand implements Callable<Integer> {
             int levels = Integer.numberOfTrailingZeros(PredictCommand.sizeDivisor(net)) + 1;
             UserData.Loaded u = userData.load(recorded != null ? recorded.path("data").path("splitSeed")
                     .asLong(42) : 42, levels);
-            r = u.evaluate(net, bins);
-            preamble = u.preamble();
+            r = u.evaluate(net, bins, mirroring);
+            preamble = u.preamble() + mirroring.describe(u.dims());
             classNames = u.classNames();
         } else {
             userData.checkUnusedWithDemoData();
             Datasets.Colin27DeepGm d = data.load(downsample);
-            r = Experiment.evaluate(net, d, bins);
-            preamble = Experiment.dataPreamble(d);
+            r = Experiment.evaluate(net, d, bins, mirroring);
+            preamble = Experiment.dataPreamble(d) + mirroring.describe(2);
             classNames = d.classNames();
         }
         List<Report.Entry> entries = List.of(new Report.Entry(name, r));

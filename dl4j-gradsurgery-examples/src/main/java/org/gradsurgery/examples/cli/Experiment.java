@@ -76,7 +76,13 @@ final class Experiment {
 
     /** Full evaluation (Dice, IoU, HD95, calibration, temperature scaling) on the held-out slab. */
     static EvaluationResult evaluate(ComputationGraph net, Datasets.Colin27DeepGm d, int bins) {
-        return SegmentationEvaluator.builder().numClasses(d.numClasses()).bins(bins).spacing(d.spacing()).build()
+        return evaluate(net, d, bins, new Mirroring());
+    }
+
+    /** {@link #evaluate(ComputationGraph, Datasets.Colin27DeepGm, int)} with {@code mirroring}'s test-time flips. */
+    static EvaluationResult evaluate(ComputationGraph net, Datasets.Colin27DeepGm d, int bins, Mirroring mirroring) {
+        return SegmentationEvaluator.builder().numClasses(d.numClasses()).bins(bins).spacing(d.spacing())
+                .inference(mirroring.wholeImageInference()).build()
                 .evaluate(net, TrainingData.batches(d.validation(), EVAL_BATCH));
     }
 

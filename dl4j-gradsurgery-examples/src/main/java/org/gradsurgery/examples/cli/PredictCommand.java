@@ -34,6 +34,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -66,6 +67,9 @@ final class PredictCommand implements Callable<Integer> {
     @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]",
             description = "3D models: sliding-window size (default: the patch size in the model's config.json).")
     int[] patchSize;
+
+    @Mixin
+    Mirroring mirroring = new Mirroring();
 
     @Override
     public Integer call() throws Exception {
@@ -101,18 +105,19 @@ final class PredictCommand implements Callable<Integer> {
                 return 0;
             }
             List<Sample> slices = Preprocessing.slices(s, 2);
-            INDArray probs = predict(net, slices, divisor, batchSize);             // [Z, C, X, Y]
+            INDArray probs = predict(net, slices, divisor, batchSize, mirroring);   // [Z, C, X, Y]
             INDArray volume = probs.permute(2, 3, 0, 1).dup('c');      // [X, Y, Z, C]
             INDArray labels = probs.argMax(1).permute(1, 2, 0).castTo(DataType.UINT8).dup('c');
             Files.createDirectories(out);
             Nifti.write(out.resolve("probabilities.nii.gz"), volume, img.header());
             Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
-            printer.printf(Locale.ROOT, "wrote %s and %s (%d slices, %d classes)%n", out.resolve("probabilities.nii.gz"),
-                    out.resolve("labels.nii.gz"), slices.size(), probs.size(1));
+            printer.printf(Locale.ROOT, "wrote %s and %s (%d slices, %d classes%s)%n",
+                    out.resolve("probabilities.nii.gz"), out.resolve("labels.nii.gz"), slices.size(), probs.size(1),
+                    mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes per slice" : "");
         } else {
             Sample s = Png.readGrey(input);
             s = Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
-            INDArray probs = predict(net, List.of(s), divisor, batchSize);         // [1, C, H, W]
+            INDArray probs = predict(net, List.of(s), divisor, batchSize, mirroring);   // [1, C, H, W]
             INDArray labels = probs.argMax(1).get(NDArrayIndex.point(0));
             Files.createDirectories(out);
             writePng(out.resolve("labels.png"), labels, 1.0);
@@ -120,8 +125,8 @@ final class PredictCommand implements Callable<Integer> {
                 writePng(out.resolve("probability_class" + c + ".png"),
                         probs.get(NDArrayIndex.point(0), NDArrayIndex.point(c)), 255.0);
             }
-            printer.printf(Locale.ROOT, "wrote %s and %d probability maps to %s%n", out.resolve("labels.png"),
-                    probs.size(1), out);
+            printer.printf(Locale.ROOT, "wrote %s and %d probability maps to %s%s%n", out.resolve("labels.png"),
+                    probs.size(1), out, mirroring.active() ? " (mirrored: " + mirroring.passes(2) + " passes)" : "");
         }
         return 0;
     }
@@ -162,7 +167,8 @@ final class PredictCommand implements Callable<Integer> {
             }
         }
         int[] shape = s.shape();
-        INDArray probs = SlidingWindowInference.builder().patchSize(patch).build()
+        SlidingWindowInference swi = mirroring.build(SlidingWindowInference.builder().patchSize(patch));
+        INDArray probs = swi
                 .predict(net, s.image().reshape(1, 1, shape[0], shape[1], shape[2]))
                 .get(NDArrayIndex.point(0));                                         // [C, X, Y, Z]
         INDArray volume = probs.permute(1, 2, 3, 0).dup('c');                   // [X, Y, Z, C]
@@ -170,9 +176,10 @@ final class PredictCommand implements Callable<Integer> {
         Files.createDirectories(out);
         Nifti.write(out.resolve("probabilities.nii.gz"), volume, img.header());
         Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
-        printer.printf(Locale.ROOT, "wrote %s and %s (3D sliding window %s, %d classes)%n",
+        printer.printf(Locale.ROOT, "wrote %s and %s (3D sliding window %s, %d classes%s)%n",
                 out.resolve("probabilities.nii.gz"), out.resolve("labels.nii.gz"), java.util.Arrays.toString(patch),
-                probs.size(0));
+                probs.size(0), swi.passesPerWindow() > 1 ? ", mirrored: " + swi.passesPerWindow()
+                        + " passes per window" : "");
     }
 
     /** 2^(number of pooling layers): spatial sizes the U-Net accepts are multiples of it. */
@@ -187,8 +194,12 @@ final class PredictCommand implements Callable<Integer> {
         return 1 << pools;
     }
 
-    /** Probabilities {@code [n, C, H, W]} of 2D samples {@code [1, H, W]}, zero-padded (centred) to the divisor. */
-    static INDArray predict(ComputationGraph net, List<Sample> slices, int divisor, int batchSize) {
+    /**
+     * Probabilities {@code [n, C, H, W]} of 2D samples {@code [1, H, W]}, zero-padded (centred) to the divisor; with
+     * mirroring, the mean over each padded slice and its flips ({@link Mirroring#wholeImages}).
+     */
+    static INDArray predict(ComputationGraph net, List<Sample> slices, int divisor, int batchSize,
+                            Mirroring mirroring) {
         int[] shape = slices.get(0).shape();
         if (shape.length != 2 || slices.get(0).channels() != 1) {
             throw new IllegalArgumentException("predict: expected one-channel 2D slices, got " + slices.get(0));
@@ -207,8 +218,9 @@ final class PredictCommand implements Callable<Integer> {
                 batch.get(NDArrayIndex.point(i - from), NDArrayIndex.point(0), NDArrayIndex.interval(oh, oh + h),
                         NDArrayIndex.interval(ow, ow + w)).assign(slices.get(i).image().reshape(h, w));
             }
-            INDArray p = net.outputSingle(false, batch).get(NDArrayIndex.all(), NDArrayIndex.all(),
-                    NDArrayIndex.interval(oh, oh + h), NDArrayIndex.interval(ow, ow + w));
+            INDArray full = mirroring.active() ? mirroring.wholeImages(net, batch) : net.outputSingle(false, batch);
+            INDArray p = full.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(oh, oh + h),
+                    NDArrayIndex.interval(ow, ow + w));
             if (result == null) {
                 result = Nd4j.create(DataType.FLOAT, slices.size(), p.size(1), h, w);
             }

@@ -368,11 +368,17 @@ final class UserData {
          * through sliding-window inference with the training patch size.
          */
         org.gradsurgery.model.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins) {
+            return evaluate(net, bins, new Mirroring());
+        }
+
+        /** {@link #evaluate(org.deeplearning4j.nn.graph.ComputationGraph, int)}, mirrored ({@link Mirroring}). */
+        org.gradsurgery.model.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins,
+                                                        Mirroring mirroring) {
             SegmentationEvaluator.Builder b = SegmentationEvaluator.builder().numClasses(numClasses).bins(bins)
-                    .spacing(spacing);
+                    .spacing(spacing).inference(mirroring.wholeImageInference());
             MultiDataSetIterator it;
             if (dims == 3) {
-                SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(patchSize).build();
+                SlidingWindowInference swi = mirroring.build(SlidingWindowInference.builder().patchSize(patchSize));
                 b.inference(Inference.fromProbabilities(swi::predict));
                 SegmentationDataSetIterator.Builder vb = SegmentationDataSetIterator.builder()
                         .cases(split.validation()).numClasses(numClasses).batchSize(1).preprocess(preprocess())

@@ -19,6 +19,8 @@ import org.gradsurgery.model.RunDirectory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The subcommands end to end on the bundled data: {@code demo --smoke} (the CI variant of the README's demo), then
@@ -98,6 +100,55 @@ class CommandsTest {
             java.awt.image.BufferedImage img = ImageIO.read(tmp.resolve("pred2d").resolve(f).toFile());
             assertEquals(256, img.getWidth(), f);
             assertEquals(256, img.getHeight(), f);
+        }
+    }
+
+    /**
+     * {@code predict --mirror} with the demo model on four slices of the bundled volume: 4 passes per slice, the input's
+     * shape, probabilities that sum to one and differ from the plain prediction (a U-Net is not mirror-symmetric).
+     */
+    @Test
+    void predictWithTestTimeMirroring() throws IOException {
+        Path model = tmp.resolve("demo").resolve("dice").resolve(RunDirectory.MODEL);
+        NiftiImage volume = Nifti.read(Datasets.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz"));
+        Path image = tmp.resolve("four-slices.nii.gz");
+        Nifti.write(image, volume.data().get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(20, 24))
+                .dup(), null);
+        INDArray[] probs = new INDArray[2];
+        for (int i = 0; i < 2; i++) {
+            Path out = tmp.resolve("pred-mirror" + i);
+            List<String> args = new java.util.ArrayList<>(List.of("predict", "--model", model.toString(), "--input",
+                    image.toString(), "--out", out.toString()));
+            if (i == 1) {
+                args.add("--mirror");
+            }
+            CliRun p = run(args.toArray(new String[0]));
+            assertEquals(0, p.exit(), p.err());
+            assertEquals(i == 1, p.out().contains("(4 slices, 5 classes, mirrored: 4 passes per slice)"), p.out());
+            NiftiImage pr = Nifti.read(out.resolve("probabilities.nii.gz"));
+            long[] s = volume.shape();
+            assertTrue(Arrays.equals(new long[] {s[0], s[1], 4, 5}, pr.shape()), Arrays.toString(pr.shape()));
+            assertTrue(Arrays.equals(new long[] {s[0], s[1], 4}, Nifti.read(out.resolve("labels.nii.gz")).shape()));
+            probs[i] = pr.data();
+            assertEquals(0, probs[i].sum(3).sub(1.0).amaxNumber().doubleValue(), 1e-4, "sums to one per voxel");
+            assertTrue(probs[i].minNumber().doubleValue() >= 0);
+        }
+        assertTrue(probs[1].sub(probs[0]).amaxNumber().doubleValue() > 1e-4, "mirroring changes the probabilities");
+        // one axis only (the demo's training flips): 2 passes, between neither; a 3rd axis is a one-line error
+        Path one = tmp.resolve("pred-mirror-axis1");
+        CliRun a = run("predict", "--mirror-axes", "1", "--model", model.toString(), "--input", image.toString(),
+                "--out", one.toString());
+        assertEquals(0, a.exit(), a.err());
+        assertTrue(a.out().contains("mirrored: 2 passes per slice"), a.out());
+        INDArray p1 = Nifti.read(one.resolve("probabilities.nii.gz")).data();
+        assertTrue(p1.sub(probs[0]).amaxNumber().doubleValue() > 1e-4 && p1.sub(probs[1]).amaxNumber()
+                .doubleValue() > 1e-4);
+        assertOneLineError(run("predict", "--mirror-axes", "0,2", "--model", model.toString(), "--input",
+                image.toString(), "--out", tmp.resolve("pred-bad").toString()), "--mirror-axes 0,2: mirror axis 2 is "
+                + "not a spatial axis: patch size [96, 96] is 2D, so inputs are rank 4 [N, C, H, W]");
+        assertFalse(Files.exists(tmp.resolve("pred-bad").resolve("probabilities.nii.gz")), "nothing written");
+        for (String cmd : List.of("predict", "evaluate")) {
+            assertTrue(run(cmd, "--help").out().contains("--mirror"), cmd);
         }
     }
 

@@ -143,6 +143,24 @@ class UserDataCommandsTest {
         assertEquals(1.0, sum.maxNumber().doubleValue(), 1e-3);
         assertArrayEquals(new long[] {12, 10, 8}, Nifti.read(pred.resolve("labels.nii.gz")).labels()
                 .shape());
+
+        // --mirror: 8 passes per window, a different but still normalised probability field of the same shape
+        Path mirrored = tmp.resolve("pred3d-mirror");
+        CliRun m = CliRun.of("predict", "--mirror", "--model", dir.resolve(RunDirectory.MODEL).toString(), "--input",
+                msd.resolve("imagesTr/fake_000.nii.gz").toString(), "--out", mirrored.toString());
+        assertEquals(0, m.exit(), m.err());
+        assertTrue(m.out().contains("3D sliding window [8, 8, 8], 3 classes, mirrored: 8 passes per window"), m.out());
+        INDArray mp = Nifti.read(mirrored.resolve("probabilities.nii.gz")).data(DataType.FLOAT);
+        assertArrayEquals(new long[] {12, 10, 8, 3}, mp.shape());
+        assertEquals(0, mp.sum(3).sub(1.0).amaxNumber().doubleValue(), 1e-3);
+        assertTrue(mp.sub(probs.data(DataType.FLOAT)).amaxNumber().doubleValue() > 1e-4, "mirroring changes it");
+
+        // evaluate --mirror: sliding windows with 8 passes each, said so in the report
+        CliRun em = CliRun.of("evaluate", "--mirror", "--model", dir.resolve(RunDirectory.MODEL).toString(), "--out",
+                tmp.resolve("eval3d-mirror").toString());
+        assertEquals(0, em.exit(), em.err());
+        String mmd = Files.readString(tmp.resolve("eval3d-mirror").resolve(RunDirectory.REPORT));
+        assertTrue(mmd.contains("test-time mirroring (--mirror)") && mmd.contains("3 spatial axes (8 passes)"), mmd);
     }
 
     @Test
@@ -161,6 +179,13 @@ class UserDataCommandsTest {
         assertEquals(0, resumed.exit(), resumed.err() + resumed.out());
         md = Files.readString(dir.resolve(RunDirectory.REPORT));
         assertTrue(md.contains("2 epochs, 2 updates"), md);
+
+        // evaluate --mirror on whole 2D images: each image and its 3 flips
+        CliRun em = CliRun.of("evaluate", "--mirror", "--model", dir.resolve(RunDirectory.MODEL).toString(), "--out",
+                tmp.resolve("eval2d-mirror").toString());
+        assertEquals(0, em.exit(), em.err());
+        String mmd = Files.readString(tmp.resolve("eval2d-mirror").resolve(RunDirectory.REPORT));
+        assertTrue(mmd.contains("2 spatial axes (4 passes)") && mmd.contains("| Dice (mean fg) |"), mmd);
     }
 
     @Test
