@@ -2,7 +2,6 @@ package org.gradsurgery.layers;
 
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 import org.deeplearning4j.nn.api.ParamInitializer;
@@ -81,14 +80,8 @@ public abstract class AbstractSpatialNormalization extends FeedForwardLayer {
             throw new IllegalArgumentException(describe() + ": channel count unknown; set nIn(channels) or give the"
                     + " graph its input types (setInputTypes)");
         }
-        org.deeplearning4j.nn.api.Layer ret = createLayer(conf, networkDataType);
-        ret.setListeners(trainingListeners);
-        ret.setIndex(layerIndex);
-        ret.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
-        ret.setParamTable(paramTable);
-        ret.setConf(conf);
-        return ret;
+        return RuntimeLayers.wire(createLayer(conf, networkDataType), conf, initializer(), trainingListeners,
+                layerIndex, layerParamsView, initializeParams);
     }
 
     @Override

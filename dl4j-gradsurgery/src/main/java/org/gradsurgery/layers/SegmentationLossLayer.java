@@ -1,7 +1,6 @@
 package org.gradsurgery.layers;
 
 import java.util.Collection;
-import java.util.Map;
 import java.util.Objects;
 
 import org.deeplearning4j.nn.api.Layer;
@@ -83,15 +82,8 @@ public class SegmentationLossLayer extends FeedForwardLayer {
             throw new IllegalArgumentException(describe() + ": no loss function configured;"
                     + " use SegmentationLossLayer.Builder.lossFunction(...)");
         }
-        org.gradsurgery.layers.impl.SegmentationLossLayer ret =
-                new org.gradsurgery.layers.impl.SegmentationLossLayer(conf, networkDataType);
-        ret.setListeners(trainingListeners);
-        ret.setIndex(layerIndex);
-        ret.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
-        ret.setParamTable(paramTable);
-        ret.setConf(conf);
-        return ret;
+        return RuntimeLayers.wire(new org.gradsurgery.layers.impl.SegmentationLossLayer(conf, networkDataType), conf,
+                initializer(), trainingListeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override

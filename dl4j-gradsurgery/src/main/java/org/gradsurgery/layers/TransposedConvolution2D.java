@@ -1,7 +1,6 @@
 package org.gradsurgery.layers;
 
 import java.util.Collection;
-import java.util.Map;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -48,15 +47,8 @@ public class TransposedConvolution2D extends Deconvolution2D {
                              int layerIndex, INDArray layerParamsView, boolean initializeParams,
                              DataType networkDataType) {
         LayerValidation.assertNInNOutSet("TransposedConvolution2D", getLayerName(), layerIndex, getNIn(), getNOut());
-        org.gradsurgery.layers.impl.TransposedConvolution2D layer =
-                new org.gradsurgery.layers.impl.TransposedConvolution2D(conf, networkDataType);
-        layer.setListeners(trainingListeners);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
-        layer.setParamTable(params);
-        layer.setConf(conf);
-        return layer;
+        return RuntimeLayers.wire(new org.gradsurgery.layers.impl.TransposedConvolution2D(conf, networkDataType), conf,
+                initializer(), trainingListeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override

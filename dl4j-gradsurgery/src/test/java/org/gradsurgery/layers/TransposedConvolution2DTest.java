@@ -75,22 +75,7 @@ class TransposedConvolution2DTest {
 
         long[] shape = c.format() == CNN2DFormat.NCHW ? new long[] {3, 3, 5, 4} : new long[] {3, 5, 4, 3};
         INDArray x = Nd4j.rand(DataType.DOUBLE, shape).subi(0.5);
-        INDArray yOurs = ours.activate(x, true, NO_WS);
-        INDArray yTheirs = theirs.activate(x, true, NO_WS);
-        assertArrayEquals(yTheirs.shape(), yOurs.shape());
-        assertEquals(0, yOurs.sub(yTheirs).amaxNumber().doubleValue(), 1e-12, "activations");
-
-        INDArray eps = Nd4j.rand(DataType.DOUBLE, yOurs.shape()).subi(0.5);
-        Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
-        Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
-        assertEquals(0, gOurs.getSecond().sub(gTheirs.getSecond()).amaxNumber().doubleValue(), 1e-12, "dL/dx");
-        assertEquals(gTheirs.getFirst().gradientForVariable().keySet(), gOurs.getFirst().gradientForVariable().keySet());
-        for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
-            INDArray a = gOurs.getFirst().getGradientFor(key);
-            INDArray b = gTheirs.getFirst().getGradientFor(key);
-            assertArrayEquals(b.shape(), a.shape(), key);
-            assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, key);
-        }
+        Convolution2DTest.assertSameForwardAndBackward(ours, theirs, x);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package org.gradsurgery.layers.impl;
 
+import java.util.function.Supplier;
+
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -62,6 +64,15 @@ public class Convolution2D extends ConvolutionLayer {
                 layerConf().getCnn2dDataFormat() == CNN2DFormat.NCHW ? 0 : 1, WEIGHTS_OIHW};
     }
 
+    /**
+     * ∂L/∂z from ε = ∂L/∂act(z). An identity activation passes ε through, so the pre-output is recomputed (the
+     * forward pass again) only for other activations; DL4J's layers recompute it always.
+     */
+    static INDArray deltaThroughActivation(IActivation activation, INDArray epsilon, Supplier<INDArray> preOutput) {
+        return activation instanceof ActivationIdentity ? epsilon
+                : activation.backprop(preOutput.get(), epsilon).getFirst();
+    }
+
     @Override
     protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
@@ -89,10 +100,8 @@ public class Convolution2D extends ConvolutionLayer {
         INDArray weights = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, true, workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray eps = epsilon.castTo(dataType);
-        IActivation afn = layerConf().getActivationFn();
-        // An identity activation passes ε through: no need to recompute the forward pass for its derivative.
-        INDArray delta = afn instanceof ActivationIdentity ? eps
-                : afn.backprop(preOutput(true, true, workspaceMgr).getFirst(), eps).getFirst();
+        INDArray delta = deltaThroughActivation(layerConf().getActivationFn(), eps,
+                () -> preOutput(true, true, workspaceMgr).getFirst());
 
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);

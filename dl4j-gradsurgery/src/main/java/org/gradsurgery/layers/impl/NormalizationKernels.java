@@ -156,11 +156,7 @@ final class NormalizationKernels {
         double[] sumDelta = new double[b.count()];
         double[] sumDeltaXHat = new double[b.count()];
         forBlocks(b, (block, xs, ds) -> {
-            in.get(block * b.s(), xs, 0, b.s());
-            grad.get(block * b.s(), ds, 0, b.s());
-            int g = b.group(block);
-            int c = block % b.c();
-            deltaAndXHat(xs, ds, b.s(), mean[g], invStd[g], gamma[c], beta[c], relu);
+            deltaAndXHat(in, grad, b, block, xs, ds, mean, invStd, gamma, beta, relu);
             sumDelta[block] = sum(ds, b.s());
             sumDeltaXHat[block] = dot(ds, xs, b.s());
         });
@@ -180,11 +176,9 @@ final class NormalizationKernels {
         }
         double m = b.groupSize();
         forBlocks(b, (block, xs, ds) -> {
-            in.get(block * b.s(), xs, 0, b.s());
-            grad.get(block * b.s(), ds, 0, b.s());
+            deltaAndXHat(in, grad, b, block, xs, ds, mean, invStd, gamma, beta, relu);
             int g = b.group(block);
             int c = block % b.c();
-            deltaAndXHat(xs, ds, b.s(), mean[g], invStd[g], gamma[c], beta[c], relu);
             float meanDelta = (float) (groupDelta[g] / m);
             float meanDeltaXHat = (float) (groupDeltaXHat[g] / m);
             float scale = (float) (gamma[c] * invStd[g]);
@@ -195,11 +189,17 @@ final class NormalizationKernels {
         });
     }
 
-    /** In place: xs ← x̂ = (x − μ)·inv and, for ReLU, ds ← ds·[γ·x̂ + β &gt; 0]. */
-    private static void deltaAndXHat(float[] xs, float[] ds, int n, double mean, double invStd, double gamma,
-                                     double beta, boolean relu) {
-        float mu = (float) mean;
-        float inv = (float) invStd;
+    /** One block: xs ← x̂ = (x − μ)·inv and ds ← δ, i.e. ∂L/∂y masked by γ·x̂ + β &gt; 0 for ReLU. */
+    private static void deltaAndXHat(FloatBuffer in, FloatBuffer grad, Blocks b, int block, float[] xs, float[] ds,
+                                     double[] mean, double[] invStd, double[] gammas, double[] betas, boolean relu) {
+        int n = b.s();
+        in.get(block * n, xs, 0, n);
+        grad.get(block * n, ds, 0, n);
+        int g = b.group(block);
+        double gamma = gammas[block % b.c()];
+        double beta = betas[block % b.c()];
+        float mu = (float) mean[g];
+        float inv = (float) invStd[g];
         for (int i = 0; i < n; i++) {
             xs[i] = (xs[i] - mu) * inv;
         }

@@ -12,8 +12,6 @@ import org.deeplearning4j.nn.params.DeconvolutionParamInitializer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
-import org.nd4j.linalg.activations.IActivation;
-import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -92,10 +90,8 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
         INDArray w = getParamWithNoise(DeconvolutionParamInitializer.WEIGHT_KEY, true, workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray eps = epsilon.castTo(dataType);
-        IActivation afn = layerConf().getActivationFn();
-        // An identity activation passes ε through: no need to recompute the forward pass for its derivative.
-        INDArray delta = afn instanceof ActivationIdentity ? eps
-                : afn.backprop(preOutput(true, true, workspaceMgr).getFirst(), eps).getFirst();
+        INDArray delta = Convolution2D.deltaThroughActivation(layerConf().getActivationFn(), eps,
+                () -> preOutput(true, true, workspaceMgr).getFirst());
 
         long n = x.size(0);
         long inC = w.size(0);
