@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * What the loaded ND4J natives can do, as far as training speed is concerned. The project builds against the oneDNN
  * build of libnd4j ({@code nd4j-native:linux-x86_64-onednn}); an application that also puts the generic build on
  * the class path (e.g. through its own {@code nd4j-native} dependency) gets the generic one loaded, and its U-Net
- * convolutions run 5 to 12 times slower ({@code docs/PERFORMANCE.md}). {@link UNet#graph()} warns once when that
+ * convolutions run 5 to 13 times slower ({@code docs/PERFORMANCE.md}). {@link UNet#graph()} warns once when that
  * happens, so the slowdown has a name.
  */
 public final class Natives {
@@ -42,7 +42,7 @@ public final class Natives {
     /** Logs once per JVM when the CPU natives lack oneDNN. */
     static void warnIfSlow() {
         if (isCpuBackend() && !hasOneDnn() && WARNED.compareAndSet(false, true)) {
-            LOG.warn("ND4J's CPU natives were built without oneDNN: U-Net training runs 5-12x slower than with "
+            LOG.warn("ND4J's CPU natives were built without oneDNN: U-Net training runs 5-13x slower than with "
                     + "nd4j-native:linux-x86_64-onednn (see docs/PERFORMANCE.md). If you did not choose this, another "
                     + "nd4j-native classifier jar on the class path was loaded instead.");
         }
