@@ -13,9 +13,10 @@
  *       {@link org.gradsurgery.layers.SpatialBatchNormalization} (Ioffe and Szegedy 2015) for rank 4 and 5 (DL4J's
  *       {@code BatchNormalization} fails at run time on rank 5); FLOAT channels-first arrays take fused
  *       single-pass kernels.</li>
- *   <li>{@link org.gradsurgery.layers.Convolution2D} and {@link org.gradsurgery.layers.TransposedConvolution2D}:
- *       DL4J's 2D convolution and transposed convolution (same configuration, parameters and results) on libnd4j's
- *       ops and GEMMs instead of DL4J M2.1's Java-side im2col path, which never reaches oneDNN.</li>
+ *   <li>{@link org.gradsurgery.layers.Convolution2D}, {@link org.gradsurgery.layers.TransposedConvolution2D} and
+ *       {@link org.gradsurgery.layers.TransposedConvolution3D}: DL4J's convolution and transposed convolutions (same
+ *       configuration, parameters and results) on libnd4j's ops and GEMMs instead of DL4J M2.1's Java-side im2col
+ *       path, which never reaches oneDNN, and its per-call weight permutes.</li>
  * </ul>
  *
  * <p>{@link org.gradsurgery.model.UNet} builds complete, validated 2D and 3D U-Nets from these blocks (tested and

@@ -17,7 +17,6 @@ import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
-import org.deeplearning4j.nn.conf.layers.Deconvolution3D;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.Subsampling3DLayer;
@@ -32,6 +31,7 @@ import org.gradsurgery.layers.InstanceNormalization;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.layers.SpatialBatchNormalization;
 import org.gradsurgery.layers.TransposedConvolution2D;
+import org.gradsurgery.layers.TransposedConvolution3D;
 import org.gradsurgery.loss.LossDice;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -584,7 +584,7 @@ public final class UNet {
                         ? new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nOut(nOut)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat)
                         .activation(Activation.IDENTITY).build()
-                        : new Deconvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nOut(nOut)
+                        : new TransposedConvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nOut(nOut)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
                         .activation(Activation.IDENTITY).build();
                 return layer(name, l, input);

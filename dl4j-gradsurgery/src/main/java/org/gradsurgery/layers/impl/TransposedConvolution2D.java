@@ -39,9 +39,20 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
                 && input != null && input.rank() == 4;
     }
 
-    /** The weights as the {@code [nIn, nOut·kH·kW]} matrix they are in memory. */
-    private static INDArray asMatrix(INDArray w) {
-        return w.reshape('c', w.size(0), w.size(1) * w.size(2) * w.size(3));
+    /** W_r of DL4J's {@code [nIn, nOut, kH, kW]} weights (or their gradient): the transposed {@code [nIn, nOut·k²]}. */
+    private static INDArray rows(INDArray w) {
+        return w.reshape('c', w.size(0), w.size(1) * w.size(2) * w.size(3)).transpose();
+    }
+
+    private static BlockTransposedConvolution.Layout layout(INDArray w, INDArray x) {
+        long outC = w.size(1);
+        long kh = w.size(2);
+        long kw = w.size(3);
+        long h = x.size(2);
+        long wd = x.size(3);
+        // block (o, u, v, y, x) → output (o, y, u, x, v)
+        return new BlockTransposedConvolution.Layout(rows(w), new long[] {outC, kh, kw, h, wd},
+                new long[] {outC, h, kh, wd, kw}, new int[] {0, 3, 1, 4, 2});
     }
 
     @Override
@@ -60,24 +71,11 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
             // DL4J's validation and message (channels, format hint, layer name)
             return super.preOutput(training, forBackprop, workspaceMgr);
         }
-        long h = x.size(2);
-        long wd = x.size(3);
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
-                new long[] {n, outC, h * kh, wd * kw}, 'c');
-        INDArray wT = asMatrix(w).transpose();
-        try (var scope = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            INDArray block = Nd4j.createUninitialized(dataType, outC * kh * kw, h * wd);
-            for (long e = 0; e < n; e++) {
-                // [nOut·k², H·W] = Wᵀ · x_e, then (o, u, v, y, x) → (o, y, u, x, v)
-                wT.mmuli(x.slice(e).reshape('c', inC, h * wd), block);
-                out.slice(e).reshape('c', outC, h, kh, wd, kw)
-                        .assign(block.reshape('c', outC, kh, kw, h, wd).permute(0, 3, 1, 4, 2));
-            }
-        }
-        if (layerConf().hasBias()) {
-            INDArray b = getParamWithNoise(DeconvolutionParamInitializer.BIAS_KEY, training, workspaceMgr);
-            out.addi(b.reshape(1, outC, 1, 1));
-        }
+                new long[] {n, outC, x.size(2) * kh, x.size(3) * kw}, 'c');
+        INDArray bias = layerConf().hasBias()
+                ? getParamWithNoise(DeconvolutionParamInitializer.BIAS_KEY, training, workspaceMgr) : null;
+        BlockTransposedConvolution.forward(x, layout(w, x), bias, out);
         return new Pair<>(out, null);
     }
 
@@ -93,37 +91,12 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
         INDArray delta = Convolution2D.deltaThroughActivation(layerConf().getActivationFn(), eps,
                 () -> preOutput(true, true, workspaceMgr).getFirst());
 
-        long n = x.size(0);
-        long inC = w.size(0);
-        long outC = w.size(1);
-        int kh = (int) w.size(2);
-        int kw = (int) w.size(3);
-        long h = x.size(2);
-        long wd = x.size(3);
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);
-        INDArray dW = asMatrix(weightGrad);
-        INDArray wm = asMatrix(w);
-        try (var scope = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            INDArray block = Nd4j.createUninitialized(dataType, outC, kh, kw, h, wd);
-            INDArray dWe = n > 1 ? Nd4j.createUninitialized(dataType, dW.shape()) : null;
-            for (long e = 0; e < n; e++) {
-                // δ'_e: (o, y, u, x, v) → (o, u, v, y, x) as [nOut·k², H·W]
-                block.assign(delta.slice(e).reshape('c', outC, h, kh, wd, kw).permute(0, 2, 4, 1, 3));
-                INDArray d2 = block.reshape('c', outC * kh * kw, h * wd);
-                INDArray xe = x.slice(e).reshape('c', inC, h * wd);
-                wm.mmuli(d2, gradInput.slice(e).reshape('c', inC, h * wd));
-                if (e == 0) {
-                    xe.mmuli(d2.transpose(), dW);
-                } else {
-                    dW.addi(xe.mmuli(d2.transpose(), dWe));
-                }
-            }
-        }
+        INDArray biasGrad = layerConf().hasBias() ? gradientViews.get(DeconvolutionParamInitializer.BIAS_KEY) : null;
+        BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, rows(weightGrad), biasGrad);
         Gradient gradient = new DefaultGradient();
-        if (layerConf().hasBias()) {
-            INDArray biasGrad = gradientViews.get(DeconvolutionParamInitializer.BIAS_KEY);
-            biasGrad.assign(delta.sum(0, 2, 3).reshape(biasGrad.shape()));
+        if (biasGrad != null) {
             gradient.setGradientFor(DeconvolutionParamInitializer.BIAS_KEY, biasGrad);
         }
         gradient.setGradientFor(DeconvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
