@@ -16,11 +16,12 @@ import java.util.SplittableRandom;
  * <p>μ and σ (population standard deviation) are the mean and spread of the <em>unclipped</em> foreground values,
  * p0.5 and p99.5 their 0.5th and 99.5th percentiles (numpy's linear interpolation). As nnU-Net's dataset fingerprint
  * does, {@link #fit} can draw a fixed number of foreground voxels per case with replacement, so that every training
- * case weighs the same whatever its foreground size (nnU-Net: 10,000 per case, {@link #NNUNET_SAMPLES_PER_CASE}); with
- * 0 it uses every foreground voxel exactly.
+ * case weighs the same whatever its foreground size ({@link #NNUNET_SAMPLES_PER_CASE}, the default of nnU-Net v2's
+ * {@code collect_foreground_intensities}; its fingerprint run passes 10^8/N per case of N, which bounds the total
+ * instead); with 0 it uses every foreground voxel exactly.
  */
 public final class CtNormalization {
-    /** Foreground voxels nnU-Net's fingerprint draws per training case. */
+    /** Foreground voxels drawn per training case: the default of nnU-Net v2's {@code collect_foreground_intensities}. */
     public static final int NNUNET_SAMPLES_PER_CASE = 10_000;
     /** Lower bound of σ in the division, as nnU-Net's. */
     public static final double MIN_STD = 1e-8;
