@@ -133,6 +133,9 @@ final class UserData {
     /** The recorded data section of the run being evaluated or resumed (its fitted CT statistics), or null. */
     private JsonNode recordedData;
 
+    /** Where fitting the CT statistics reports progress (a pass over every training case), or null for silence. */
+    java.io.PrintStream progress;
+
     /** Whether a data source was named (otherwise the bundled demo data is used). */
     boolean active() {
         return msd != null || images != null || labels != null || manifest != null;
@@ -378,9 +381,17 @@ final class UserData {
                 return recorded;
             }
         }
+        if (progress != null) {
+            progress.printf(Locale.ROOT, "--intensity ct: fitting the statistics on the foreground of %d training "
+                    + "case(s)%n", training.size());
+        }
+        int[] done = {0};
         Iterable<Sample> samples = () -> training.stream().map(c -> {
             try {
                 Sample s = c.load();
+                if (progress != null && ++done[0] % 10 == 0) {
+                    progress.printf(Locale.ROOT, "  %d/%d cases%n", done[0], training.size());
+                }
                 return map != null ? map.asTransform().apply(s, new SplittableRandom(0)) : s;
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot load case " + c.id() + ": " + e.getMessage(), e);

@@ -35,7 +35,7 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
  * {@code --intensity}, {@code --spacing} and {@code --augment} on the user-data path: CT statistics fitted on the
- * training foreground, saved in config.json and reused by {@code evaluate} and {@code predict}; training at a spacing
+ * training foreground, saved in config.json and reused by {@code evaluate}, {@code predict} and {@code --resume}; training at a spacing
  * with predictions written back on the input's grid; one-line errors naming the flag.
  */
 class UserDataPreprocessingTest {
@@ -54,11 +54,13 @@ class UserDataPreprocessingTest {
     }
 
     @Test
-    void ctStatisticsAreFittedOnTrainingForegroundSavedAndReusedByEvaluateAndPredict() throws IOException {
+    void ctStatisticsAreFittedOnTrainingForegroundSavedAndReusedByResumeEvaluateAndPredict() throws IOException {
         Path dir = tmp.resolve("ct");
         CliRun r = run(TINY, "--msd", msd.toString(), "--dims", "3", "--patch-size", "8", "--val-fraction", "0.25",
                 "--intensity", "ct", "--spacing", "2,2,2", "--augment", "nnunet-lite", "--out", dir.toString());
         assertEquals(0, r.exit(), r.err() + r.out());
+        assertTrue(r.out().contains("--intensity ct: fitting the statistics on the foreground of 3 training case(s)"),
+                r.out());
         JsonNode data = RunDirectory.readConfig(dir).path("data");
         assertEquals("ct", data.path("intensity").asText());
         assertEquals("nnunet-lite", data.path("augment").asText());
@@ -83,6 +85,12 @@ class UserDataPreprocessingTest {
         assertTrue(expected.percentile005() > 60 && expected.percentile995() < 240, expected.toString());
         String md = Files.readString(dir.resolve(RunDirectory.REPORT));
         assertTrue(md.contains("resampled to [2.0, 2.0, 2.0] mm") && md.contains("gamma U[0.7, 1.5]"), md);
+
+        // resume continues with the saved statistics: no second fit, the same numbers in config.json
+        CliRun resumed = CliRun.of("train", "--resume", dir.toString(), "--epochs", "2", "--progress", "off");
+        assertEquals(0, resumed.exit(), resumed.err() + resumed.out());
+        assertFalse(resumed.out().contains("fitting"), resumed.out());
+        assertEquals(saved, RunDirectory.readConfig(dir).path("data").path(UserData.INTENSITY_STATISTICS).get(0));
 
         // a copy of the run whose config.json says other statistics: evaluate and predict use those
         Path edited = Files.createDirectories(tmp.resolve("ct-edited"));
