@@ -47,7 +47,8 @@ import picocli.CommandLine.Option;
  * grid, so the output aligns with the input.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3, "
+        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3 "
+                + "or the run's --slice-axis, "
                 + "3D models by sliding window) gives "
                 + "probabilities.nii.gz [X,Y,Z,C] and labels.nii.gz; a PNG gives labels.png (grey = class index) and "
                 + "probability_class<c>.png (0..255). The input is normalised (and resampled to the training spacing, "
