@@ -20,7 +20,6 @@ import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.Subsampling3DLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.Upsampling2D;
 import org.deeplearning4j.nn.conf.layers.Upsampling3D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -28,6 +27,7 @@ import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.layers.ChannelConcatVertex;
 import org.gradsurgery.layers.Convolution2D;
 import org.gradsurgery.layers.InstanceNormalization;
+import org.gradsurgery.layers.Pooling2D;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.layers.SpatialBatchNormalization;
 import org.gradsurgery.layers.TransposedConvolution2D;
@@ -598,7 +598,7 @@ public final class UNet {
 
         private Layer pool() {
             if (o.spatialDims == 2) {
-                return new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
+                return new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat).build();
             }
             return new Subsampling3DLayer.Builder(Subsampling3DLayer.PoolingType.MAX, new int[] {2, 2, 2}, new int[] {2, 2, 2})

@@ -1,0 +1,159 @@
+package org.gradsurgery.layers.impl;
+
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Runtime part of {@link org.gradsurgery.layers.Pooling2D}: a plane-by-plane Java kernel for max-pooling over
+ * non-overlapping windows of FLOAT {@code NCHW} arrays, DL4J's {@link SubsamplingLayer} for everything else.
+ */
+public class Pooling2D extends SubsamplingLayer {
+
+    public Pooling2D(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+        // DL4J's helpers (cuDNN, oneDNN) would take over the fallback path's ops; the fallback is DL4J's plain path.
+        helper = null;
+    }
+
+    /** Max over kernel = stride windows that tile the input exactly, no padding or dilation, NCHW, FLOAT. */
+    private boolean planeCase(INDArray x) {
+        int[] k = layerConf().getKernelSize();
+        int[] d = layerConf().getDilation();
+        int[] p = layerConf().getPadding();
+        boolean noPadding = convolutionMode == ConvolutionMode.Same || (p[0] == 0 && p[1] == 0);
+        return layerConf().getPoolingType() == PoolingType.MAX && Arrays.equals(k, layerConf().getStride())
+                && d[0] == 1 && d[1] == 1 && noPadding && layerConf().getCnn2dDataFormat() == CNN2DFormat.NCHW
+                && dataType == DataType.FLOAT && x.rank() == 4 && x.size(2) % k[0] == 0 && x.size(3) % k[1] == 0;
+    }
+
+    private static INDArray whole(INDArray a) {
+        return NormalizationKernels.whole(a) ? a : a.dup('c');
+    }
+
+    private static FloatBuffer floats(INDArray a) {
+        return a.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
+        INDArray x = input.castTo(dataType);
+        if (!planeCase(x)) {
+            return super.activate(training, workspaceMgr);
+        }
+        x = whole(x);
+        int kh = layerConf().getKernelSize()[0];
+        int kw = layerConf().getKernelSize()[1];
+        int h = (int) x.size(2);
+        int w = (int) x.size(3);
+        int oh = h / kh;
+        int ow = w / kw;
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
+                new long[] {x.size(0), x.size(1), oh, ow}, 'c');
+        FloatBuffer in = floats(x);
+        FloatBuffer o = floats(out);
+        forPlanes((int) (x.size(0) * x.size(1)), h * w, oh * ow, (plane, p, q, unused) -> {
+            in.get(plane * h * w, p, 0, h * w);
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    float m = p[i * kh * w + j * kw];
+                    for (int u = 0; u < kh; u++) {
+                        int row = (i * kh + u) * w + j * kw;
+                        for (int v = 0; v < kw; v++) {
+                            m = Math.max(m, p[row + v]);
+                        }
+                    }
+                    q[i * ow + j] = m;
+                }
+            }
+            o.put(plane * oh * ow, q, 0, oh * ow);
+        });
+        return out;
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray x = input.castTo(dataType);
+        if (!planeCase(x)) {
+            return super.backpropGradient(epsilon, workspaceMgr);
+        }
+        x = whole(x);
+        INDArray eps = whole(epsilon.castTo(dataType));
+        int kh = layerConf().getKernelSize()[0];
+        int kw = layerConf().getKernelSize()[1];
+        int h = (int) x.size(2);
+        int w = (int) x.size(3);
+        int oh = h / kh;
+        int ow = w / kw;
+        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        FloatBuffer in = floats(x);
+        FloatBuffer g = floats(eps);
+        FloatBuffer d = floats(dx);
+        forPlanes((int) (x.size(0) * x.size(1)), h * w, oh * ow, (plane, p, q, r) -> {
+            in.get(plane * h * w, p, 0, h * w);
+            g.get(plane * oh * ow, q, 0, oh * ow);
+            Arrays.fill(r, 0f);
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    // the first maximum in row-major window order wins, as in libnd4j's maxpool2d_bp
+                    int best = i * kh * w + j * kw;
+                    for (int u = 0; u < kh; u++) {
+                        int row = (i * kh + u) * w + j * kw;
+                        for (int v = 0; v < kw; v++) {
+                            if (p[row + v] > p[best]) {
+                                best = row + v;
+                            }
+                        }
+                    }
+                    r[best] = q[i * ow + j];
+                }
+            }
+            d.put(plane * h * w, r, 0, h * w);
+        });
+        return new Pair<>(new DefaultGradient(), dx);
+    }
+
+    private interface PlaneTask {
+        void run(int plane, float[] input, float[] pooled, float[] inputSized);
+    }
+
+    /**
+     * Runs {@code task} on every plane, over contiguous ranges of planes, one per thread (as many as ND4J may use,
+     * when there is enough work), each range with its own scratch: a plane, a pooled plane and a second plane.
+     */
+    private static void forPlanes(int planes, int planeSize, int pooledSize, PlaneTask task) {
+        int threads = (long) planes * planeSize < (1 << 16) ? 1
+                : Math.max(1, Math.min(planes, Math.min(Nd4j.getEnvironment().maxThreads(),
+                Runtime.getRuntime().availableProcessors())));
+        java.util.function.IntConsumer range = t -> {
+            float[] a = new float[planeSize];
+            float[] b = new float[pooledSize];
+            float[] c = new float[planeSize];
+            for (int plane = planes * t / threads; plane < planes * (t + 1) / threads; plane++) {
+                task.run(plane, a, b, c);
+            }
+        };
+        if (threads == 1) {
+            range.accept(0);
+        } else {
+            IntStream.range(0, threads).parallel().forEach(range);
+        }
+    }
+}
