@@ -239,6 +239,11 @@ final class UserData {
             MsdDataset ds = MsdDataset.open(msd);
             cases = ds.trainingCases();
             names = ds.labelNames();
+            // nnU-Net picks its CT scheme from these names; here the default stays what it always was
+            if (intensity == null && progress != null && ds.modalities().stream().anyMatch("CT"::equalsIgnoreCase)) {
+                progress.println("note: " + msd.resolve("dataset.json") + " names a CT channel; nnU-Net would "
+                        + "normalise it with --intensity ct (used here: zscore per case)");
+            }
         } else if (images != null) {
             cases = Cases.fromFolders(images, labels);
         } else {

@@ -160,6 +160,29 @@ class UserDataPreprocessingTest {
     }
 
     @Test
+    void aCtChannelInDatasetJsonSuggestsIntensityCtWithoutChangingTheDefault() throws IOException {
+        Path ct = tmp.resolve("ctTask");
+        Files.createDirectories(ct.resolve("imagesTs"));
+        for (String sub : List.of("imagesTr", "labelsTr")) {
+            Path dst = Files.createDirectories(ct.resolve(sub));
+            try (var files = Files.list(msd.resolve(sub))) {
+                for (Path f : files.toList()) {
+                    Files.copy(f, dst.resolve(f.getFileName()));
+                }
+            }
+        }
+        Files.writeString(ct.resolve("dataset.json"), Files.readString(msd.resolve("dataset.json"))
+                .replace("\"0\":\"MRI\"", "\"0\":\"CT\""));
+        // stops at a bad --val-fraction right after reading dataset.json: no training needed to see the note
+        CliRun r = CliRun.of("train", "--msd", ct.toString(), "--val-fraction", "1.5");
+        assertTrue(r.out().contains("names a CT channel; nnU-Net would normalise it with --intensity ct (used here: "
+                + "zscore per case)"), r.out() + r.err());
+        assertTrue(r.err().contains("--val-fraction must be in (0, 1)"), r.err());
+        CliRun mri = CliRun.of("train", "--msd", msd.toString(), "--val-fraction", "1.5");
+        assertFalse(mri.out().contains("CT channel"), mri.out());
+    }
+
+    @Test
     void badValuesFailWithOneLineNamingTheFlag() throws IOException {
         assertError("--intensity must be one of zscore, ct, percentile, got foo", "train", "--msd", msd.toString(),
                 "--intensity", "foo");
