@@ -21,23 +21,33 @@ public final class Resample {
 
     /** Resamples {@code s} to {@code spacing} (one value per spatial axis, mm). */
     public static Sample toSpacing(Sample s, double[] spacing) {
-        int r = s.spatialRank();
-        if (spacing.length != r) {
-            throw new IllegalArgumentException("resample: target spacing " + Arrays.toString(spacing) + " has "
-                    + spacing.length + " values but sample " + s.id() + " is " + r + "D");
+        checkSpacing(s, spacing);
+        int[] in = s.rawShape();
+        double[] inSp = s.rawSpacing();
+        int[] out = new int[in.length];
+        for (int d = 0; d < in.length; d++) {
+            out[d] = (int) Math.max(1, Math.round(in[d] * inSp[d] / spacing[d]));
         }
-        for (double v : spacing) {
-            if (!(v > 0) || Double.isInfinite(v)) {
-                throw new IllegalArgumentException("resample: spacing must be positive and finite, got "
-                        + Arrays.toString(spacing));
-            }
+        return toGrid(s, spacing, out);
+    }
+
+    /**
+     * Resamples {@code s} to {@code spacing} with exactly {@code shape} voxels (same origin and coordinates as
+     * {@link #toSpacing}; indices past the input's last voxel take the edge). With the original spacing and shape
+     * this takes a resampled sample back onto its source grid, e.g. predicted probabilities.
+     */
+    public static Sample toGrid(Sample s, double[] spacing, int[] shape) {
+        checkSpacing(s, spacing);
+        int r = s.spatialRank();
+        if (shape.length != r || Arrays.stream(shape).anyMatch(v -> v < 1)) {
+            throw new IllegalArgumentException("resample: target shape " + Arrays.toString(shape) + " must have "
+                    + r + " positive sizes for sample " + s.id());
         }
         int[] in = s.rawShape();
         double[] inSp = s.rawSpacing();
-        int[] out = new int[r];
+        int[] out = shape.clone();
         double[] step = new double[r];
         for (int d = 0; d < r; d++) {
-            out[d] = (int) Math.max(1, Math.round(in[d] * inSp[d] / spacing[d]));
             step[d] = spacing[d] / inSp[d];
         }
         if (Arrays.equals(in, out) && Arrays.equals(inSp, spacing)) {
@@ -126,5 +136,18 @@ public final class Resample {
             }
         }
         return s.withGrid(s.id(), img, out, lab, msk, spacing.clone(), aff);
+    }
+
+    private static void checkSpacing(Sample s, double[] spacing) {
+        if (spacing.length != s.spatialRank()) {
+            throw new IllegalArgumentException("resample: target spacing " + Arrays.toString(spacing) + " has "
+                    + spacing.length + " values but sample " + s.id() + " is " + s.spatialRank() + "D");
+        }
+        for (double v : spacing) {
+            if (!(v > 0) || Double.isInfinite(v)) {
+                throw new IllegalArgumentException("resample: spacing must be positive and finite, got "
+                        + Arrays.toString(spacing));
+            }
+        }
     }
 }

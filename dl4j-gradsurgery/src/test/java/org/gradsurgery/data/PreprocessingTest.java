@@ -175,6 +175,36 @@ class PreprocessingTest {
     }
 
     @Test
+    void resampleToGridTakesAResampledSampleBackOntoItsSourceGrid() {
+        // 7 x 5 at spacing (1, 1) -> (2, 1.5): round(3.5) = 4 x round(3.33) = 3, then back to exactly 7 x 5
+        int ni = 7;
+        int nj = 5;
+        float[] img = new float[ni * nj];
+        for (int i = 0; i < ni; i++) {
+            for (int j = 0; j < nj; j++) {
+                img[i * nj + j] = 2 * i - j;
+            }
+        }
+        Sample s = Sample.of("lin", img, 1, new int[]{ni, nj}, null, null, new double[]{1, 1}, null);
+        Sample coarse = Resample.toSpacing(s, new double[]{2, 1.5});
+        assertArrayEquals(new int[]{4, 3}, coarse.shape());
+        Sample back = Resample.toGrid(coarse, new double[]{1, 1}, new int[]{ni, nj});
+        assertArrayEquals(new int[]{ni, nj}, back.shape());
+        assertArrayEquals(s.affine()[0], back.affine()[0], 1e-12);
+        float[] out = back.imageData();
+        for (int i = 0; i < ni; i++) {
+            for (int j = 0; j < nj; j++) {
+                // exact where the coarse grid covers the point (i <= 6, j <= 3); the edge clamps beyond it
+                double x = Math.min(i, 6);
+                double y = Math.min(j, 3);
+                assertEquals(2 * x - y, out[i * nj + j], 1e-5, "at " + i + "," + j);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Resample.toGrid(coarse, new double[]{1, 1},
+                new int[]{ni, 0}));
+    }
+
+    @Test
     void resampleLabelsNeverBlendClasses() {
         Sample s = ramp3d(4, 5, 6);
         Sample r = Preprocessing.resample(0.7, 2.2, 1.1).apply(s, RNG);

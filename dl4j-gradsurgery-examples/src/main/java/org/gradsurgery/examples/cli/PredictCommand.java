@@ -20,7 +20,9 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.data.Png;
 import org.gradsurgery.data.Preprocessing;
+import org.gradsurgery.data.Resample;
 import org.gradsurgery.data.Sample;
+import org.gradsurgery.data.Transform;
 import org.gradsurgery.data.nifti.Nifti;
 import org.gradsurgery.data.nifti.NiftiDataType;
 import org.gradsurgery.data.nifti.NiftiImage;
@@ -38,14 +40,19 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code gradsurgery predict}: softmax probabilities and the argmax label map of a 2D model for a NIfTI volume (slice
- * by slice along the third axis) or a PNG image. The input is z-scored over the whole image, as the demo data are.
+ * {@code gradsurgery predict}: softmax probabilities and the argmax label map of a model for a NIfTI volume (2D models
+ * slice by slice along the run's slice axis, 3D models by sliding window) or a PNG image. The input is normalised as
+ * the model's run recorded ({@code --intensity} with its CT statistics; z-score over the whole image without a
+ * record) and, if the run trained at a {@code --spacing}, predicted at that spacing and resampled back onto its own
+ * grid, so the output aligns with the input.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3, "
+        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3 "
+                + "or the run's --slice-axis, "
                 + "3D models by sliding window) gives "
                 + "probabilities.nii.gz [X,Y,Z,C] and labels.nii.gz; a PNG gives labels.png (grey = class index) and "
-                + "probability_class<c>.png (0..255). The input is z-scored over the whole image, as in training."})
+                + "probability_class<c>.png (0..255). The input is normalised (and resampled to the training spacing, "
+                + "the output back onto the input's grid) as the model's run recorded in its config.json."})
 final class PredictCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -88,7 +95,16 @@ final class PredictCommand implements Callable<Integer> {
         if (patchSize != null && !is3d(net)) {
             throw new IllegalArgumentException("--patch-size applies to 3D models; " + model + " is a 2D model");
         }
-        int divisor = sizeDivisor(net);
+        JsonNode data = recordedData();
+        Transform norm = UserData.recordedIntensity(data);
+        double[] target = null;
+        if (data.path("spacing").isArray()) {
+            target = new double[data.path("spacing").size()];
+            for (int i = 0; i < target.length; i++) {
+                target[i] = data.path("spacing").get(i).asDouble();
+            }
+        }
+        int axis = data.path("sliceAxis").asInt(2);
         PrintStream printer = Console.stream(spec);
         if (nifti) {
             NiftiImage img = Nifti.read(input);
@@ -97,38 +113,90 @@ final class PredictCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--input: " + input + " must be a 3D volume, got shape "
                         + java.util.Arrays.toString(x.shape()));
             }
-            Sample s = Sample.of(input.getFileName().toString(), x.reshape(1, x.size(0), x.size(1), x.size(2)), null,
-                    null, null);
-            s = Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
-            if (is3d(net)) {
-                predictVolume(net, s, img, printer);
-                return 0;
+            double[] spacing = new double[3];
+            for (int d = 0; d < 3; d++) {
+                double v = Math.abs(img.spacing()[d]);
+                spacing[d] = v > 0 && Double.isFinite(v) ? v : 1.0;   // as Case.load reads it
             }
-            List<Sample> slices = Preprocessing.slices(s, 2);
-            INDArray probs = predict(net, slices, divisor, batchSize, mirroring);   // [Z, C, X, Y]
-            INDArray volume = probs.permute(2, 3, 0, 1).dup('c');      // [X, Y, Z, C]
-            INDArray labels = probs.argMax(1).permute(1, 2, 0).castTo(DataType.UINT8).dup('c');
+            Sample s = Sample.of(input.getFileName().toString(), x.reshape(1, x.size(0), x.size(1), x.size(2)), null,
+                    spacing, null);
+            Prediction p = probabilities(net, s, norm, target, axis);                // [C, X, Y, Z]
+            INDArray volume = p.probs().permute(1, 2, 3, 0).dup('c');              // [X, Y, Z, C]
+            INDArray labels = p.probs().argMax(0).castTo(DataType.UINT8).dup('c');
             Files.createDirectories(out);
             Nifti.write(out.resolve("probabilities.nii.gz"), volume, img.header());
             Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
-            printer.printf(Locale.ROOT, "wrote %s and %s (%d slices, %d classes%s)%n",
-                    out.resolve("probabilities.nii.gz"), out.resolve("labels.nii.gz"), slices.size(), probs.size(1),
-                    mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes per slice" : "");
+            printer.printf(Locale.ROOT, "wrote %s and %s (%s)%n", out.resolve("probabilities.nii.gz"),
+                    out.resolve("labels.nii.gz"), p.how());
         } else {
+            if (is3d(net)) {
+                throw new IllegalArgumentException("--input: " + input + " is a 2D image but " + model
+                        + " is a 3D model; give it a NIfTI volume");
+            }
             Sample s = Png.readGrey(input);
-            s = Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
-            INDArray probs = predict(net, List.of(s), divisor, batchSize, mirroring);   // [1, C, H, W]
-            INDArray labels = probs.argMax(1).get(NDArrayIndex.point(0));
+            Prediction p = probabilities(net, s, norm, target, axis);                // [C, H, W]
+            INDArray labels = p.probs().argMax(0);
             Files.createDirectories(out);
             writePng(out.resolve("labels.png"), labels, 1.0);
-            for (int c = 0; c < probs.size(1); c++) {
-                writePng(out.resolve("probability_class" + c + ".png"),
-                        probs.get(NDArrayIndex.point(0), NDArrayIndex.point(c)), 255.0);
+            for (int c = 0; c < p.probs().size(0); c++) {
+                writePng(out.resolve("probability_class" + c + ".png"), p.probs().get(NDArrayIndex.point(c)), 255.0);
             }
-            printer.printf(Locale.ROOT, "wrote %s and %d probability maps to %s%s%n", out.resolve("labels.png"),
-                    probs.size(1), out, mirroring.active() ? " (mirrored: " + mirroring.passes(2) + " passes)" : "");
+            printer.printf(Locale.ROOT, "wrote %s and %d probability maps to %s (%s)%n", out.resolve("labels.png"),
+                    p.probs().size(0), out, p.how());
         }
         return 0;
+    }
+
+    /** The data section of the model's run (config.json next to it), or a missing node. */
+    private JsonNode recordedData() throws IOException {
+        Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
+        return Files.isRegularFile(config) ? RunDirectory.readConfig(config.getParent()).path("data")
+                : org.nd4j.shade.jackson.databind.node.MissingNode.getInstance();
+    }
+
+    /** Probabilities {@code [C, spatial...]} on the input's grid, and how they were made (for the message). */
+    record Prediction(INDArray probs, String how) {
+    }
+
+    /**
+     * Probabilities of {@code raw} on its own grid: normalised as the run recorded; with a recorded {@code --spacing},
+     * predicted at that spacing and resampled back linearly onto the input's grid before the argmax (as nnU-Net
+     * exports). A volume goes to a 3D model by sliding window, to a 2D model slice by slice along the run's slice axis.
+     */
+    private Prediction probabilities(ComputationGraph net, Sample raw, Transform norm, double[] target, int axis)
+            throws IOException {
+        SplittableRandom rng = new SplittableRandom(0);
+        Sample s = norm.apply(raw, rng);
+        Sample g = target == null ? s : UserData.resampling(target, axis).apply(s, rng);
+        INDArray probs;
+        String how;
+        if (g.spatialRank() == 3 && is3d(net)) {
+            Prediction p = predictVolume(net, g);
+            probs = p.probs();
+            how = p.how();
+        } else if (g.spatialRank() == 3) {
+            List<Sample> slices = Preprocessing.slices(g, axis);
+            INDArray per = predict(net, slices, sizeDivisor(net), batchSize, mirroring);   // [n, C, A, B]
+            // back to [C, X, Y, Z]: the slice index is spatial axis `axis`, A and B the other two in order
+            int[] perm = new int[4];
+            perm[0] = 1;
+            for (int d = 0, other = 2; d < 3; d++) {
+                perm[d + 1] = d == axis ? 0 : other++;
+            }
+            probs = per.permute(perm).dup('c');
+            how = String.format(Locale.ROOT, "%d slices%s, %d classes%s", slices.size(),
+                    axis == 2 ? "" : " along axis " + axis, per.size(1), mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes per slice" : "");
+        } else {
+            probs = predict(net, List.of(g), sizeDivisor(net), batchSize, mirroring).get(NDArrayIndex.point(0));
+            how = probs.size(0) + " classes" + (mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes"
+                    : "");
+        }
+        if (target != null) {
+            Sample p = Sample.of("probabilities", probs, null, g.spacing(), null);
+            probs = Resample.toGrid(p, raw.spacing(), raw.shape()).image();
+            how += ", at " + java.util.Arrays.toString(target) + " mm, resampled back onto the input's grid";
+        }
+        return new Prediction(probs, how);
     }
 
     /** Whether the network convolves in 3D (a U-Net built with spatialDims(3)). */
@@ -142,8 +210,7 @@ final class PredictCommand implements Callable<Integer> {
     }
 
     /** A 3D model on a whole volume: Gaussian-weighted sliding windows of the training patch size. */
-    private void predictVolume(ComputationGraph net, Sample s, NiftiImage img, PrintStream printer)
-            throws IOException {
+    private Prediction predictVolume(ComputationGraph net, Sample s) throws IOException {
         int[] patch = patchSize;
         Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
         if (patch == null && Files.isRegularFile(config)) {
@@ -171,15 +238,9 @@ final class PredictCommand implements Callable<Integer> {
         INDArray probs = swi
                 .predict(net, s.image().reshape(1, 1, shape[0], shape[1], shape[2]))
                 .get(NDArrayIndex.point(0));                                         // [C, X, Y, Z]
-        INDArray volume = probs.permute(1, 2, 3, 0).dup('c');                   // [X, Y, Z, C]
-        INDArray labels = probs.argMax(0).castTo(DataType.UINT8).dup('c');
-        Files.createDirectories(out);
-        Nifti.write(out.resolve("probabilities.nii.gz"), volume, img.header());
-        Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
-        printer.printf(Locale.ROOT, "wrote %s and %s (3D sliding window %s, %d classes%s)%n",
-                out.resolve("probabilities.nii.gz"), out.resolve("labels.nii.gz"), java.util.Arrays.toString(patch),
-                probs.size(0), swi.passesPerWindow() > 1 ? ", mirrored: " + swi.passesPerWindow()
-                        + " passes per window" : "");
+        return new Prediction(probs, String.format(Locale.ROOT, "3D sliding window %s, %d classes%s",
+                java.util.Arrays.toString(patch), probs.size(0), swi.passesPerWindow() > 1 ? ", mirrored: "
+                        + swi.passesPerWindow() + " passes per window" : ""));
     }
 
     /** 2^(number of pooling layers): spatial sizes the U-Net accepts are multiples of it. */

@@ -60,6 +60,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainingConfig config = training.config(dir);
         List<String> command = List.of(spec.commandLine().getParseResult().originalArgs().toArray(new String[0]));
         if (userData.active()) {
+            userData.progress = printer;
             UserData.Loaded u = userData.load(config.seed(), model.levels);
             Experiment.Outcome o = u.run(model, config, l, command, printer);
             u.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
@@ -104,6 +105,7 @@ final class TrainCommand implements Callable<Integer> {
     /** Resume on user data: the split and sampling come back from config.json (flags given now take precedence). */
     private int resumeUserData(PrintStream printer, JsonNode cfg) throws Exception {
         userData.fromConfig(cfg.path("data"));
+        userData.progress = printer;
         UserData.Loaded u = userData.load(cfg.path("training").path("seed").asLong(training.seed),
                 cfg.path("model").path("levels").asInt(model.levels));
         TrainingResult r = resumeTraining(u.trainingData(), printer);

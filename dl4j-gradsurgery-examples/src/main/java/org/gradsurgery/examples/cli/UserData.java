@@ -1,6 +1,7 @@
 package org.gradsurgery.examples.cli;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,13 +10,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import org.gradsurgery.loss.LossSpec;
+import org.gradsurgery.data.Augmentation;
 import org.gradsurgery.data.Case;
 import org.gradsurgery.data.Cases;
+import org.gradsurgery.data.CtNormalization;
 import org.gradsurgery.data.LabelMap;
 import org.gradsurgery.data.MsdDataset;
 import org.gradsurgery.data.PatchSampler;
 import org.gradsurgery.data.Preprocessing;
+import org.gradsurgery.data.Resample;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.SegmentationDataSetIterator;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
@@ -36,16 +41,24 @@ import picocli.CommandLine.Spec;
  * Decathlon folder ({@link MsdDataset}), an image/label folder pair ({@link Cases#fromFolders}) or a CSV manifest
  * ({@link Cases#fromCsv}), split case-wise into training and validation ({@link Cases#split}) by the run's seed.
  *
- * <p>2D trains on whole slices along {@code --slice-axis} of each volume (or on whole 2D images), z-scored per case and
- * padded to a multiple of 2^(levels−1); 3D trains on random {@code --patch-size} patches, ⅓ of them centred on
- * foreground (nnU-Net), and is evaluated on whole validation volumes by Gaussian-weighted sliding-window inference.
- * Every choice is recorded in the run's config.json ({@link #describe}) so that {@code evaluate} and
- * {@code train --resume} rebuild the same split ({@link #fromConfig}).
+ * <p>Every case is first normalised ({@code --intensity}: z-score per case, nnU-Net's CT scheme with statistics fitted
+ * on the training foreground ({@link CtNormalization}), or per-case percentile clipping then z-score), then resampled
+ * to {@code --spacing} if given ({@link Resample}: image linear, label nearest; nnU-Net's order). 2D trains on whole
+ * slices along {@code --slice-axis} of each volume (or on whole 2D images), padded to a multiple of 2^(levels−1); 3D
+ * trains on random {@code --patch-size} patches, ⅓ of them centred on foreground (nnU-Net), and is evaluated on whole
+ * validation volumes by Gaussian-weighted sliding-window inference. {@code --augment} draws random flips (and
+ * intensity jitter) per training example. Every choice, and the fitted CT statistics, is recorded in the run's
+ * config.json ({@link Loaded#describe}) so that {@code evaluate}, {@code predict} and {@code train --resume} rebuild
+ * the same split and preprocessing ({@link #fromConfig}).
  */
 final class UserData {
     static final String SOURCE = "source";
     static final double DEFAULT_VAL_FRACTION = 0.2;
     static final int DEFAULT_PATCH = 64;
+    /** config.json key of the fitted CT statistics, one object per channel with nnU-Net's key names. */
+    static final String INTENSITY_STATISTICS = "intensityStatistics";
+    static final List<String> INTENSITIES = List.of("zscore", "ct", "percentile");
+    static final List<String> AUGMENTATIONS = List.of("none", "flips", "nnunet-lite");
     /** The flags that name a data source. */
     private static final Set<String> SOURCES = Set.of("--msd", "--images", "--labels", "--manifest");
 
@@ -99,6 +112,30 @@ final class UserData {
                     + DEFAULT_VAL_FRACTION + ").")
     Double valFraction;
 
+    @Option(names = "--intensity", paramLabel = "zscore|ct|percentile",
+            description = "Intensity normalisation: zscore = per case over all voxels; ct = nnU-Net's CT scheme (clip "
+                    + "to the 0.5/99.5 percentiles of the training cases' foreground, subtract its mean, divide by its "
+                    + "std; saved with the run); percentile = per case, clip to its own 0.5/99.5 percentiles, then "
+                    + "z-score (default: zscore).")
+    String intensity;
+
+    @Option(names = "--spacing", split = ",", paramLabel = "SX,SY[,SZ]",
+            description = "Resample every case to this voxel spacing in mm (image linear, label nearest) after "
+                    + "normalising; 2 values with --dims 2 on volumes = in-plane, the slice axis keeps each case's "
+                    + "own (default: each case's own grid).")
+    double[] targetSpacing;
+
+    @Option(names = "--augment", paramLabel = "none|flips|nnunet-lite",
+            description = "Training augmentation: flips = each spatial axis mirrored with p 0.5; nnunet-lite = flips, "
+                    + "brightness x U[0.75,1.25] (p 0.15) and gamma U[0.7,1.5] (p 0.3) (default: none).")
+    String augment;
+
+    /** The recorded data section of the run being evaluated or resumed (its fitted CT statistics), or null. */
+    private JsonNode recordedData;
+
+    /** Where fitting the CT statistics reports progress (a pass over every training case), or null for silence. */
+    java.io.PrintStream progress;
+
     /** Whether a data source was named (otherwise the bundled demo data is used). */
     boolean active() {
         return msd != null || images != null || labels != null || manifest != null;
@@ -130,6 +167,7 @@ final class UserData {
      * {@code --some-flag} is the key {@code someFlag} (see {@link Loaded#describe}); the sources only when none was given.
      */
     void fromConfig(JsonNode data) {
+        recordedData = data;
         boolean given = active();
         for (OptionSpec o : self.options()) {
             String key = configKey(o.longestName());
@@ -144,6 +182,14 @@ final class UserData {
                 o.setValue(v.asInt());
             } else if (o.type() == Double.class) {
                 o.setValue(v.asDouble());
+            } else if (o.type() == String.class) {
+                o.setValue(v.asText());
+            } else if (o.type() == double[].class) {
+                double[] a = new double[v.size()];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = v.get(i).asDouble();
+                }
+                o.setValue(a);
             } else if (o.type() == int[].class) {
                 int[] a = new int[v.size()];
                 for (int i = 0; i < a.length; i++) {
@@ -185,12 +231,19 @@ final class UserData {
      */
     Loaded load(long seed, int levels) throws IOException {
         String source = source();
+        String norm = choice("--intensity", intensity, INTENSITIES);
+        String aug = choice("--augment", augment, AUGMENTATIONS);
         List<Case> cases;
         List<String> names = null;
         if (msd != null) {
             MsdDataset ds = MsdDataset.open(msd);
             cases = ds.trainingCases();
             names = ds.labelNames();
+            // nnU-Net picks its CT scheme from these names; here the default stays what it always was
+            if (intensity == null && progress != null && ds.modalities().stream().anyMatch("CT"::equalsIgnoreCase)) {
+                progress.println("note: " + msd.resolve("dataset.json") + " names a CT channel; nnU-Net would "
+                        + "normalise it with --intensity ct (used here: zscore per case)");
+            }
         } else if (images != null) {
             cases = Cases.fromFolders(images, labels);
         } else {
@@ -276,9 +329,26 @@ final class UserData {
             throw new IllegalArgumentException(source + " has " + cases.size() + " labelled case(s); a case-level "
                     + "training/validation split needs at least 2");
         }
+        double[] target = null;
+        if (targetSpacing != null) {
+            target = targetSpacing.clone();
+            boolean inPlane = d == 2 && rank == 3 && target.length == 2;
+            if (target.length != rank && !inPlane) {
+                throw new IllegalArgumentException("--spacing needs " + rank + " values for " + rank + "D "
+                        + (rank == 3 ? "volumes" : "images") + (rank == 3 && d == 2 ? " (or 2, in-plane, with --dims 2)"
+                        : "") + ", got " + target.length);
+            }
+            for (double v : target) {
+                if (!(v > 0) || Double.isInfinite(v)) {
+                    throw new IllegalArgumentException("--spacing: every value must be a positive number of mm, got "
+                            + Arrays.toString(target));
+                }
+            }
+        }
         Cases.Split split = Cases.split(cases, vf, seed);
-        double[] spacing = first.spacing();
-        if (d == 2 && rank == 3) {
+        CtNormalization ct = norm.equals("ct") ? ctStatistics(split.training(), map, seed) : null;
+        double[] spacing = target == null ? first.spacing() : target;
+        if (d == 2 && rank == 3 && spacing.length == 3) {
             double[] s = new double[2];
             for (int i = 0, j = 0; i < 3; i++) {
                 if (i != axis) {
@@ -289,7 +359,149 @@ final class UserData {
         }
         return new Loaded(this, source, split, d, rank, axis, patch,
                 patchesPerCase != null ? patchesPerCase : 4, first.channels(), k, List.copyOf(names), map,
-                spacing, levels, vf, seed);
+                spacing, levels, vf, seed, norm, ct, target, aug);
+    }
+
+    /** The value of a choice flag, lower-cased; null is the first choice (the default). */
+    private static String choice(String flag, String value, List<String> allowed) {
+        if (value == null) {
+            return allowed.get(0);
+        }
+        String v = value.trim().toLowerCase(Locale.ROOT);
+        if (!allowed.contains(v)) {
+            throw new IllegalArgumentException(flag + " must be one of " + String.join(", ", allowed) + ", got "
+                    + value);
+        }
+        return v;
+    }
+
+    /**
+     * The CT statistics: those the run being evaluated or resumed recorded, otherwise fitted on the training cases'
+     * foreground (class ids after the label map), {@link CtNormalization#NNUNET_SAMPLES_PER_CASE} voxels per case.
+     */
+    private CtNormalization ctStatistics(List<Case> training, LabelMap map, long seed) {
+        if (recordedData != null && "ct".equals(recordedData.path("intensity").asText())) {
+            CtNormalization recorded = ctFromConfig(recordedData);
+            if (recorded != null) {
+                return recorded;
+            }
+        }
+        if (progress != null) {
+            progress.printf(Locale.ROOT, "--intensity ct: fitting the statistics on the foreground of %d training "
+                    + "case(s)%n", training.size());
+        }
+        int[] done = {0};
+        Iterable<Sample> samples = () -> training.stream().map(c -> {
+            try {
+                Sample s = c.load();
+                if (progress != null && ++done[0] % 10 == 0) {
+                    progress.printf(Locale.ROOT, "  %d/%d cases%n", done[0], training.size());
+                }
+                return map != null ? map.asTransform().apply(s, new SplittableRandom(0)) : s;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot load case " + c.id() + ": " + e.getMessage(), e);
+            }
+        }).iterator();
+        try {
+            return CtNormalization.fit(samples, CtNormalization.NNUNET_SAMPLES_PER_CASE, seed);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--intensity ct: " + e.getMessage().replaceFirst("^CtNormalization: ",
+                    ""), e);
+        }
+    }
+
+    /** The CT statistics a run's data section records, or null if it has none. */
+    static CtNormalization ctFromConfig(JsonNode data) {
+        JsonNode a = data.path(INTENSITY_STATISTICS);
+        if (!a.isArray() || a.size() == 0) {
+            return null;
+        }
+        List<CtNormalization.Channel> channels = new ArrayList<>();
+        for (JsonNode c : a) {
+            channels.add(new CtNormalization.Channel(c.path("mean").asDouble(), c.path("std").asDouble(),
+                    c.path("percentile_00_5").asDouble(), c.path("percentile_99_5").asDouble()));
+        }
+        return CtNormalization.of(channels);
+    }
+
+    /** The config.json form of CT statistics: per channel, nnU-Net's intensity-property names. */
+    static List<Map<String, Object>> ctToConfig(CtNormalization ct) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (CtNormalization.Channel c : ct.channels()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("mean", c.mean());
+            m.put("std", c.std());
+            m.put("percentile_00_5", c.percentile005());
+            m.put("percentile_99_5", c.percentile995());
+            out.add(m);
+        }
+        return out;
+    }
+
+    /** The {@code --intensity} normalisation ({@code ct} needs its statistics). */
+    static Transform intensityTransform(String mode, CtNormalization ct) {
+        return switch (mode) {
+            case "zscore" -> Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL);
+            // z-scoring undoes the linear rescale to [0, 1]: this is clip to the percentiles, then z-score
+            case "percentile" -> Preprocessing.percentileClip(0.5, 99.5, 0, 1)
+                    .then(Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL));
+            case "ct" -> ct.transform();
+            default -> throw new IllegalArgumentException("--intensity must be one of " + String.join(", ",
+                    INTENSITIES) + ", got " + mode);
+        };
+    }
+
+    /**
+     * The preprocessing of a run's recorded data section for inference on one image: its {@code --intensity} (with
+     * its CT statistics), z-score when it records none.
+     */
+    static Transform recordedIntensity(JsonNode data) {
+        String mode = data.path("intensity").asText("zscore");
+        CtNormalization ct = null;
+        if (mode.equals("ct")) {
+            ct = ctFromConfig(data);
+            if (ct == null) {
+                throw new IllegalArgumentException("the run's config.json records --intensity ct but no "
+                        + INTENSITY_STATISTICS);
+            }
+        }
+        return intensityTransform(mode, ct);
+    }
+
+    /**
+     * Resampling to {@code --spacing}: as many values as the sample's spatial axes, or for a volume 2 in-plane values
+     * with {@code sliceAxis} keeping the sample's own spacing.
+     */
+    static Transform resampling(double[] target, int sliceAxis) {
+        double[] t = target.clone();
+        return (s, rng) -> {
+            double[] sp = t;
+            if (s.spatialRank() == 3 && t.length == 2) {
+                sp = new double[3];
+                for (int i = 0, j = 0; i < 3; i++) {
+                    sp[i] = i == sliceAxis ? s.spacing()[i] : t[j++];
+                }
+            }
+            if (sp.length != s.spatialRank()) {
+                throw new IllegalArgumentException("--spacing " + Arrays.toString(t) + " has " + t.length
+                        + " values but " + s.id() + " is " + s.spatialRank() + "D");
+            }
+            return Resample.toSpacing(s, sp);
+        };
+    }
+
+    /** The {@code --augment} transform for training examples (identity for none). */
+    static Transform augmentation(String mode) {
+        Transform flips = Augmentation.randomFlip(0.5);
+        return switch (mode) {
+            case "none" -> Transform.identity();
+            case "flips" -> flips;
+            // nnU-Net's multiplicative brightness (p 0.15, [0.75, 1.25]) and gamma (p 0.3, [0.7, 1.5])
+            case "nnunet-lite" -> flips.then(Augmentation.randomScaleShift(0.15, 0.75, 1.25, 0, 0))
+                    .then(Augmentation.randomGamma(0.3, 0.7, 1.5));
+            default -> throw new IllegalArgumentException("--augment must be one of " + String.join(", ",
+                    AUGMENTATIONS) + ", got " + mode);
+        };
     }
 
     private String source() {
@@ -318,17 +530,27 @@ final class UserData {
     /** The loaded, checked and split user data, and the iterators and evaluator it implies. */
     record Loaded(UserData flags, String source, Cases.Split split, int dims, int rank, int sliceAxis,
                   int[] patchSize, int patchesPerCase, int channels, int numClasses, List<String> classNames,
-                  LabelMap labelMap, double[] spacing, int levels, double valFraction, long seed) {
+                  LabelMap labelMap, double[] spacing, int levels, double valFraction, long seed,
+                  String intensity, CtNormalization ct, double[] targetSpacing, String augment) {
 
-        /** z-score per case; in 2D padded so every slice fits the U-Net (3D patches are cut to size). */
+        /**
+         * Normalised, then resampled (nnU-Net's order); in 2D padded so every slice fits the U-Net (3D patches are
+         * cut to size).
+         */
         private Transform preprocess() {
-            Transform z = Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL);
-            return dims == 2 ? z.then(Preprocessing.divisibleForLevels(levels)) : z;
+            Transform t = intensityTransform(intensity, ct);
+            if (targetSpacing != null) {
+                t = t.then(resampling(targetSpacing, sliceAxis));
+            }
+            return dims == 2 ? t.then(Preprocessing.divisibleForLevels(levels)) : t;
         }
 
         private SegmentationDataSetIterator.Builder examples(List<Case> cases, int batchSize, long s, boolean train) {
             SegmentationDataSetIterator.Builder b = SegmentationDataSetIterator.builder().cases(cases)
                     .numClasses(numClasses).batchSize(batchSize).preprocess(preprocess()).shuffle(train).seed(s);
+            if (train) {
+                b.augment(augmentation(augment));
+            }
             if (labelMap != null) {
                 b.labelMap(labelMap);
             }
@@ -379,7 +601,10 @@ final class UserData {
             MultiDataSetIterator it;
             if (dims == 3) {
                 SlidingWindowInference swi = mirroring.build(SlidingWindowInference.builder().patchSize(patchSize));
-                b.inference(Inference.fromProbabilities(swi::predict));
+                // no net.score: it would run the whole volume through the network at once, which fails unless every
+                // size is a multiple of 2^(levels-1) (and needs the memory of a whole-volume forward); the report
+                // does not show it, and training validation measures the loss on patches
+                b.inference(Inference.fromProbabilities(swi::predict)).loss(false);
                 SegmentationDataSetIterator.Builder vb = SegmentationDataSetIterator.builder()
                         .cases(split.validation()).numClasses(numClasses).batchSize(1).preprocess(preprocess())
                         .shuffle(false).seed(seed).wholeVolumes().cache(false);
@@ -445,6 +670,14 @@ final class UserData {
             } else if (rank == 3) {
                 m.put("sliceAxis", sliceAxis);
             }
+            m.put("intensity", intensity);
+            if (ct != null) {
+                m.put(INTENSITY_STATISTICS, ctToConfig(ct));
+            }
+            if (targetSpacing != null) {
+                m.put("spacing", targetSpacing);
+            }
+            m.put("augment", augment);
             m.put("channels", channels);
             m.put("classes", numClasses);
             m.put("classNames", classNames);
@@ -469,7 +702,43 @@ final class UserData {
                             : rank == 3 ? "slices along axis " + sliceAxis : "whole images",
                     channels, String.join(", ", classNames), split.training().size(), split.validation().size(),
                     String.join(", ", split.validation().stream().map(Case::id).toList()), valFraction, seed,
-                    dims == 3 ? ", whole volumes by Gaussian sliding-window inference" : "");
+                    dims == 3 ? ", whole volumes by Gaussian sliding-window inference" : "") + " " + preprocessing();
+        }
+
+        /** {@code x} to 6 significant digits, without trailing zeros (150, 0.125, 103.457). */
+        static String number(double x) {
+            return new java.math.BigDecimal(x).round(new java.math.MathContext(6)).stripTrailingZeros()
+                    .toPlainString();
+        }
+
+        /** What the report says about normalisation, resampling and augmentation. */
+        String preprocessing() {
+            StringBuilder b = new StringBuilder("Intensity (--intensity ").append(intensity).append("): ");
+            switch (intensity) {
+                case "ct" -> {
+                    b.append("nnU-Net's CT normalisation with the training foreground's statistics");
+                    for (int c = 0; c < ct.channels().size(); c++) {
+                        CtNormalization.Channel ch = ct.channels().get(c);
+                        b.append(c == 0 ? ";" : ",").append(" channel ").append(c).append(": clip to [")
+                                .append(number(ch.percentile005())).append(", ").append(number(ch.percentile995()))
+                                .append("], then (x - ").append(number(ch.mean())).append(") / ")
+                                .append(number(ch.std()));
+                    }
+                }
+                case "percentile" -> b.append("each case clipped to its own [0.5, 99.5] percentiles, then z-scored");
+                default -> b.append("each case z-scored over all its voxels");
+            }
+            b.append(". Grid: ").append(targetSpacing == null ? "each case's own"
+                    : "resampled to " + Arrays.toString(targetSpacing) + " mm (image linear, label nearest"
+                    + (targetSpacing.length == 2 && rank == 3 ? ", in-plane only" : "")
+                    + "); metrics in that spacing");
+            b.append(". Training augmentation (--augment ").append(augment).append("): ").append(switch (augment) {
+                case "flips" -> "each spatial axis mirrored with probability 0.5";
+                case "nnunet-lite" -> "each spatial axis mirrored with probability 0.5, brightness x U[0.75, 1.25] "
+                        + "(p 0.15), gamma U[0.7, 1.5] on each channel's range (p 0.3)";
+                default -> "none";
+            }).append('.');
+            return b.toString();
         }
     }
 }

@@ -60,9 +60,9 @@ class UserDataCommandsTest {
         Nifti.write(label, lab, h.toBuilder().datatype(NiftiDataType.UINT8).build(), NiftiDataType.UINT8);
     }
 
-    @BeforeAll
-    static void fabricate() throws IOException {
-        msd = tmp.resolve("Task99_Fake");
+    /** A fabricated 4-case Decathlon task in {@code root}/Task99_Fake (also used by {@link UserDataPreprocessingTest}). */
+    static Path fakeMsd(Path root) throws IOException {
+        Path msd = root.resolve("Task99_Fake");
         Files.createDirectories(msd.resolve("imagesTr"));
         Files.createDirectories(msd.resolve("labelsTr"));
         Files.createDirectories(msd.resolve("imagesTs"));
@@ -76,9 +76,20 @@ class UserDataCommandsTest {
         Files.writeString(msd.resolve("dataset.json"), "{\"name\":\"Fake\",\"tensorImageSize\":\"3D\","
                 + "\"modality\":{\"0\":\"MRI\"},\"labels\":{\"0\":\"background\",\"1\":\"shell\",\"2\":\"core\"},"
                 + "\"numTraining\":4,\"numTest\":0,\"training\":[" + training + "],\"test\":[]}");
+        return msd;
+    }
+
+    @BeforeAll
+    static void fabricate() throws IOException {
+        msd = fakeMsd(tmp);
 
         pngImages = Files.createDirectories(tmp.resolve("png/images"));
         pngLabels = Files.createDirectories(tmp.resolve("png/labels"));
+        fakePngs(pngImages, pngLabels, true);
+    }
+
+    /** Three 16x12 grey PNGs with a bright box (label 1, or 0 everywhere without {@code foreground}). */
+    static void fakePngs(Path images, Path labels, boolean foreground) throws IOException {
         for (int c = 0; c < 3; c++) {
             BufferedImage im = new BufferedImage(16, 12, BufferedImage.TYPE_BYTE_GRAY);
             BufferedImage lb = new BufferedImage(16, 12, BufferedImage.TYPE_BYTE_GRAY);
@@ -86,18 +97,18 @@ class UserDataCommandsTest {
                 for (int y = 0; y < 12; y++) {
                     boolean fg = Math.abs(x - 8 - c) < 4 && Math.abs(y - 6) < 3;
                     im.getRaster().setSample(x, y, 0, fg ? 200 : 30 + (x * 7 + y * 3) % 20);
-                    lb.getRaster().setSample(x, y, 0, fg ? 1 : 0);
+                    lb.getRaster().setSample(x, y, 0, fg && foreground ? 1 : 0);
                 }
             }
-            ImageIO.write(im, "png", pngImages.resolve("s" + c + ".png").toFile());
-            ImageIO.write(lb, "png", pngLabels.resolve("s" + c + ".png").toFile());
+            ImageIO.write(im, "png", images.resolve("s" + c + ".png").toFile());
+            ImageIO.write(lb, "png", labels.resolve("s" + c + ".png").toFile());
         }
     }
 
-    private static final List<String> TINY = List.of("--levels", "2", "--filters", "2", "--epochs", "1",
+    static final List<String> TINY = List.of("--levels", "2", "--filters", "2", "--epochs", "1",
             "--max-iterations", "2", "--batch-size", "2", "--progress", "off");
 
-    private static CliRun run(List<String> base, String... args) {
+    static CliRun run(List<String> base, String... args) {
         List<String> all = new java.util.ArrayList<>(List.of("train"));
         all.addAll(base);
         all.addAll(List.of(args));
@@ -229,7 +240,7 @@ class UserDataCommandsTest {
                 "--patch-size", "8");
     }
 
-    private static void assertError(String expected, String... args) {
+    static void assertError(String expected, String... args) {
         CliRun r = CliRun.of(args);
         assertTrue(r.exit() != 0, r.err());
         assertFalse(r.err().isBlank());
