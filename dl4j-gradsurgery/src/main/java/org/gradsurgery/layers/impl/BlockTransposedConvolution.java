@@ -1,5 +1,8 @@
 package org.gradsurgery.layers.impl;
 
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.params.DeconvolutionParamInitializer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -65,11 +68,12 @@ final class BlockTransposedConvolution {
     }
 
     /**
-     * ∂L/∂x into {@code gradInput}, ∂L/∂W_r into {@code weightGradRows} (a view of the weight gradient laid out like
-     * W_r) and, when not null, ∂L/∂b into {@code biasGrad}; {@code delta} is ∂L/∂z of the output.
+     * ∂L/∂x into {@code gradInput}, ∂L/∂W_r into {@code weightGradRows} (W_r's view of the weight gradient
+     * {@code weightGrad}) and, when not null, ∂L/∂b into {@code biasGrad}; {@code delta} is ∂L/∂z of the output.
+     * Returns DL4J's gradient of the layer: bias (if any), then weights.
      */
-    static void backward(INDArray x, Layout l, INDArray delta, INDArray gradInput, INDArray weightGradRows,
-                         INDArray biasGrad) {
+    static Gradient backward(INDArray x, Layout l, INDArray delta, INDArray gradInput, INDArray weightGrad,
+                             INDArray weightGradRows, INDArray biasGrad) {
         long n = x.size(0);
         DataType t = x.dataType();
         try (var scope = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
@@ -97,5 +101,11 @@ final class BlockTransposedConvolution {
             }
             biasGrad.assign(delta.sum(axes).reshape(biasGrad.shape()));
         }
+        Gradient gradient = new DefaultGradient();
+        if (biasGrad != null) {
+            gradient.setGradientFor(DeconvolutionParamInitializer.BIAS_KEY, biasGrad);
+        }
+        gradient.setGradientFor(DeconvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
+        return gradient;
     }
 }

@@ -5,7 +5,6 @@ import java.util.Arrays;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.convolution.Deconvolution2DLayer;
 import org.deeplearning4j.nn.params.DeconvolutionParamInitializer;
@@ -90,16 +89,11 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
         INDArray eps = epsilon.castTo(dataType);
         INDArray delta = Convolution2D.deltaThroughActivation(layerConf().getActivationFn(), eps,
                 () -> preOutput(true, true, workspaceMgr).getFirst());
-
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);
         INDArray biasGrad = layerConf().hasBias() ? gradientViews.get(DeconvolutionParamInitializer.BIAS_KEY) : null;
-        BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, rows(weightGrad), biasGrad);
-        Gradient gradient = new DefaultGradient();
-        if (biasGrad != null) {
-            gradient.setGradientFor(DeconvolutionParamInitializer.BIAS_KEY, biasGrad);
-        }
-        gradient.setGradientFor(DeconvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
+        Gradient gradient = BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, weightGrad,
+                rows(weightGrad), biasGrad);
         weightNoiseParams.clear();
         return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
     }

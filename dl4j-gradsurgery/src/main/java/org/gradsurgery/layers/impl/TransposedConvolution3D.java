@@ -5,7 +5,6 @@ import java.util.Arrays;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
-import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.convolution.Deconvolution3DLayer;
 import org.deeplearning4j.nn.params.DeconvolutionParamInitializer;
@@ -84,12 +83,8 @@ public class TransposedConvolution3D extends Deconvolution3DLayer {
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);
         INDArray biasGrad = layerConf().hasBias() ? gradientViews.get(DeconvolutionParamInitializer.BIAS_KEY) : null;
-        BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, rows(weightGrad), biasGrad);
-        Gradient gradient = new DefaultGradient();
-        if (biasGrad != null) {
-            gradient.setGradientFor(DeconvolutionParamInitializer.BIAS_KEY, biasGrad);
-        }
-        gradient.setGradientFor(DeconvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
+        Gradient gradient = BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, weightGrad,
+                rows(weightGrad), biasGrad);
         weightNoiseParams.clear();
         return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
     }
