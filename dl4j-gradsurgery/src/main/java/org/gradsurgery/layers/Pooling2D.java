@@ -22,7 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * DL4J's implementation (libnd4j's pooling ops).
  *
  * <p>Why: with the convolutions on oneDNN, libnd4j's {@code maxpool2d}/{@code maxpool2d_bp} were about a tenth of a
- * 2D U-Net step, 15 to 20 times slower than one pass over the plane ({@code docs/PERFORMANCE.md}).
+ * 2D U-Net step, where one pass over each plane does the same work ({@code docs/PERFORMANCE.md}).
  *
  * <pre>{@code
  * new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).convolutionMode(ConvolutionMode.Same).build()
