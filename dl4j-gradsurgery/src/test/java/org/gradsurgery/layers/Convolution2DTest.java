@@ -116,6 +116,25 @@ class Convolution2DTest {
         return gOurs.getFirst();
     }
 
+    /**
+     * A FLOAT layer of {@code conf} (random initial parameters) and a DOUBLE one with the same parameters; asserts
+     * that their inference outputs on one random input of {@code inputShape} agree to 1e-5. Returns {float, double}.
+     */
+    static Layer[] assertFloatForwardMatchesDouble(org.deeplearning4j.nn.conf.layers.Layer conf, long... inputShape) {
+        NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT).layer(conf)
+                .build();
+        long n = nnc.getLayer().initializer().numParams(nnc);
+        Layer f = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0, Nd4j.create(DataType.FLOAT, 1, n), true,
+                DataType.FLOAT);
+        f.setBackpropGradientsViewArray(Nd4j.create(DataType.FLOAT, 1, n));
+        Layer d = instantiate(nnc.getLayer().clone(), f.params().castTo(DataType.DOUBLE));
+        INDArray x = Nd4j.rand(DataType.DOUBLE, inputShape);
+        INDArray yf = f.activate(x.castTo(DataType.FLOAT), false, NO_WS);
+        assertEquals(DataType.FLOAT, yf.dataType());
+        assertEquals(0, yf.castTo(DataType.DOUBLE).sub(d.activate(x, false, NO_WS)).amaxNumber().doubleValue(), 1e-5);
+        return new Layer[] {f, d};
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesDl4jConvolutionLayer(Case c) {
@@ -144,18 +163,14 @@ class Convolution2DTest {
         assertNotEquals(0, inference.sub(training).amaxNumber().doubleValue(), 1e-9);
 
         // FLOAT networks (oneDNN's type) give the DOUBLE result to float precision.
-        NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
-                .layer(new Convolution2D.Builder(3, 3).nIn(3).nOut(4).convolutionMode(ConvolutionMode.Same)
-                        .activation(Activation.IDENTITY).build()).build();
-        Layer f = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0,
-                Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)), true, DataType.FLOAT);
-        f.setBackpropGradientsViewArray(Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)));
-        Layer d = instantiate(nnc.getLayer().clone(), f.params().castTo(DataType.DOUBLE));
+        Layer[] twins = assertFloatForwardMatchesDouble(new Convolution2D.Builder(3, 3).nIn(3).nOut(4)
+                .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(), 2, 3, 8, 8);
+        Layer f = twins[0];
+        Layer d = twins[1];
+        // both layers see one input again, as backprop uses the last one
         INDArray xd = Nd4j.rand(DataType.DOUBLE, 2, 3, 8, 8);
-        INDArray yf = f.activate(xd.castTo(DataType.FLOAT), false, NO_WS);
+        f.activate(xd.castTo(DataType.FLOAT), false, NO_WS);
         INDArray yd = d.activate(xd, false, NO_WS);
-        assertEquals(DataType.FLOAT, yf.dataType());
-        assertEquals(0, yf.castTo(DataType.DOUBLE).sub(yd).amaxNumber().doubleValue(), 1e-5);
         // FLOAT is the type the oneDNN kernels take (DOUBLE runs libnd4j's own loops): check their backprop too.
         INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
         Pair<Gradient, INDArray> gf = f.backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);

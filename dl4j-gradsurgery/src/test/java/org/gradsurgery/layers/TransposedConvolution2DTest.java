@@ -16,7 +16,6 @@ import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
-import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
@@ -24,7 +23,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -80,16 +78,8 @@ class TransposedConvolution2DTest {
 
     @Test
     void floatNetworksAgreeToFloatPrecision() {
-        NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
-                .layer(new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nIn(8).nOut(4)
-                        .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build()).build();
-        Layer f = nnc.getLayer().instantiate(nnc, java.util.Collections.emptyList(), 0,
-                Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)), true, DataType.FLOAT);
-        Layer d = Convolution2DTest.instantiate(nnc.getLayer().clone(), f.params().castTo(DataType.DOUBLE));
-        INDArray x = Nd4j.rand(DataType.DOUBLE, 2, 8, 6, 6);
-        INDArray yf = f.activate(x.castTo(DataType.FLOAT), false, NO_WS);
-        assertEquals(DataType.FLOAT, yf.dataType());
-        assertEquals(0, yf.castTo(DataType.DOUBLE).sub(d.activate(x, false, NO_WS)).amaxNumber().doubleValue(), 1e-5);
+        Convolution2DTest.assertFloatForwardMatchesDouble(new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nIn(8).nOut(4)
+                .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(), 2, 8, 6, 6);
     }
 
     @Test

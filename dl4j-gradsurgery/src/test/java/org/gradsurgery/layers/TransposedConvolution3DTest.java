@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -25,7 +24,6 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -79,17 +77,9 @@ class TransposedConvolution3DTest {
 
     @Test
     void floatNetworksAgreeToFloatPrecision() {
-        NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
-                .layer(new TransposedConvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nIn(4).nOut(3)
-                        .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
-                        .activation(Activation.IDENTITY).build()).build();
-        Layer f = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0,
-                Nd4j.create(DataType.FLOAT, 1, nnc.getLayer().initializer().numParams(nnc)), true, DataType.FLOAT);
-        Layer d = Convolution2DTest.instantiate(nnc.getLayer().clone(), f.params().castTo(DataType.DOUBLE));
-        INDArray x = Nd4j.rand(DataType.DOUBLE, 2, 4, 3, 3, 3);
-        INDArray yf = f.activate(x.castTo(DataType.FLOAT), false, NO_WS);
-        assertEquals(DataType.FLOAT, yf.dataType());
-        assertEquals(0, yf.castTo(DataType.DOUBLE).sub(d.activate(x, false, NO_WS)).amaxNumber().doubleValue(), 1e-5);
+        Convolution2DTest.assertFloatForwardMatchesDouble(new TransposedConvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nIn(4).nOut(3)
+                .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
+                .activation(Activation.IDENTITY).build(), 2, 4, 3, 3, 3);
     }
 
     @Test
