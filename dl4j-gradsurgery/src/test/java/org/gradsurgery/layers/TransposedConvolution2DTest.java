@@ -17,7 +17,6 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,8 +35,6 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 @ExtendWith(DoublePrecisionTinyArrays.class)
 class TransposedConvolution2DTest {
-
-    private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
 
     record Case(CNN2DFormat format, ConvolutionMode mode, int kernel, int stride, boolean bias, Activation activation) {
         @Override

@@ -16,7 +16,6 @@ import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution3D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,8 +32,6 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 @ExtendWith(DoublePrecisionTinyArrays.class)
 class TransposedConvolution3DTest {
-
-    private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
 
     record Case(Convolution3D.DataFormat format, ConvolutionMode mode, int[] kernel, int[] stride, boolean bias,
                 Activation activation) {
