@@ -2,8 +2,8 @@ package org.gradsurgery.arbiter;
 
 import java.util.Objects;
 import org.nd4j.linalg.dataset.DataSet;
-import org.gradsurgery.model.Trainer;
-import org.gradsurgery.model.TrainingData;
+import org.gradsurgery.training.Trainer;
+import org.gradsurgery.training.TrainingData;
 import org.nd4j.linalg.dataset.adapter.MultiDataSetIteratorAdapter;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;

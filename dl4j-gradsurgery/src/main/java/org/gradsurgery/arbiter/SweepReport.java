@@ -1,6 +1,6 @@
 package org.gradsurgery.arbiter;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.io.AtomicFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,7 +15,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.gradsurgery.loss.AbstractRegionLoss;
-import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.training.RunDirectory;
 import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossKind;

@@ -1,6 +1,6 @@
 package org.gradsurgery.arbiter;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -25,11 +25,11 @@ import org.deeplearning4j.arbiter.optimize.runner.listener.StatusListener;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.loss.LossSpec;
-import org.gradsurgery.model.EarlyStopping;
-import org.gradsurgery.model.RunDirectory;
-import org.gradsurgery.model.Trainer;
-import org.gradsurgery.model.TrainingConfig;
-import org.gradsurgery.model.TrainingResult;
+import org.gradsurgery.training.EarlyStopping;
+import org.gradsurgery.training.RunDirectory;
+import org.gradsurgery.training.Trainer;
+import org.gradsurgery.training.TrainingConfig;
+import org.gradsurgery.training.TrainingResult;
 
 /**
  * Arbiter {@link TaskCreator} for {@link SweepSpace} candidates: builds the candidate's network with a

@@ -1,6 +1,6 @@
 package org.gradsurgery.calibration;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.io.AtomicFiles;
 
 import java.awt.BasicStroke;
 import java.awt.Color;

@@ -13,10 +13,10 @@
  *       {@link org.gradsurgery.layers.SpatialBatchNormalization} (Ioffe and Szegedy 2015) for rank 4 and 5 (DL4J's
  *       {@code BatchNormalization} fails at run time on rank 5); FLOAT channels-first arrays take fused
  *       single-pass kernels.</li>
- *   <li>{@link org.gradsurgery.layers.Convolution2D}, {@link org.gradsurgery.layers.TransposedConvolution2D} and
+ *   <li>{@link org.gradsurgery.layers.NativeConvolution2D}, {@link org.gradsurgery.layers.TransposedConvolution2D} and
  *       {@link org.gradsurgery.layers.TransposedConvolution3D}: DL4J's convolution and transposed convolutions (same
  *       configuration, parameters and results) on libnd4j's ops and GEMMs instead of DL4J M2.1's Java-side im2col
- *       path, which never reaches oneDNN, and its per-call weight permutes; {@link org.gradsurgery.layers.Pooling2D}:
+ *       path, which never reaches oneDNN, and its per-call weight permutes; {@link org.gradsurgery.layers.BlockMaxPooling2D}:
  *       DL4J's 2D pooling with a plane-by-plane kernel for non-overlapping max-pooling.</li>
  * </ul>
  *
@@ -48,7 +48,7 @@
  *         .activation(Activation.SOFTMAX).build(), "logits");
  * ComputationGraphConfiguration conf = g.setOutputs("seg").build();
  * }</pre>
- * {@code UNet}'s {@code Wiring} is this pattern (with max-pooling and ReLU). In 2D, use {@link Convolution2D} and
+ * {@code UNet}'s {@code Wiring} is this pattern (with max-pooling and ReLU). In 2D, use {@link NativeConvolution2D} and
  * {@link TransposedConvolution2D} (DL4J's {@code ConvolutionLayer}/{@code Deconvolution2D} configurations and
  * results, on libnd4j's oneDNN-backed ops: several times faster, see {@code docs/PERFORMANCE.md}) and
  * {@code .dataFormat(CNN2DFormat.NHWC)} on the convolutions when data is channels-last;

@@ -25,9 +25,9 @@ import org.deeplearning4j.nn.conf.layers.Upsampling3D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.gradsurgery.layers.ChannelConcatVertex;
-import org.gradsurgery.layers.Convolution2D;
+import org.gradsurgery.layers.NativeConvolution2D;
 import org.gradsurgery.layers.InstanceNormalization;
-import org.gradsurgery.layers.Pooling2D;
+import org.gradsurgery.layers.BlockMaxPooling2D;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.layers.SpatialBatchNormalization;
 import org.gradsurgery.layers.TransposedConvolution2D;
@@ -598,7 +598,7 @@ public final class UNet {
 
         private Layer pool() {
             if (o.spatialDims == 2) {
-                return new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
+                return new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat).build();
             }
             return new Subsampling3DLayer.Builder(Subsampling3DLayer.PoolingType.MAX, new int[] {2, 2, 2}, new int[] {2, 2, 2})
@@ -607,7 +607,7 @@ public final class UNet {
 
         private Layer conv(int kernel, int nOut, Activation activation, boolean dropout) {
             Layer l = o.spatialDims == 2
-                    ? new Convolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
+                    ? new NativeConvolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat).build()
                     : new Convolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();

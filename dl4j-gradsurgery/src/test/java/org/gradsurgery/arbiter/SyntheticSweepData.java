@@ -6,7 +6,7 @@ import java.util.Random;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.SegmentationDataSetIterator;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
-import org.gradsurgery.model.TrainingData;
+import org.gradsurgery.training.TrainingData;
 
 /**
  * Tiny 2D segmentation data for sweep tests: 16 × 16 images with a square (class 1) and a disc (class 2) at random

@@ -96,7 +96,7 @@ final class SegmentationGraphs {
 
         Layer conv(int kernel, long nOut, Activation activation) {
             if (rank == 4) {
-                return new Convolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
+                return new NativeConvolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(format2d()).build();
             }
             return new Convolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)

@@ -64,18 +64,18 @@ class TransposedConvolution2DTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesDl4jDeconvolution2D(Case c) {
-        Layer ours = Convolution2DTest.instantiate(c.configure(new TransposedConvolution2D.Builder()).build(), null);
-        Layer theirs = Convolution2DTest.instantiate(c.configure(new Deconvolution2D.Builder()).build(), ours.params());
+        Layer ours = NativeConvolution2DTest.instantiate(c.configure(new TransposedConvolution2D.Builder()).build(), null);
+        Layer theirs = NativeConvolution2DTest.instantiate(c.configure(new Deconvolution2D.Builder()).build(), ours.params());
         assertTrue(ours instanceof org.gradsurgery.layers.impl.TransposedConvolution2D);
 
         long[] shape = c.format() == CNN2DFormat.NCHW ? new long[] {3, 3, 5, 4} : new long[] {3, 5, 4, 3};
         INDArray x = Nd4j.rand(DataType.DOUBLE, shape).subi(0.5);
-        Convolution2DTest.assertSameForwardAndBackward(ours, theirs, x);
+        NativeConvolution2DTest.assertSameForwardAndBackward(ours, theirs, x);
     }
 
     @Test
     void floatNetworksAgreeToFloatPrecision() {
-        Convolution2DTest.assertFloatForwardMatchesDouble(new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nIn(8).nOut(4)
+        NativeConvolution2DTest.assertFloatForwardMatchesDouble(new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nIn(8).nOut(4)
                 .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(), 2, 8, 6, 6);
     }
 

@@ -64,17 +64,17 @@ class TransposedConvolution3DTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesDl4jDeconvolution3D(Case c) {
-        Layer ours = Convolution2DTest.instantiate(c.configure(new TransposedConvolution3D.Builder()).build(), null);
-        Layer theirs = Convolution2DTest.instantiate(c.configure(new Deconvolution3D.Builder()).build(), ours.params());
+        Layer ours = NativeConvolution2DTest.instantiate(c.configure(new TransposedConvolution3D.Builder()).build(), null);
+        Layer theirs = NativeConvolution2DTest.instantiate(c.configure(new Deconvolution3D.Builder()).build(), ours.params());
         assertTrue(ours instanceof org.gradsurgery.layers.impl.TransposedConvolution3D);
         long[] shape = c.format() == Convolution3D.DataFormat.NCDHW ? new long[] {2, 3, 3, 4, 2}
                 : new long[] {2, 3, 4, 2, 3};
-        Convolution2DTest.assertSameForwardAndBackward(ours, theirs, Nd4j.rand(DataType.DOUBLE, shape).subi(0.5));
+        NativeConvolution2DTest.assertSameForwardAndBackward(ours, theirs, Nd4j.rand(DataType.DOUBLE, shape).subi(0.5));
     }
 
     @Test
     void floatNetworksAgreeToFloatPrecision() {
-        Convolution2DTest.assertFloatForwardMatchesDouble(new TransposedConvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nIn(4).nOut(3)
+        NativeConvolution2DTest.assertFloatForwardMatchesDouble(new TransposedConvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nIn(4).nOut(3)
                 .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
                 .activation(Activation.IDENTITY).build(), 2, 4, 3, 3, 3);
     }

@@ -1,5 +1,8 @@
 package org.gradsurgery.model;
 
+import org.gradsurgery.evaluation.EvaluationResult;
+import org.gradsurgery.evaluation.SegmentationEvaluator;
+import org.gradsurgery.data.ArrayBatches;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;

@@ -1,5 +1,6 @@
 package org.gradsurgery.model;
 
+import org.gradsurgery.training.TrainingData;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -26,14 +27,14 @@ import org.nd4j.linalg.learning.config.Adam;
  * A tiny 2D segmentation problem for trainer tests: 8 × 8 images with a bright square (class 1) and a dim square
  * (class 2) on noise, and a two-conv network with dropout (so ND4J's generator matters) ending in softmax Dice.
  */
-final class TinySegmentation {
-    static final int SIZE = 8;
-    static final int CLASSES = 3;
+public final class TinySegmentation {
+    public static final int SIZE = 8;
+    public static final int CLASSES = 3;
 
     private TinySegmentation() {
     }
 
-    static Sample sample(String id, SplittableRandom r) {
+    public static Sample sample(String id, SplittableRandom r) {
         float[] img = new float[SIZE * SIZE];
         int[] lab = new int[SIZE * SIZE];
         for (int i = 0; i < img.length; i++) {
@@ -53,7 +54,7 @@ final class TinySegmentation {
         }
     }
 
-    static List<Sample> samples(int n, long seed) {
+    public static List<Sample> samples(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         List<Sample> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -63,7 +64,7 @@ final class TinySegmentation {
     }
 
     /** 12 shuffled, flip-augmented training examples and 4 validation examples. */
-    static TrainingData data() {
+    public static TrainingData data() {
         List<Sample> train = samples(12, 1);
         DataSet val = SegmentationDataSetIterator.toDataSet(samples(4, 2), CLASSES);
         return new TrainingData() {
@@ -86,7 +87,7 @@ final class TinySegmentation {
         };
     }
 
-    static ComputationGraph net() {
+    public static ComputationGraph net() {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT).seed(7)
                 .updater(new Adam(1e-2)).weightInit(WeightInit.RELU).graphBuilder()
                 .addInputs("input").setInputTypes(InputType.convolutional(SIZE, SIZE, 1))

@@ -239,6 +239,6 @@ public final class LossBench implements Callable<Integer> {
             b.append('"').append(r.shape()).append("\",").append(r.loss()).append(',')
                     .append(String.format("%.3f,%.3f,%.3f%n", r.medianMs(), r.minMs(), r.ratio()));
         }
-        org.gradsurgery.data.AtomicFiles.writeString(csv, b.toString());
+        org.gradsurgery.io.AtomicFiles.writeString(csv, b.toString());
     }
 }

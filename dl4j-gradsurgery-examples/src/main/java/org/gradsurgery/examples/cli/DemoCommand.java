@@ -8,7 +8,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.data.Datasets;
-import org.gradsurgery.model.TrainingConfig;
+import org.gradsurgery.training.TrainingConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

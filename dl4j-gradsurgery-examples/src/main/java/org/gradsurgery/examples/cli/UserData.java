@@ -26,9 +26,9 @@ import org.gradsurgery.data.SegmentationDataSetIterator;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
 import org.gradsurgery.data.Transform;
 import org.gradsurgery.model.Inference;
-import org.gradsurgery.model.SegmentationEvaluator;
+import org.gradsurgery.evaluation.SegmentationEvaluator;
 import org.gradsurgery.model.SlidingWindowInference;
-import org.gradsurgery.model.TrainingData;
+import org.gradsurgery.training.TrainingData;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import picocli.CommandLine.Model.CommandSpec;
@@ -589,12 +589,12 @@ final class UserData {
          * The full evaluation of {@code Experiment}: 2D on every validation slice; 3D on whole validation volumes
          * through sliding-window inference with the training patch size.
          */
-        org.gradsurgery.model.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins) {
+        org.gradsurgery.evaluation.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins) {
             return evaluate(net, bins, new Mirroring());
         }
 
         /** {@link #evaluate(org.deeplearning4j.nn.graph.ComputationGraph, int)}, mirrored ({@link Mirroring}). */
-        org.gradsurgery.model.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins,
+        org.gradsurgery.evaluation.EvaluationResult evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, int bins,
                                                         Mirroring mirroring) {
             SegmentationEvaluator.Builder b = SegmentationEvaluator.builder().numClasses(numClasses).bins(bins)
                     .spacing(spacing).inference(mirroring.wholeImageInference());
@@ -620,7 +620,7 @@ final class UserData {
         }
 
         /** Trains {@code loss} into the config's run directory and evaluates on the held-out cases. */
-        Experiment.Outcome run(Options.Model model, org.gradsurgery.model.TrainingConfig config, LossSpec loss,
+        Experiment.Outcome run(Options.Model model, org.gradsurgery.training.TrainingConfig config, LossSpec loss,
                                List<String> command, java.io.PrintStream out) throws IOException {
             org.gradsurgery.model.UNet.Builder b = model.builder(dims, channels, numClasses, config.seed(),
                     loss.create());
@@ -635,7 +635,7 @@ final class UserData {
             Map<String, Object> arch = model.describe(net);
             arch.put("architecture", "UNet " + dims + "D");
             arch.put("inputChannels", channels);
-            org.gradsurgery.model.TrainingResult r = org.gradsurgery.model.Trainer.builder(config).output(out)
+            org.gradsurgery.training.TrainingResult r = org.gradsurgery.training.Trainer.builder(config).output(out)
                     .metadata("command", command)
                     .metadata("model", arch)
                     .metadata("loss", loss.toString())

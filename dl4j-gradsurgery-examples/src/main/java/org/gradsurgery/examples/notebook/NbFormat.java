@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.io.AtomicFiles;
 import org.nd4j.shade.jackson.core.JsonProcessingException;
 import org.nd4j.shade.jackson.core.util.DefaultIndenter;
 import org.nd4j.shade.jackson.core.util.DefaultPrettyPrinter;

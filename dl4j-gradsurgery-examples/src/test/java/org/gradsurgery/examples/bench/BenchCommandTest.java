@@ -43,7 +43,7 @@ class BenchCommandTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*DL4J:\\s+median \\d+ ms/iteration, min \\d+ ms, [0-9.]+ samples/s.*"),
                 r.out());
-        assertTrue(r.out().contains("enc1_conv1") && r.out().contains("Convolution2D")
+        assertTrue(r.out().contains("enc1_conv1") && r.out().contains("NativeConvolution2D")
                 && r.out().contains("TransposedConvolution2D") && r.out().contains("updater (Adam"), r.out());
         assertTrue(r.out().matches("(?s).*backend: .*, oneDNN (yes|no), .*"), r.out());
         assertTrue(r.out().contains("peak RSS"), r.out());

@@ -15,7 +15,7 @@ import org.gradsurgery.data.nifti.Nifti;
 import org.gradsurgery.data.nifti.NiftiDataType;
 import org.gradsurgery.data.nifti.NiftiHeader;
 import org.gradsurgery.data.nifti.NiftiImage;
-import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.training.RunDirectory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -23,7 +23,7 @@ import org.gradsurgery.data.CtNormalization;
 import org.gradsurgery.data.MsdDataset;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.nifti.Nifti;
-import org.gradsurgery.model.RunDirectory;
+import org.gradsurgery.training.RunDirectory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

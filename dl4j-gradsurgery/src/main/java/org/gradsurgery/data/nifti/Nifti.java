@@ -1,7 +1,7 @@
 package org.gradsurgery.data.nifti;
 
 import java.io.BufferedOutputStream;
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.io.AtomicFiles;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;

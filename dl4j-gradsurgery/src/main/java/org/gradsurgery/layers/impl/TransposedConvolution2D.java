@@ -87,7 +87,7 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
         INDArray w = getParamWithNoise(DeconvolutionParamInitializer.WEIGHT_KEY, true, workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray eps = epsilon.castTo(dataType);
-        INDArray delta = Convolution2D.deltaThroughActivation(layerConf().getActivationFn(), eps,
+        INDArray delta = NativeConvolution2D.deltaThroughActivation(layerConf().getActivationFn(), eps,
                 () -> preOutput(true, true, workspaceMgr).getFirst());
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);

@@ -78,7 +78,7 @@ public class TransposedConvolution3D extends Deconvolution3DLayer {
         assertInputSet(true);
         INDArray w = getParamWithNoise(DeconvolutionParamInitializer.WEIGHT_KEY, true, workspaceMgr);
         INDArray x = input.castTo(dataType);
-        INDArray delta = Convolution2D.deltaThroughActivation(layerConf().getActivationFn(), epsilon.castTo(dataType),
+        INDArray delta = NativeConvolution2D.deltaThroughActivation(layerConf().getActivationFn(), epsilon.castTo(dataType),
                 () -> preOutput(true, workspaceMgr));
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);

@@ -1,5 +1,6 @@
-package org.gradsurgery.model;
+package org.gradsurgery.evaluation;
 
+import org.gradsurgery.model.Inference;
 import java.util.Objects;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.calibration.CalibrationMetrics;

@@ -21,16 +21,16 @@ import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Runtime part of {@link org.gradsurgery.layers.Convolution2D}: DL4J's {@code ConvolutionLayer} with its
+ * Runtime part of {@link org.gradsurgery.layers.NativeConvolution2D}: DL4J's {@code ConvolutionLayer} with its
  * pre-output and backprop replaced by libnd4j's {@code conv2d}/{@code conv2d_bp} ops. Everything else (dropout,
  * weight noise, the activation, parameter views, input validation) is DL4J's.
  */
-public class Convolution2D extends ConvolutionLayer {
+public class NativeConvolution2D extends ConvolutionLayer {
 
     /** libnd4j's weight layout code for {@code [oC, iC, kH, kW]}, DL4J's parameter layout. */
     private static final int WEIGHTS_OIHW = 1;
 
-    public Convolution2D(NeuralNetConfiguration conf, DataType dataType) {
+    public NativeConvolution2D(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
         // DL4J's helpers (cuDNN, oneDNN) would take over from the ops below; this layer is its own native path.
         helper = null;

@@ -1,6 +1,8 @@
-package org.gradsurgery.model;
+package org.gradsurgery.training;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.evaluation.EvaluationResult;
+import org.gradsurgery.evaluation.SegmentationEvaluator;
+import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;

@@ -1,6 +1,7 @@
-package org.gradsurgery.model;
+package org.gradsurgery.training;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.evaluation.Report;
+import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -36,7 +37,7 @@ public final class RunDirectory {
     public static final String BEST = "best.zip";
     public static final String CHECKPOINT_DIR = "checkpoint";
     public static final String STATE = "state.json";
-    public static final String REPORT = "report.md";
+    public static final String REPORT = Report.FILE_NAME;
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 

@@ -1,6 +1,7 @@
-package org.gradsurgery.model;
+package org.gradsurgery.training;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.model.TinySegmentation;
+import org.gradsurgery.io.AtomicFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

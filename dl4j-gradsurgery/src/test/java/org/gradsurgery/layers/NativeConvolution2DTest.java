@@ -36,13 +36,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@link Convolution2D} (libnd4j's conv2d ops) against DL4J's {@code ConvolutionLayer} (its Java im2col path) with
+ * {@link NativeConvolution2D} (libnd4j's conv2d ops) against DL4J's {@code ConvolutionLayer} (its Java im2col path) with
  * the same parameters: outputs, parameter gradients and input gradients, over formats, padding modes, strides,
  * dilations, even kernels, bias and activation; plus JSON, equality and input errors. Its gradients against finite
  * differences are checked in {@link LayerGradientCheckTest}, whose 2D graphs use it.
  */
 @ExtendWith(DoublePrecisionTinyArrays.class)
-class Convolution2DTest {
+class NativeConvolution2DTest {
 
     private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
 
@@ -138,10 +138,10 @@ class Convolution2DTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesDl4jConvolutionLayer(Case c) {
-        Layer ours = instantiate(c.configure(new Convolution2D.Builder(c.kernel(), c.kernel())).build(), null);
+        Layer ours = instantiate(c.configure(new NativeConvolution2D.Builder(c.kernel(), c.kernel())).build(), null);
         Layer theirs = instantiate(c.configure(new ConvolutionLayer.Builder(c.kernel(), c.kernel())).build(),
                 ours.params());
-        assertTrue(ours instanceof org.gradsurgery.layers.impl.Convolution2D);
+        assertTrue(ours instanceof org.gradsurgery.layers.impl.NativeConvolution2D);
 
         INDArray x = Nd4j.rand(DataType.DOUBLE, inputShape(c.format())).subi(0.5);
         Gradient g = assertSameForwardAndBackward(ours, theirs, x);
@@ -153,7 +153,7 @@ class Convolution2DTest {
     @Test
     void dropoutAndFloatPrecisionFollowDl4j() {
         // Training-mode dropout is DL4J's (applied to the input in activate, undone in backprop).
-        org.deeplearning4j.nn.conf.layers.Layer conf = new Convolution2D.Builder(3, 3).nIn(3).nOut(2)
+        org.deeplearning4j.nn.conf.layers.Layer conf = new NativeConvolution2D.Builder(3, 3).nIn(3).nOut(2)
                 .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build();
         conf.setIDropout(new Dropout(0.5));
         Layer layer = instantiate(conf, null);
@@ -163,7 +163,7 @@ class Convolution2DTest {
         assertNotEquals(0, inference.sub(training).amaxNumber().doubleValue(), 1e-9);
 
         // FLOAT networks (oneDNN's type) give the DOUBLE result to float precision.
-        Layer[] twins = assertFloatForwardMatchesDouble(new Convolution2D.Builder(3, 3).nIn(3).nOut(4)
+        Layer[] twins = assertFloatForwardMatchesDouble(new NativeConvolution2D.Builder(3, 3).nIn(3).nOut(4)
                 .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(), 2, 3, 8, 8);
         Layer f = twins[0];
         Layer d = twins[1];
@@ -187,7 +187,7 @@ class Convolution2DTest {
     void jsonKeepsTheClassAndEveryField() {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().graphBuilder()
                 .addInputs("in")
-                .addLayer("conv", new Convolution2D.Builder(3, 3).nIn(2).nOut(5).stride(2, 2).dilation(1, 1)
+                .addLayer("conv", new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(5).stride(2, 2).dilation(1, 1)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(CNN2DFormat.NHWC).hasBias(false)
                         .activation(Activation.TANH).build(), "in")
                 .setOutputs("conv").build();
@@ -195,33 +195,33 @@ class Convolution2DTest {
         assertEquals(conf, back);
         org.deeplearning4j.nn.conf.layers.Layer layer =
                 ((org.deeplearning4j.nn.conf.graph.LayerVertex) back.getVertices().get("conv")).getLayerConf().getLayer();
-        assertTrue(layer instanceof Convolution2D);
-        Convolution2D c = (Convolution2D) layer;
+        assertTrue(layer instanceof NativeConvolution2D);
+        NativeConvolution2D c = (NativeConvolution2D) layer;
         assertEquals(CNN2DFormat.NHWC, c.getCnn2dDataFormat());
         assertArrayEquals(new int[] {2, 2}, c.getStride());
         assertEquals(false, c.hasBias());
 
         ComputationGraph net = new ComputationGraph(back);
         net.init();
-        assertTrue(net.getLayer("conv") instanceof org.gradsurgery.layers.impl.Convolution2D);
+        assertTrue(net.getLayer("conv") instanceof org.gradsurgery.layers.impl.NativeConvolution2D);
     }
 
     @Test
     void equalityTakesTheClassIntoAccount() {
         // DL4J's builder methods return its own Builder type, so the chain's static type is ConvolutionLayer.
-        Convolution2D ours = (Convolution2D) new Convolution2D.Builder(3, 3).nIn(2).nOut(4).build();
+        NativeConvolution2D ours = (NativeConvolution2D) new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(4).build();
         ConvolutionLayer theirs = new ConvolutionLayer.Builder(3, 3).nIn(2).nOut(4).build();
-        assertEquals(ours, new Convolution2D.Builder(3, 3).nIn(2).nOut(4).build());
-        assertEquals(ours.hashCode(), new Convolution2D.Builder(3, 3).nIn(2).nOut(4).build().hashCode());
+        assertEquals(ours, new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(4).build());
+        assertEquals(ours.hashCode(), new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(4).build().hashCode());
         assertNotEquals(ours, theirs);
         // (DL4J's Lombok equals is instanceof-based, so theirs.equals(ours) is true: that side is DL4J's.)
-        assertNotEquals(ours, new Convolution2D.Builder(3, 3).nIn(2).nOut(5).build());
+        assertNotEquals(ours, new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(5).build());
         assertEquals(ours, ours.clone());
     }
 
     @Test
     void wrongInputNamesTheLayerAndTheShape() {
-        Layer layer = instantiate(new Convolution2D.Builder(3, 3).nIn(3).nOut(2)
+        Layer layer = instantiate(new NativeConvolution2D.Builder(3, 3).nIn(3).nOut(2)
                 .convolutionMode(ConvolutionMode.Same).build(), null);
         DL4JInvalidInputException channels = assertThrows(DL4JInvalidInputException.class,
                 () -> layer.activate(Nd4j.rand(DataType.DOUBLE, 1, 2, 5, 5), false, NO_WS));

@@ -1,4 +1,4 @@
-package org.gradsurgery.data;
+package org.gradsurgery.io;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
-package org.gradsurgery.model;
+package org.gradsurgery.evaluation;
 
-import org.gradsurgery.data.AtomicFiles;
+import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,6 +23,8 @@ import org.gradsurgery.metrics.SegmentationResult;
  * per model and T. Every number is printed with {@code Locale.ROOT} ({@code NaN} when undefined) so tools can parse it.
  */
 public final class Report {
+    /** The report's file name inside the folder it is written to. */
+    public static final String FILE_NAME = "report.md";
     /** Top-label reliability diagram file. */
     public static final String TOP_PNG = "reliability_top.png";
 
@@ -156,7 +158,7 @@ public final class Report {
             md.append(classNames.get(c)).append(": [").append(classPng(c)).append("](").append(classPng(c))
                     .append(")\n\n");
         }
-        Path report = dir.resolve(RunDirectory.REPORT);
+        Path report = dir.resolve(FILE_NAME);
         AtomicFiles.writeString(report, md.toString());
         return report;
     }

@@ -1,4 +1,4 @@
-package org.gradsurgery.model;
+package org.gradsurgery.evaluation;
 
 import org.gradsurgery.calibration.CalibrationResult;
 import org.gradsurgery.calibration.TemperatureScalingResult;

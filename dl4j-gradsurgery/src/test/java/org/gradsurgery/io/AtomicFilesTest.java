@@ -1,4 +1,4 @@
-package org.gradsurgery.data;
+package org.gradsurgery.io;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package org.gradsurgery.model;
+package org.gradsurgery.training;
 
 import java.util.Locale;
 

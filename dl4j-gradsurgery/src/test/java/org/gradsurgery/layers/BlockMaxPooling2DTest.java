@@ -32,13 +32,13 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * {@link Pooling2D} against DL4J's {@code SubsamplingLayer}: the plane kernel (max, kernel = stride, NCHW, FLOAT)
+ * {@link BlockMaxPooling2D} against DL4J's {@code SubsamplingLayer}: the plane kernel (max, kernel = stride, NCHW, FLOAT)
  * on inputs with many ties (ReLU zeros and repeated values, where the tie rule decides the gradient) and on random
  * ones, with windows of 2×2, 3×3 and 2×3, in Same and Truncate mode; and every configuration it hands back to DL4J
  * (average pooling, overlapping windows, NHWC, DOUBLE, sizes the windows do not tile). Equality is exact: both take
  * the maximum and route the gradient to the first maximum of a window.
  */
-class Pooling2DTest {
+class BlockMaxPooling2DTest {
 
     private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
 
@@ -97,9 +97,9 @@ class Pooling2DTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesDl4jSubsamplingLayer(Case c) {
-        Layer ours = instantiate(c.configure(new Pooling2D.Builder(c.type())).build(), c.dataType());
+        Layer ours = instantiate(c.configure(new BlockMaxPooling2D.Builder(c.type())).build(), c.dataType());
         Layer theirs = instantiate(c.configure(new SubsamplingLayer.Builder(c.type())).build(), c.dataType());
-        assertTrue(ours instanceof org.gradsurgery.layers.impl.Pooling2D);
+        assertTrue(ours instanceof org.gradsurgery.layers.impl.BlockMaxPooling2D);
         for (INDArray x : new INDArray[] {tiedInput(c), Nd4j.randn(DataType.DOUBLE, tiedInput(c).shape())}) {
             INDArray xt = x.castTo(c.dataType());
             INDArray yOurs = ours.activate(xt.dup(), true, NO_WS).dup();
@@ -118,21 +118,21 @@ class Pooling2DTest {
     void jsonAndEqualityKeepTheClass() {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().graphBuilder()
                 .addInputs("in").setInputTypes(org.deeplearning4j.nn.conf.inputs.InputType.convolutional(8, 8, 2))
-                .addLayer("pool", new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
+                .addLayer("pool", new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
                         .convolutionMode(ConvolutionMode.Same).build(), "in")
                 .setOutputs("pool").build();
         ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(conf.toJson());
         assertEquals(conf, back);
-        assertTrue(((LayerVertex) back.getVertices().get("pool")).getLayerConf().getLayer() instanceof Pooling2D);
+        assertTrue(((LayerVertex) back.getVertices().get("pool")).getLayerConf().getLayer() instanceof BlockMaxPooling2D);
         ComputationGraph net = new ComputationGraph(back);
         net.init();
-        assertTrue(net.getLayer("pool") instanceof org.gradsurgery.layers.impl.Pooling2D);
+        assertTrue(net.getLayer("pool") instanceof org.gradsurgery.layers.impl.BlockMaxPooling2D);
         assertArrayEquals(new long[] {1, 2, 4, 4}, net.outputSingle(Nd4j.rand(DataType.FLOAT, 1, 2, 8, 8)).shape());
 
-        Pooling2D a = (Pooling2D) new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build();
-        assertEquals(a, new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build());
+        BlockMaxPooling2D a = (BlockMaxPooling2D) new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build();
+        assertEquals(a, new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build());
         assertNotEquals(a, new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build());
-        assertNotEquals(a, new Pooling2D.Builder(PoolingType.AVG).kernelSize(2, 2).stride(2, 2).build());
+        assertNotEquals(a, new BlockMaxPooling2D.Builder(PoolingType.AVG).kernelSize(2, 2).stride(2, 2).build());
         assertEquals(a, a.clone());
     }
 }

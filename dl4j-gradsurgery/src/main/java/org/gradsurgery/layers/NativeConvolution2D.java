@@ -29,17 +29,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * activation. See {@code docs/PERFORMANCE.md} for the measurements.
  *
  * <pre>{@code
- * new Convolution2D.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build()
+ * new NativeConvolution2D.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build()
  * }</pre>
  */
-public class Convolution2D extends ConvolutionLayer {
+public class NativeConvolution2D extends ConvolutionLayer {
 
     /** For JSON deserialisation; prefer the {@link Builder}. */
-    public Convolution2D() {
+    public NativeConvolution2D() {
         this(new Builder());
     }
 
-    private Convolution2D(Builder builder) {
+    private NativeConvolution2D(Builder builder) {
         super(builder);
     }
 
@@ -47,14 +47,14 @@ public class Convolution2D extends ConvolutionLayer {
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
                              int layerIndex, INDArray layerParamsView, boolean initializeParams,
                              DataType networkDataType) {
-        LayerValidation.assertNInNOutSet("Convolution2D", getLayerName(), layerIndex, getNIn(), getNOut());
-        return RuntimeLayers.wire(new org.gradsurgery.layers.impl.Convolution2D(conf, networkDataType), conf,
+        LayerValidation.assertNInNOutSet("NativeConvolution2D", getLayerName(), layerIndex, getNIn(), getNOut());
+        return RuntimeLayers.wire(new org.gradsurgery.layers.impl.NativeConvolution2D(conf, networkDataType), conf,
                 initializer(), trainingListeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override
-    public Convolution2D clone() {
-        return (Convolution2D) super.clone();
+    public NativeConvolution2D clone() {
+        return (NativeConvolution2D) super.clone();
     }
 
     // The same configuration as a DL4J ConvolutionLayer is not the same layer: the class takes part.
@@ -65,10 +65,10 @@ public class Convolution2D extends ConvolutionLayer {
 
     @Override
     public int hashCode() {
-        return 31 * super.hashCode() + Convolution2D.class.getName().hashCode();
+        return 31 * super.hashCode() + NativeConvolution2D.class.getName().hashCode();
     }
 
-    /** DL4J's {@link ConvolutionLayer.Builder}, building a {@link Convolution2D}. */
+    /** DL4J's {@link ConvolutionLayer.Builder}, building a {@link NativeConvolution2D}. */
     public static class Builder extends ConvolutionLayer.Builder {
 
         public Builder(int... kernelSize) {
@@ -80,10 +80,10 @@ public class Convolution2D extends ConvolutionLayer {
         }
 
         @Override
-        public Convolution2D build() {
+        public NativeConvolution2D build() {
             ConvolutionUtils.validateConvolutionModePadding(convolutionMode, padding);
             ConvolutionUtils.validateCnnKernelStridePadding(kernelSize, stride, padding);
-            return new Convolution2D(this);
+            return new NativeConvolution2D(this);
         }
     }
 }

@@ -1,21 +1,20 @@
-package org.gradsurgery.model;
+package org.gradsurgery.data;
 
 import java.util.NoSuchElementException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
-import org.gradsurgery.data.AbstractMultiDataSetIterator;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** An in-memory DataSet as consecutive batches along axis 0 (views, no copy), for validation and evaluation. */
-final class ArrayBatches extends AbstractMultiDataSetIterator {
+public final class ArrayBatches extends AbstractMultiDataSetIterator {
     private static final long serialVersionUID = 1L;
     private final INDArray features;
     private final INDArray labels;
     private final int batchSize;
     private long cursor;
 
-    ArrayBatches(DataSet data, int batchSize) {
+    public ArrayBatches(DataSet data, int batchSize) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         }

@@ -25,17 +25,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * 2D U-Net step, where one pass over each plane does the same work ({@code docs/PERFORMANCE.md}).
  *
  * <pre>{@code
- * new Pooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).convolutionMode(ConvolutionMode.Same).build()
+ * new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).convolutionMode(ConvolutionMode.Same).build()
  * }</pre>
  */
-public class Pooling2D extends SubsamplingLayer {
+public class BlockMaxPooling2D extends SubsamplingLayer {
 
     /** For JSON deserialisation; prefer the {@link Builder}. */
-    public Pooling2D() {
+    public BlockMaxPooling2D() {
         this(new Builder(org.deeplearning4j.nn.conf.layers.PoolingType.MAX));
     }
 
-    private Pooling2D(Builder builder) {
+    private BlockMaxPooling2D(Builder builder) {
         super(builder);
     }
 
@@ -43,13 +43,13 @@ public class Pooling2D extends SubsamplingLayer {
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
                              int layerIndex, INDArray layerParamsView, boolean initializeParams,
                              DataType networkDataType) {
-        return RuntimeLayers.wire(new org.gradsurgery.layers.impl.Pooling2D(conf, networkDataType), conf,
+        return RuntimeLayers.wire(new org.gradsurgery.layers.impl.BlockMaxPooling2D(conf, networkDataType), conf,
                 initializer(), trainingListeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override
-    public Pooling2D clone() {
-        return (Pooling2D) super.clone();
+    public BlockMaxPooling2D clone() {
+        return (BlockMaxPooling2D) super.clone();
     }
 
     // The same configuration as a DL4J SubsamplingLayer is not the same layer: the class takes part.
@@ -60,10 +60,10 @@ public class Pooling2D extends SubsamplingLayer {
 
     @Override
     public int hashCode() {
-        return 31 * super.hashCode() + Pooling2D.class.getName().hashCode();
+        return 31 * super.hashCode() + BlockMaxPooling2D.class.getName().hashCode();
     }
 
-    /** DL4J's {@link SubsamplingLayer.Builder}, building a {@link Pooling2D}. */
+    /** DL4J's {@link SubsamplingLayer.Builder}, building a {@link BlockMaxPooling2D}. */
     public static class Builder extends SubsamplingLayer.Builder {
 
         // (fully qualified: inside a SubsamplingLayer subclass the simple name is DL4J's deprecated nested enum)
@@ -72,13 +72,13 @@ public class Pooling2D extends SubsamplingLayer {
         }
 
         @Override
-        public Pooling2D build() {
+        public BlockMaxPooling2D build() {
             if (poolingType == org.deeplearning4j.nn.conf.layers.PoolingType.PNORM && pnorm <= 0) {
-                throw new IllegalStateException("Pooling2D: p-norm must be set when using PoolingType.PNORM");
+                throw new IllegalStateException("BlockMaxPooling2D: p-norm must be set when using PoolingType.PNORM");
             }
             ConvolutionUtils.validateConvolutionModePadding(convolutionMode, padding);
             ConvolutionUtils.validateCnnKernelStridePadding(kernelSize, stride, padding);
-            return new Pooling2D(this);
+            return new BlockMaxPooling2D(this);
         }
     }
 }

@@ -1,6 +1,7 @@
-package org.gradsurgery.model;
+package org.gradsurgery.training;
 
 import java.util.function.BiFunction;
+import org.gradsurgery.data.ArrayBatches;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 

@@ -20,12 +20,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Runtime part of {@link org.gradsurgery.layers.Pooling2D}: a plane-by-plane Java kernel for max-pooling over
+ * Runtime part of {@link org.gradsurgery.layers.BlockMaxPooling2D}: a plane-by-plane Java kernel for max-pooling over
  * non-overlapping windows of FLOAT {@code NCHW} arrays, DL4J's {@link SubsamplingLayer} for everything else.
  */
-public class Pooling2D extends SubsamplingLayer {
+public class BlockMaxPooling2D extends SubsamplingLayer {
 
-    public Pooling2D(NeuralNetConfiguration conf, DataType dataType) {
+    public BlockMaxPooling2D(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
         // DL4J's helpers (cuDNN, oneDNN) would take over the fallback path's ops; the fallback is DL4J's plain path.
         helper = null;

@@ -1,5 +1,9 @@
-package org.gradsurgery.model;
+package org.gradsurgery.evaluation;
 
+import org.gradsurgery.model.Inference;
+import org.gradsurgery.model.TinySegmentation;
+import org.gradsurgery.training.Trainer;
+import org.gradsurgery.training.TrainingConfig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
