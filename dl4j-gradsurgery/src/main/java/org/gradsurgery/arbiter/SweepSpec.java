@@ -148,7 +148,7 @@ public final class SweepSpec {
         try {
             root = new ObjectMapper().readTree(json);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(source + ": not valid JSON: " + e.getOriginalMessage() + " (line "
+            throw new org.gradsurgery.InvalidInputException(source + ": not valid JSON: " + e.getOriginalMessage() + " (line "
                     + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
         }
         return new SweepSpec(source, root, json);
@@ -427,7 +427,7 @@ public final class SweepSpec {
     }
 
     private IllegalArgumentException error(String path, String message) {
-        return new IllegalArgumentException(source + ": " + (path.isEmpty() ? "" : path + ": ") + message);
+        return new org.gradsurgery.InvalidInputException(source + ": " + (path.isEmpty() ? "" : path + ": ") + message);
     }
 
     // ------------------------------------------------------------------------------------------------- getters

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.training.RunDirectory;
@@ -90,10 +91,10 @@ public record ExperimentSpec(@JsonProperty("model") UNetSpec model, @JsonPropert
         try {
             tree = Specs.JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidInputException(file + ": not valid JSON: " + e.getMessage(), e);
         }
         if (tree.path("model").isObject() && !tree.path("model").has("spatialDims")) {
-            throw new IllegalArgumentException(file + " was written by an earlier version of gradsurgery (its model "
+            throw new InvalidInputException(file + " was written by an earlier version of gradsurgery (its model "
                     + "section has no spatialDims); train the run again (docs/TRAINING.md)");
         }
         try {

@@ -1,6 +1,7 @@
 package org.gradsurgery.training;
 
 import org.gradsurgery.evaluation.Report;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -65,7 +66,7 @@ public final class RunDirectory {
         try {
             return JSON.readTree(p.toFile());
         } catch (IOException e) {
-            throw new IllegalArgumentException(p + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidInputException(p + ": not valid JSON: " + e.getMessage(), e);
         }
     }
 
@@ -106,7 +107,7 @@ public final class RunDirectory {
         try {
             return ComputationGraph.load(file.toFile(), withUpdater);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException(file + ": not a saved DL4J ComputationGraph (" + e.getMessage() + ")", e);
+            throw new InvalidInputException(file + ": not a saved DL4J ComputationGraph (" + e.getMessage() + ")", e);
         }
     }
 

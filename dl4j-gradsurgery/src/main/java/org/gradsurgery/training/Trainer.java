@@ -126,7 +126,7 @@ public final class Trainer {
                 .build();
         TrainingConfig config = change.apply(recorded).toBuilder().runDirectory(runDir).build();
         if (config.seed() != recorded.seed() || config.batchSize() != recorded.batchSize()) {
-            throw new IllegalArgumentException("resume: seed and batch size must stay as recorded in " + stateFile
+            throw new org.gradsurgery.InvalidInputException("resume: seed and batch size must stay as recorded in " + stateFile
                     + " (seed " + recorded.seed() + ", batch " + recorded.batchSize() + ")");
         }
         State state = State.fromJson(s);

@@ -16,8 +16,11 @@ import org.gradsurgery.arbiter.SweepRunner;
 import org.gradsurgery.arbiter.SweepSpec;
 import org.gradsurgery.arbiter.UNetModelFactory;
 import org.gradsurgery.data.Datasets;
+import org.gradsurgery.experiment.Colin27Source;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSources;
+import org.gradsurgery.experiment.ExperimentData;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -45,8 +48,10 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/sweep-<spec>-<time>).")
     Path out;
 
-    @Mixin
-    Options.DatasetsDir datasets = new Options.DatasetsDir();
+    @Option(names = "--datasets", paramLabel = "DIR",
+            description = "The repository's datasets/ folder (default: found from the working directory, see "
+                    + "train --help).")
+    Path datasets;
 
     @Override
     public Integer call() throws Exception {
@@ -55,14 +60,17 @@ final class SweepCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", "sweep-" + specFile.getFileName().toString()
                 .replaceFirst("\\.json$", "") + "-" + LocalDateTime.now().format(
                 DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        Datasets.Colin27DeepGm demo = datasets.colin27(s.downsample());
+        DataPlan plan = DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets).toString(), s.downsample()));
+        Colin27Source source = (Colin27Source) DataSources.open(plan.source());
+        Datasets.Colin27DeepGm demo = source.data();
         long[] shape = demo.trainFeatures().shape();
         o.printf(Locale.ROOT, "data: %s, %d training and %d validation slices of %d x %d, %d classes %s%n",
                 s.dataset(), shape[0], demo.validationFeatures().size(0), shape[2], shape[3], demo.numClasses(),
                 demo.classNames());
         o.flush();
         // the training pipeline of gradsurgery train (shuffled, left-right flips), so a retrain sees the same data
-        SweepData data = new SweepData(Options.Data.trainingData(demo), demo.validation(), demo.spacing());
+        ExperimentData prepared = ExperimentData.prepare(plan, source, s.trainingSeed(), 1, null);
+        SweepData data = new SweepData(prepared.trainingData(), demo.validation(), demo.spacing());
         Map<String, Object> description = new LinkedHashMap<>();
         description.put("dataset", s.dataset());
         description.put("downsample", s.downsample());

@@ -94,8 +94,8 @@ class SweepTrainCommandTest {
     void lossFlagErrorsNameTheFlag() {
         assertEquals("gradsurgery: error: --tversky-alpha must be a finite number >= 0, got -1.0",
                 CliRun.of("train", "--loss", "tversky", "--tversky-alpha", "-1").err().strip());
-        assertEquals("gradsurgery: error: --surgery-space must be logits or probabilities, got grads",
-                CliRun.of("train", "--surgery", "--surgery-space", "grads").err().strip());
+        assertTrue(CliRun.of("train", "--surgery", "--surgery-space", "grads").err().startsWith("gradsurgery: error: "
+                + "Invalid value for option '--surgery-space': expected one of [LOGITS, PROBABILITIES]"));
         assertTrue(CliRun.of("train", "--include-background", "maybe").err().contains("--include-background"));
         String help = CliRun.of("train", "--help").out().replaceAll("\\s+", " ");
         assertTrue(help.contains("Loss: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent"), help);
