@@ -16,6 +16,7 @@ import org.nd4j.shade.jackson.annotation.JsonCreator;
 import org.nd4j.shade.jackson.annotation.JsonIgnoreProperties;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
  * One run, completely: the network ({@link UNetSpec}), the loss ({@link LossSpec}), the training
@@ -96,6 +97,9 @@ public record ExperimentSpec(@JsonProperty("model") UNetSpec model, @JsonPropert
         if (tree.path("model").isObject() && !tree.path("model").has("spatialDims")) {
             throw new InvalidInputException(file + " was written by an earlier version of gradsurgery (its model "
                     + "section has no spatialDims); train the run again (docs/TRAINING.md)");
+        }
+        if (!tree.has("seed") && tree.path("training").has("seed") && tree instanceof ObjectNode o) {
+            o.set("seed", tree.path("training").path("seed"));     // one seed: the training's when none is recorded
         }
         try {
             return Specs.JSON.treeToValue(tree, ExperimentSpec.class);

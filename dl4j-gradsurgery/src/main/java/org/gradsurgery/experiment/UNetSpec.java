@@ -43,7 +43,8 @@ public record UNetSpec(@JsonProperty("spatialDims") int spatialDims,
                        @JsonProperty("inputSize") int[] inputSize,
                        @JsonProperty("seed") long seed,
                        @JsonProperty("updater") IUpdater updater,
-                       @JsonProperty("dataType") DataType dataType) {
+                       @JsonProperty("dataType") DataType dataType) implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private static final String OWNER = "UNet";
 
     /** Default resolution levels. */

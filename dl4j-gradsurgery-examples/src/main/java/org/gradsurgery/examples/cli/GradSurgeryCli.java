@@ -90,7 +90,8 @@ public final class GradSurgeryCli implements Runnable {
             return EXIT_USAGE;
         }
         // a bug (ours or a library's): say so, with where it happened
-        err.println("gradsurgery: failed: " + ex);
+        String msg = ex.getMessage();
+        err.println("gradsurgery: failed: " + (msg == null || msg.isBlank() ? ex.getClass().getName() : msg));
         if (verbose(parseResult)) {
             ex.printStackTrace(err);
         } else {
@@ -98,7 +99,8 @@ public final class GradSurgeryCli implements Runnable {
             for (int i = 0; i < Math.min(STACK_LINES, trace.length); i++) {
                 err.println("\tat " + trace[i]);
             }
-            err.println("(a bug, not your input: please report it; run again with --verbose for the whole stack trace)");
+            err.println("(" + ex.getClass().getName() + ": not a problem with your input; run again with --verbose "
+                    + "for the whole stack trace)");
         }
         err.flush();
         return EXIT_FAILURE;

@@ -52,8 +52,8 @@ class CliErrorHandlingTest {
     void anIllegalArgumentThatIsNoSettingIsABugWithItsFirstFrames() {
         CliRun r = run("boom", "--kind", "bug");
         assertEquals(GradSurgeryCli.EXIT_FAILURE, r.exit());
-        assertTrue(r.err().startsWith("gradsurgery: failed: java.lang.IllegalArgumentException: index 3 out of "
-                + "bounds"), r.err());
+        assertTrue(r.err().startsWith("gradsurgery: failed: index 3 out of bounds"), r.err());
+        assertTrue(r.err().contains("(java.lang.IllegalArgumentException: not a problem with your input"), r.err());
         assertTrue(r.err().contains("\tat org.gradsurgery.examples.cli.CliErrorHandlingTest$Boom.call"), r.err());
         assertTrue(r.err().contains("--verbose"), r.err());
     }
@@ -69,8 +69,7 @@ class CliErrorHandlingTest {
     void internalFailureSaysHowToGetTheTrace() {
         CliRun r = run("boom", "--kind", "other");
         assertEquals(GradSurgeryCli.EXIT_FAILURE, r.exit());
-        assertTrue(r.err().startsWith("gradsurgery: failed: java.lang.IllegalStateException: native backend "
-                + "exploded"), r.err());
+        assertTrue(r.err().startsWith("gradsurgery: failed: native backend exploded"), r.err());
         assertTrue(r.err().contains("--verbose"), r.err());
         assertTrue(r.err().lines().filter(l -> l.startsWith("\tat ")).count() <= GradSurgeryCli.STACK_LINES,
                 "only the first frames without --verbose: " + r.err());

@@ -36,11 +36,7 @@ class SweepTrainCommandTest {
         LossSpec spec = t.loss.spec();
         assertEquals(LossSpec.describing(c.loss()).orElseThrow(), spec, String.join(" ", args));
         assertEquals(c.loss(), spec.create(), String.join(" ", args));
-        assertEquals(c.unet().levels(), t.model.levels);
-        assertEquals(c.unet().baseFilters(), t.model.filters);
-        assertEquals(c.unet().normalization(), t.model.norm.name());
-        assertEquals(c.unet().dropout(), t.model.dropout);
-        assertEquals(c.unet().learningRate(), t.model.lr);
+        assertEquals(c.unet(), t.model.spec(), String.join(" ", args));   // every U-Net setting, defaults included
         assertEquals(8, t.training.epochs);
         assertEquals(4, t.training.batchSize);
         assertEquals(43, t.training.seed);
