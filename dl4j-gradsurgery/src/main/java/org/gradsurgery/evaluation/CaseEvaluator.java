@@ -222,6 +222,7 @@ public final class CaseEvaluator {
                     + "against");
         }
         int[] shape = s.shape();
+        org.gradsurgery.data.Labels.checkClassRange(s.labelData(), shape, numClasses, "case " + s.id());
         long[] ls = new long[shape.length + 1];
         ls[0] = 1;
         for (int d = 0; d < shape.length; d++) {
