@@ -23,6 +23,7 @@ import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Png;
 import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.experiment.ExperimentData;
+import org.gradsurgery.experiment.ExperimentRunner;
 import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.data.Preprocessing;
 import org.gradsurgery.data.Resample;
@@ -100,6 +101,9 @@ final class PredictCommand implements Callable<Integer> {
         // a run's model is preprocessed and shaped as its spec says; a bare saved graph gets z-scoring and the
         // layout read from the graph itself
         ExperimentSpec run = Files.isRegularFile(config) ? ExperimentSpec.read(config) : null;
+        if (run != null) {
+            ExperimentRunner.checked(run, net, model);
+        }
         threeD = run != null ? run.model().spatialDims() == 3 : is3d(net);
         divisor = run != null ? run.model().sizeDivisor() : sizeDivisor(net);
         if (patchSize != null && !threeD) {
