@@ -20,6 +20,11 @@ import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.gradsurgery.evaluation.EvaluationResult;
 import org.gradsurgery.evaluation.SegmentationEvaluator;
+import org.gradsurgery.experiment.DataSource;
+import org.gradsurgery.experiment.ExperimentData;
+import org.gradsurgery.experiment.ExperimentRunner;
+import org.gradsurgery.experiment.ExperimentSpec;
+import org.gradsurgery.model.UNet;
 import org.gradsurgery.training.EarlyStopping;
 import org.gradsurgery.training.EpochMetrics;
 import org.gradsurgery.training.ProgressBar;
@@ -80,6 +85,42 @@ public final class SparkSegmentationTrainer {
 
     public SparkSettings spark() {
         return spark;
+    }
+
+    /**
+     * The Spark counterpart of {@link ExperimentRunner#run}: prepares {@code spec}'s data from {@code source} as the
+     * single-machine run does, builds its U-Net, trains it on {@code sc} with the minibatches exported per epoch to
+     * {@code exportDir} (which every executor must read at the same path) into {@code spec.training().runDirectory()},
+     * and evaluates the averaged network on the driver on the validation cases. The run folder's {@code config.json}
+     * holds the spec's sections (so {@code ExperimentSpec.read} reads it back) plus {@code "spark"}.
+     *
+     * @param extraSections further {@code config.json} sections (e.g. the CLI's {@code command}); may be empty
+     */
+    public static ExperimentRunner.Outcome run(JavaSparkContext sc, ExperimentSpec spec, DataSource source,
+                                               SparkSettings spark, Path exportDir, PrintStream out,
+                                               Map<String, Object> extraSections) throws IOException {
+        ExperimentData data = ExperimentData.prepare(spec.data(), source, spec.seed(), spec.model().levels(), out);
+        ExperimentSpec resolved = spec.withModel(data.complete(spec.model())).withData(data.plan());
+        ComputationGraph net = UNet.builder().from(resolved.model()).loss(resolved.loss().create()).build().graph();
+        TrainingConfig config = resolved.training();
+        int workers = spark.workers() > 0 ? spark.workers() : sc.defaultParallelism();
+        out.printf(Locale.ROOT, "== %s on Spark %s: %dD U-Net, %,d parameters; %d training / %d validation cases; %d "
+                        + "epochs; %d workers x batches of %d, averaged every %d; run %s%n", resolved.loss().label(),
+                sc.master(), data.dims(), net.numParams(), data.plan().split().training().size(),
+                data.plan().split().validation().size(), config.epochs(), workers, config.batchSize(),
+                spark.averagingFrequency(), config.runDirectory());
+        Builder b = builder(config, spark).output(out);
+        extraSections.forEach(b::metadata);
+        resolved.sections().forEach(b::metadata);
+        SparkData files = SparkData.export(data.trainingData(), config.batchSize(), config.seed(), exportDir);
+        TrainingResult r;
+        try {
+            r = b.build().fit(sc, net, files);
+        } finally {
+            files.close();
+        }
+        return new ExperimentRunner.Outcome(resolved, data, r, data.evaluate(r.network(), ExperimentRunner.BINS,
+                null));
     }
 
     /** The DL4J training master of these settings, for W workers and the experiment's batch size. */
