@@ -35,9 +35,10 @@ class BroadcastSerializationTest {
 
     @ParameterizedTest(name = "{0}, {1} normalisation")
     @CsvSource({"JAVA, INSTANCE", "JAVA, BATCH", "KRYO, INSTANCE", "KRYO, BATCH"})
-    void broadcastRoundTripGivesIdenticalOutputs(SparkSettings.Serializer serializer, UNet.Normalization norm) {
+    void broadcastRoundTripGivesIdenticalOutputs(SparkSettings.Serializer serializer, UNet.Normalization norm)
+            throws Exception {
         ComputationGraph net = TinySpark.unet(new Adam(1e-2), DataType.FLOAT, norm, 9);
-        DataSet data = TinySpark.shapes(4, 31, DataType.FLOAT);
+        DataSet data = TinySpark.cases(4, 31, DataType.FLOAT);
         net.fit(data); // non-trivial updater state and batch-norm statistics
         NetBroadcastTuple tuple = new NetBroadcastTuple(net.getConfiguration(), net.params(),
                 net.getUpdater().getStateViewArray());
@@ -63,7 +64,7 @@ class BroadcastSerializationTest {
 
     @Test
     void kryoAndJavaSerialisationTrainTheSameParameters(@TempDir Path tmp) throws Exception {
-        DataSet train = TinySpark.shapes(8, 41, DataType.DOUBLE);
+        DataSet train = TinySpark.cases(8, 41, DataType.DOUBLE);
         TrainingConfig config = TrainingConfig.builder().epochs(1).batchSize(4).validateEvery(0)
                 .progress(TrainingConfig.ProgressMode.OFF).build();
         ComputationGraph[] trained = new ComputationGraph[2];

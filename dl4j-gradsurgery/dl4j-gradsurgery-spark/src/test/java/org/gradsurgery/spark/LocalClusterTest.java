@@ -29,7 +29,7 @@ class LocalClusterTest {
 
     @Test
     void twoExecutorJvmsTrain(@TempDir Path tmp) throws Exception {
-        DataSet train = TinySpark.shapes(16, 51, DataType.FLOAT);
+        DataSet train = TinySpark.cases(16, 51, DataType.FLOAT);
         ComputationGraph net = TinySpark.unet(new Adam(3e-2), DataType.FLOAT, UNet.Normalization.INSTANCE, 3);
         double start = net.score(train);
         SparkSettings settings = SparkSettings.builder().master("local-cluster[2,1,1536]").workers(2).build();

@@ -32,7 +32,7 @@ class ParameterAveragingEquivalenceTest {
 
     @Test
     void oneRoundOfTwoWorkersEqualsOneLocalStepOnTheUnion(@TempDir Path tmp) throws Exception {
-        DataSet all = TinySpark.shapes(8, 21, DataType.DOUBLE);
+        DataSet all = TinySpark.cases(8, 21, DataType.DOUBLE);
         List<String> files = new ArrayList<>();
         for (int w = 0; w < 2; w++) {
             Path f = tmp.resolve("worker-" + w + ".bin");

@@ -34,8 +34,8 @@ class SparkSegmentationTrainerTest {
 
     @Test
     void threeEpochsOnLocal2LowerTheScoreAndWriteTheRunDirectory(@TempDir Path tmp) throws Exception {
-        DataSet train = TinySpark.shapes(24, 11, DataType.FLOAT);
-        DataSet val = TinySpark.shapes(8, 12, DataType.FLOAT);
+        DataSet train = TinySpark.cases(24, 11, DataType.FLOAT);
+        DataSet val = TinySpark.cases(8, 12, DataType.FLOAT);
         ComputationGraph net = TinySpark.unet(new Adam(3e-2), DataType.FLOAT, UNet.Normalization.INSTANCE, 3);
         double start = net.score(train);
         Path run = tmp.resolve("run");
