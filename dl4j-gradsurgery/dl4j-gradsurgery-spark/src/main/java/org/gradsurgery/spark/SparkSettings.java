@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.Locale;
 import java.util.Objects;
 import org.apache.spark.SparkConf;
+import org.gradsurgery.InvalidSettingException;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
@@ -78,25 +79,25 @@ public final class SparkSettings {
         this.master = master;
         this.workers = workers;
         this.averagingFrequency = averagingFrequency;
-        this.trainingMaster = Objects.requireNonNull(trainingMaster, "SparkSettings: trainingMaster");
-        this.rddTrainingApproach = Objects.requireNonNull(rddTrainingApproach, "SparkSettings: rddTrainingApproach");
+        this.trainingMaster = trainingMaster == null ? TrainingMasterKind.PARAMETER_AVERAGING : trainingMaster;
+        this.rddTrainingApproach = rddTrainingApproach == null ? RDDTrainingApproach.Export : rddTrainingApproach;
         this.storageLevel = storageLevel;
-        this.serializer = Objects.requireNonNull(serializer, "SparkSettings: serializer");
-        check(master == null || !master.isBlank(), "master must be a Spark master URL (e.g. local[2]) or unset");
-        check(workers >= 0, "workers must be >= 0 (0 = Spark's default parallelism), got " + workers);
-        check(averagingFrequency >= 1, "averagingFrequency must be >= 1 minibatch, got " + averagingFrequency);
-        check(trainingMaster == TrainingMasterKind.PARAMETER_AVERAGING, "trainingMaster GRADIENT_SHARING is not "
-                + "supported: DL4J 1.0.0-M2's SharedTrainingMaster trained nothing here (one JVM: only one node joins "
-                + "the mesh; two executor JVMs on one host: 0 iterations, no error). Use PARAMETER_AVERAGING "
-                + "(docs/DISTRIBUTED.md)");
+        this.serializer = serializer == null ? Serializer.JAVA : serializer;
+        check(master == null || !master.isBlank(), "master", "must be a Spark master URL (e.g. local[2]) or unset");
+        check(workers >= 0, "workers", "must be >= 0 (0 = Spark's default parallelism), got " + workers);
+        check(averagingFrequency >= 1, "averagingFrequency", "must be >= 1 minibatch, got " + averagingFrequency);
+        check(this.trainingMaster == TrainingMasterKind.PARAMETER_AVERAGING, "trainingMaster", "GRADIENT_SHARING is "
+                + "not supported: DL4J 1.0.0-M2's SharedTrainingMaster did not train (in one JVM only one node joins "
+                + "the mesh; with two executor JVMs on one host it ran 0 iterations without an error); use "
+                + "PARAMETER_AVERAGING (docs/DISTRIBUTED.md)");
         if (storageLevel != null) {
             storageLevel();
         }
     }
 
-    private static void check(boolean ok, String message) {
+    private static void check(boolean ok, String setting, String problem) {
         if (!ok) {
-            throw new IllegalArgumentException("SparkSettings: " + message);
+            throw new InvalidSettingException("SparkSettings", setting, problem);
         }
     }
 
@@ -157,8 +158,8 @@ public final class SparkSettings {
         try {
             return StorageLevel.fromString(storageLevel.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("SparkSettings: storageLevel '" + storageLevel + "' is not one of "
-                    + "Spark's (NONE, MEMORY_ONLY, MEMORY_ONLY_SER, MEMORY_AND_DISK, MEMORY_AND_DISK_SER, DISK_ONLY, "
+            throw new InvalidSettingException("SparkSettings", "storageLevel", "'" + storageLevel + "' is not one "
+                    + "of Spark's (NONE, MEMORY_ONLY, MEMORY_ONLY_SER, MEMORY_AND_DISK, MEMORY_AND_DISK_SER, DISK_ONLY, "
                     + "OFF_HEAP, ...)");
         }
     }
@@ -206,14 +207,16 @@ public final class SparkSettings {
         }
     }
 
-    /** Parses {@link #toJson()} output; a malformed or refused document is an IllegalArgumentException. */
+    /**
+     * Parses {@link #toJson()} output; a refused setting is an {@link InvalidSettingException}, malformed JSON an
+     * IllegalArgumentException.
+     */
     public static SparkSettings fromJson(String json) {
         try {
             return JSON.readValue(json, SparkSettings.class);
         } catch (IOException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IllegalArgumentException iae) {
-                throw iae;
+            if (e.getCause() instanceof InvalidSettingException s) {
+                throw s;
             }
             throw new IllegalArgumentException("SparkSettings: cannot parse JSON: " + e.getMessage(), e);
         }
@@ -268,6 +271,7 @@ public final class SparkSettings {
             return this;
         }
 
+        /** PARAMETER_AVERAGING; GRADIENT_SHARING is refused by {@link #build()} with the reason. */
         public Builder trainingMaster(TrainingMasterKind kind) {
             this.trainingMaster = kind;
             return this;
