@@ -189,9 +189,12 @@ public final class SegmentationDataSetIterator implements DataSetIterator {
         if (!s.hasLabel()) {
             throw new IllegalArgumentException("case " + s.id() + " has no label map");
         }
+        String what = inMemory == null && cases.get(c).label() != null ? cases.get(c).label().toString()
+                : "case " + s.id();
         if (labelMap != null) {
-            s = s.withLabel(labelMap.apply(s.rawLabel(), s.id()));
+            s = s.withLabel(labelMap.apply(s.rawLabel(), what));
         }
+        Labels.checkClassRange(s.rawLabel(), s.rawShape(), numClasses, what);
         s = preprocess.apply(s, new SplittableRandom(mix(seed, -1, c)));
         lastCase = c;
         lastSample = s;

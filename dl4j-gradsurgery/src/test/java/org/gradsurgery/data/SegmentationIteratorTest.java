@@ -46,17 +46,22 @@ class SegmentationIteratorTest {
         return tmp;
     }
 
-    /** Checks features/labels of batch element e against the generator for case c. */
+    /**
+     * Checks features/labels of batch element e against the generator for case c. The files are LAS
+     * ({@link TestVolumes#AFFINE}); cases are loaded in RAS order, so canonical voxel (i, j, k) is stored voxel
+     * (n0 − 1 − i, j, k).
+     */
     private static void assertCase(DataSet ds, int e, int c, int channels) {
         INDArray f = ds.getFeatures();
         INDArray l = ds.getLabels();
         for (int i = 0; i < SHAPE[0]; i++) {
+            int si = SHAPE[0] - 1 - i;
             for (int j = 0; j < SHAPE[1]; j++) {
                 for (int k = 0; k < SHAPE[2]; k++) {
                     for (int ch = 0; ch < channels; ch++) {
-                        assertEquals(TestVolumes.value(c, ch, i, j, k), f.getFloat(e, ch, i, j, k), 1e-3f);
+                        assertEquals(TestVolumes.value(c, ch, si, j, k), f.getFloat(e, ch, i, j, k), 1e-3f);
                     }
-                    int cls = TestVolumes.classOf(TestVolumes.code(c, i, j, k));
+                    int cls = TestVolumes.classOf(TestVolumes.code(c, si, j, k));
                     for (int k2 = 0; k2 < 3; k2++) {
                         assertEquals(k2 == cls ? 1f : 0f, l.getFloat(e, k2, i, j, k));
                     }
@@ -106,7 +111,7 @@ class SegmentationIteratorTest {
         // channel 1 of case 0 written as a separate file with the values of channel 1
         TestVolumes.writeImage(img.resolve("p_0000.nii.gz"), 0, 1, SHAPE, AFFINE);
         TestVolumes.writeImage(tmp.resolve("two.nii.gz"), 0, 2, SHAPE, AFFINE);
-        Sample two = Case.of("two", tmp.resolve("two.nii.gz"), null).load();
+        Sample two = Case.of("two", tmp.resolve("two.nii.gz"), null).loadStored();
         INDArray ch1 = two.image().get(org.nd4j.linalg.indexing.NDArrayIndex.point(1)).dup('c')
                 .reshape(SHAPE[0], SHAPE[1], SHAPE[2]).dup('f');
         org.gradsurgery.data.nifti.Nifti.write(img.resolve("p_0001.nii.gz"), ch1,
