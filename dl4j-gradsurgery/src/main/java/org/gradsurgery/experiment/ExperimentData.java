@@ -70,6 +70,16 @@ public final class ExperimentData {
     }
 
     /**
+     * The same resolved plan (preprocessing with its fitted statistics, label grouping, dims, network input) on the
+     * cases of {@code other}: to score a saved model on an external test set with exactly the run's preprocessing.
+     * Nothing is re-split or refitted; {@link #evaluateCases} takes the case ids to score. Each case's channel count
+     * is checked against the run's when it is loaded.
+     */
+    public ExperimentData withSource(DataSource other) {
+        return new ExperimentData(plan, other, levels, rank, channels, metricSpacing);
+    }
+
+    /**
      * Resolves {@code plan} against {@code source} for a U-Net with {@code levels} levels.
      *
      * @param seed     the experiment's seed (draws the split unless the plan's split has its own)
@@ -470,7 +480,18 @@ public final class ExperimentData {
             b.slices(sliceAxis(), 1 << (levels - 1)).sliceBatch(EVAL_BATCH).inference(wholeImageInference(mirrorAxes));
         }
         try {
-            return b.build().evaluate(net, ids, source::load, calibrationIds, null);
+            return b.build().evaluate(net, ids, id -> {
+                Sample s = source.load(id);
+                if (s.channels() != channels) {
+                    throw new IllegalArgumentException("case " + id + " has " + s.channels() + " channel(s) but the "
+                            + "model was trained on " + channels + " (" + source.describe() + ")");
+                }
+                if (s.spatialRank() < rank) {
+                    throw new IllegalArgumentException("case " + id + " is " + s.spatialRank() + "D but the model was "
+                            + "trained on " + rank + "D cases (" + source.describe() + ")");
+                }
+                return s;
+            }, calibrationIds, null);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }

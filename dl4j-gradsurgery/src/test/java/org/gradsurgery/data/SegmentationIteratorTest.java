@@ -127,6 +127,25 @@ class SegmentationIteratorTest {
     }
 
     @Test
+    void slicesOfDifferentInPlaneSizesBatchByEdgePadding() {
+        Sample a = Sample.of("a", new float[]{1, 2, 3, 4, 5, 6, 7, 8}, 1, new int[]{2, 4}, new int[]{0, 1, 1, 0, 0, 1, 1, 0},
+                null, new double[]{1, 1}, null);
+        Sample b = Sample.of("b", new float[16], 1, new int[]{4, 4}, new int[16], null, new double[]{1, 1}, null);
+        DataSet ds = SegmentationDataSetIterator.toDataSet(List.of(a, b), 2);
+        assertArrayEquals(new long[]{2, 1, 4, 4}, ds.getFeatures().shape());
+        // a (2 rows) is centred in 4 rows: rows 0 and 3 repeat its rows 0 and 1
+        assertEquals(1f, ds.getFeatures().getFloat(0, 0, 0, 0));
+        assertEquals(1f, ds.getFeatures().getFloat(0, 0, 1, 0));
+        assertEquals(8f, ds.getFeatures().getFloat(0, 0, 3, 3));
+        assertEquals(1f, ds.getLabels().getFloat(0, 1, 0, 1));
+        Sample twoChannels = Sample.of("c", new float[32], 2, new int[]{4, 4}, new int[16], null, new double[]{1, 1},
+                null);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SegmentationDataSetIterator.toDataSet(List.of(a, twoChannels), 2));
+        assertTrue(e.getMessage().contains("same number of channels"), e.getMessage());
+    }
+
+    @Test
     void csvManifest() throws IOException {
         Path root = folders(3);
         Path csv = root.resolve("manifest.csv");
