@@ -9,6 +9,7 @@ import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.evaluation.EvaluationResult;
 import org.gradsurgery.evaluation.Report;
 import org.gradsurgery.experiment.ExperimentRunner;
+import org.gradsurgery.training.RunDirectory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -48,8 +49,9 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         PrintStream printer = Console.stream(spec);
         Path runDir = model.toAbsolutePath().getParent();
+        ComputationGraph net = RunDirectory.loadModel(model, false);       // a missing model is named first
         ExperimentRunner.Saved saved = ExperimentRunner.open(runDir, printer);
-        ComputationGraph net = saved.loadModel(model);
+        ExperimentRunner.checked(saved.spec(), net, model);
         int dims = saved.data().dims();
         EvaluationResult r = saved.data().evaluate(net, bins, mirroring.axes(dims));
         List<Report.Entry> entries = List.of(new Report.Entry(saved.spec().loss().label(), r));
