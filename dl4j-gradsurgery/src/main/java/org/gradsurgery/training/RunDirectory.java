@@ -4,7 +4,9 @@ import org.gradsurgery.evaluation.Report;
 import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -93,6 +95,22 @@ public final class RunDirectory {
             }
         }
         return out;
+    }
+
+    /**
+     * Deletes every {@code checkpoint-*.zip} in the checkpoint folder {@code dir} except {@code keep}: called once the
+     * new checkpoint (and whatever names it) is completely written, so a kill leaves at least one whole checkpoint.
+     */
+    public static void removeCheckpointsBut(Path dir, String keep) {
+        try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "checkpoint-*.zip")) {
+            for (Path p : old) {
+                if (!p.getFileName().toString().equals(keep)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove old checkpoints in " + dir, e);
+        }
     }
 
     /** Saves a network atomically ({@code ComputationGraph.save}). */
