@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.experiment.DataSources;
 import org.gradsurgery.experiment.ExperimentRunner;
@@ -24,7 +25,8 @@ import picocli.CommandLine.Option;
         description = {"Train a U-Net under one loss on your data (--msd, --images/--labels, --manifest) or the bundled "
                 + "Colin27 deep-grey-matter slices, validate every epoch (Dice, ECE), checkpoint, and write a run "
                 + "directory with config.json (the experiment's spec) and report.md.",
-                "Resume a killed run with --resume RUN_DIR."})
+                "Resume a killed run with --resume RUN_DIR.",
+                "With --spark-master, the same run trains on Apache Spark (parameter averaging; docs/DISTRIBUTED.md)."})
 final class TrainCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -46,10 +48,17 @@ final class TrainCommand implements Callable<Integer> {
     Options.Training training = new Options.Training();
     @Mixin
     UserData data = new UserData();
+    @Mixin
+    SparkOptions spark = new SparkOptions();
 
     @Override
     public Integer call() throws Exception {
         PrintStream printer = Console.stream(spec);
+        boolean onSpark = spark.active(spec.commandLine().getParseResult());
+        if (resume != null && onSpark) {
+            throw new InvalidSettingException(null, "--resume", "continues on one machine only (a Spark run is not "
+                    + "resumed; docs/DISTRIBUTED.md)");
+        }
         if (resume != null) {
             ExperimentRunner.Outcome o = ExperimentRunner.resume(resume, printer, c -> {
                 TrainingConfig.Builder b = c.toBuilder();
@@ -68,8 +77,9 @@ final class TrainCommand implements Callable<Integer> {
         Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir("train-" + l.slug());
         DataPlan plan = data.plan();
         ExperimentSpec experiment = new ExperimentSpec(model.spec(), l, training.config(dir), plan, training.seed());
-        ExperimentRunner.Outcome o = ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer,
-                Map.of("command", spec.commandLine().getParseResult().originalArgs()));
+        Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
+        ExperimentRunner.Outcome o = onSpark ? spark.run(experiment, DataSources.open(plan.source()), printer, command)
+                : ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer, command);
         Reports.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
         return 0;
     }
