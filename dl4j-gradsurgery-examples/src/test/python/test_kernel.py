@@ -102,6 +102,17 @@ class KernelBadInputTests(unittest.TestCase):
         self.assertEqual(len(errors), 1, outputs)
         return errors[0]
 
+    def assert_interrupted(self, code):
+        """Starts code, interrupts the kernel (Kernel > Interrupt) and expects the cell to end as Interrupted."""
+        msg_id = self.kc.execute(code)
+        time.sleep(3)
+        self.km.interrupt_kernel()
+        reply = self.kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=60)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "Interrupted")
+
     def test_runtime_exception_has_its_real_class_and_stack(self):
         self.run_cell('void check(int n) {\n  if (n > 2) throw new IllegalArgumentException("n too big: " + n);\n}')
         err = self.error_of("check(1);\ncheck(3);")
@@ -135,28 +146,14 @@ class KernelBadInputTests(unittest.TestCase):
 
     def test_interrupt_stops_an_infinite_loop(self):
         self.run_cell("long spins = 0;")
-        msg_id = self.kc.execute("while (true) { spins++; }")
-        time.sleep(3)
-        self.km.interrupt_kernel()
-        reply = self.kc.get_shell_msg(timeout=60)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = self.kc.get_shell_msg(timeout=60)
-        self.assertEqual(reply["content"]["status"], "error")
-        self.assertEqual(reply["content"]["ename"], "Interrupted")
+        self.assert_interrupted("while (true) { spins++; }")
         content, outputs = self.run_cell("spins > 0")
         self.assertEqual(content["status"], "ok")
         self.assertEqual([m for m in outputs if m["msg_type"] == "execute_result"][0]["content"]["data"]
                          ["text/plain"], "true")
 
     def test_interrupt_stops_a_sleep(self):
-        msg_id = self.kc.execute("Thread.sleep(600_000);")
-        time.sleep(2)
-        self.km.interrupt_kernel()
-        reply = self.kc.get_shell_msg(timeout=60)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = self.kc.get_shell_msg(timeout=60)
-        self.assertEqual(reply["content"]["status"], "error")
-        self.assertEqual(reply["content"]["ename"], "Interrupted")
+        self.assert_interrupted("Thread.sleep(600_000);")
         self.assert_alive()
 
 

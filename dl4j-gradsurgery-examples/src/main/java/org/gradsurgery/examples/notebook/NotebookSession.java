@@ -35,6 +35,7 @@ import jdk.jshell.VarSnippet;
  * ({@link ValueCapturingExecutionControl}), so cells see this build's class path and the ND4J backend already loaded.
  *
  * <ul>
+ *   <li><b>Imports</b>: those of the {@code jshell} tool's default start-up ({@link #DEFAULT_IMPORTS}).</li>
  *   <li><b>A cell</b> ({@link #execute}): its magics ({@link DependencyMagics}) are applied first, in order
  *       (Maven coordinates through {@link MavenResolver}, jars, class folders, {@code %load} files); then the code is
  *       cut into snippets with {@link SourceCodeAnalysis#analyzeCompletion}, as JShell's REPL does, and each is
@@ -155,7 +156,15 @@ public final class NotebookSession implements AutoCloseable {
                 .in(InputStream.nullInputStream()).out(quiet).err(quiet)
                 .build();
         shell.addToClasspath(classpath.asString());
+        for (String imp : DEFAULT_IMPORTS) {
+            shell.eval("import " + imp + ";");
+        }
     }
+
+    /** The imports the {@code jshell} tool starts with (its DEFAULT startup), as JJava's kernel has them too. */
+    static final List<String> DEFAULT_IMPORTS = List.of("java.io.*", "java.math.*", "java.net.*", "java.nio.file.*",
+            "java.util.*", "java.util.concurrent.*", "java.util.function.*", "java.util.prefs.*", "java.util.regex.*",
+            "java.util.stream.*");
 
     /** Sends {@code bundle} to the running cell's output; outside a cell prints its text to {@code System.out}. */
     static void display(Map<String, String> bundle) {
@@ -349,8 +358,8 @@ public final class NotebookSession implements AutoCloseable {
     }
 
     /**
-     * What is known about the name at {@code cursor}: the signatures (and Javadoc, when the JDK's sources are
-     * installed) JShell finds, or a session variable's type and value; empty when nothing is found.
+     * What is known about the name at {@code cursor}: a session variable's type and value, else the signatures (and
+     * Javadoc, when the JDK's sources are installed) JShell finds; empty when nothing is found.
      */
     public Optional<String> inspect(String code, int cursor) {
         String masked = mask(code);
@@ -359,6 +368,15 @@ public final class NotebookSession implements AutoCloseable {
             end++;
         }
         int start = snippetStart(masked, Math.min(end, masked.length()));
+        int from = Math.min(cursor, masked.length());
+        while (from > 0 && Character.isJavaIdentifierPart(masked.charAt(from - 1))) {
+            from--;
+        }
+        String name = masked.substring(from, end);
+        Optional<VarSnippet> variable = shell.variables().filter(x -> x.name().equals(name)).reduce((a, b) -> b);
+        if (variable.isPresent()) {
+            return Optional.of(variable.get().typeName() + " " + name + " = " + shell.varValue(variable.get()));
+        }
         StringBuilder sb = new StringBuilder();
         String text = masked.substring(start, end);
         List<SourceCodeAnalysis.Documentation> docs = shell.sourceCodeAnalysis().documentation(text, text.length(), true);
@@ -369,17 +387,6 @@ public final class NotebookSession implements AutoCloseable {
             sb.append(sb.length() == 0 ? "" : "\n\n").append(d.signature());
             if (d.javadoc() != null && !d.javadoc().isBlank()) {
                 sb.append('\n').append(d.javadoc().strip());
-            }
-        }
-        if (sb.length() == 0) {
-            int from = Math.min(cursor, masked.length());
-            while (from > 0 && Character.isJavaIdentifierPart(masked.charAt(from - 1))) {
-                from--;
-            }
-            String name = masked.substring(from, end);
-            Optional<VarSnippet> v = shell.variables().filter(x -> x.name().equals(name)).reduce((a, b) -> b);
-            if (v.isPresent()) {
-                sb.append(v.get().typeName()).append(' ').append(name).append(" = ").append(shell.varValue(v.get()));
             }
         }
         return sb.length() == 0 ? Optional.empty() : Optional.of(sb.toString());

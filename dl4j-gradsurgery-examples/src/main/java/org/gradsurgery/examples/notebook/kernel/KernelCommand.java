@@ -15,6 +15,7 @@ import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
 import org.gradsurgery.examples.notebook.ProjectClasspath;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -56,12 +57,32 @@ public final class KernelCommand implements Runnable {
         }
     }
 
-    private static String checkName(String name) {
-        if (!NAME.matcher(name).matches()) {
-            throw new IllegalArgumentException("--name: '" + name + "' is not a kernel name (letters, digits, '.',"
-                    + " '_', '-')");
+    /** The options install and uninstall share: where, and which kernel. */
+    static final class Target {
+        @ArgGroup(exclusive = true, multiplicity = "0..1")
+        Where where;
+
+        @Option(names = "--name", paramLabel = "NAME", defaultValue = KernelSpec.DEFAULT_NAME,
+                description = "Kernel name (default: ${DEFAULT-VALUE}, the name the project's notebooks ask for;"
+                        + " install replaces another kernel of that name).")
+        String name;
+
+        /** The kernel name, checked. */
+        String name() {
+            if (!NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("--name: '" + name + "' is not a kernel name (letters, digits,"
+                        + " '.', '_', '-')");
+            }
+            return name;
         }
-        return name;
+
+        KernelSpec.Scope scope() {
+            return Where.scope(where);
+        }
+
+        Path prefix() {
+            return where == null ? null : where.prefix;
+        }
     }
 
     /** {@code kernel install}. */
@@ -71,21 +92,17 @@ public final class KernelCommand implements Runnable {
                     + " install` when jupyter is on PATH, else writes it where Jupyter looks.",
                     "Run it again after moving the build; the kernel runs the jars of this build where they are."})
     static final class Install implements Callable<Integer> {
-        @ArgGroup(exclusive = true, multiplicity = "0..1")
-        Where where;
-
-        @Option(names = "--name", paramLabel = "NAME", defaultValue = KernelSpec.DEFAULT_NAME,
-                description = "Kernel name (default: ${DEFAULT-VALUE}, the name the project's notebooks ask for;"
-                        + " replaces another kernel of that name).")
-        String name;
+        @Mixin
+        Target target;
 
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
-            checkName(name);
-            KernelSpec.Scope scope = Where.scope(where);
+            String name = target.name();
+            KernelSpec.Scope scope = target.scope();
+            Path prefix = target.prefix();
             PrintWriter out = spec.commandLine().getOut();
             var json = KernelSpec.kernelJson(name, ProjectClasspath.ofRunningJvm());
             Path jupyter = KernelSpec.jupyter();
@@ -95,7 +112,7 @@ public final class KernelCommand implements Runnable {
                     Path staged = tmp.resolve(name);
                     KernelSpec.write(staged, json);
                     List<String> args = new ArrayList<>(List.of("kernelspec", "install", "--replace", "--name", name));
-                    args.addAll(KernelSpec.scopeFlags(scope, where == null ? null : where.prefix));
+                    args.addAll(KernelSpec.scopeFlags(scope, prefix));
                     args.add(staged.toString());
                     String said = KernelSpec.runJupyter(jupyter, args).strip();
                     out.println(said.isEmpty() ? "installed kernel " + name : said);
@@ -103,7 +120,7 @@ public final class KernelCommand implements Runnable {
                     KernelSpec.deleteTree(tmp);
                 }
             } else {
-                Path target = KernelSpec.folder(scope, where == null ? null : where.prefix, name);
+                Path target = KernelSpec.folder(scope, prefix, name);
                 Files.createDirectories(target.getParent());
                 Path tmp = Files.createTempDirectory(target.getParent(), "." + name + "-");
                 try {
@@ -114,14 +131,14 @@ public final class KernelCommand implements Runnable {
                     KernelSpec.deleteTree(tmp);
                 }
                 out.println("wrote kernelspec " + name + " to " + target);
-                out.println("jupyter is not on PATH: Jupyter finds this kernel there once it is installed"
+                out.println("jupyter is not on PATH: Jupyter will find this kernel there once it is installed"
                         + (scope == KernelSpec.Scope.PREFIX ? " and started with JUPYTER_PATH="
-                        + where.prefix.toAbsolutePath().resolve("share/jupyter") : "")
-                        + " (or register the folder yourself: jupyter kernelspec install --user " + target + ")");
+                        + prefix.toAbsolutePath().resolve("share/jupyter") : "")
+                        + " (Debian/Ubuntu: apt-get install jupyter-notebook jupyter-nbconvert python3-ipykernel)");
             }
             out.println("kernel " + name + ": " + json.get("display_name").asText() + "; uninstall with: gradsurgery"
                     + " kernel uninstall" + (name.equals(KernelSpec.DEFAULT_NAME) ? "" : " --name " + name)
-                    + (scope == KernelSpec.Scope.PREFIX ? " --prefix " + where.prefix : "")
+                    + (scope == KernelSpec.Scope.PREFIX ? " --prefix " + prefix : "")
                     + (scope == KernelSpec.Scope.SYS_PREFIX ? " --sys-prefix" : ""));
             out.flush();
             return 0;
@@ -133,26 +150,23 @@ public final class KernelCommand implements Runnable {
             description = "Remove the kernelspec `kernel install` wrote (with `jupyter kernelspec remove` when"
                     + " jupyter is on PATH).")
     static final class Uninstall implements Callable<Integer> {
-        @ArgGroup(exclusive = true, multiplicity = "0..1")
-        Where where;
-
-        @Option(names = "--name", paramLabel = "NAME", defaultValue = KernelSpec.DEFAULT_NAME,
-                description = "Kernel name (default: ${DEFAULT-VALUE}).")
-        String name;
+        @Mixin
+        Target target;
 
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
-            checkName(name);
-            KernelSpec.Scope scope = Where.scope(where);
+            String name = target.name();
+            KernelSpec.Scope scope = target.scope();
+            Path prefix = target.prefix();
             PrintWriter out = spec.commandLine().getOut();
             Path jupyter = KernelSpec.jupyter();
             if (scope != KernelSpec.Scope.PREFIX && jupyter != null) {
                 out.println(KernelSpec.runJupyter(jupyter, List.of("kernelspec", "remove", "-f", name)).strip());
             } else {
-                Path target = KernelSpec.folder(scope, where == null ? null : where.prefix, name);
+                Path target = KernelSpec.folder(scope, prefix, name);
                 if (!Files.isRegularFile(target.resolve("kernel.json"))) {
                     throw new IllegalArgumentException("kernel " + name + " is not installed in " + target.getParent());
                 }
