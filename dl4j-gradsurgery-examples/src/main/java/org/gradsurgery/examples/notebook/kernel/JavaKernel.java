@@ -73,7 +73,7 @@ public final class JavaKernel extends BaseKernel {
     /** This kernel's version. */
     public static final String VERSION = "0.1.0";
 
-    private final NotebookSession session;
+    private final Future<NotebookSession> session;
     private final KernelHistory history;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "gradsurgery-cell");
@@ -97,7 +97,21 @@ public final class JavaKernel extends BaseKernel {
                 history, new JupyterIO(java.nio.charset.StandardCharsets.UTF_8), new CommManager(), new Renderer(),
                 null, null, false, new StringStyler.Builder().build());
         this.history = history;
-        this.session = new NotebookSession(classpath, MavenResolver.defaults(classpath), baseDir);
+        // JShell's start takes seconds on a busy machine: make it the worker's first job, so the kernel answers
+        // kernel_info at once (clients give up after a startup timeout) and the first cell queues behind it
+        this.session = worker.submit(() -> new NotebookSession(classpath, MavenResolver.defaults(classpath), baseDir));
+    }
+
+    /** The session, once started (an error starting it is our bug: it surfaces with its stack). */
+    private NotebookSession session() {
+        try {
+            return session.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while JShell starts", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("JShell did not start: " + e.getCause(), e.getCause());
+        }
     }
 
     @Override
@@ -126,7 +140,7 @@ public final class JavaKernel extends BaseKernel {
                 }
             }
         };
-        Future<Map<String, String>> cell = worker.submit(() -> session.execute(request.getCode(), out));
+        Future<Map<String, String>> cell = worker.submit(() -> session().execute(request.getCode(), out));
         String result = null;
         try {
             Map<String, String> value = waitFor(cell);
@@ -251,7 +265,7 @@ public final class JavaKernel extends BaseKernel {
     /** {@link BaseKernel#eval}'s hook (not used by this kernel's execute handler): runs a cell, printing its output. */
     @Override
     public Object evalRaw(String source) {
-        Map<String, String> value = session.execute(source, new NotebookSession.Output() {
+        Map<String, String> value = session().execute(source, new NotebookSession.Output() {
             @Override
             public void stream(String name, String text) {
                 (name.equals("stderr") ? System.err : System.out).print(text);
@@ -267,18 +281,18 @@ public final class JavaKernel extends BaseKernel {
 
     @Override
     public DisplayData inspect(String code, int at, boolean extraDetail) {
-        return session.inspect(code, at).map(DisplayData::new).orElse(null);
+        return session().inspect(code, at).map(DisplayData::new).orElse(null);
     }
 
     @Override
     public ReplacementOptions complete(String code, int at) {
-        NotebookSession.Completion c = session.complete(code, at);
+        NotebookSession.Completion c = session().complete(code, at);
         return new ReplacementOptions(new ArrayList<>(c.matches()), c.start(), c.end());
     }
 
     @Override
     public String isComplete(String code) {
-        NotebookSession.Completeness c = session.isComplete(code);
+        NotebookSession.Completeness c = session().isComplete(code);
         return switch (c.status()) {
             case "complete" -> IS_COMPLETE_YES;
             case "invalid" -> IS_COMPLETE_BAD;
@@ -288,14 +302,18 @@ public final class JavaKernel extends BaseKernel {
 
     @Override
     public void interrupt() {
-        session.interrupt();
+        if (session.isDone()) {
+            session().interrupt();
+        }
     }
 
     @Override
     public void onShutdown(boolean isRestarting) {
-        session.interrupt();
+        interrupt();
         worker.shutdownNow();
-        session.close();
+        if (session.isDone()) {
+            session().close();
+        }
         super.onShutdown(isRestarting);
     }
 }

@@ -92,7 +92,8 @@ class JupyterTest {
         requireJupyter();
         Path outDir = prefix.resolve("executed");
         List<String> cmd = new ArrayList<>(List.of(jupyter.toString(), "nbconvert", "--to", "notebook", "--execute",
-                "--ExecutePreprocessor.timeout=900", "--ExecutePreprocessor.kernel_name=" + KernelSpec.DEFAULT_NAME,
+                "--ExecutePreprocessor.timeout=900", "--ExecutePreprocessor.startup_timeout=300",
+                "--ExecutePreprocessor.kernel_name=" + KernelSpec.DEFAULT_NAME,
                 "--output-dir", outDir.toString()));
         List<Path> notebooks = NotebooksSmokeTest.notebooks().toList();
         notebooks.forEach(n -> cmd.add(n.toAbsolutePath().toString()));
