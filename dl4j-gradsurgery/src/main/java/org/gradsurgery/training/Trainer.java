@@ -5,8 +5,6 @@ import org.gradsurgery.evaluation.SegmentationEvaluator;
 import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -77,26 +75,29 @@ public final class Trainer {
     }
 
     /**
-     * Trains {@code net} from its current state. With a run directory, writes {@code config.json} first; a run
-     * directory that already holds a checkpoint is refused (resume it, or choose another directory).
+     * Trains {@code net} from its current state. With a run directory, locks it ({@link RunLock}: a second writer
+     * is refused, naming the holder) and writes {@code config.json} first; a run directory that already holds a
+     * checkpoint is refused (resume it, or choose another directory).
      */
     public TrainingResult fit(ComputationGraph net, TrainingData data) throws IOException {
         Objects.requireNonNull(net, "net");
         Objects.requireNonNull(data, "data");
         Path run = config.runDirectory();
-        if (run != null) {
+        if (run == null) {
+            return run(net, data, new State());
+        }
+        try (RunLock lock = RunLock.acquire(run, "training")) {
             if (Files.exists(run.resolve(RunDirectory.CHECKPOINT_DIR).resolve(RunDirectory.STATE))) {
                 throw new IllegalArgumentException("run directory " + run + " already has a checkpoint; resume it or "
                         + "choose a new directory");
             }
-            Files.createDirectories(run);
             Map<String, Object> sections = new LinkedHashMap<>();
             sections.put("training", RunDirectory.JSON.readTree(config.toJson()));
             sections.putAll(metadata);
             sections.put("parameters", net.numParams());
             RunDirectory.writeConfig(run, sections);
+            return run(net, data, new State());
         }
-        return run(net, data, new State());
     }
 
     /**
@@ -120,13 +121,21 @@ public final class Trainer {
         if (!Files.isRegularFile(stateFile)) {
             throw new NoSuchFileException(stateFile + " (no checkpoint to resume from)");
         }
+        try (RunLock lock = RunLock.acquire(runDir, "training (resumed)")) {
+            return resumeLocked(runDir, stateFile, data, out, change, listeners);
+        }
+    }
+
+    private static TrainingResult resumeLocked(Path runDir, Path stateFile, TrainingData data, PrintStream out,
+                                               java.util.function.UnaryOperator<TrainingConfig> change,
+                                               TrainingListener... listeners) throws IOException {
         JsonNode s = RunDirectory.JSON.readTree(stateFile.toFile());
         // the directory may have moved since it was recorded
         TrainingConfig recorded = TrainingConfig.fromJson(s.get("config").toString()).toBuilder().runDirectory(runDir)
                 .build();
         TrainingConfig config = change.apply(recorded).toBuilder().runDirectory(runDir).build();
         if (config.seed() != recorded.seed() || config.batchSize() != recorded.batchSize()) {
-            throw new IllegalArgumentException("resume: seed and batch size must stay as recorded in " + stateFile
+            throw new org.gradsurgery.InvalidInputException("resume: seed and batch size must stay as recorded in " + stateFile
                     + " (seed " + recorded.seed() + ", batch " + recorded.batchSize() + ")");
         }
         State state = State.fromJson(s);
@@ -326,18 +335,7 @@ public final class Trainer {
     }
 
     private EvaluationResult validate(ComputationGraph net, TrainingData data) {
-        MultiDataSetIterator val = data.validation(config.batchSize());
-        if (val == null) {
-            return null;
-        }
-        if (!val.hasNext()) {
-            throw new IllegalArgumentException("validation data is empty");
-        }
-        // the class count is the one-hot label's channel count; take it from the first batch of a fresh iterator
-        int classes = (int) val.next().getLabels(0).size(1);
-        return SegmentationEvaluator.builder().numClasses(classes).bins(config.eceBins())
-                .surfaceDistances(false).adaptive(false).temperatureScaling(false).build()
-                .evaluate(net, data.validation(config.batchSize()));
+        return SegmentationEvaluator.validate(net, data::validation, config.batchSize(), config.eceBins());
     }
 
     private static String summary(EpochMetrics m) {
@@ -353,15 +351,7 @@ public final class Trainer {
         RunDirectory.saveModel(net, dir.resolve(name), true);
         AtomicFiles.writeString(dir.resolve(RunDirectory.STATE),
                 RunDirectory.JSON.writeValueAsString(st.toJson(config, name)) + "\n");
-        try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "checkpoint-*.zip")) {
-            for (Path p : old) {
-                if (!p.getFileName().toString().equals(name)) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove old checkpoints in " + dir, e);
-        }
+        RunDirectory.removeCheckpointsBut(dir, name);
     }
 
     /** Builder of a {@link Trainer}. */
