@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.gradsurgery.InvalidInputException;
 
 /**
  * The magics of the Java kernels, split off a cell's source: one parser for this project's kernel
@@ -70,7 +71,7 @@ public final class DependencyMagics {
     /**
      * Splits the magics off {@code source}.
      *
-     * @throws IllegalArgumentException for an unsupported or malformed magic, naming its line
+     * @throws InvalidInputException for an unsupported or malformed magic, naming its line
      */
     public static Cell parse(String source) {
         String[] lines = source.split("\n", -1);
@@ -146,7 +147,7 @@ public final class DependencyMagics {
      * file name ({@code lib/*.jar}), relative to {@code baseDir}. A jar must be a file; a class-path entry may also be
      * a folder.
      *
-     * @throws IllegalArgumentException when nothing matches
+     * @throws InvalidInputException when nothing matches
      */
     public static List<Path> paths(Magic magic, Path baseDir) {
         Path p = baseDir.resolve(magic.value()).normalize();
@@ -159,7 +160,7 @@ public final class DependencyMagics {
                     case LOAD -> "file";
                     default -> "jar or class folder";
                 };
-                throw new IllegalArgumentException("line " + magic.line() + ": " + magic.text().strip()
+                throw new InvalidInputException("line " + magic.line() + ": " + magic.text().strip()
                         + ": no such " + what + " " + p);
             }
             return List.of(p);
@@ -174,7 +175,7 @@ public final class DependencyMagics {
             }
         }
         if (found.isEmpty()) {
-            throw new IllegalArgumentException("line " + magic.line() + ": " + magic.text().strip()
+            throw new InvalidInputException("line " + magic.line() + ": " + magic.text().strip()
                     + ": no file matches " + p);
         }
         found.sort(null);
@@ -200,7 +201,7 @@ public final class DependencyMagics {
 
     private static void requireArgs(int lineNo, String raw, List<String> w) {
         if (w.size() < 2) {
-            throw new IllegalArgumentException("line " + lineNo + ": " + raw.strip() + ": needs at least one argument");
+            throw new InvalidInputException("line " + lineNo + ": " + raw.strip() + ": needs at least one argument");
         }
     }
 
@@ -212,12 +213,12 @@ public final class DependencyMagics {
         if (w.size() == 3) {
             return String.join(":", w);
         }
-        throw new IllegalArgumentException("line " + lineNo + ": " + raw.strip()
+        throw new InvalidInputException("line " + lineNo + ": " + raw.strip()
                 + ": expected a Maven coordinate GROUP ARTIFACT VERSION or GROUP:ARTIFACT:VERSION");
     }
 
     private static IllegalArgumentException unsupported(int lineNo, String raw) {
-        return new IllegalArgumentException("line " + lineNo + ": unsupported magic '" + raw.strip()
+        return new InvalidInputException("line " + lineNo + ": unsupported magic '" + raw.strip()
                 + "' (supported: %classpath add mvn G A V, %%classpath add mvn, %classpath add jar PATH,"
                 + " %maven G:A:V, %jars PATH, %classpath PATH, %load FILE)");
     }

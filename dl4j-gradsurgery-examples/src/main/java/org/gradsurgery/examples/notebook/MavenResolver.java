@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 
 /**
@@ -41,7 +42,7 @@ public final class MavenResolver {
      */
     public MavenResolver(ProjectClasspath classpath, Path cacheDir, List<String> mvn) {
         if (mvn.isEmpty()) {
-            throw new IllegalArgumentException("MavenResolver: empty Maven command");
+            throw new IllegalStateException("MavenResolver: empty Maven command");
         }
         this.classpath = classpath;
         this.cacheDir = cacheDir;
@@ -64,7 +65,7 @@ public final class MavenResolver {
      * The jars to add for {@code coordinate} ({@code G:A:V}, {@code G:A:packaging:V} or {@code G:A:packaging:classifier:V});
      * empty when the class path already provides it.
      *
-     * @throws IllegalArgumentException naming the coordinate when it is malformed, Maven cannot resolve it, or
+     * @throws InvalidInputException naming the coordinate when it is malformed, Maven cannot resolve it, or
      *     {@code mvn} is not there
      */
     public List<Path> resolve(String coordinate) {
@@ -134,7 +135,7 @@ public final class MavenResolver {
             try {
                 proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             } catch (IOException e) {
-                throw new IllegalArgumentException("Maven coordinate " + coordinate + " is not on this build's class"
+                throw new InvalidInputException("Maven coordinate " + coordinate + " is not on this build's class"
                         + " path, and resolving it needs Maven: '" + mvn.get(0) + "' is not on PATH (install Maven,"
                         + " or set " + MVN_ENV + ")");
             }
@@ -144,15 +145,15 @@ public final class MavenResolver {
             } catch (InterruptedException e) {
                 proc.destroyForcibly();
                 Thread.currentThread().interrupt();
-                throw new IllegalArgumentException("Maven coordinate " + coordinate + ": resolution interrupted");
+                throw new InvalidInputException("Maven coordinate " + coordinate + ": resolution interrupted");
             }
             if (!done) {
                 proc.destroyForcibly();
-                throw new IllegalArgumentException("Maven coordinate " + coordinate + ": mvn did not finish in "
+                throw new InvalidInputException("Maven coordinate " + coordinate + ": mvn did not finish in "
                         + TIMEOUT_MINUTES + " min");
             }
             if (proc.exitValue() != 0 || !Files.isRegularFile(out)) {
-                throw new IllegalArgumentException("Maven coordinate " + coordinate + " cannot be resolved: "
+                throw new InvalidInputException("Maven coordinate " + coordinate + " cannot be resolved: "
                         + firstError(Files.readString(log)));
             }
             List<Path> jars = new ArrayList<>();

@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
+import org.gradsurgery.InvalidInputException;
 
 /**
  * The class path a notebook runs against: the running JVM's {@code java.class.path} with every jar's manifest
@@ -99,17 +100,17 @@ public final class ProjectClasspath {
      * Where coordinate {@code G:A[:packaging[:classifier]]:V} is satisfied: "this build" for the project's own
      * modules, else the first matching jar, else empty (then {@link MavenResolver} asks Maven).
      *
-     * @throws IllegalArgumentException when the coordinate is malformed
+     * @throws InvalidInputException when the coordinate is malformed
      */
     public Optional<String> find(String coordinate) {
         String[] parts = coordinate.split(":", -1);
         if (parts.length < 3 || parts.length > 5) {
-            throw new IllegalArgumentException("malformed Maven coordinate '" + coordinate
+            throw new InvalidInputException("malformed Maven coordinate '" + coordinate
                     + "' (expected GROUP:ARTIFACT:VERSION)");
         }
         for (String part : parts) {
             if (part.isBlank()) {
-                throw new IllegalArgumentException("malformed Maven coordinate '" + coordinate
+                throw new InvalidInputException("malformed Maven coordinate '" + coordinate
                         + "' (an empty part)");
             }
         }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
+import org.gradsurgery.InvalidInputException;
 import org.dflib.jjava.jupyter.channels.JupyterConnection;
 import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
 import org.gradsurgery.examples.notebook.ProjectClasspath;
@@ -70,7 +71,7 @@ public final class KernelCommand implements Runnable {
         /** The kernel name, checked. */
         String name() {
             if (!NAME.matcher(name).matches()) {
-                throw new IllegalArgumentException("--name: '" + name + "' is not a kernel name (letters, digits,"
+                throw new InvalidInputException("--name: '" + name + "' is not a kernel name (letters, digits,"
                         + " '.', '_', '-')");
             }
             return name;
@@ -168,7 +169,7 @@ public final class KernelCommand implements Runnable {
             } else {
                 Path target = KernelSpec.folder(scope, prefix, name);
                 if (!Files.isRegularFile(target.resolve("kernel.json"))) {
-                    throw new IllegalArgumentException("kernel " + name + " is not installed in " + target.getParent());
+                    throw new InvalidInputException("kernel " + name + " is not installed in " + target.getParent());
                 }
                 KernelSpec.deleteTree(target);
                 out.println("removed kernelspec " + name + " from " + target);
@@ -198,12 +199,12 @@ public final class KernelCommand implements Runnable {
             try {
                 props = KernelConnectionProperties.parse(Files.readString(connectionFile, StandardCharsets.UTF_8));
             } catch (RuntimeException e) {
-                throw new IllegalArgumentException(connectionFile + ": not a Jupyter connection file ("
+                throw new InvalidInputException(connectionFile + ": not a Jupyter connection file ("
                         + e.getMessage() + ")");
             }
             if (props == null || props.getTransport() == null || props.getIp() == null || props.getShellPort() <= 0
                     || props.getControlPort() <= 0 || props.getIopubPort() <= 0 || props.getHbPort() <= 0) {
-                throw new IllegalArgumentException(connectionFile + ": not a Jupyter connection file (needs transport,"
+                throw new InvalidInputException(connectionFile + ": not a Jupyter connection file (needs transport,"
                         + " ip, shell_port, control_port, iopub_port, hb_port, stdin_port, key, signature_scheme)");
             }
             // slf4j-simple reads this once, at the first logger: DL4J's start-up lines would fill the first cell.

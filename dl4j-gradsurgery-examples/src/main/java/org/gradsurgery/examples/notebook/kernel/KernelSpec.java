@@ -13,6 +13,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.examples.notebook.ProjectClasspath;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 import org.nd4j.shade.jackson.databind.node.ObjectNode;
@@ -121,7 +122,7 @@ public final class KernelSpec {
         return switch (scope) {
             case USER -> userDataDir().resolve("kernels").resolve(name);
             case PREFIX -> prefix.resolve("share").resolve("jupyter").resolve("kernels").resolve(name);
-            case SYS_PREFIX -> throw new IllegalArgumentException("--sys-prefix: needs jupyter on PATH (it names the"
+            case SYS_PREFIX -> throw new InvalidInputException("--sys-prefix: needs jupyter on PATH (it names the"
                     + " Python prefix); use --user or --prefix DIR");
         };
     }
