@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.gradsurgery.data.LabelMap;
@@ -140,7 +141,7 @@ final class UserData {
         if (manifest != null) {
             return new DataPlan.Manifest(manifest.toString());
         }
-        return new DataPlan.Colin27(DemoData.locate(datasets).toString(), downsample != null ? downsample : 1);
+        return new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), downsample != null ? downsample : 1);
     }
 
     /** The plan these flags describe. */
