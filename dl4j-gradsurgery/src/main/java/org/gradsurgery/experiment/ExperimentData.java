@@ -70,13 +70,19 @@ public final class ExperimentData {
     }
 
     /**
-     * The same resolved plan (preprocessing with its fitted statistics, label grouping, dims, network input) on the
-     * cases of {@code other}: to score a saved model on an external test set with exactly the run's preprocessing.
-     * Nothing is re-split or refitted; {@link #evaluateCases} takes the case ids to score. Each case's channel count
-     * is checked against the run's when it is loaded.
+     * A saved run's resolved data plan (preprocessing with its fitted statistics, label grouping, dims, network
+     * input) on the cases of {@code other}: to score the run's model on an external test set with exactly the run's
+     * preprocessing. The run's own data need not exist; nothing is re-split or refitted ({@link #evaluateCases}
+     * takes the ids to score), and each case's channel count and rank are checked against the run's when loaded.
      */
-    public ExperimentData withSource(DataSource other) {
-        return new ExperimentData(plan, other, levels, rank, channels, metricSpacing);
+    public static ExperimentData onSource(ExperimentSpec saved, DataSource other) throws IOException {
+        List<String> ids = other.caseIds();
+        if (ids.isEmpty()) {
+            throw new IllegalArgumentException(other.describe() + " has no labelled case to evaluate");
+        }
+        Sample first = other.load(ids.get(0));
+        return new ExperimentData(saved.data(), other, saved.model().levels(), first.spatialRank(),
+                saved.model().inputChannels(), first.spacing());
     }
 
     /**
