@@ -15,6 +15,7 @@ import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Augmentation;
 import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.CtNormalization;
+import org.gradsurgery.data.DataCheck;
 import org.gradsurgery.data.LabelMap;
 import org.gradsurgery.data.PatchSampler;
 import org.gradsurgery.data.Preprocessing;
@@ -67,6 +68,43 @@ public final class ExperimentData {
         this.metricSpacing = metricSpacing;
         this.labelMap = plan.labelGrouping() == null ? null : LabelMap.of(plan.labelGrouping());
         this.ct = ct(plan);
+    }
+
+    /**
+     * The pre-flight check of every case before training ({@link DataCheck}): readable files, finite intensities,
+     * image/label grids, channel counts, label values against the classes or the label grouping. Prints the
+     * one-screen summary to {@code out} (null = silent) and refuses with one line per problem. For 3D plans, a patch
+     * more than twice the largest case along an axis is refused too (it would train mostly on padding; a patch a
+     * little larger than the cases, for whole-crop training, is fine). Sources that are not files
+     * (generated, demo slices) have nothing to check.
+     *
+     * @throws IllegalArgumentException listing every problem found
+     */
+    public void check(PrintStream out) {
+        if (!(source instanceof FileCasesSource files)) {
+            return;
+        }
+        List<String> ids;
+        try {
+            ids = source.caseIds();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        DataCheck.Result r = DataCheck.run(files.cases(ids), labelMap, numClasses(), channels, true, out);
+        if (out != null) {
+            out.print(r.summary());
+        }
+        r.requireValid();
+        if (dims() == 3 && r.maxShape() != null && r.maxShape().length == 3) {
+            int[] patch = plan.patchSize();
+            for (int a = 0; a < 3; a++) {
+                if (patch[a] > 2 * r.maxShape()[a] && patch[a] > (1 << (levels - 1))) {
+                    throw invalid("patchSize", join(patch) + " is more than twice the largest case along axis " + a
+                            + " (" + r.maxShape()[a] + " voxels; cases are at most " + join(r.maxShape())
+                            + " in RAS order)");
+                }
+            }
+        }
     }
 
     /**
