@@ -144,8 +144,8 @@ class CommandsTest {
         assertTrue(p1.sub(probs[0]).amaxNumber().doubleValue() > 1e-4 && p1.sub(probs[1]).amaxNumber()
                 .doubleValue() > 1e-4);
         assertOneLineError(run("predict", "--mirror-axes", "0,2", "--model", model.toString(), "--input",
-                image.toString(), "--out", tmp.resolve("pred-bad").toString()), "--mirror-axes 0,2: mirror axis 2 is "
-                + "not a spatial axis: patch size [96, 96] is 2D, so inputs are rank 4 [N, C, H, W]");
+                image.toString(), "--out", tmp.resolve("pred-bad").toString()), "--mirror-axes 0,2: each axis once, "
+                + "from 0 to 1 for a 2D model");
         assertFalse(Files.exists(tmp.resolve("pred-bad").resolve("probabilities.nii.gz")), "nothing written");
         for (String cmd : List.of("predict", "evaluate")) {
             assertTrue(run(cmd, "--help").out().contains("--mirror"), cmd);
