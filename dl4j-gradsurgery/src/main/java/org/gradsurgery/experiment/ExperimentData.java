@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Augmentation;
 import org.gradsurgery.data.Cases;
@@ -116,7 +117,7 @@ public final class ExperimentData {
     public static ExperimentData onSource(ExperimentSpec saved, DataSource other) throws IOException {
         List<String> ids = other.caseIds();
         if (ids.isEmpty()) {
-            throw new IllegalArgumentException(other.describe() + " has no labelled case to evaluate");
+            throw new InvalidInputException(other.describe() + " has no labelled case to evaluate");
         }
         Sample first = other.load(ids.get(0));
         return new ExperimentData(saved.data(), other, saved.model().levels(), first.spatialRank(),
@@ -527,11 +528,11 @@ public final class ExperimentData {
             return b.build().evaluate(net, ids, id -> {
                 Sample s = source.load(id);
                 if (s.channels() != channels) {
-                    throw new IllegalArgumentException("case " + id + " has " + s.channels() + " channel(s) but the "
+                    throw new InvalidInputException("case " + id + " has " + s.channels() + " channel(s) but the "
                             + "model was trained on " + channels + " (" + source.describe() + ")");
                 }
                 if (s.spatialRank() < rank) {
-                    throw new IllegalArgumentException("case " + id + " is " + s.spatialRank() + "D but the model was "
+                    throw new InvalidInputException("case " + id + " is " + s.spatialRank() + "D but the model was "
                             + "trained on " + rank + "D cases (" + source.describe() + ")");
                 }
                 return s;

@@ -67,7 +67,7 @@ public final class AtomicFiles {
             Path probe = createSibling(abs, "write-check");
             Files.delete(probe);
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot write output folder " + abs + ": " + reason(e), e);
+            throw new org.gradsurgery.InvalidInputException("cannot write output folder " + abs + ": " + reason(e), e);
         }
     }
 
