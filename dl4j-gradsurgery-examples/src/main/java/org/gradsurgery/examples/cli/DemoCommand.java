@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,7 +68,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintStream printer = Console.stream(spec);
         long start = System.nanoTime();
-        DataPlan plan = DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets).toString(), DOWNSAMPLE));
+        DataPlan plan = DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), DOWNSAMPLE));
         UNetSpec unet = UNetSpec.builder().levels(smoke ? 2 : LEVELS).baseFilters(smoke ? 4 : FILTERS)
                 .normalization(UNet.Normalization.INSTANCE).learningRate(LR).build();
         Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir(smoke ? "demo-smoke" : "demo");

@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -87,7 +88,7 @@ final class SweepCommand implements Callable<Integer> {
                 .replaceFirst("\\.json$", "") + "-" + LocalDateTime.now().format(
                 DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         DataPlan plan = s.plan() != null ? s.plan()
-                : DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets).toString(), s.downsample()));
+                : DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), s.downsample()));
         DataSource source = DataSources.open(plan.source());
         // the training pipeline of gradsurgery train, so a retrain sees the same data; 2D examples padded for the
         // deepest candidate

@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.gradsurgery.data.LabelMap;
@@ -99,8 +100,8 @@ final class UserData {
             throw usage((downsample != null ? "--downsample" : "--datasets") + " applies to the demo data, not to "
                     + "--msd, --images or --manifest");
         }
-        return own != null ? own
-                : new DataPlan.Colin27(DemoData.locate(datasets).toString(), downsample != null ? downsample : 1);
+        return own != null ? own : new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(),
+                downsample != null ? downsample : 1);
     }
 
     /** The plan these flags describe. */
