@@ -22,7 +22,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code gradsurgery bench unet}: training-step time of issue 7's 2D and 3D U-Nets ({@link BenchUNets}) and,
+ * {@code gradsurgery bench unet}: training-step time of the benchmark 2D and 3D U-Nets ({@link BenchUNets}) and,
  * with {@code --peer}, of the same architecture in PyTorch ({@code bench/peer_unet.py}) in the same invocation.
  *
  * <p>One iteration is one {@code ComputationGraph.fit(MultiDataSet)} on a fixed random batch (forward, soft-Dice
@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
  * ratios of median wall and CPU ms per sample; only these same-run ratios are meaningful on a shared machine.
  */
 @Command(name = "unet", mixinStandardHelpOptions = true,
-        description = "U-Net training ms/iteration (issue 7's 2D/3D networks), optionally against PyTorch.")
+        description = "U-Net training ms/iteration of the benchmark 2D and 3D networks (BenchUNets), optionally against PyTorch.")
 public final class UNetBench implements Callable<Integer> {
 
     @Option(names = "--dims", description = "2 or 3 (default ${DEFAULT-VALUE}).")
