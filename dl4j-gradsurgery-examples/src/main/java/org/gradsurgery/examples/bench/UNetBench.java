@@ -92,6 +92,8 @@ public final class UNetBench implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    private long parameters;
+
     /** The figures of one run: wall and process-CPU milliseconds per iteration. */
     record Result(double[] msPerIteration, double[] cpuMsPerIteration, int batch) {
         double medianMs() {
@@ -142,6 +144,7 @@ public final class UNetBench implements Callable<Integer> {
         out.printf(Locale.ROOT, "DL4J:    median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f ms/iteration"
                 + "%n", dl4j.medianMs(), dl4j.minMs(), dl4j.samplesPerSecond(), dl4j.medianCpuMs());
         out.println(BenchSupport.memoryLine());
+        out.println(BenchSupport.workspacesLine(parameters, 4));
         out.flush();
 
         if (peer) {
@@ -170,6 +173,7 @@ public final class UNetBench implements Callable<Integer> {
     private Result runDl4j(PrintWriter out, BenchUNets.Spec s, int b) {
         ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
         net.init();
+        parameters = net.numParams();
         out.printf("parameters: %,d%n", net.numParams());
         MultiDataSet data = batch(s, b);
         for (int i = 0; i < warmup; i++) {
@@ -252,6 +256,7 @@ public final class UNetBench implements Callable<Integer> {
                 100 * soakTolerance, flat ? "flat" : "GROWS"));
         out.println(line);
         out.println(BenchSupport.memoryLine());
+        out.println(BenchSupport.workspacesLine(net.numParams(), 4));
         out.println(BenchSupport.machineLine() + " (at the end)");
         out.flush();
         return flat;
