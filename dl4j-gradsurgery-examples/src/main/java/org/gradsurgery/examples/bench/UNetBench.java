@@ -223,7 +223,7 @@ public final class UNetBench implements Callable<Integer> {
         int[] at = soak.clone();
         java.util.Arrays.sort(at);
         if (at.length < 2 || at[0] < 1) {
-            throw new IllegalArgumentException("--soak needs at least two iteration counts >= 1, got "
+            throw new org.gradsurgery.InvalidInputException("--soak needs at least two iteration counts >= 1, got "
                     + java.util.Arrays.toString(soak));
         }
         ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
