@@ -25,6 +25,7 @@ import picocli.CommandLine.ScopeType;
                 org.gradsurgery.examples.bench.BenchCommand.class,
                 org.gradsurgery.examples.notebook.NotebookCommand.class,
                 SweepCommand.class,
+                StudyCommand.class,
         })
 public final class GradSurgeryCli implements Runnable {
 
