@@ -150,6 +150,18 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
                 boundaryBandMm);
     }
 
+    /**
+     * This spec with only the listed arms (each as written in {@link #arms()}), in the spec's order: how a study is
+     * run in priority order, the rest added later into the same folder.
+     */
+    public StudySpec withArms(List<String> only) {
+        for (String a : only) {
+            require(arms.contains(a), "arms", "has no arm '" + a + "' (--arms); the spec's arms are " + arms, null);
+        }
+        return new StudySpec(name, dataset, split, network, recipe, arms.stream().filter(only::contains).toList(),
+                seeds, temperatureScaling, bins, boundaryBandMm);
+    }
+
     /** Whether two specs describe the same runs apart from which arms and seeds are listed (a study may grow). */
     public boolean sameRunsAs(StudySpec other) {
         return dataset.equals(other.dataset) && split.equals(other.split) && network.equals(other.network)

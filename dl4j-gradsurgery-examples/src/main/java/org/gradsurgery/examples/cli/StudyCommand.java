@@ -36,6 +36,11 @@ final class StudyCommand implements Callable<Integer> {
             + "use instead of drawing one.")
     Path split;
 
+    @Option(names = "--arms", split = ",", paramLabel = "ARM[,ARM...]", description = "Run only these arms of the "
+            + "spec (as written there), e.g. the priority ones first; the others can be run into the same --out "
+            + "later.")
+    java.util.List<String> arms;
+
     @Option(names = "--smoke", description = "A tiny version of the spec (first seed, 1 epoch, synthetic data cut to "
             + "24 images) to check that everything runs.")
     boolean smoke;
@@ -49,6 +54,9 @@ final class StudyCommand implements Callable<Integer> {
         StudySpec s = StudySpec.read(specFile);
         if (data != null) {
             s = s.withDataFolder(data);
+        }
+        if (arms != null) {
+            s = s.withArms(arms);
         }
         if (smoke) {
             s = s.smoke();
