@@ -60,6 +60,8 @@ public final class Study {
     private final Path splitFile;
     private final PrintStream out;
     private final TrainingConfig.ProgressMode progress;
+    /** Extra listeners on every run's network (tests: a simulated kill). */
+    private final List<org.deeplearning4j.optimize.api.TrainingListener> listeners = new ArrayList<>();
 
     /**
      * @param spec      the study
@@ -75,6 +77,12 @@ public final class Study {
         this.splitFile = splitFile;
         this.out = out;
         this.progress = progress;
+    }
+
+    /** Attaches a DL4J listener to every run's training (tests use it to interrupt a study). */
+    Study listener(org.deeplearning4j.optimize.api.TrainingListener l) {
+        listeners.add(l);
+        return this;
     }
 
     /** One run of the study. */
@@ -174,7 +182,8 @@ public final class Study {
         Path state = r.dir().resolve(RunDirectory.CHECKPOINT_DIR).resolve(RunDirectory.STATE);
         TrainingResult result;
         if (Files.isRegularFile(state)) {
-            result = Trainer.resume(r.dir(), td, out);
+            result = Trainer.resume(r.dir(), td, out,
+                    listeners.toArray(new org.deeplearning4j.optimize.api.TrainingListener[0]));
         } else {
             deleteRecursively(r.dir());
             long total = (long) batches * recipe.epochs();
@@ -192,7 +201,7 @@ public final class Study {
             study.put("arm", r.arm());
             study.put("spec", StudySpec.JSON.readTree(spec.toJson()));
             result = Trainer.builder(cfg).output(out).metadata("loss", r.loss().toString()).metadata("study", study)
-                    .metadata("parametersNote", "updates per epoch " + batches).build().fit(net, td);
+                    .metadata("parametersNote", "updates per epoch " + batches).listeners(listeners).build().fit(net, td);
         }
         double trainSeconds = (System.nanoTime() - t0) / 1e9;
         StudyEvaluation ev = new StudyEvaluation(data, spec.bins(), spec.boundaryBandMm());
