@@ -224,10 +224,23 @@ public final class Cases {
      * @throws IllegalArgumentException when the fraction is outside [0, 1) or leaves no training case
      */
     public static Split split(List<Case> cases, double validationFraction, long seed) {
+        boolean[] held = heldOut(cases.size(), validationFraction, seed);
+        List<Case> train = new ArrayList<>();
+        List<Case> val = new ArrayList<>();
+        for (int i = 0; i < held.length; i++) {
+            (held[i] ? val : train).add(cases.get(i));
+        }
+        return new Split(train, val);
+    }
+
+    /**
+     * Which of {@code n} items {@link #split} holds out: {@code round(n · validationFraction)} (at least one for a
+     * positive fraction) chosen by a Fisher–Yates shuffle seeded with {@code seed}.
+     */
+    public static boolean[] heldOut(int n, double validationFraction, long seed) {
         if (!(validationFraction >= 0 && validationFraction < 1)) {
             throw new IllegalArgumentException("validation fraction must be in [0, 1), got " + validationFraction);
         }
-        int n = cases.size();
         int nVal = validationFraction == 0 ? 0 : Math.max(1, (int) Math.round(n * validationFraction));
         if (n - nVal < 1) {
             throw new IllegalArgumentException("validation fraction " + validationFraction + " of " + n
@@ -248,11 +261,6 @@ public final class Cases {
         for (int i = 0; i < nVal; i++) {
             held[order[i]] = true;
         }
-        List<Case> train = new ArrayList<>();
-        List<Case> val = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            (held[i] ? val : train).add(cases.get(i));
-        }
-        return new Split(train, val);
+        return held;
     }
 }

@@ -137,7 +137,7 @@ public final class Datasets {
         DataSet va = SegmentationDataSetIterator.toDataSet(val, names.size());
         double[] sp = train.get(0).spacing();
         return new Colin27DeepGm(tr.getFeatures(), tr.getLabels(), va.getFeatures(), va.getLabels(), sp,
-                List.copyOf(names), trainIdx, valIdx, axis, List.copyOf(train));
+                List.copyOf(names), trainIdx, valIdx, axis, List.copyOf(train), List.copyOf(val));
     }
 
     /**
@@ -148,7 +148,7 @@ public final class Datasets {
     public record Colin27DeepGm(INDArray trainFeatures, INDArray trainLabels, INDArray validationFeatures,
                                 INDArray validationLabels, double[] spacing, List<String> classNames,
                                 int[] trainSlices, int[] validationSlices, int sliceAxis,
-                                List<Sample> trainSamples) {
+                                List<Sample> trainSamples, List<Sample> validationSamples) {
         public int numClasses() {
             return classNames.size();
         }

@@ -71,6 +71,15 @@ final class Grid {
 
     /** Remaps a sample; see the class doc. */
     static Sample remap(Sample s, String id, int[] outShape, int[][] m, int[] t, float imagePad) {
+        return remap(s, id, outShape, m, t, imagePad, false);
+    }
+
+    /**
+     * Remaps a sample; with {@code clamp}, an output voxel outside the input reads the nearest input voxel instead
+     * (edge replication of image, label and mask: the padded border continues the edge, so a network sees no
+     * artificial value there).
+     */
+    static Sample remap(Sample s, String id, int[] outShape, int[][] m, int[] t, float imagePad, boolean clamp) {
         int r = s.spatialRank();
         int[] inShape = s.rawShape();
         int[] inStrides = strides(inShape);
@@ -88,7 +97,11 @@ final class Grid {
                     v += m[i][j] * o[j];
                 }
                 if (v < 0 || v >= inShape[i]) {
-                    inside = false;
+                    if (clamp) {
+                        v = Math.min(Math.max(v, 0), inShape[i] - 1);
+                    } else {
+                        inside = false;
+                    }
                 }
                 in += v * inStrides[i];
             }
@@ -144,6 +157,15 @@ final class Grid {
             throw new IllegalArgumentException("Sample " + s.id() + ": window offset " + Arrays.toString(offset)
                     + " / shape " + Arrays.toString(outShape) + " do not match spatial rank " + s.spatialRank());
         }
-        return remap(s, id, outShape, identity(s.spatialRank()), offset, imagePad);
+        return remap(s, id, outShape, identity(s.spatialRank()), offset, imagePad, false);
+    }
+
+    /** {@link #window} with edge replication instead of a pad value. */
+    static Sample windowEdge(Sample s, String id, int[] offset, int[] outShape) {
+        if (offset.length != s.spatialRank() || outShape.length != s.spatialRank()) {
+            throw new IllegalArgumentException("Sample " + s.id() + ": window offset " + Arrays.toString(offset)
+                    + " / shape " + Arrays.toString(outShape) + " do not match spatial rank " + s.spatialRank());
+        }
+        return remap(s, id, outShape, identity(s.spatialRank()), offset, 0f, true);
     }
 }

@@ -16,8 +16,13 @@ import java.util.List;
  *       percentiles (linear interpolation between order statistics, numpy's default) and rescale linearly to
  *       [outMin, outMax]: {@code x' = outMin + (clip(x) − q_lo)·(outMax − outMin)/(q_hi − q_lo)}.</li>
  *   <li>{@link #padToMultiple(int)}, {@link #cropToMultiple(int)}, {@link #cropOrPad(int...)}: centred crop/pad
- *       (the extra voxel of an odd difference goes to the high end); {@link #divisibleForLevels(int)} pads to a
- *       multiple of {@code 2^(levels−1)}, what a U-Net with that many resolution levels needs.</li>
+ *       (the extra voxel of an odd difference goes to the high end; zero padding);
+ *       {@link #divisibleForLevels(int)} pads every axis, {@link #divisibleForSlices(int, int)} only the in-plane
+ *       axes of a volume cut into 2D slices, to a multiple of {@code m = 2^(levels−1)}, what a U-Net with that many
+ *       resolution levels needs: {@code n' = ⌈n/m⌉·m}. These two replicate the edge voxel ({@link Padding#EDGE}),
+ *       so that after z-scoring the border does not read as mean-intensity tissue, and never add slices: a 2D
+ *       network sees exactly the case's own slices. {@code evaluation.CaseEvaluator} pads the same way for
+ *       inference and crops the padding off before anything is scored or written.</li>
  *   <li>{@link #resample(double...)}: to a target spacing, (bi/tri)linear for the image, nearest neighbour for
  *       label and mask; see {@link Resample}.</li>
  * </ul>
@@ -168,9 +173,72 @@ public final class Preprocessing {
         return Grid.window(s, s.id(), offset, target, 0f);
     }
 
+    /** How padding fills the new voxels. */
+    public enum Padding {
+        /** Image 0, label 0 (background), mask false. */
+        ZERO,
+        /** Each new voxel copies the nearest voxel of the input (image, label and mask alike). */
+        EDGE
+    }
+
     /** Centred zero-padding of every spatial axis up to the next multiple of {@code multiple}. */
     public static Transform padToMultiple(int multiple) {
         return toMultiple(multiple, true);
+    }
+
+    /**
+     * Centred padding of the listed spatial {@code axes} (all when none are given) up to the next multiple of
+     * {@code multiple}; the other axes keep their size.
+     */
+    public static Transform padToMultiple(int multiple, Padding padding, int... axes) {
+        if (multiple < 1) {
+            throw new IllegalArgumentException("padToMultiple: multiple must be >= 1, got " + multiple);
+        }
+        java.util.Objects.requireNonNull(padding, "padding");
+        int[] only = axes.clone();
+        return (s, rng) -> {
+            int[] shape = s.rawShape();
+            int[] target = shape.clone();
+            for (int d = 0; d < shape.length; d++) {
+                if (only.length == 0 || contains(only, d)) {
+                    target[d] = Math.multiplyExact((shape[d] + multiple - 1) / multiple, multiple);
+                }
+            }
+            for (int a : only) {
+                if (a < 0 || a >= shape.length) {
+                    throw new IllegalArgumentException("padToMultiple: axis " + a + " outside sample " + s.id()
+                            + " of shape " + Arrays.toString(shape));
+                }
+            }
+            return padTo(s, target, padding);
+        };
+    }
+
+    /** Centred padding (never cropping) of {@code s} to {@code target}; see {@link Padding}. */
+    static Sample padTo(Sample s, int[] target, Padding padding) {
+        int[] shape = s.rawShape();
+        if (Arrays.equals(shape, target)) {
+            return s;
+        }
+        int[] offset = new int[shape.length];
+        for (int d = 0; d < shape.length; d++) {
+            if (target[d] < shape[d]) {
+                throw new IllegalArgumentException("padTo: target " + Arrays.toString(target) + " is smaller than "
+                        + "sample " + s.id() + " of shape " + Arrays.toString(shape));
+            }
+            offset[d] = Math.floorDiv(shape[d] - target[d], 2);
+        }
+        return padding == Padding.EDGE ? Grid.windowEdge(s, s.id(), offset, target)
+                : Grid.window(s, s.id(), offset, target, 0f);
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Centred cropping of every spatial axis down to a multiple of {@code multiple} (an error if that is 0). */
@@ -178,12 +246,40 @@ public final class Preprocessing {
         return toMultiple(multiple, false);
     }
 
-    /** {@link #padToMultiple} of {@code 2^(levels−1)}: the input size a U-Net with {@code levels} levels accepts. */
+    /**
+     * Edge-replicating {@link #padToMultiple(int, Padding, int...)} of every spatial axis to a multiple of
+     * {@code 2^(levels−1)}: the input size a U-Net with {@code levels} levels accepts.
+     */
     public static Transform divisibleForLevels(int levels) {
-        if (levels < 1 || levels > 30) {
-            throw new IllegalArgumentException("divisibleForLevels: levels must be in 1..30, got " + levels);
+        return padToMultiple(levelMultiple(levels), Padding.EDGE);
+    }
+
+    /**
+     * The padding a 2D U-Net with {@code levels} levels needs for the slices along {@code sliceAxis} of a volume:
+     * edge replication of the two in-plane axes to a multiple of {@code 2^(levels−1)}; the slice axis is never
+     * padded (no made-up slices are trained on or scored). A 2D sample has no slice axis: both its axes are padded.
+     */
+    public static Transform divisibleForSlices(int levels, int sliceAxis) {
+        int m = levelMultiple(levels);
+        if (sliceAxis < 0 || sliceAxis > 2) {
+            throw new IllegalArgumentException("divisibleForSlices: slice axis must be 0, 1 or 2, got " + sliceAxis);
         }
-        return padToMultiple(1 << (levels - 1));
+        Transform volume = padToMultiple(m, Padding.EDGE, inPlaneAxes(sliceAxis));
+        Transform image = padToMultiple(m, Padding.EDGE);
+        return (s, rng) -> (s.spatialRank() == 3 ? volume : image).apply(s, rng);
+    }
+
+    /** The two axes of a volume other than {@code sliceAxis}, in order. */
+    public static int[] inPlaneAxes(int sliceAxis) {
+        return sliceAxis == 0 ? new int[]{1, 2} : sliceAxis == 1 ? new int[]{0, 2} : new int[]{0, 1};
+    }
+
+    /** {@code 2^(levels−1)}, the size divisor of a U-Net with {@code levels} resolution levels (1..30). */
+    public static int levelMultiple(int levels) {
+        if (levels < 1 || levels > 30) {
+            throw new IllegalArgumentException("levels must be in 1..30, got " + levels);
+        }
+        return 1 << (levels - 1);
     }
 
     private static Transform toMultiple(int multiple, boolean pad) {

@@ -23,6 +23,10 @@ import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
  * calibration of softmax(z / T). Fitting T on the very data it is evaluated on gives temperature scaling its best
  * case; pass a separate calibration set to {@link #evaluate(ComputationGraph, MultiDataSetIterator,
  * MultiDataSetIterator)} to avoid that.
+ *
+ * <p>Every example of a batch is scored as one case. Fed 2D slices of volumes, its Dice is a mean over slices, not
+ * the Dice of a case: it serves the per-epoch validation of {@code Trainer}. Reported numbers come from
+ * {@link CaseEvaluator}, which stacks slice predictions back into each case's volume and uses each case's spacing.
  */
 public final class SegmentationEvaluator {
     private final int numClasses;

@@ -24,8 +24,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Why: DL4J 1.0.0-M2.1's {@code ConvolutionLayer} computes in Java (im2col, a GEMM, and col2im in backprop,
  * with permute copies in between) unless a helper takes over, and its oneDNN helper never switches on in M2.1
  * (helpers are disabled by default and {@code BaseMKLDNNHelper} looks up a class that moved). The libnd4j ops
- * are the path DL4J's own 3D convolution takes; on a oneDNN build of the natives ({@code -Ponednn}) they run on
- * oneDNN's kernels. The backward pass also skips the forward recomputation DL4J performs for an identity
+ * are the path DL4J's own 3D convolution takes; on libnd4j's oneDNN build ({@code nd4j-native:linux-x86_64-onednn},
+ * the examples module's default) they run on oneDNN's kernels. The backward pass also skips the forward recomputation DL4J performs for an identity
  * activation. See {@code docs/PERFORMANCE.md} for the measurements.
  *
  * <pre>{@code

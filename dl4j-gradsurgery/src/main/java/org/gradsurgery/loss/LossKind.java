@@ -2,6 +2,7 @@ package org.gradsurgery.loss;
 
 import java.util.Arrays;
 import java.util.Locale;
+import org.gradsurgery.InvalidSettingException;
 import java.util.stream.Collectors;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
@@ -41,8 +42,8 @@ public enum LossKind {
                 return k;
             }
         }
-        throw new IllegalArgumentException("unknown loss '" + (name == null ? "" : name.trim()) + "' (known: "
-                + knownNames() + ")");
+        throw InvalidSettingException.unreadable("loss", "unknown loss '" + (name == null ? "" : name.trim())
+                + "' (known: " + knownNames() + ")");
     }
 
     /** "dice, jaccard, ..." for help texts and error messages. */

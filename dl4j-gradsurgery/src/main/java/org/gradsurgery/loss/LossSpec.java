@@ -7,6 +7,9 @@ import java.util.Objects;
 import java.util.Optional;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
+import org.gradsurgery.InvalidSettingException;
+import org.nd4j.shade.jackson.annotation.JsonCreator;
+import org.nd4j.shade.jackson.annotation.JsonValue;
 
 /**
  * A loss described by the settings the project varies, the one description behind the CLI's loss flags, the sweep's
@@ -67,7 +70,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
 
     private static void requireWeight(String setting, double v) {
         if (!(v >= 0) || Double.isInfinite(v)) {
-            throw new IllegalArgumentException(setting + " must be a finite number >= 0, got " + v);
+            throw new InvalidSettingException(null, setting, "must be a finite number >= 0, got " + v);
         }
     }
 
@@ -145,7 +148,13 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         }
     }
 
-    /** Parses the text form (see the class documentation); case, '-' and '_' in names do not matter. */
+    /**
+     * Parses the text form (see the class documentation); case, '-' and '_' in names do not matter. This and
+     * {@link #toString()} are the JSON form (a string, the {@code loss} section of a run's {@code config.json}).
+     *
+     * @throws InvalidSettingException naming {@code loss} for text that is no loss, or the setting out of range
+     */
+    @JsonCreator
     public static LossSpec parse(String text) {
         String s = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
         String[] terms = s.split("\\+", -1);
@@ -162,7 +171,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             } else if (o.startsWith("weight=")) {
                 b.regionWeight(number(text, o.substring(7)));
             } else {
-                throw new IllegalArgumentException("'" + text + "': unknown option '" + region[i] + "'; write "
+                throw InvalidSettingException.unreadable("loss", "'" + text + "': unknown option '" + region[i] + "'; write "
                         + FORMS);
             }
         }
@@ -180,7 +189,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             } else if (parts[0].equals("ce") && parts.length == 2) {
                 b.ceWeight(number(text, parts[1]));
             } else {
-                throw new IllegalArgumentException("'" + text + "' must be " + FORMS);
+                throw InvalidSettingException.unreadable("loss", "'" + text + "' must be " + FORMS);
             }
         }
         return b.build();
@@ -190,12 +199,13 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         try {
             return Double.parseDouble(value);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("'" + text + "': '" + value + "' is not a number (write e.g. "
+            throw InvalidSettingException.unreadable("loss", "'" + text + "': '" + value + "' is not a number (write e.g. "
                     + "dice+surgery:2 or tversky:alpha=0.3)");
         }
     }
 
     /** The text form, defaults left out: {@code dice}, {@code dice+surgery:2.0}, {@code dice:no-background}, ... */
+    @JsonValue
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder(kind.specName());

@@ -8,11 +8,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the loaded ND4J natives can do, as far as training speed is concerned. The project builds against the oneDNN
- * build of libnd4j ({@code nd4j-native:linux-x86_64-onednn}); an application that also puts the generic build on
- * the class path (e.g. through its own {@code nd4j-native} dependency) gets the generic one loaded, and its U-Net
- * convolutions run 5 to 13 times slower ({@code docs/PERFORMANCE.md}). {@link UNet#graph()} warns once when that
- * happens, so the slowdown has a name.
+ * What the loaded ND4J natives can do, as far as training speed is concerned. The library depends on nd4j-api only;
+ * the application chooses the backend and its native build. On CPU, libnd4j's oneDNN build
+ * ({@code nd4j-native:linux-x86_64-onednn}, the examples module's default) runs the U-Net's convolutions 5 to 13 times
+ * faster than the generic build that plain {@code nd4j-native} brings ({@code docs/PERFORMANCE.md}). An application
+ * that asked for the oneDNN build but also has the generic one on the class path gets the generic one loaded unless
+ * it runs with {@code -Dorg.bytedeco.javacpp.platform.extension=-onednn}; {@link UNet#graph()} warns once when the
+ * CPU natives lack oneDNN, so the slowdown has a name. Other backends (CUDA) are not checked.
  */
 public final class Natives {
 
@@ -43,8 +45,9 @@ public final class Natives {
     static void warnIfSlow() {
         if (isCpuBackend() && !hasOneDnn() && WARNED.compareAndSet(false, true)) {
             LOG.warn("ND4J's CPU natives were built without oneDNN: U-Net training runs 5-13x slower than with "
-                    + "nd4j-native:linux-x86_64-onednn (see docs/PERFORMANCE.md). If you did not choose this, another "
-                    + "nd4j-native classifier jar on the class path was loaded instead.");
+                    + "nd4j-native:linux-x86_64-onednn (see docs/PERFORMANCE.md). If you depend on that jar, the "
+                    + "generic build was loaded instead: run with -Dorg.bytedeco.javacpp.platform.extension=-onednn "
+                    + "or exclude the generic natives (README, \"Use it in your project\").");
         }
     }
 }

@@ -24,6 +24,8 @@ import org.deeplearning4j.nn.conf.layers.Upsampling2D;
 import org.deeplearning4j.nn.conf.layers.Upsampling3D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.gradsurgery.InvalidSettingException;
+import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.layers.ChannelConcatVertex;
 import org.gradsurgery.layers.NativeConvolution2D;
 import org.gradsurgery.layers.InstanceNormalization;
@@ -35,7 +37,6 @@ import org.gradsurgery.layers.TransposedConvolution3D;
 import org.gradsurgery.loss.LossDice;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 
@@ -122,17 +123,25 @@ public final class UNet {
         }
     }
 
-    private final Builder options;
+    private final UNetSpec options;
+    private final ILossFunction loss;
     private final ComputationGraphConfiguration configuration;
     private final List<String[]> vertexOrder;
 
-    private UNet(Builder b, ComputationGraphConfiguration configuration, List<String[]> vertexOrder) {
-        this.options = b;
+    private UNet(UNetSpec spec, ILossFunction loss, ComputationGraphConfiguration configuration,
+                 List<String[]> vertexOrder) {
+        this.options = spec;
+        this.loss = loss;
         this.configuration = configuration;
         this.vertexOrder = vertexOrder;
     }
 
-    /** A builder with the defaults listed on each option. */
+    /** Every setting but the loss: {@code UNet.builder().from(spec()).loss(loss()).build()} builds this network again. */
+    public UNetSpec spec() {
+        return options;
+    }
+
+    /** A builder with the defaults of {@link UNetSpec#DEFAULTS}. */
     public static Builder builder() {
         return new Builder();
     }
@@ -152,79 +161,79 @@ public final class UNet {
 
     /** The DL4J input type of {@link #INPUT} (with the configured or the smallest valid spatial size). */
     public InputType inputType() {
-        return options.inputType();
+        return inputType(options);
     }
 
     /** Spatial sizes fed to the network must be multiples of this: 2^(levels−1). */
     public int sizeDivisor() {
-        return 1 << (options.levels - 1);
+        return options.sizeDivisor();
     }
 
     public int spatialDims() {
-        return options.spatialDims;
+        return options.spatialDims();
     }
 
     public int inputChannels() {
-        return options.inputChannels;
+        return options.inputChannels();
     }
 
     public int numClasses() {
-        return options.numClasses;
+        return options.numClasses();
     }
 
     public int levels() {
-        return options.levels;
+        return options.levels();
     }
 
     public int baseFilters() {
-        return options.baseFilters;
+        return options.baseFilters();
     }
 
     public int convsPerLevel() {
-        return options.convsPerLevel;
+        return options.convsPerLevel();
     }
 
     public Normalization normalization() {
-        return options.normalization;
+        return options.normalization();
     }
 
     public double dropout() {
-        return options.dropout;
+        return options.dropout();
     }
 
     public Upsampling upsampling() {
-        return options.upsampling;
+        return options.upsampling();
     }
 
     public OutputActivation activation() {
-        return options.activation;
+        return options.activation();
     }
 
     /** The loss (a copy is in the configuration; this is the instance given to the builder). */
     public ILossFunction loss() {
-        return options.loss;
+        return loss;
     }
 
     /** NCHW or NHWC in 2D; null in 3D (always NCDHW). */
     public CNN2DFormat dataFormat() {
-        return options.spatialDims == 2 ? options.dataFormat : null;
+        return options.dataFormat();
     }
 
     /** The configured spatial size, or null when none was given. */
     public int[] inputSize() {
-        return options.inputSize == null ? null : options.inputSize.clone();
+        return options.inputSize();
     }
 
     public long seed() {
-        return options.seed;
+        return options.seed();
     }
 
     public IUpdater updater() {
-        return options.updater.clone();
+        return options.updater();
     }
 
     public DataType dataType() {
-        return options.dataType;
+        return options.dataType();
     }
 
     /** Total number of parameters (including running statistics of batch normalisation). */
@@ -293,97 +302,85 @@ public final class UNet {
 
     @Override
     public String toString() {
-        return "UNet(" + options.spatialDims + "D, " + (options.spatialDims == 2 ? options.dataFormat : "NCDHW")
-                + ", in=" + options.inputChannels + ", classes=" + options.numClasses + ", levels=" + options.levels
-                + ", baseFilters=" + options.baseFilters + ", convsPerLevel=" + options.convsPerLevel
-                + ", norm=" + options.normalization + ", dropout=" + options.dropout + ", up=" + options.upsampling
-                + ", activation=" + options.activation + ", loss=" + options.loss
-                + (options.inputSize == null ? "" : ", inputSize=" + Arrays.toString(options.inputSize))
-                + ", seed=" + options.seed + ", updater=" + options.updater + ", dataType=" + options.dataType + ")";
+        return "UNet(" + options.toString().substring("UNetSpec(".length(), options.toString().length() - 1)
+                + ", loss=" + loss + ")";
     }
 
     /**
-     * Options; {@link #build()} validates them together and throws {@link IllegalArgumentException} naming the
-     * option, its value and what is allowed. Not reusable across threads; each {@code build()} takes a snapshot.
+     * Options: a {@link UNetSpec} (every setting but the loss, with its defaults and validation) and the loss;
+     * {@link #build()} validates them together and throws {@link InvalidSettingException} naming the option, its
+     * value and what is allowed. Not reusable across threads; each {@code build()} takes a snapshot.
      */
-    public static final class Builder implements Cloneable {
-        private int spatialDims = 2;
-        private int inputChannels = 1;
-        private int numClasses = 2;
-        private int levels = 4;
-        private int baseFilters = 16;
-        private int convsPerLevel = 2;
-        private Normalization normalization = Normalization.INSTANCE;
-        private double dropout = 0.0;
-        private Upsampling upsampling = Upsampling.TRANSPOSED_CONV;
-        private OutputActivation activation = OutputActivation.SOFTMAX;
+    public static final class Builder {
+        private UNetSpec.Builder spec = UNetSpec.builder();
         private ILossFunction loss = new LossDice();
-        private CNN2DFormat dataFormat;
-        private int[] inputSize;
-        private long seed = 42;
-        private IUpdater updater = new Adam(1e-3);
-        private DataType dataType = DataType.FLOAT;
 
         private Builder() {
         }
 
+        /** Every setting of {@code spec} (the loss stays as it is): {@code UNet.builder().from(spec).loss(l)}. */
+        public Builder from(UNetSpec spec) {
+            this.spec = spec.toBuilder();
+            return this;
+        }
+
         /** 2 (default) or 3. */
         public Builder spatialDims(int spatialDims) {
-            this.spatialDims = spatialDims;
+            spec.spatialDims(spatialDims);
             return this;
         }
 
         /** Image channels (modalities), ≥ 1; default 1. */
         public Builder inputChannels(int inputChannels) {
-            this.inputChannels = inputChannels;
+            spec.inputChannels(inputChannels);
             return this;
         }
 
         /** Output channels: classes incl. background for softmax (≥ 2), independent labels for sigmoid (≥ 1); default 2. */
         public Builder numClasses(int numClasses) {
-            this.numClasses = numClasses;
+            spec.numClasses(numClasses);
             return this;
         }
 
         /** Resolutions, ≥ 1 (levels − 1 poolings); default 4. */
         public Builder levels(int levels) {
-            this.levels = levels;
+            spec.levels(levels);
             return this;
         }
 
         /** Filters at the first level, doubled per level; default 16. */
         public Builder baseFilters(int baseFilters) {
-            this.baseFilters = baseFilters;
+            spec.baseFilters(baseFilters);
             return this;
         }
 
         /** Conv → norm → ReLU steps per block, ≥ 1; default 2. */
         public Builder convsPerLevel(int convsPerLevel) {
-            this.convsPerLevel = convsPerLevel;
+            spec.convsPerLevel(convsPerLevel);
             return this;
         }
 
         /** Default {@link Normalization#INSTANCE}. */
         public Builder normalization(Normalization normalization) {
-            this.normalization = Objects.requireNonNull(normalization, "normalization");
+            spec.normalization(normalization);
             return this;
         }
 
         /** Drop probability in [0, 1) on the input of each inner 3×3 convolution; default 0. */
         public Builder dropout(double dropout) {
-            this.dropout = dropout;
+            spec.dropout(dropout);
             return this;
         }
 
         /** Default {@link Upsampling#TRANSPOSED_CONV}. */
         public Builder upsampling(Upsampling upsampling) {
-            this.upsampling = Objects.requireNonNull(upsampling, "upsampling");
+            spec.upsampling(upsampling);
             return this;
         }
 
         /** Default {@link OutputActivation#SOFTMAX}. */
         public Builder activation(OutputActivation activation) {
-            this.activation = Objects.requireNonNull(activation, "activation");
+            spec.activation(activation);
             return this;
         }
 
@@ -395,181 +392,115 @@ public final class UNet {
 
         /** 2D layout, NCHW (default) or NHWC; not allowed in 3D (always NCDHW). */
         public Builder dataFormat(CNN2DFormat dataFormat) {
-            this.dataFormat = Objects.requireNonNull(dataFormat, "dataFormat");
+            spec.dataFormat(dataFormat);
             return this;
         }
 
         /** Spatial size (H, W) or (D, H, W), each a multiple of 2^(levels−1); optional. */
         public Builder inputSize(int... inputSize) {
-            this.inputSize = inputSize == null ? null : inputSize.clone();
+            spec.inputSize(inputSize);
             return this;
         }
 
         /** Seed of the weight initialisation (and dropout); default 42. */
         public Builder seed(long seed) {
-            this.seed = seed;
+            spec.seed(seed);
             return this;
         }
 
         /** Default {@code new Adam(1e-3)}. */
         public Builder updater(IUpdater updater) {
-            this.updater = Objects.requireNonNull(updater, "updater");
+            spec.updater(updater);
             return this;
         }
 
         /** Network data type, default FLOAT (DOUBLE for gradient checks). */
         public Builder dataType(DataType dataType) {
-            this.dataType = Objects.requireNonNull(dataType, "dataType");
-            if (!dataType.isFPType()) {
-                throw new IllegalArgumentException("UNet: dataType must be a floating-point type, got " + dataType);
-            }
+            spec.dataType(dataType);
             return this;
         }
 
         /**
          * Validates the options and builds the configuration.
          *
-         * @throws IllegalArgumentException for an invalid option or combination, naming it
+         * @throws InvalidSettingException for an invalid option or combination, naming it
          */
         public UNet build() {
-            Builder b = snapshot();
-            b.validate();
+            UNetSpec s = spec.build();
             List<String[]> order = new ArrayList<>();
-            ComputationGraphConfiguration conf = new Wiring(b, order).build();
-            return new UNet(b, conf, Collections.unmodifiableList(order));
+            ComputationGraphConfiguration conf = new Wiring(s, loss, order).build();
+            return new UNet(s, loss, conf, Collections.unmodifiableList(order));
         }
+    }
 
-        private Builder snapshot() {
-            try {
-                Builder b = (Builder) super.clone();
-                b.inputSize = inputSize == null ? null : inputSize.clone();
-                b.updater = updater.clone();
-                if (b.dataFormat == null) {
-                    b.dataFormat = CNN2DFormat.NCHW;
-                } else if (spatialDims == 3) {
-                    throw new IllegalArgumentException("UNet: dataFormat(" + dataFormat + ") applies to 2D only;"
-                            + " 3D U-Nets are always NCDHW (channels first)");
-                }
-                return b;
-            } catch (CloneNotSupportedException e) {
-                throw new AssertionError(e);
-            }
+    private static InputType inputType(UNetSpec o) {
+        int[] size = o.inputSize();
+        if (size == null) {
+            size = new int[o.spatialDims()];
+            Arrays.fill(size, o.sizeDivisor());
         }
-
-        private void validate() {
-            if (spatialDims != 2 && spatialDims != 3) {
-                throw new IllegalArgumentException("UNet: spatialDims must be 2 or 3, got " + spatialDims);
-            }
-            positive("inputChannels", inputChannels);
-            positive("baseFilters", baseFilters);
-            positive("convsPerLevel", convsPerLevel);
-            if (levels < 1) {
-                throw new IllegalArgumentException("UNet: levels must be >= 1 (1 = no pooling), got " + levels);
-            }
-            if (levels > 30 || (long) baseFilters << (levels - 1) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("UNet: baseFilters * 2^(levels-1) overflows: baseFilters="
-                        + baseFilters + ", levels=" + levels);
-            }
-            if (!(dropout >= 0 && dropout < 1)) {
-                throw new IllegalArgumentException("UNet: dropout is a drop probability in [0, 1), got " + dropout);
-            }
-            if (activation == OutputActivation.SOFTMAX && numClasses < 2) {
-                throw new IllegalArgumentException("UNet: SOFTMAX needs numClasses >= 2 (background + classes; the"
-                        + " softmax of a single channel is constant 1), got numClasses=" + numClasses
-                        + "; for one foreground label use activation(SIGMOID) with numClasses(1)");
-            }
-            if (activation == OutputActivation.SIGMOID && numClasses < 1) {
-                throw new IllegalArgumentException("UNet: SIGMOID needs numClasses >= 1 (one channel per independent"
-                        + " label, no background channel), got numClasses=" + numClasses);
-            }
-            if (inputSize != null) {
-                if (inputSize.length != spatialDims) {
-                    throw new IllegalArgumentException("UNet: inputSize needs " + spatialDims + " values for a "
-                            + spatialDims + "D U-Net " + (spatialDims == 2 ? "(H, W)" : "(D, H, W)") + ", got "
-                            + Arrays.toString(inputSize));
-                }
-                int divisor = 1 << (levels - 1);
-                for (int s : inputSize) {
-                    if (s <= 0 || s % divisor != 0) {
-                        throw new IllegalArgumentException("UNet: input size " + Arrays.toString(inputSize)
-                                + " is not divisible by 2^(levels-1) = " + divisor + " (levels = " + levels + "): "
-                                + s + " cannot be pooled " + (levels - 1) + " times and upsampled back to the skip"
-                                + " connections; use multiples of " + divisor + " (e.g. "
-                                + Math.max(divisor, s / divisor * divisor) + " or " + (s / divisor + 1) * divisor
-                                + ") or fewer levels");
-                    }
-                }
-            }
-        }
-
-        private static void positive(String name, int value) {
-            if (value < 1) {
-                throw new IllegalArgumentException("UNet: " + name + " must be >= 1, got " + value);
-            }
-        }
-
-        InputType inputType() {
-            int[] size = inputSize;
-            if (size == null) {
-                size = new int[spatialDims];
-                Arrays.fill(size, 1 << (levels - 1));
-            }
-            return spatialDims == 2 ? InputType.convolutional(size[0], size[1], inputChannels, dataFormat)
-                    : InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, size[0], size[1], size[2],
-                    inputChannels);
-        }
+        return o.spatialDims() == 2 ? InputType.convolutional(size[0], size[1], o.inputChannels(), o.dataFormat())
+                : InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, size[0], size[1], size[2],
+                o.inputChannels());
     }
 
     /** Adds the vertices; one method per building block so 2D and 3D differ only in the layer factories. */
     private static final class Wiring {
-        private final Builder o;
+        private final UNetSpec o;
+        private final ILossFunction loss;
         private final List<String[]> order;
         private final ComputationGraphConfiguration.GraphBuilder g;
 
-        Wiring(Builder o, List<String[]> order) {
+        Wiring(UNetSpec o, ILossFunction loss, List<String[]> order) {
             this.o = o;
+            this.loss = loss;
             this.order = order;
             this.g = new NeuralNetConfiguration.Builder()
-                    .seed(o.seed)
-                    .dataType(o.dataType)
-                    .updater(o.updater.clone())
+                    .seed(o.seed())
+                    .dataType(o.dataType())
+                    .updater(o.updater())
                     .weightInit(WeightInit.RELU)
                     .graphBuilder()
                     .addInputs(INPUT)
-                    .setInputTypes(o.inputType());
+                    .setInputTypes(inputType(o));
         }
 
         ComputationGraphConfiguration build() {
-            String[] skips = new String[o.levels + 1];
+            String[] skips = new String[o.levels() + 1];
             String x = INPUT;
-            for (int i = 1; i <= o.levels; i++) {
+            for (int i = 1; i <= o.levels(); i++) {
                 if (i > 1) {
                     x = layer("down" + (i - 1), pool(), x);
                 }
                 x = block("enc" + i, filters(i), x);
                 skips[i] = x;
             }
-            for (int i = o.levels - 1; i >= 1; i--) {
+            for (int i = o.levels() - 1; i >= 1; i--) {
                 String up = up("up" + i, filters(i), x);
-                x = vertex("skip" + i, new ChannelConcatVertex(o.spatialDims == 2 ? o.dataFormat : CNN2DFormat.NCHW),
+                x = vertex("skip" + i, new ChannelConcatVertex(o.spatialDims() == 2 ? fmt() : CNN2DFormat.NCHW),
                         up, skips[i]);
                 x = block("dec" + i, filters(i), x);
             }
-            x = layer(LOGITS, conv(1, o.numClasses, Activation.IDENTITY, false), x);
-            layer(OUTPUT, new SegmentationLossLayer.Builder().lossFunction(o.loss)
-                    .activation(o.activation.activation()).dataFormat(o.dataFormat).build(), x);
+            x = layer(LOGITS, conv(1, o.numClasses(), Activation.IDENTITY, false), x);
+            layer(OUTPUT, new SegmentationLossLayer.Builder().lossFunction(loss)
+                    .activation(o.activation().activation()).dataFormat(fmt()).build(), x);
             return g.setOutputs(OUTPUT).build();
         }
 
+        /** The 2D layout; NCHW stands in for 3D (where the 2D-or-3D blocks ignore it). */
+        private CNN2DFormat fmt() {
+            return o.dataFormat() == null ? CNN2DFormat.NCHW : o.dataFormat();
+        }
+
         private int filters(int level) {
-            return o.baseFilters << (level - 1);
+            return o.baseFilters() << (level - 1);
         }
 
         private String block(String prefix, int nOut, String input) {
             String x = input;
-            for (int j = 1; j <= o.convsPerLevel; j++) {
-                boolean norm = o.normalization != Normalization.NONE;
-                boolean drop = o.dropout > 0 && !INPUT.equals(x);
+            for (int j = 1; j <= o.convsPerLevel(); j++) {
+                boolean norm = o.normalization() != Normalization.NONE;
+                boolean drop = o.dropout() > 0 && !INPUT.equals(x);
                 x = layer(prefix + "_conv" + j, conv(3, nOut, norm ? Activation.IDENTITY : Activation.RELU, drop), x);
                 if (norm) {
                     x = layer(prefix + "_norm" + j, norm(), x);
@@ -579,48 +510,48 @@ public final class UNet {
         }
 
         private String up(String name, int nOut, String input) {
-            if (o.upsampling == Upsampling.TRANSPOSED_CONV) {
-                Layer l = o.spatialDims == 2
+            if (o.upsampling() == Upsampling.TRANSPOSED_CONV) {
+                Layer l = o.spatialDims() == 2
                         ? new TransposedConvolution2D.Builder().kernelSize(2, 2).stride(2, 2).nOut(nOut)
-                        .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat)
+                        .convolutionMode(ConvolutionMode.Same).dataFormat(fmt())
                         .activation(Activation.IDENTITY).build()
                         : new TransposedConvolution3D.Builder().kernelSize(2, 2, 2).stride(2, 2, 2).nOut(nOut)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
                         .activation(Activation.IDENTITY).build();
                 return layer(name, l, input);
             }
-            Layer upsample = o.spatialDims == 2
-                    ? new Upsampling2D.Builder(2).dataFormat(o.dataFormat).build()
+            Layer upsample = o.spatialDims() == 2
+                    ? new Upsampling2D.Builder(2).dataFormat(fmt()).build()
                     : new Upsampling3D.Builder(Convolution3D.DataFormat.NCDHW, 2).build();
             String u = layer(name + "_upsample", upsample, input);
             return layer(name, conv(3, nOut, Activation.IDENTITY, false), u);
         }
 
         private Layer pool() {
-            if (o.spatialDims == 2) {
+            if (o.spatialDims() == 2) {
                 return new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
-                        .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat).build();
+                        .convolutionMode(ConvolutionMode.Same).dataFormat(fmt()).build();
             }
             return new Subsampling3DLayer.Builder(Subsampling3DLayer.PoolingType.MAX, new int[] {2, 2, 2}, new int[] {2, 2, 2})
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
         }
 
         private Layer conv(int kernel, int nOut, Activation activation, boolean dropout) {
-            Layer l = o.spatialDims == 2
+            Layer l = o.spatialDims() == 2
                     ? new NativeConvolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
-                    .convolutionMode(ConvolutionMode.Same).dataFormat(o.dataFormat).build()
+                    .convolutionMode(ConvolutionMode.Same).dataFormat(fmt()).build()
                     : new Convolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
             if (dropout) {
                 // DL4J's Dropout takes the retain probability
-                l.setIDropout(new Dropout(1.0 - o.dropout));
+                l.setIDropout(new Dropout(1.0 - o.dropout()));
             }
             return l;
         }
 
         private Layer norm() {
             // Channels and the 2D format come from the input types.
-            return o.normalization == Normalization.BATCH
+            return o.normalization() == Normalization.BATCH
                     ? new SpatialBatchNormalization.Builder().decay(0.9).activation(Activation.RELU).build()
                     : new InstanceNormalization.Builder().activation(Activation.RELU).build();
         }

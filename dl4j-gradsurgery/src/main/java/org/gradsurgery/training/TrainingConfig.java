@@ -3,6 +3,7 @@ package org.gradsurgery.training;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Objects;
+import org.gradsurgery.InvalidSettingException;
 import org.nd4j.shade.jackson.annotation.JsonCreator;
 import org.nd4j.shade.jackson.annotation.JsonIgnore;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
@@ -74,19 +75,19 @@ public final class TrainingConfig {
         this.eceBins = eceBins;
         this.progress = progress == null ? ProgressMode.AUTO : progress;
         this.progressIntervalSeconds = progressIntervalSeconds;
-        check(epochs >= 1, "epochs must be >= 1, got " + epochs);
-        check(maxIterations >= 0, "maxIterations must be >= 0 (0 = no limit), got " + maxIterations);
-        check(batchSize >= 1, "batchSize must be >= 1, got " + batchSize);
-        check(validateEvery >= 0, "validateEvery must be >= 0 epochs (0 = never), got " + validateEvery);
-        check(checkpointEvery >= 0, "checkpointEvery must be >= 0 epochs (0 = final only), got " + checkpointEvery);
-        check(eceBins >= 1, "eceBins must be >= 1, got " + eceBins);
-        check(progressIntervalSeconds > 0, "progressIntervalSeconds must be > 0, got " + progressIntervalSeconds);
-        check(earlyStopping == null || validateEvery > 0, "early stopping needs validation (validateEvery >= 1)");
+        check(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
+        check(maxIterations >= 0, "maxIterations", "must be >= 0 (0 = no limit), got " + maxIterations);
+        check(batchSize >= 1, "batchSize", "must be >= 1, got " + batchSize);
+        check(validateEvery >= 0, "validateEvery", "must be >= 0 epochs (0 = never), got " + validateEvery);
+        check(checkpointEvery >= 0, "checkpointEvery", "must be >= 0 epochs (0 = final only), got " + checkpointEvery);
+        check(eceBins >= 1, "eceBins", "must be >= 1, got " + eceBins);
+        check(progressIntervalSeconds > 0, "progressIntervalSeconds", "must be > 0, got " + progressIntervalSeconds);
+        check(earlyStopping == null || validateEvery > 0, "earlyStopping", "needs validation (validateEvery >= 1)");
     }
 
-    private static void check(boolean ok, String message) {
+    private static void check(boolean ok, String setting, String problem) {
         if (!ok) {
-            throw new IllegalArgumentException("TrainingConfig: " + message);
+            throw new InvalidSettingException("TrainingConfig", setting, problem);
         }
     }
 

@@ -140,6 +140,31 @@ class PreprocessingTest {
     }
 
     @Test
+    void divisibleForSlicesPadsInPlaneOnlyByEdgeReplication() {
+        Sample s = ramp3d(5, 3, 10); // 10 slices along axis 2
+        Sample p = Preprocessing.divisibleForSlices(3, 2).apply(s, RNG); // multiple of 4
+        assertArrayEquals(new int[]{8, 4, 10}, p.shape(), "the slice axis keeps its 10 slices");
+        float[] img = p.imageData();
+        int[] lab = p.labelData();
+        // offsets -2 and -1: output (i, j, k) reads input (clamp(i-2), clamp(j-1), k)
+        for (int i = 0; i < 8; i++) {
+            for (int j = 0; j < 4; j++) {
+                for (int k = 0; k < 10; k++) {
+                    int si = Math.min(Math.max(i - 2, 0), 4);
+                    int sj = Math.min(Math.max(j - 1, 0), 2);
+                    int flat = (i * 4 + j) * 10 + k;
+                    assertEquals(100 * si + 10 * sj + k, img[flat], 0f);
+                    assertEquals((si + sj + k) % 3, lab[flat]);
+                }
+            }
+        }
+        assertArrayEquals(world(s.affine(), 0, 0, 3), world(p.affine(), 2, 1, 3), 1e-9);
+        assertArrayEquals(new int[]{5, 4, 12}, Preprocessing.divisibleForSlices(3, 0).apply(s, RNG).shape());
+        assertThrows(IllegalArgumentException.class, () -> Preprocessing.divisibleForSlices(0, 2));
+        assertThrows(IllegalArgumentException.class, () -> Preprocessing.divisibleForSlices(3, 3));
+    }
+
+    @Test
     void resampleIsExactOnLinearFunctionsAndNearestOnLabels() {
         int ni = 6;
         int nj = 5;

@@ -242,12 +242,12 @@ class UNetTest {
         assertMessage(b -> b.spatialDims(3).dataFormat(CNN2DFormat.NHWC), "applies to 2D only");
         assertMessage(b -> b.dropout(1.0), "dropout is a drop probability in [0, 1), got 1.0");
         assertMessage(b -> b.dropout(-0.1), "got -0.1");
-        assertMessage(b -> b.numClasses(1), "SOFTMAX needs numClasses >= 2");
-        assertMessage(b -> b.numClasses(0).activation(UNet.OutputActivation.SIGMOID), "SIGMOID needs numClasses >= 1");
+        assertMessage(b -> b.numClasses(1), "numClasses must be >= 2 with SOFTMAX");
+        assertMessage(b -> b.numClasses(0).activation(UNet.OutputActivation.SIGMOID), "numClasses must be >= 1 with SIGMOID");
         assertMessage(b -> b.levels(4).inputSize(96, 100),
-                "input size [96, 100] is not divisible by 2^(levels-1) = 8 (levels = 4)");
+                "inputSize [96, 100] is not divisible by 2^(levels-1) = 8 (levels = 4)");
         assertMessage(b -> b.spatialDims(3).inputSize(8, 8), "inputSize needs 3 values");
-        assertMessage(b -> b.levels(3).inputSize(0, 8), "input size [0, 8]");
+        assertMessage(b -> b.levels(3).inputSize(0, 8), "inputSize [0, 8]");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> UNet.builder().dataType(DataType.INT));
         assertTrue(e.getMessage().contains("floating-point"), e.getMessage());

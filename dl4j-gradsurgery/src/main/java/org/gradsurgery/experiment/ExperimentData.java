@@ -1,0 +1,542 @@
+package org.gradsurgery.experiment;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.InvalidSettingException;
+import org.gradsurgery.data.Augmentation;
+import org.gradsurgery.data.Cases;
+import org.gradsurgery.data.CtNormalization;
+import org.gradsurgery.data.LabelMap;
+import org.gradsurgery.data.PatchSampler;
+import org.gradsurgery.data.Preprocessing;
+import org.gradsurgery.data.Resample;
+import org.gradsurgery.data.Sample;
+import org.gradsurgery.data.SegmentationDataSetIterator;
+import org.gradsurgery.data.SegmentationMultiDataSetIterator;
+import org.gradsurgery.data.Transform;
+import org.gradsurgery.evaluation.EvaluationResult;
+import org.gradsurgery.evaluation.SegmentationEvaluator;
+import org.gradsurgery.model.Inference;
+import org.gradsurgery.model.SlidingWindowInference;
+import org.gradsurgery.training.TrainingData;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
+
+/**
+ * A {@link DataPlan} resolved against its {@link DataSource}: every setting the plan left open is read from the data
+ * (dims = the images' rank, classes from the label grouping or the source's names, the split drawn with the seed, CT
+ * statistics fitted on the training cases' foreground) and checked against it, and the result gives the training
+ * batches ({@link #trainingData()}) and the evaluation ({@link #evaluate}) every command uses, whatever the source.
+ *
+ * <p>Examples: 2D on a volume = every slice along {@code sliceAxis}; 2D on 2D images = whole images; both padded to a
+ * multiple of 2^(levels−1). 3D = {@code patchesPerCase} random patches per training case and epoch (⅓ centred on
+ * foreground, nnU-Net), validation on fixed seeded patches, evaluation on whole volumes by Gaussian-weighted sliding
+ * windows of the patch size. Per case before that: label grouping, intensity normalisation, resampling (nnU-Net's
+ * order).
+ */
+public final class ExperimentData {
+    /** Batch size of evaluation on 2D examples (bounds memory; 3D evaluates one volume at a time). */
+    public static final int EVAL_BATCH = 8;
+
+    private final DataPlan plan;
+    private final DataSource source;
+    private final int levels;
+    private final int rank;
+    private final int channels;
+    private final double[] metricSpacing;
+    private final LabelMap labelMap;
+    private final CtNormalization ct;
+
+    private ExperimentData(DataPlan plan, DataSource source, int levels, int rank, int channels,
+                           double[] metricSpacing) {
+        this.plan = plan;
+        this.source = source;
+        this.levels = levels;
+        this.rank = rank;
+        this.channels = channels;
+        this.metricSpacing = metricSpacing;
+        this.labelMap = plan.labelGrouping() == null ? null : LabelMap.of(plan.labelGrouping());
+        this.ct = ct(plan);
+    }
+
+    /**
+     * Resolves {@code plan} against {@code source} for a U-Net with {@code levels} levels.
+     *
+     * @param seed     the experiment's seed (draws the split unless the plan's split has its own)
+     * @param progress where fitting CT statistics reports (every 10 cases), and the source's notes; null = silent
+     * @throws InvalidSettingException naming the setting that does not fit the data
+     */
+    public static ExperimentData prepare(DataPlan plan, DataSource source, long seed, int levels,
+                                         PrintStream progress) throws IOException {
+        DataPlan p = source.withDefaults(plan);
+        if (progress != null) {
+            for (String note : source.notes(p)) {
+                progress.println("note: " + note);
+            }
+        }
+        List<String> ids = source.caseIds();
+        if (ids.size() < 2) {
+            throw invalid("split", source.describe() + " has " + ids.size() + " labelled case(s); a case-level "
+                    + "training/validation split needs at least 2");
+        }
+        Sample first = source.load(ids.get(0));
+        int rank = first.spatialRank();
+        int k = numClasses(p, source);
+        List<String> names = p.classNames() != null ? p.classNames() : source.classNames().size() == k
+                ? source.classNames() : defaultNames(k);
+        int d = p.dims() != null ? p.dims() : rank;
+        if (d == 3 && rank == 2) {
+            throw invalid("dims", "3 needs 3D volumes, but case " + first.id() + " is a 2D image "
+                    + Arrays.toString(first.shape()) + "; use dims 2");
+        }
+        if (p.sliceAxis() != null && (d != 2 || rank != 3) && plan.sliceAxis() != null) {
+            throw invalid("sliceAxis", "applies to dims 2 on 3D volumes");
+        }
+        Integer axis = d == 2 && rank == 3 ? (p.sliceAxis() != null ? p.sliceAxis() : DataPlan.DEFAULT_SLICE_AXIS)
+                : null;
+        int[] patch = null;
+        Integer perCase = null;
+        int multiple = 1 << (levels - 1);
+        if (d == 3) {
+            patch = p.patchSize() != null ? p.patchSize()
+                    : new int[] {DataPlan.DEFAULT_PATCH, DataPlan.DEFAULT_PATCH, DataPlan.DEFAULT_PATCH};
+            for (int s : patch) {
+                if (s % multiple != 0) {
+                    throw invalid("patchSize", String.format(Locale.ROOT, "%s: every size must be a positive "
+                            + "multiple of 2^(levels-1) = %d for levels %d", join(patch), multiple, levels));
+                }
+            }
+            perCase = p.patchesPerCase() != null ? p.patchesPerCase() : DataPlan.DEFAULT_PATCHES_PER_CASE;
+        } else if (p.patchSize() != null) {
+            throw invalid("patchSize", "applies to dims 3; 2D trains on whole slices padded to a multiple of "
+                    + "2^(levels-1) = " + multiple);
+        } else if (p.patchesPerCase() != null) {
+            throw invalid("patchesPerCase", "applies to dims 3");
+        }
+        double[] target = p.spacing();
+        if (target != null && target.length != rank && !(d == 2 && rank == 3 && target.length == 2)) {
+            throw invalid("spacing", "needs " + rank + " values for " + rank + "D " + (rank == 3 ? "volumes" : "images")
+                    + (rank == 3 && d == 2 ? " (or 2, in-plane, with dims 2)" : "") + ", got " + target.length);
+        }
+        DataPlan.Split split = split(p.splitOrDefault(), ids, seed);
+        DataPlan.Builder b = p.toBuilder().dims(d).sliceAxis(axis).patchSize(patch).patchesPerCase(perCase)
+                .intensity(p.intensityOrDefault()).augmentation(p.augmentationOrDefault()).numClasses(k)
+                .classNames(names).split(split).source(source.spec());
+        if (p.intensityOrDefault() == DataPlan.Intensity.CT && p.intensityStatistics() == null) {
+            b.intensityStatistics(fitCt(source, split.training(), p, seed, progress));
+        }
+        DataPlan resolved = b.build();
+        double[] spacing = target == null ? first.spacing() : target;
+        if (d == 2 && rank == 3 && spacing.length == 3) {
+            double[] s = new double[2];
+            for (int i = 0, j = 0; i < 3; i++) {
+                if (i != axis) {
+                    s[j++] = spacing[i];
+                }
+            }
+            spacing = s;
+        }
+        return new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
+    }
+
+    private static int numClasses(DataPlan p, DataSource source) {
+        Integer grouped = p.labelGrouping() == null || p.labelGrouping().isEmpty() ? null
+                : p.labelGrouping().values().stream().mapToInt(Integer::intValue).max().getAsInt() + 1;
+        if (p.numClasses() != null) {
+            if (grouped != null && grouped > p.numClasses()) {
+                throw invalid("numClasses", p.numClasses() + " but the label grouping maps to " + grouped
+                        + " classes");
+            }
+            return p.numClasses();
+        }
+        if (grouped != null) {
+            if (grouped < 2) {
+                throw invalid("labelGrouping", "maps every code to class 0; it needs background and one structure");
+            }
+            return grouped;
+        }
+        if (source.classNames().size() >= 2) {
+            return source.classNames().size();
+        }
+        throw invalid("numClasses", "is needed with " + source.describe() + " (or a label grouping): the number of "
+                + "classes cannot be read from image files");
+    }
+
+    private static List<String> defaultNames(int k) {
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            names.add(i == 0 ? "background" : "class " + i);
+        }
+        return names;
+    }
+
+    /** Listed lists checked against the source; otherwise drawn ({@link Cases#heldOut}) and recorded. */
+    private static DataPlan.Split split(DataPlan.Split s, List<String> ids, long seed) {
+        if (s.listed()) {
+            List<String> all = new ArrayList<>(s.training());
+            all.addAll(s.validation());
+            if (s.test() != null) {
+                all.addAll(s.test());
+            }
+            for (String id : all) {
+                if (!ids.contains(id)) {
+                    throw invalid("split", "names case " + id + ", which the data source does not have");
+                }
+            }
+            return s;
+        }
+        long splitSeed = s.seed() != null ? s.seed() : seed;
+        boolean[] held;
+        try {
+            held = Cases.heldOut(ids.size(), s.fraction(), splitSeed);
+        } catch (IllegalArgumentException e) {
+            throw invalid("validationFraction", e.getMessage().replaceFirst("^validation fraction ", ""));
+        }
+        List<String> train = new ArrayList<>();
+        List<String> val = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            (held[i] ? val : train).add(ids.get(i));
+        }
+        return new DataPlan.Split(s.fraction(), splitSeed, train, val, null);
+    }
+
+    private static List<DataPlan.IntensityStatistics> fitCt(DataSource source, List<String> training, DataPlan p,
+                                                            long seed, PrintStream progress) {
+        if (progress != null) {
+            progress.printf(Locale.ROOT, "intensity ct: fitting the statistics on the foreground of %d training "
+                    + "case(s)%n", training.size());
+        }
+        LabelMap map = p.labelGrouping() == null ? null : LabelMap.of(p.labelGrouping());
+        int[] done = {0};
+        Iterable<Sample> samples = () -> training.stream().map(id -> {
+            try {
+                Sample s = source.load(id);
+                if (progress != null && ++done[0] % 10 == 0) {
+                    progress.printf(Locale.ROOT, "  %d/%d cases%n", done[0], training.size());
+                }
+                return map != null ? map.asTransform().apply(s, new SplittableRandom(0)) : s;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot load case " + id + ": " + e.getMessage(), e);
+            }
+        }).iterator();
+        CtNormalization ct;
+        try {
+            ct = CtNormalization.fit(samples, CtNormalization.NNUNET_SAMPLES_PER_CASE, seed);
+        } catch (IllegalArgumentException e) {
+            throw invalid("intensity", "ct: " + e.getMessage().replaceFirst("^CtNormalization: ", ""));
+        }
+        return ct.channels().stream().map(c -> new DataPlan.IntensityStatistics(c.mean(), c.std(),
+                c.percentile005(), c.percentile995())).toList();
+    }
+
+    private static CtNormalization ct(DataPlan plan) {
+        if (plan.intensityOrDefault() != DataPlan.Intensity.CT) {
+            return null;
+        }
+        if (plan.intensityStatistics() == null || plan.intensityStatistics().isEmpty()) {
+            throw invalid("intensityStatistics", "are needed with intensity ct (fitted when the plan is prepared)");
+        }
+        return CtNormalization.of(plan.intensityStatistics().stream().map(s -> new CtNormalization.Channel(s.mean(),
+                s.std(), s.percentile005(), s.percentile995())).toList());
+    }
+
+    private static InvalidSettingException invalid(String setting, String problem) {
+        return new InvalidSettingException("DataPlan", setting, problem);
+    }
+
+    private static String join(int[] a) {
+        return String.join(",", Arrays.stream(a).mapToObj(Integer::toString).toList());
+    }
+
+    // ------------------------------------------------------------------------------------------- the plan's parts
+
+    /** The resolved plan: what a run records in its {@code config.json}. */
+    public DataPlan plan() {
+        return plan;
+    }
+
+    public DataSource source() {
+        return source;
+    }
+
+    /** 2 or 3: the network's spatial dimensions. */
+    public int dims() {
+        return plan.dims();
+    }
+
+    /** Image channels C_in. */
+    public int channels() {
+        return channels;
+    }
+
+    public int numClasses() {
+        return plan.numClasses();
+    }
+
+    public List<String> classNames() {
+        return plan.classNames();
+    }
+
+    /** Voxel spacing of the network's examples (after resampling, in-plane for slices), for distance metrics. */
+    public double[] spacing() {
+        return metricSpacing.clone();
+    }
+
+    /**
+     * {@code spec} completed for this data: spatial dims, input channels and classes from the data, and in 3D the
+     * patch size as input size.
+     */
+    public UNetSpec complete(UNetSpec spec) {
+        UNetSpec.Builder b = spec.toBuilder().spatialDims(dims()).inputChannels(channels).numClasses(numClasses());
+        if (dims() == 3) {
+            b.inputSize(plan.patchSize());
+        } else if (spec.spatialDims() != 2) {
+            b.inputSize((int[]) null);
+        }
+        return b.build();
+    }
+
+    /** The intensity normalisation of {@code plan} ({@code ct} needs its statistics). */
+    public static Transform intensity(DataPlan plan) {
+        return switch (plan.intensityOrDefault()) {
+            case ZSCORE -> Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL);
+            // z-scoring undoes the linear rescale to [0, 1]: this is clip to the percentiles, then z-score
+            case PERCENTILE -> Preprocessing.percentileClip(0.5, 99.5, 0, 1)
+                    .then(Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL));
+            case CT -> ct(plan).transform();
+            case NONE -> Transform.identity();
+        };
+    }
+
+    /**
+     * Resampling to {@code target}: as many values as the sample's spatial axes, or for a volume 2 in-plane values
+     * with {@code sliceAxis} keeping the sample's own spacing.
+     */
+    public static Transform resampling(double[] target, int sliceAxis) {
+        double[] t = target.clone();
+        return (s, rng) -> {
+            double[] sp = t;
+            if (s.spatialRank() == 3 && t.length == 2) {
+                sp = new double[3];
+                for (int i = 0, j = 0; i < 3; i++) {
+                    sp[i] = i == sliceAxis ? s.spacing()[i] : t[j++];
+                }
+            }
+            if (sp.length != s.spatialRank()) {
+                throw invalid("spacing", Arrays.toString(t) + " has " + t.length + " values but " + s.id() + " is "
+                        + s.spatialRank() + "D");
+            }
+            return Resample.toSpacing(s, sp);
+        };
+    }
+
+    /**
+     * What a new image goes through before the network, as in training: {@code plan}'s intensity normalisation, then
+     * its resampling (for {@code predict}).
+     */
+    public static Transform inputTransform(DataPlan plan) {
+        Transform t = intensity(plan);
+        if (plan.spacing() != null) {
+            t = t.then(resampling(plan.spacing(), plan.sliceAxis() != null ? plan.sliceAxis()
+                    : DataPlan.DEFAULT_SLICE_AXIS));
+        }
+        return t;
+    }
+
+    /** The training augmentation of {@code plan} (identity for none). */
+    public static Transform augmentation(DataPlan plan) {
+        int[] axes = plan.flipAxes();
+        Transform flips = axes == null ? Augmentation.randomFlip(0.5) : Augmentation.randomFlip(0.5, axes);
+        return switch (plan.augmentationOrDefault()) {
+            case NONE -> Transform.identity();
+            case FLIPS -> flips;
+            // nnU-Net's multiplicative brightness (p 0.15, [0.75, 1.25]) and gamma (p 0.3, [0.7, 1.5])
+            case NNUNET_LITE -> flips.then(Augmentation.randomScaleShift(0.15, 0.75, 1.25, 0, 0))
+                    .then(Augmentation.randomGamma(0.3, 0.7, 1.5));
+        };
+    }
+
+    /** Normalised, then resampled (nnU-Net's order); in 2D padded so every slice fits (3D patches are cut to size). */
+    private Transform preprocess() {
+        Transform t = inputTransform(plan);
+        return dims() == 2 ? t.then(Preprocessing.divisibleForLevels(levels)) : t;
+    }
+
+    private SegmentationDataSetIterator.Builder examples(List<String> ids, int batchSize, long seed, boolean train)
+            throws IOException {
+        SegmentationDataSetIterator.Builder b = source.examples(ids).numClasses(numClasses()).batchSize(batchSize)
+                .preprocess(preprocess()).shuffle(train).seed(seed);
+        if (train) {
+            b.augment(augmentation(plan));
+        }
+        if (labelMap != null) {
+            b.labelMap(labelMap);
+        }
+        if (dims() == 3) {
+            b.patches(PatchSampler.of(1.0 / 3, plan.patchSize()), plan.patchesPerCase());
+        } else if (rank == 3) {
+            b.slices(plan.sliceAxis(), false);
+        } else {
+            b.wholeVolumes();
+        }
+        return b;
+    }
+
+    private MultiDataSetIterator iterator(SegmentationDataSetIterator.Builder b) {
+        return new SegmentationMultiDataSetIterator(b.build());
+    }
+
+    /** Training batches; validation on fixed (seeded) patches in 3D, on every validation slice or image in 2D. */
+    public TrainingData trainingData() {
+        long seed = plan.split().seed() != null ? plan.split().seed() : 0;
+        return new TrainingData() {
+            @Override
+            public MultiDataSetIterator training(int batchSize, long s) {
+                return iterator(uncheck(() -> examples(plan.split().training(), batchSize, s, true)));
+            }
+
+            @Override
+            public MultiDataSetIterator validation(int batchSize) {
+                return iterator(uncheck(() -> examples(plan.split().validation(), batchSize, seed, false)));
+            }
+
+            @Override
+            public int batchesPerEpoch(int batchSize) {
+                int n = plan.split().training().size();
+                return dims() == 3 ? (n * plan.patchesPerCase() + batchSize - 1) / batchSize
+                        : rank == 2 ? (n + batchSize - 1) / batchSize : -1;
+            }
+        };
+    }
+
+    private interface IoSupplier<T> {
+        T get() throws IOException;
+    }
+
+    private static <T> T uncheck(IoSupplier<T> s) {
+        try {
+            return s.get();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** {@link #evaluate(ComputationGraph, int, int[], List)} on the validation cases. */
+    public EvaluationResult evaluate(ComputationGraph net, int bins, int[] mirrorAxes) throws IOException {
+        return evaluate(net, bins, mirrorAxes, plan.split().validation());
+    }
+
+    /**
+     * The full evaluation (Dice, IoU, HD95, calibration before and after temperature scaling) of {@code net} on the
+     * cases {@code ids}: 2D on every slice (or image), 3D on whole volumes by sliding windows of the patch size.
+     *
+     * @param mirrorAxes test-time mirroring along these spatial axes (every subset, flipped back, averaged), or null
+     */
+    public EvaluationResult evaluate(ComputationGraph net, int bins, int[] mirrorAxes, List<String> ids)
+            throws IOException {
+        SegmentationEvaluator.Builder b = SegmentationEvaluator.builder().numClasses(numClasses()).bins(bins)
+                .spacing(metricSpacing);
+        MultiDataSetIterator it;
+        if (dims() == 3) {
+            SlidingWindowInference.Builder sb = SlidingWindowInference.builder().patchSize(plan.patchSize());
+            SlidingWindowInference swi = (mirrorAxes != null ? sb.mirrorAxes(mirrorAxes) : sb).build();
+            // no net.score: it would run the whole volume through the network at once, which fails unless every
+            // size is a multiple of 2^(levels-1) (and needs the memory of a whole-volume forward); training
+            // validation measures the loss on patches
+            b.inference(Inference.fromProbabilities(swi::predict)).loss(false);
+            SegmentationDataSetIterator.Builder vb = source.examples(ids).numClasses(numClasses()).batchSize(1)
+                    .preprocess(preprocess()).shuffle(false).wholeVolumes().cache(false);
+            if (labelMap != null) {
+                vb.labelMap(labelMap);
+            }
+            it = iterator(vb);
+        } else {
+            b.inference(wholeImageInference(mirrorAxes));
+            it = iterator(examples(ids, EVAL_BATCH, 0, false).cache(false));
+        }
+        return b.build().evaluate(net, it);
+    }
+
+    /**
+     * How whole 2D images get their logits: the graph's own, or with {@code mirrorAxes} ln of the mean softmax over
+     * the flips (each image one window of its own size, constant weights).
+     */
+    public static Inference wholeImageInference(int[] mirrorAxes) {
+        if (mirrorAxes == null) {
+            return Inference.graph();
+        }
+        return Inference.fromProbabilities((net, batch) -> mirroredWholeImages(net, batch, mirrorAxes));
+    }
+
+    /** Probabilities of whole images {@code [N, C, spatial...]}, each one window of its own size, mirrored. */
+    public static INDArray mirroredWholeImages(ComputationGraph net, INDArray batch, int[] mirrorAxes) {
+        int[] size = Arrays.stream(Arrays.copyOfRange(batch.shape(), 2, batch.rank())).mapToInt(Math::toIntExact)
+                .toArray();
+        // a single window: weights cancel, and constant ones keep the corners' tiny Gaussian weights out of it
+        return SlidingWindowInference.builder().patchSize(size).weighting(SlidingWindowInference.Weighting.CONSTANT)
+                .mirrorAxes(mirrorAxes).build().predict(net, batch);
+    }
+
+    // ---------------------------------------------------------------------------------------------------- reports
+
+    /** What a report says about the data, its split and its preprocessing. */
+    public String describe() {
+        DataPlan.Split s = plan.split();
+        String examples = dims() == 3 ? "random " + join(plan.patchSize()) + " patches, " + plan.patchesPerCase()
+                + " per case and epoch" : rank == 3 ? "slices along axis " + plan.sliceAxis() : "whole images";
+        String how = s.validationFraction() != null && s.seed() != null ? String.format(Locale.ROOT,
+                "validation fraction %s, seed %d", s.validationFraction(), s.seed()) : "as listed";
+        List<String> val = s.validation();
+        return String.format(Locale.ROOT, "Data: %s, %dD (%s), %d channel(s), classes %s. Training: %d cases; "
+                        + "evaluation: %d held-out cases (%s, %s)%s.", source.describe(), dims(), examples, channels,
+                String.join(", ", classNames()), s.training().size(), val.size(),
+                val.size() <= 20 ? String.join(", ", val) : String.join(", ", val.subList(0, 20)) + ", ...", how,
+                dims() == 3 ? ", whole volumes by Gaussian sliding-window inference" : "") + " " + preprocessing();
+    }
+
+    private static String number(double x) {
+        return new BigDecimal(x).round(new MathContext(6)).stripTrailingZeros().toPlainString();
+    }
+
+    /** What the report says about normalisation, resampling and augmentation. */
+    private String preprocessing() {
+        StringBuilder b = new StringBuilder("Intensity (").append(plan.intensity().specName()).append("): ");
+        switch (plan.intensity()) {
+            case CT -> {
+                b.append("nnU-Net's CT normalisation with the training foreground's statistics");
+                for (int c = 0; c < ct.channels().size(); c++) {
+                    CtNormalization.Channel ch = ct.channels().get(c);
+                    b.append(c == 0 ? ";" : ",").append(" channel ").append(c).append(": clip to [")
+                            .append(number(ch.percentile005())).append(", ").append(number(ch.percentile995()))
+                            .append("], then (x - ").append(number(ch.mean())).append(") / ")
+                            .append(number(ch.std()));
+                }
+            }
+            case PERCENTILE -> b.append("each case clipped to its own [0.5, 99.5] percentiles, then z-scored");
+            case NONE -> b.append("as the source gives it");
+            default -> b.append("each case z-scored over all its voxels");
+        }
+        double[] target = plan.spacing();
+        b.append(". Grid: ").append(target == null ? "each case's own"
+                : "resampled to " + Arrays.toString(target) + " mm (image linear, label nearest"
+                + (target.length == 2 && rank == 3 ? ", in-plane only" : "") + "); metrics in that spacing");
+        String flips = plan.flipAxes() == null ? "each spatial axis" : "axis " + join(plan.flipAxes());
+        b.append(". Training augmentation (").append(plan.augmentation().specName()).append("): ")
+                .append(switch (plan.augmentation()) {
+                    case FLIPS -> flips + " mirrored with probability 0.5";
+                    case NNUNET_LITE -> flips + " mirrored with probability 0.5, brightness x U[0.75, 1.25] "
+                            + "(p 0.15), gamma U[0.7, 1.5] on each channel's range (p 0.3)";
+                    default -> "none";
+                }).append('.');
+        return b.toString();
+    }
+}
