@@ -204,7 +204,8 @@ public final class Study {
                     .metadata("parametersNote", "updates per epoch " + batches).listeners(listeners).build().fit(net, td);
         }
         double trainSeconds = (System.nanoTime() - t0) / 1e9;
-        StudyEvaluation ev = new StudyEvaluation(data, spec.bins(), spec.boundaryBandMm());
+        StudyEvaluation ev = new StudyEvaluation(data, spec.bins(), spec.boundaryBandMm(),
+                1 << (spec.network().levels() - 1));
         ComputationGraph net = result.network();
         List<StudyData.StudyCase> valCases = data.select(split.validation());
         double temperature = 1.0;

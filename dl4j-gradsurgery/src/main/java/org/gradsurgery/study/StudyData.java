@@ -38,12 +38,13 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
     /**
      * One case.
      *
-     * @param padded  the network's input and the padded label (training)
+     * @param sample  the preprocessed case on its own grid (evaluation)
+     * @param padded  the same, padded to the study's common size (training batches)
      * @param shape   the case's own spatial shape (the padding starts after it)
      * @param spacing its voxel size in mm per spatial axis
      * @param q       the true foreground probability per voxel (synthetic data), else null
      */
-    public record StudyCase(String id, Sample padded, int[] shape, double[] spacing, float[] q) {
+    public record StudyCase(String id, Sample sample, Sample padded, int[] shape, double[] spacing, float[] q) {
         /** Whether 2D slices are taken from this case (a 3D case of a 2D study). */
         boolean sliced(int dims) {
             return dims == 2 && shape.length == 3;
@@ -81,8 +82,8 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             List<StudyCase> raw = new ArrayList<>();
             for (KnownProbabilityImages.Item it : g.generate(s.seed(), s.cases())) {
                 if (only == null || only.contains(it.sample().id())) {
-                    raw.add(new StudyCase(it.sample().id(), it.sample(), it.sample().shape(), it.sample().spacing(),
-                            it.q()));
+                    raw.add(new StudyCase(it.sample().id(), it.sample(), it.sample(), it.sample().shape(),
+                            it.sample().spacing(), it.q()));
                 }
             }
             return new StudyData(List.of("background", "foreground"), pad(raw, 2, 0, multiple), 2, 0);
@@ -147,7 +148,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             }
             s = Preprocessing.zScore(d.cropToNonzero() ? Preprocessing.NormalizationRegion.NONZERO
                     : Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
-            raw.add(new StudyCase(c.id(), s, s.shape(), s.spacing(), null));
+            raw.add(new StudyCase(c.id(), s, s, s.shape(), s.spacing(), null));
             if (out != null && (++i % 25 == 0 || i == wanted.size())) {
                 out.printf(Locale.ROOT, "loaded %d/%d cases%n", i, wanted.size());
             }
@@ -239,7 +240,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
                 t[sliceAxis] = c.shape()[sliceAxis];
             }
             Sample p = window(c.padded(), new int[r], t, Float.NaN, true);
-            if (out.put(c.id(), new StudyCase(c.id(), p, c.shape(), c.spacing(), c.q())) != null) {
+            if (out.put(c.id(), new StudyCase(c.id(), c.sample(), p, c.shape(), c.spacing(), c.q())) != null) {
                 throw new IllegalArgumentException("two cases with id " + c.id());
             }
         }

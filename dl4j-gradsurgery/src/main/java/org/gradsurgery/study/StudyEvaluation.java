@@ -14,16 +14,14 @@ import org.gradsurgery.calibration.TemperatureScaling;
 import org.gradsurgery.calibration.TemperatureScalingResult;
 import org.gradsurgery.metrics.SegmentationMetrics;
 import org.gradsurgery.metrics.SegmentationResult;
-import org.gradsurgery.model.Inference;
+import org.gradsurgery.evaluation.CaseEvaluator;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Scores one trained model of a study, case by case, in each case's own geometry: the prediction of the padded input
- * is cropped back to the case's shape (a 2D model's slice predictions are first stacked into the volume), then, per
+ * Scores one trained model of a study, case by case, in each case's own geometry ({@link CaseEvaluator#logits}: no
+ * padding is ever scored, a 2D model's slice predictions are stacked into the case's volume), then, per
  * test case, before and after temperature scaling (T fitted by NLL on the validation cases):
  * <ul>
  *   <li>Dice and HD95 per foreground class ({@link SegmentationMetrics}, the case's spacing);</li>
@@ -37,14 +35,15 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * The same calibration metrics pooled over all test voxels, and their reliability bins, describe the run as a whole.
  */
 final class StudyEvaluation {
-    private static final int SLICE_BATCH = 16;
-
     private final StudyData data;
+    private final CaseEvaluator inference;
     private final int bins;
     private final double band;
 
-    StudyEvaluation(StudyData data, int bins, double band) {
+    StudyEvaluation(StudyData data, int bins, double band, int sizeDivisor) {
         this.data = data;
+        CaseEvaluator.Builder b = CaseEvaluator.builder().numClasses(data.numClasses());
+        this.inference = (data.dims() == 2 ? b.slices(data.sliceAxis(), sizeDivisor) : b.whole(sizeDivisor)).build();
         this.bins = bins;
         this.band = band;
     }
@@ -54,58 +53,22 @@ final class StudyEvaluation {
                    Map<String, ReliabilityBins> reliability, double temperature) {
     }
 
-    /** The softmax logits of a case, cropped to its shape: {@code [1, K, shape...]}. */
+    /**
+     * The softmax logits of a case on its own grid, {@code [1, K, shape...]}: {@link CaseEvaluator#logits} (2D
+     * models: slices padded in-plane by edge replication, predicted and stacked back; 3D: the whole case padded and
+     * cropped).
+     */
     INDArray logits(ComputationGraph net, StudyData.StudyCase c) {
-        INDArray img = c.padded().image();
-        INDArray z;
-        if (!c.sliced(data.dims())) {
-            long[] s = new long[img.rank() + 1];
-            s[0] = 1;
-            System.arraycopy(img.shape(), 0, s, 1, img.rank());
-            z = Inference.graph().logits(net, img.reshape(s));
-        } else {
-            int a = data.sliceAxis();
-            int[] others = a == 0 ? new int[] {1, 2} : a == 1 ? new int[] {0, 2} : new int[] {0, 1};
-            INDArray f = img.permute(a + 1, 0, others[0] + 1, others[1] + 1).dup('c');
-            List<INDArray> parts = new ArrayList<>();
-            long n = f.size(0);
-            for (long i = 0; i < n; i += SLICE_BATCH) {
-                INDArray chunk = f.get(NDArrayIndex.interval(i, Math.min(n, i + SLICE_BATCH)), NDArrayIndex.all(),
-                        NDArrayIndex.all(), NDArrayIndex.all()).dup('c');
-                parts.add(Inference.graph().logits(net, chunk).dup('c'));
-            }
-            INDArray stacked = parts.size() == 1 ? parts.get(0) : Nd4j.concat(0, parts.toArray(new INDArray[0]));
-            // stacked is [slice, K, others[0], others[1]]; back to [K, axis 0, axis 1, axis 2]
-            int[] back = new int[4];
-            back[0] = 1;
-            back[a + 1] = 0;
-            back[others[0] + 1] = 2;
-            back[others[1] + 1] = 3;
-            INDArray v = stacked.permute(back);
-            z = v.reshape('c', 1, v.size(0), v.size(1), v.size(2), v.size(3));
-        }
-        return crop(z, c.shape(), 2).dup('c');
+        return inference.logits(net, c.sample());
     }
 
     /** The case's class map {@code [1, shape...]} (FLOAT). */
     static INDArray labels(StudyData.StudyCase c) {
-        INDArray y = c.padded().label().castTo(DataType.FLOAT);
-        INDArray cropped = crop(y, c.shape(), 0).dup('c');
-        long[] s = new long[cropped.rank() + 1];
+        INDArray y = c.sample().label().castTo(DataType.FLOAT);
+        long[] s = new long[y.rank() + 1];
         s[0] = 1;
-        System.arraycopy(cropped.shape(), 0, s, 1, cropped.rank());
-        return cropped.reshape(s);
-    }
-
-    private static INDArray crop(INDArray a, int[] shape, int lead) {
-        INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-        for (int i = 0; i < lead; i++) {
-            idx[i] = NDArrayIndex.all();
-        }
-        for (int d = 0; d < shape.length; d++) {
-            idx[lead + d] = NDArrayIndex.interval(0, shape[d]);
-        }
-        return a.get(idx);
+        System.arraycopy(y.shape(), 0, s, 1, y.rank());
+        return y.reshape(s);
     }
 
     /** Fits T on the validation cases (NLL over their voxels). */

@@ -346,6 +346,7 @@ public final class StudyReport {
     }
 
     private static void pictures(Path dir, Map<String, List<Done>> byArm, StudyData data) throws IOException {
+        org.gradsurgery.io.Charts.require("StudyReport");
         XYChart scatter = new XYChartBuilder().width(640).height(480).title("Test Dice vs top-label ECE (one point "
                 + "per arm and seed)").xAxisTitle("top-label ECE (pooled test voxels)").yAxisTitle("mean foreground "
                 + "Dice").build();

@@ -36,14 +36,14 @@ class StudyResumeTest {
 
     @Test
     void aKilledAndRestartedStudyWritesTheSameCsvAsAnUninterruptedOne(@TempDir Path tmp) throws Exception {
-        StudySpec spec = StudySmokeTest.tiny(3, List.of(4L));
+        StudySpec spec = StudySmokeTest.tiny(2, List.of(4L));
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
         Path whole = tmp.resolve("whole");
         new Study(spec, whole, null, quiet, TrainingConfig.ProgressMode.OFF).run();
         Path killed = tmp.resolve("killed");
-        // 10 training images in batches of 4: 3 updates per epoch, 9 per run; update 14 is in epoch 2 of run 2
+        // 10 training images in batches of 4: 3 updates per epoch, 6 per run; update 11 is in epoch 2 of run 2
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> new Study(spec, killed, null, quiet, TrainingConfig.ProgressMode.OFF).listener(new Kill(14))
+                () -> new Study(spec, killed, null, quiet, TrainingConfig.ProgressMode.OFF).listener(new Kill(11))
                         .run());
         assertEquals("simulated kill", e.getMessage());
         assertTrue(Files.isRegularFile(killed.resolve("runs/dice/seed-4/checkpoint/state.json")));
