@@ -40,8 +40,29 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
         return new Case(id, List.of(image), label, null);
     }
 
-    /** Loads image(s), label and mask; labels are raw codes (apply a {@link LabelMap} to get classes). */
+    /**
+     * Loads image(s), label and mask in RAS canonical axis order ({@link Orientation}): 3D NIfTI cases stored in any
+     * other axis order (LAS, LPS, LSA, ...) are flipped/permuted exactly, with the affine updated, so that array axis
+     * 2 is the inferior-superior axis whatever the scanner wrote and a model sees every case the same way round. 2D
+     * images keep their order. Labels are raw codes (apply a {@link LabelMap} to get classes).
+     */
     public Sample load() throws IOException {
+        Sample s = loadStored();
+        return s.spatialRank() == 3 ? Orientation.of(s).toCanonical(s) : s;
+    }
+
+    /**
+     * The orientation of this case's stored grid (its first image file), or null for a 2D case. Its
+     * {@link Orientation#toStored(int[])} turns a prediction made on {@link #load()}'s grid back into the file's own
+     * voxel order, to be written with the file's own affine.
+     */
+    public Orientation orientation() throws IOException {
+        Sample s = loadStored();
+        return s.spatialRank() == 3 ? Orientation.of(s) : null;
+    }
+
+    /** Loads image(s), label and mask in the files' own voxel order (no reorientation). */
+    public Sample loadStored() throws IOException {
         Loaded first = Loaded.read(images.get(0), false);
         List<float[]> channels = new ArrayList<>();
         int total = 0;
@@ -157,7 +178,30 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
                     }
                 }
             }
+            if (values != null) {
+                checkFinite(values, shape, channels, p);
+            }
             return new Loaded(p, shape, channels, values, labs, sp, img.affine(), false);
+        }
+
+        /** An image intensity that is NaN or infinite is an error naming the file, voxel and channel. */
+        static void checkFinite(float[] values, int[] shape, int channels, Path p) {
+            int n = values.length / channels;
+            long bad = 0;
+            int first = -1;
+            for (int i = 0; i < values.length; i++) {
+                if (!Float.isFinite(values[i])) {
+                    bad++;
+                    if (first < 0) {
+                        first = i;
+                    }
+                }
+            }
+            if (bad > 0) {
+                throw new IllegalArgumentException(p + ": intensity " + values[first] + " at voxel "
+                        + Labels.voxel(first % n, shape) + (channels > 1 ? " of channel " + first / n : "")
+                        + " is not a finite number (" + bad + " non-finite value(s)); fix or exclude this file");
+            }
         }
 
         void checkSameGrid(Loaded o) {

@@ -37,6 +37,52 @@ public final class Labels {
     }
 
     /**
+     * Checks that every class id of one case lies in {@code [0, numClasses)}.
+     *
+     * @param shape spatial shape of {@code labels} (C-order), to name the voxel as (i, j, k)
+     * @param what  the label file (or case) to name
+     * @throws IllegalArgumentException naming the file, the first offending value and voxel, how many voxels are out
+     *                                  of range, and the label map that would fix it
+     */
+    public static void checkClassRange(int[] labels, int[] shape, int numClasses, String what) {
+        int first = -1;
+        long bad = 0;
+        java.util.TreeSet<Integer> values = new java.util.TreeSet<>();
+        for (int v = 0; v < labels.length; v++) {
+            int c = labels[v];
+            if (c < 0 || c >= numClasses) {
+                if (first < 0) {
+                    first = v;
+                }
+                bad++;
+                if (values.size() < 10) {
+                    values.add(c);
+                }
+            }
+        }
+        if (first >= 0) {
+            throw new IllegalArgumentException(what + ": label value " + labels[first] + " at voxel "
+                    + voxel(first, shape) + " is not a class in 0.." + (numClasses - 1) + " (" + bad
+                    + " voxel(s) out of range, values " + values + "); map raw codes to classes with a label map "
+                    + "(gradsurgery: --label-map FILE)");
+        }
+    }
+
+    /** {@code (i, j, k)} of flat C-order index {@code flat} over {@code shape}. */
+    public static String voxel(long flat, int[] shape) {
+        long[] idx = new long[shape.length];
+        for (int d = shape.length - 1; d >= 0; d--) {
+            idx[d] = flat % shape[d];
+            flat /= shape[d];
+        }
+        StringBuilder b = new StringBuilder("(");
+        for (int d = 0; d < idx.length; d++) {
+            b.append(d == 0 ? "" : ", ").append(idx[d]);
+        }
+        return b.append(')').toString();
+    }
+
+    /**
      * Writes the one-hot encoding of {@code labels} (one example, {@code voxels} values) into {@code out} starting
      * at {@code offset}, laid out {@code [numClasses, voxels]}.
      *

@@ -39,7 +39,8 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
  * </pre>
  * Checks: dataset.json parses and has {@code modality}, {@code labels} and {@code training}; the modality and label
  * keys are 0..n−1; {@code numTraining}/{@code numTest} equal the list lengths; every listed file exists inside the
- * task folder; the three folders exist. macOS resource-fork files ({@code ._*}, present in the official archives)
+ * task folder; {@code imagesTr/} and {@code labelsTr/} exist ({@code imagesTs/} is optional: training and evaluation
+ * do not need the unlabelled test images, and a listed test file that is missing is still reported). macOS resource-fork files ({@code ._*}, present in the official archives)
  * are ignored. Images with several modalities are 4D NIfTI {@code [X, Y, Z, M]}; {@link Case#load()} turns them into
  * M channels.
  *
@@ -89,7 +90,8 @@ public final class MsdDataset {
         }
         List<String> modalities = indexed(json, "modality", jsonFile, problems);
         List<String> labels = indexed(json, "labels", jsonFile, problems);
-        for (String d : new String[]{"imagesTr", "labelsTr", "imagesTs"}) {
+        // imagesTs/ holds unlabelled test images: training and evaluation do not need it
+        for (String d : new String[]{"imagesTr", "labelsTr"}) {
             if (!Files.isDirectory(dir.resolve(d))) {
                 problems.add("missing folder " + d + "/");
             }
@@ -134,6 +136,9 @@ public final class MsdDataset {
         }
         List<String> unreferenced = new ArrayList<>();
         for (String d : new String[]{"imagesTr", "labelsTr", "imagesTs"}) {
+            if (!Files.isDirectory(dir.resolve(d))) {
+                continue;
+            }
             try (Stream<Path> s = Files.list(dir.resolve(d))) {
                 s.filter(Cases::isImageFile).filter(p -> !referenced.contains(p.normalize())).sorted()
                         .forEach(p -> unreferenced.add(dir.relativize(p).toString()));

@@ -112,7 +112,8 @@ public final class NiftiRecordReader extends BaseRecordReader {
         double[] spacing;
         long[] shape;
         if (kind == Kind.IMAGE) {
-            Sample s = Case.of(Png.name(file), file, null).load();
+            // the file's own voxel order, as the LABELS kind reads it: the two must pair voxel for voxel
+            Sample s = Case.of(Png.name(file), file, null).loadStored();
             INDArray img = s.image();
             long[] withBatch = new long[img.rank() + 1];
             withBatch[0] = 1;

@@ -189,9 +189,12 @@ public final class SegmentationDataSetIterator implements DataSetIterator {
         if (!s.hasLabel()) {
             throw new IllegalArgumentException("case " + s.id() + " has no label map");
         }
+        String what = inMemory == null && cases.get(c).label() != null ? cases.get(c).label().toString()
+                : "case " + s.id();
         if (labelMap != null) {
-            s = s.withLabel(labelMap.apply(s.rawLabel(), s.id()));
+            s = s.withLabel(labelMap.apply(s.rawLabel(), what));
         }
+        Labels.checkClassRange(s.rawLabel(), s.rawShape(), numClasses, what);
         s = preprocess.apply(s, new SplittableRandom(mix(seed, -1, c)));
         lastCase = c;
         lastSample = s;
@@ -265,21 +268,36 @@ public final class SegmentationDataSetIterator implements DataSetIterator {
     }
 
     /**
-     * Stacks samples into features {@code [N, C, spatial…]} and one-hot labels {@code [N, K, spatial…]}.
+     * Stacks samples into features {@code [N, C, spatial…]} and one-hot labels {@code [N, K, spatial…]}. Samples of
+     * different sizes (2D slices of volumes with different in-plane sizes) are padded, centred, to the largest size
+     * in the batch along each axis by edge replication ({@link Preprocessing.Padding#EDGE}); the padded border is
+     * trained on, never scored (evaluation works per case on its own grid).
      *
-     * @throws IllegalArgumentException naming two samples whose shapes or channel counts differ
+     * @throws IllegalArgumentException naming two samples whose channel counts or spatial ranks differ
      */
     public static DataSet toDataSet(List<Sample> batch, int numClasses) {
         Sample first = batch.get(0);
-        int[] shape = first.rawShape();
+        int[] shape = first.rawShape().clone();
         int c = first.channels();
+        for (Sample s : batch) {
+            if (s.spatialRank() != shape.length || s.channels() != c) {
+                throw new IllegalArgumentException("cannot batch " + first.id() + " (" + c + " x "
+                        + Arrays.toString(first.rawShape()) + ") with " + s.id() + " (" + s.channels() + " x "
+                        + Arrays.toString(s.rawShape()) + "): every case needs the same number of channels and "
+                        + "spatial axes");
+            }
+            for (int d = 0; d < shape.length; d++) {
+                shape[d] = Math.max(shape[d], s.rawShape()[d]);
+            }
+        }
+        List<Sample> same = new ArrayList<>(batch.size());
+        for (Sample s : batch) {
+            same.add(Preprocessing.padTo(s, shape, Preprocessing.Padding.EDGE));
+        }
+        batch = same;
+        first = batch.get(0);
         int n = first.voxels();
         for (Sample s : batch) {
-            if (!Arrays.equals(shape, s.rawShape()) || s.channels() != c) {
-                throw new IllegalArgumentException("cannot batch " + first.id() + " (" + c + " x "
-                        + Arrays.toString(shape) + ") with " + s.id() + " (" + s.channels() + " x "
-                        + Arrays.toString(s.rawShape()) + "): add Preprocessing.cropOrPad or use PATCHES mode");
-            }
             if (!s.hasLabel()) {
                 throw new IllegalArgumentException("sample " + s.id() + " has no label map");
             }

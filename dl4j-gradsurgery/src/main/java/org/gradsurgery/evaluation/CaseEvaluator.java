@@ -120,6 +120,36 @@ public final class CaseEvaluator {
         return run(net, suppliers(cases), calibrationCases == null ? null : suppliers(calibrationCases), listener);
     }
 
+    /** Loads a case by id (e.g. a data source's {@code load}); raw label codes, the stored grid. */
+    @FunctionalInterface
+    public interface CaseLoader {
+        Sample load(String id) throws IOException;
+    }
+
+    /**
+     * {@link #evaluate(ComputationGraph, List, List, CaseListener)} on the cases {@code ids} of any source, loaded
+     * one at a time by {@code loader}; T is fitted on {@code calibrationIds} (null = on {@code ids}).
+     */
+    public CaseEvaluation evaluate(ComputationGraph net, List<String> ids, CaseLoader loader,
+                                   List<String> calibrationIds, CaseListener listener) {
+        return run(net, suppliers(ids, loader), calibrationIds == null ? null : suppliers(calibrationIds, loader),
+                listener);
+    }
+
+    private static List<Supplier<Sample>> suppliers(List<String> ids, CaseLoader loader) {
+        List<Supplier<Sample>> out = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            out.add(() -> {
+                try {
+                    return loader.load(id);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read case " + id + ": " + e.getMessage(), e);
+                }
+            });
+        }
+        return out;
+    }
+
     /** {@link #evaluate(ComputationGraph, List, List, CaseListener)} on samples already loaded (raw label codes). */
     public CaseEvaluation evaluateSamples(ComputationGraph net, List<Sample> samples, List<Sample> calibration,
                                           CaseListener listener) {
@@ -222,6 +252,7 @@ public final class CaseEvaluator {
                     + "against");
         }
         int[] shape = s.shape();
+        org.gradsurgery.data.Labels.checkClassRange(s.labelData(), shape, numClasses, "case " + s.id());
         long[] ls = new long[shape.length + 1];
         ls[0] = 1;
         for (int d = 0; d < shape.length; d++) {

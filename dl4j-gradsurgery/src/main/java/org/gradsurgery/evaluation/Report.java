@@ -150,6 +150,12 @@ public final class Report {
                         t.temperature(), t.iterations(), t.converged(), t.nllBefore(), t.nllAfter()));
             }
         }
+        for (Entry e : entries) {
+            var t = e.result().temperature();
+            if (t != null && t.warning() != null) {
+                md.append("\n**Warning (").append(e.name()).append(")**: ").append(t.warning()).append('\n');
+            }
+        }
         md.append("\n## Reliability diagrams\n\nBlue: accuracy per confidence bin; red: gap to the mean confidence "
                 + "(red above blue = over-confident); below: voxels per bin (log scale).\n\n");
         md.append("Top label: [").append(TOP_PNG).append("](").append(TOP_PNG).append(")\n\n![top label](")

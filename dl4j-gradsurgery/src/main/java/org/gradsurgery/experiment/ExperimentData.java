@@ -24,7 +24,8 @@ import org.gradsurgery.data.SegmentationDataSetIterator;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
 import org.gradsurgery.data.Transform;
 import org.gradsurgery.evaluation.EvaluationResult;
-import org.gradsurgery.evaluation.SegmentationEvaluator;
+import org.gradsurgery.evaluation.CaseEvaluation;
+import org.gradsurgery.evaluation.CaseEvaluator;
 import org.gradsurgery.model.Inference;
 import org.gradsurgery.model.SlidingWindowInference;
 import org.gradsurgery.training.TrainingData;
@@ -66,6 +67,16 @@ public final class ExperimentData {
         this.metricSpacing = metricSpacing;
         this.labelMap = plan.labelGrouping() == null ? null : LabelMap.of(plan.labelGrouping());
         this.ct = ct(plan);
+    }
+
+    /**
+     * The same resolved plan (preprocessing with its fitted statistics, label grouping, dims, network input) on the
+     * cases of {@code other}: to score a saved model on an external test set with exactly the run's preprocessing.
+     * Nothing is re-split or refitted; {@link #evaluateCases} takes the case ids to score. Each case's channel count
+     * is checked against the run's when it is loaded.
+     */
+    public ExperimentData withSource(DataSource other) {
+        return new ExperimentData(plan, other, levels, rank, channels, metricSpacing);
     }
 
     /**
@@ -365,10 +376,17 @@ public final class ExperimentData {
         };
     }
 
-    /** Normalised, then resampled (nnU-Net's order); in 2D padded so every slice fits (3D patches are cut to size). */
+    /**
+     * Normalised, then resampled (nnU-Net's order); in 2D padded in-plane by edge replication so every slice fits,
+     * never along the slice axis (3D patches are cut to size).
+     */
     private Transform preprocess() {
         Transform t = inputTransform(plan);
-        return dims() == 2 ? t.then(Preprocessing.divisibleForLevels(levels)) : t;
+        return dims() == 2 ? t.then(Preprocessing.divisibleForSlices(levels, sliceAxis())) : t;
+    }
+
+    private int sliceAxis() {
+        return plan.sliceAxis() != null ? plan.sliceAxis() : DataPlan.DEFAULT_SLICE_AXIS;
     }
 
     private SegmentationDataSetIterator.Builder examples(List<String> ids, int batchSize, long seed, boolean train)
@@ -435,35 +453,48 @@ public final class ExperimentData {
         return evaluate(net, bins, mirrorAxes, plan.split().validation());
     }
 
-    /**
-     * The full evaluation (Dice, IoU, HD95, calibration before and after temperature scaling) of {@code net} on the
-     * cases {@code ids}: 2D on every slice (or image), 3D on whole volumes by sliding windows of the patch size.
-     *
-     * @param mirrorAxes test-time mirroring along these spatial axes (every subset, flipped back, averaged), or null
-     */
+    /** {@link #evaluateCases}'s pooled result. */
     public EvaluationResult evaluate(ComputationGraph net, int bins, int[] mirrorAxes, List<String> ids)
             throws IOException {
-        SegmentationEvaluator.Builder b = SegmentationEvaluator.builder().numClasses(numClasses()).bins(bins)
-                .spacing(metricSpacing);
-        MultiDataSetIterator it;
+        return evaluateCases(net, bins, mirrorAxes, ids, null).result();
+    }
+
+    /**
+     * The full evaluation (Dice, IoU, HD95 per case, calibration before and after temperature scaling) of
+     * {@code net} on the cases {@code ids}, each on its own grid and spacing ({@link CaseEvaluator}): 2D models on
+     * every slice of each volume, stacked back into the volume before scoring (whole images for 2D cases); 3D
+     * models on whole volumes by sliding windows of the patch size.
+     *
+     * @param mirrorAxes      test-time mirroring along these spatial axes (every subset, flipped back, averaged), or
+     *                        null
+     * @param calibrationIds  cases to fit the temperature on (null = on {@code ids})
+     */
+    public CaseEvaluation evaluateCases(ComputationGraph net, int bins, int[] mirrorAxes, List<String> ids,
+                                        List<String> calibrationIds) throws IOException {
+        CaseEvaluator.Builder b = CaseEvaluator.builder().numClasses(numClasses()).bins(bins)
+                .preprocess(inputTransform(plan)).labelMap(labelMap);
         if (dims() == 3) {
             SlidingWindowInference.Builder sb = SlidingWindowInference.builder().patchSize(plan.patchSize());
-            SlidingWindowInference swi = (mirrorAxes != null ? sb.mirrorAxes(mirrorAxes) : sb).build();
-            // no net.score: it would run the whole volume through the network at once, which fails unless every
-            // size is a multiple of 2^(levels-1) (and needs the memory of a whole-volume forward); training
-            // validation measures the loss on patches
-            b.inference(Inference.fromProbabilities(swi::predict)).loss(false);
-            SegmentationDataSetIterator.Builder vb = source.examples(ids).numClasses(numClasses()).batchSize(1)
-                    .preprocess(preprocess()).shuffle(false).wholeVolumes().cache(false);
-            if (labelMap != null) {
-                vb.labelMap(labelMap);
-            }
-            it = iterator(vb);
+            b.slidingWindow((mirrorAxes != null ? sb.mirrorAxes(mirrorAxes) : sb).build());
         } else {
-            b.inference(wholeImageInference(mirrorAxes));
-            it = iterator(examples(ids, EVAL_BATCH, 0, false).cache(false));
+            b.slices(sliceAxis(), 1 << (levels - 1)).sliceBatch(EVAL_BATCH).inference(wholeImageInference(mirrorAxes));
         }
-        return b.build().evaluate(net, it);
+        try {
+            return b.build().evaluate(net, ids, id -> {
+                Sample s = source.load(id);
+                if (s.channels() != channels) {
+                    throw new IllegalArgumentException("case " + id + " has " + s.channels() + " channel(s) but the "
+                            + "model was trained on " + channels + " (" + source.describe() + ")");
+                }
+                if (s.spatialRank() < rank) {
+                    throw new IllegalArgumentException("case " + id + " is " + s.spatialRank() + "D but the model was "
+                            + "trained on " + rank + "D cases (" + source.describe() + ")");
+                }
+                return s;
+            }, calibrationIds, null);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 
     /**

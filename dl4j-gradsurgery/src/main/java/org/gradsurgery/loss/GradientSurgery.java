@@ -14,7 +14,10 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * with the prediction error.
  *
  * <p>Lux, Berger, Knolle, Rückert, Paetzold, "Beyond scalar losses: calibrating segmentation models via gradient
- * vector field surgery", MIDL 2026, PMLR 315:3397-3423.
+ * vector field surgery", MIDL 2026, PMLR 315:3397-3423. The paper's full text and code were not available when this
+ * was written: the formula below is a reading of its abstract ("adds a factor to the loss's partial derivative,
+ * scaling the gradient's magnitude linearly with the prediction error"), TL;DR and published figures, and
+ * {@link Space} offers the two readings ({@code docs/LOSSES.md}, "Where the formula comes from").
  *
  * <p><b>Why.</b> For a soft Dice, ∂L/∂p_i hardly depends on p_i, and the sigmoid/softmax Jacobian p(1−p) makes the
  * logit gradient vanish at p = 0 and p = 1 only, so training pushes every voxel to the extremes and the model
@@ -25,7 +28,7 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  *   g_p = ∂L_base/∂p                      (the base loss's gradient with respect to the probabilities)
  *   f   = g_p ⊙ |y − p|^γ                 (γ = {@link #getExponent() exponent}, default 1: linear in the error)
  *   LOGITS (default):  g_z = f,  and for softmax  g_z = f − mean_c(f)  at every voxel
- *   PROBABILITIES:     g_z = J_activation(z)ᵀ · f   (an ablation: the error factor on top of the Jacobian)
+ *   PROBABILITIES:     g_z = J_activation(z)ᵀ · f   (the other reading: the error factor on top of the Jacobian)
  * </pre>
  * The mean removal for softmax projects out the direction of a common logit shift, which does not change p and
  * would only make all logits drift. Masked voxels get exactly zero. The resulting field is the gradient of no
@@ -45,11 +48,17 @@ public final class GradientSurgery implements SpatialLossFunction {
 
     private static final long serialVersionUID = 1L;
 
-    /** Where the error factor is applied. */
+    /** Where the error factor is applied: two readings of the paper's abstract and figures. */
     public enum Space {
-        /** g_z = g_p ⊙ |y − p|^γ (mean-free over classes for softmax): the paper's surgery. */
+        /**
+         * g_z = g_p ⊙ |y − p|^γ (mean-free over classes for softmax): the factor replaces the activation's Jacobian,
+         * so at γ = 1 the logit gradient is linear in the error, as cross-entropy's p − y. The default.
+         */
         LOGITS,
-        /** g_z = J_activation(z)ᵀ (g_p ⊙ |y − p|^γ): the error factor in probability space, for ablations. */
+        /**
+         * g_z = J_activation(z)ᵀ (g_p ⊙ |y − p|^γ): the factor multiplies the probability gradient and the Jacobian
+         * stays, so the logit gradient still vanishes at p = 0 and 1.
+         */
         PROBABILITIES
     }
 
@@ -63,7 +72,7 @@ public final class GradientSurgery implements SpatialLossFunction {
     @JsonProperty("space")
     private Space space = Space.LOGITS;
 
-    /** Surgery on a default {@link LossDice} in logit space with γ = 1 (the paper's setting). */
+    /** Surgery on a default {@link LossDice} in logit space with γ = 1 (the default reading). */
     public GradientSurgery() {
         this(new LossDice(), DEFAULT_EXPONENT, Space.LOGITS);
     }

@@ -5,13 +5,12 @@ import java.util.Locale;
 import org.gradsurgery.InvalidSettingException;
 import java.util.stream.Collectors;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
-import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 
 /**
  * The base losses the project names in text — command-line flags ({@code gradsurgery train --loss}), loss specs
  * ({@link LossSpec}), sweep specs and run directories — one name each: {@code dice}, {@code jaccard},
  * {@code tversky}, {@code focal-tversky}, {@code generalized-dice} (the region losses of this package) and
- * {@code mcxent} (DL4J's multi-class cross-entropy). Names parse case-insensitively with {@code -} and {@code _}
+ * {@code mcxent} (multi-class cross-entropy as a per-voxel mean, {@link LossCrossEntropy}). Names parse case-insensitively with {@code -} and {@code _}
  * alike, so the sweep specs' {@code focal_tversky} is {@code focal-tversky}. Every loss is built with the library's
  * defaults except the options a {@link LossSpec} varies: whether the background class counts (region losses) and
  * Tversky α/β ({@code tversky}, {@code focal-tversky}; Tversky with α = β = 0.5 is Dice).
@@ -68,7 +67,7 @@ public enum LossKind {
             case GENERALIZED_DICE:
                 return LossGeneralizedDice.builder().includeBackground(includeBackground).build();
             case MCXENT:
-                return new LossMCXENT();
+                return new LossCrossEntropy();
             default:
                 throw new AssertionError(this);
         }

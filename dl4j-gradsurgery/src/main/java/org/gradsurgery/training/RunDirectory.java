@@ -28,6 +28,7 @@ import org.nd4j.shade.jackson.databind.SerializationFeature;
  *   best.zip             the network at the best early-stopping epoch (only with early stopping)
  *   model.zip            the final network (ComputationGraph.save, no updater)
  *   report.md, *.png     evaluation report ({@link Report})
+ *   .lock                the run-folder lock ({@link RunLock}): one writer at a time
  * </pre>
  */
 public final class RunDirectory {

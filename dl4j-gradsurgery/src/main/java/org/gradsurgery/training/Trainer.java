@@ -77,26 +77,29 @@ public final class Trainer {
     }
 
     /**
-     * Trains {@code net} from its current state. With a run directory, writes {@code config.json} first; a run
-     * directory that already holds a checkpoint is refused (resume it, or choose another directory).
+     * Trains {@code net} from its current state. With a run directory, locks it ({@link RunLock}: a second writer
+     * is refused, naming the holder) and writes {@code config.json} first; a run directory that already holds a
+     * checkpoint is refused (resume it, or choose another directory).
      */
     public TrainingResult fit(ComputationGraph net, TrainingData data) throws IOException {
         Objects.requireNonNull(net, "net");
         Objects.requireNonNull(data, "data");
         Path run = config.runDirectory();
-        if (run != null) {
+        if (run == null) {
+            return run(net, data, new State());
+        }
+        try (RunLock lock = RunLock.acquire(run, "training")) {
             if (Files.exists(run.resolve(RunDirectory.CHECKPOINT_DIR).resolve(RunDirectory.STATE))) {
                 throw new IllegalArgumentException("run directory " + run + " already has a checkpoint; resume it or "
                         + "choose a new directory");
             }
-            Files.createDirectories(run);
             Map<String, Object> sections = new LinkedHashMap<>();
             sections.put("training", RunDirectory.JSON.readTree(config.toJson()));
             sections.putAll(metadata);
             sections.put("parameters", net.numParams());
             RunDirectory.writeConfig(run, sections);
+            return run(net, data, new State());
         }
-        return run(net, data, new State());
     }
 
     /**
@@ -120,6 +123,14 @@ public final class Trainer {
         if (!Files.isRegularFile(stateFile)) {
             throw new NoSuchFileException(stateFile + " (no checkpoint to resume from)");
         }
+        try (RunLock lock = RunLock.acquire(runDir, "training (resumed)")) {
+            return resumeLocked(runDir, stateFile, data, out, change, listeners);
+        }
+    }
+
+    private static TrainingResult resumeLocked(Path runDir, Path stateFile, TrainingData data, PrintStream out,
+                                               java.util.function.UnaryOperator<TrainingConfig> change,
+                                               TrainingListener... listeners) throws IOException {
         JsonNode s = RunDirectory.JSON.readTree(stateFile.toFile());
         // the directory may have moved since it was recorded
         TrainingConfig recorded = TrainingConfig.fromJson(s.get("config").toString()).toBuilder().runDirectory(runDir)

@@ -114,8 +114,9 @@ class DatasetsTest {
     void threeDimensionalSetsLoadWithTheirLabelMaps() throws IOException {
         Path datasets = Datasets.locate();
         Sample kmeans = Case.of("kmeans", datasets.resolve("itk-kmeans/image.nii.gz"), datasets.resolve("itk-kmeans/label.nii.gz")).load();
-        assertArrayEquals(new int[]{40, 40, 60}, kmeans.shape());
-        assertArrayEquals(new double[]{4, 4, 3}, kmeans.spacing(), 1e-9);
+        // stored LSA 40 x 40 x 60 at 4 x 4 x 3 mm; loaded in RAS order
+        assertArrayEquals(new int[]{40, 60, 40}, kmeans.shape());
+        assertArrayEquals(new double[]{4, 3, 4}, kmeans.spacing(), 1e-9);
         JsonNode ks = new ObjectMapper().readTree(datasets.resolve("itk-kmeans/stats.json").toFile()).get("voxelsPerCode");
         long[] k = Labels.classCounts(LabelMap.read(datasets.resolve("itk-kmeans/label_map.csv")).apply(kmeans.labelData(), "kmeans"), 2, "kmeans");
         assertEquals(ks.get("0").asLong(), k[0]);

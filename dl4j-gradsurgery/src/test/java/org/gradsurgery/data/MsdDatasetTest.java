@@ -105,10 +105,22 @@ class MsdDatasetTest {
         String m = e.getMessage();
         assertTrue(m.contains("'numTraining' is 5 but the list has 2"), m);
         assertTrue(m.contains("labelsTr/case_001.nii.gz"), m);
-        assertTrue(m.contains("missing folder imagesTs/"), m);
+        assertTrue(m.contains("test[0]: missing file imagesTs/case_100.nii.gz"), m);
+        assertTrue(!m.contains("missing folder imagesTs/"), "imagesTs/ itself is optional: " + m);
         assertTrue(m.contains("'labels' keys must be 0..2"), m);
         Files.delete(dir.resolve("dataset.json"));
         assertThrows(IllegalArgumentException.class, () -> MsdDataset.open(dir));
+    }
+
+    @Test
+    void aTaskFolderWithoutImagesTsOpens() throws IOException {
+        Path dir = SegmentationIteratorTest.writeMsd(tmp, TASK, 2, 0, 1);
+        if (Files.isDirectory(dir.resolve("imagesTs"))) {
+            Files.delete(dir.resolve("imagesTs"));
+        }
+        MsdDataset msd = MsdDataset.open(dir);
+        assertEquals(2, msd.trainingCases().size());
+        assertEquals(0, msd.testImages().size());
     }
 
     @Test

@@ -46,17 +46,22 @@ class SegmentationIteratorTest {
         return tmp;
     }
 
-    /** Checks features/labels of batch element e against the generator for case c. */
+    /**
+     * Checks features/labels of batch element e against the generator for case c. The files are LAS
+     * ({@link TestVolumes#AFFINE}); cases are loaded in RAS order, so canonical voxel (i, j, k) is stored voxel
+     * (n0 − 1 − i, j, k).
+     */
     private static void assertCase(DataSet ds, int e, int c, int channels) {
         INDArray f = ds.getFeatures();
         INDArray l = ds.getLabels();
         for (int i = 0; i < SHAPE[0]; i++) {
+            int si = SHAPE[0] - 1 - i;
             for (int j = 0; j < SHAPE[1]; j++) {
                 for (int k = 0; k < SHAPE[2]; k++) {
                     for (int ch = 0; ch < channels; ch++) {
-                        assertEquals(TestVolumes.value(c, ch, i, j, k), f.getFloat(e, ch, i, j, k), 1e-3f);
+                        assertEquals(TestVolumes.value(c, ch, si, j, k), f.getFloat(e, ch, i, j, k), 1e-3f);
                     }
-                    int cls = TestVolumes.classOf(TestVolumes.code(c, i, j, k));
+                    int cls = TestVolumes.classOf(TestVolumes.code(c, si, j, k));
                     for (int k2 = 0; k2 < 3; k2++) {
                         assertEquals(k2 == cls ? 1f : 0f, l.getFloat(e, k2, i, j, k));
                     }
@@ -106,7 +111,7 @@ class SegmentationIteratorTest {
         // channel 1 of case 0 written as a separate file with the values of channel 1
         TestVolumes.writeImage(img.resolve("p_0000.nii.gz"), 0, 1, SHAPE, AFFINE);
         TestVolumes.writeImage(tmp.resolve("two.nii.gz"), 0, 2, SHAPE, AFFINE);
-        Sample two = Case.of("two", tmp.resolve("two.nii.gz"), null).load();
+        Sample two = Case.of("two", tmp.resolve("two.nii.gz"), null).loadStored();
         INDArray ch1 = two.image().get(org.nd4j.linalg.indexing.NDArrayIndex.point(1)).dup('c')
                 .reshape(SHAPE[0], SHAPE[1], SHAPE[2]).dup('f');
         org.gradsurgery.data.nifti.Nifti.write(img.resolve("p_0001.nii.gz"), ch1,
@@ -119,6 +124,25 @@ class SegmentationIteratorTest {
         DataSet ds = SegmentationDataSetIterator.builder().cases(cases).labelMap(TestVolumes.map()).build().next();
         assertArrayEquals(new long[]{1, 2, 8, 6, 4}, ds.getFeatures().shape());
         assertCase(ds, 0, 0, 2);
+    }
+
+    @Test
+    void slicesOfDifferentInPlaneSizesBatchByEdgePadding() {
+        Sample a = Sample.of("a", new float[]{1, 2, 3, 4, 5, 6, 7, 8}, 1, new int[]{2, 4}, new int[]{0, 1, 1, 0, 0, 1, 1, 0},
+                null, new double[]{1, 1}, null);
+        Sample b = Sample.of("b", new float[16], 1, new int[]{4, 4}, new int[16], null, new double[]{1, 1}, null);
+        DataSet ds = SegmentationDataSetIterator.toDataSet(List.of(a, b), 2);
+        assertArrayEquals(new long[]{2, 1, 4, 4}, ds.getFeatures().shape());
+        // a (2 rows) is centred in 4 rows: rows 0 and 3 repeat its rows 0 and 1
+        assertEquals(1f, ds.getFeatures().getFloat(0, 0, 0, 0));
+        assertEquals(1f, ds.getFeatures().getFloat(0, 0, 1, 0));
+        assertEquals(8f, ds.getFeatures().getFloat(0, 0, 3, 3));
+        assertEquals(1f, ds.getLabels().getFloat(0, 1, 0, 1));
+        Sample twoChannels = Sample.of("c", new float[32], 2, new int[]{4, 4}, new int[16], null, new double[]{1, 1},
+                null);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SegmentationDataSetIterator.toDataSet(List.of(a, twoChannels), 2));
+        assertTrue(e.getMessage().contains("same number of channels"), e.getMessage());
     }
 
     @Test

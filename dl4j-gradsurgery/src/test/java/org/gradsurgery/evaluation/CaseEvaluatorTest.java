@@ -211,6 +211,42 @@ class CaseEvaluatorTest {
     }
 
     @Test
+    void casesOfAnySourceLoadOneAtATimeByIdAndUnscorableLabelsAreNamed() {
+        int[] shape = {8, 8, 4};
+        float[] img = new float[256];
+        int[] lab = new int[256];
+        lab[7] = 1;
+        img[7] = 1;
+        java.util.Map<String, Sample> source = new java.util.LinkedHashMap<>();
+        source.put("a", Sample.of("a", img, 1, shape, lab, null, new double[]{1, 1, 1}, null));
+        int[] bad = lab.clone();
+        bad[9] = 4;
+        source.put("b", Sample.of("b", img, 1, shape, bad, null, new double[]{1, 1, 1}, null));
+        List<String> loaded = new ArrayList<>();
+        CaseEvaluator ev = CaseEvaluator.builder().numClasses(2).whole(4).temperatureScaling(false)
+                .inference(fromImage(new ArrayList<>())).build();
+        CaseEvaluation r = ev.evaluate(NET, List.of("a"), id -> {
+            loaded.add(id);
+            return source.get(id);
+        }, null, null);
+        assertEquals(List.of("a"), loaded);
+        assertEquals(1.0, r.metricsOf(0).get(0).dice());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ev.evaluate(NET, List.of("b"), source::get, null, null));
+        assertTrue(e.getMessage().contains("case b") && e.getMessage().contains("--label-map"), e.getMessage());
+    }
+
+    @Test
+    void aTemperatureAtTheBoundCarriesAWarning() {
+        var capped = new org.gradsurgery.calibration.TemperatureScalingResult(100, 12, false, 0.5, 0.4, 10,
+                org.gradsurgery.calibration.TemperatureScaling.Activation.SOFTMAX);
+        assertTrue(capped.warning().contains("T = 100") && capped.warning().contains("bound"), capped.warning());
+        var fine = new org.gradsurgery.calibration.TemperatureScalingResult(1.3, 5, true, 0.5, 0.4, 10,
+                org.gradsurgery.calibration.TemperatureScaling.Activation.SOFTMAX);
+        assertEquals(null, fine.warning());
+    }
+
+    @Test
     void realTwoDimensionalNetworkOnAnOddSizedVolume() {
         ComputationGraph net = UNet.builder().numClasses(2).levels(3).baseFilters(2).seed(3).build().graph();
         int[] shape = {7, 9, 5};

@@ -34,7 +34,7 @@ class LossSpecTest {
         assertEquals(new LossTversky(), LossSpec.parse("tversky").create());
         assertEquals(new LossFocalTversky(), LossSpec.parse("focal-tversky").create());
         assertEquals(new LossGeneralizedDice(), LossSpec.parse("generalized-dice").create());
-        assertEquals(new LossMCXENT(), LossSpec.parse("mcxent").create());
+        assertEquals(new LossCrossEntropy(), LossSpec.parse("mcxent").create());
         assertEquals(GradientSurgery.wrap(new LossJaccard()), LossSpec.parse("jaccard+surgery").create());
         assertEquals(GradientSurgery.wrap(new LossDice(), 2), LossSpec.parse("dice+surgery:2").create());
         assertEquals("dice+surgery:2.0", LossSpec.parse("dice+surgery:2").toString());
