@@ -30,15 +30,18 @@ public final class Grouping {
         if (spec.isEmpty()) {
             throw new IllegalArgumentException("dataset.grouping: no classes");
         }
-        TreeMap<Integer, TreeSet<Long>> g = new TreeMap<>();
-        Map<Long, Integer> owner = new TreeMap<>();
+        TreeMap<Integer, List<Long>> byClass = new TreeMap<>();
         for (Map.Entry<String, List<Long>> e : spec.entrySet()) {
-            int k;
             try {
-                k = Integer.parseInt(e.getKey().trim());
+                byClass.put(Integer.parseInt(e.getKey().trim()), e.getValue());
             } catch (NumberFormatException ex) {
                 throw new IllegalArgumentException("dataset.grouping: class '" + e.getKey() + "' is not a number");
             }
+        }
+        TreeMap<Integer, TreeSet<Long>> g = new TreeMap<>();
+        Map<Long, Integer> owner = new TreeMap<>();
+        for (Map.Entry<Integer, List<Long>> e : byClass.entrySet()) {
+            int k = e.getKey();
             if (e.getValue() == null || e.getValue().isEmpty()) {
                 throw new IllegalArgumentException("dataset.grouping: class " + k + " has no codes");
             }

@@ -108,7 +108,25 @@ public final class Study {
 
     /** Runs everything not yet done and writes the report; returns the path of {@code study.md}. */
     public Path run() throws IOException {
+        return run(true);
+    }
+
+    /**
+     * With {@code train} false, only writes the report from the runs that have finished (a study still running
+     * elsewhere, or one cut short); nothing is trained.
+     */
+    public Path run(boolean train) throws IOException {
         Files.createDirectories(dir);
+        if (!train) {
+            return execute(false);
+        }
+        // one writer per study folder (a second `study` on the same --out gets a one-line error naming the holder)
+        try (org.gradsurgery.training.RunLock lock = org.gradsurgery.training.RunLock.acquire(dir, "study")) {
+            return execute(true);
+        }
+    }
+
+    private Path execute(boolean train) throws IOException {
         Path specFile = dir.resolve(SPEC_FILE);
         if (Files.isRegularFile(specFile)) {
             StudySpec before = StudySpec.read(specFile);
@@ -117,17 +135,21 @@ public final class Study {
                         + "only arms and seeds may change between runs of one study: choose another --out");
             }
         }
-        AtomicFiles.writeString(specFile, spec.toJson() + "\n");
+        if (train) {
+            AtomicFiles.writeString(specFile, spec.toJson() + "\n");
+        }
         StudyData data = StudyData.load(spec.dataset(), spec.network().levels(), null, out);
         StudySplit split = split(data);
-        split.write(dir.resolve(StudySplit.FILE));
+        if (train) {
+            split.write(dir.resolve(StudySplit.FILE));
+        }
         out.printf(Locale.ROOT, "study %s: %d classes (%s), split %d train / %d validation / %d test cases%n",
                 spec.name(), data.numClasses(), String.join(", ", data.classNames()), split.train().size(),
                 split.validation().size(), split.test().size());
         List<Run> runs = runs();
         long started = System.nanoTime();
         int doneHere = 0;
-        for (int i = 0; i < runs.size(); i++) {
+        for (int i = 0; train && i < runs.size(); i++) {
             Run r = runs.get(i);
             if (Files.isRegularFile(r.dir().resolve(RESULT))) {
                 out.printf(Locale.ROOT, "run %d/%d: %s, seed %d: done (%s)%n", i + 1, runs.size(), r.loss().label(),

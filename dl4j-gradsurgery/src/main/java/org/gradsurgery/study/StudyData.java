@@ -13,12 +13,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
-import org.gradsurgery.data.Case;
-import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.KnownProbabilityImages;
 import org.gradsurgery.data.LabelMap;
 import org.gradsurgery.data.Preprocessing;
 import org.gradsurgery.data.Sample;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSource;
+import org.gradsurgery.experiment.FileCasesSource;
 import org.nd4j.shade.jackson.databind.JsonNode;
 
 /**
@@ -89,15 +90,15 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             return new StudyData(List.of("background", "foreground"), pad(raw, 2, 0, multiple), 2, 0);
         }
         Path root = d.root();
-        List<Case> cases;
+        // the cases come through the experiment package's DataSource (its folder pairing and pattern matching);
+        // an MSD folder is read as its imagesTr/labelsTr pair, so a task without imagesTs/ works
+        DataSource source = d.msd() != null
+                ? FileCasesSource.folders(root.resolve("imagesTr"), root.resolve("labelsTr"))
+                : FileCasesSource.folders(new DataPlan.Folders(root.toString(), root.toString(), d.imagePattern(),
+                d.labelPattern()));
         List<String> names = d.classNames();
-        if (d.msd() != null) {
-            cases = Cases.fromFolders(root.resolve("imagesTr"), root.resolve("labelsTr"));
-            if (names == null) {
-                names = msdLabelNames(root);
-            }
-        } else {
-            cases = NamePatterns.pair(root, d.imagePattern(), d.labelPattern());
+        if (names == null && d.msd() != null) {
+            names = msdLabelNames(root);
         }
         Grouping grouping = d.grouping() == null ? null : Grouping.of(d.grouping());
         int k = grouping != null ? grouping.numClasses() : names != null ? names.size() : -1;
@@ -119,9 +120,9 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         TreeSet<Long> seen = new TreeSet<>();
         List<StudyCase> raw = new ArrayList<>();
         int i = 0;
-        List<Case> wanted = cases.stream().filter(c -> only == null || only.contains(c.id())).toList();
-        for (Case c : wanted) {
-            Sample s = c.load();
+        List<String> wanted = source.caseIds().stream().filter(id -> only == null || only.contains(id)).toList();
+        for (String id : wanted) {
+            Sample s = source.load(id);
             int[] codes = s.labelData();
             for (int v : codes) {
                 seen.add((long) v);
@@ -131,14 +132,15 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             } else {
                 for (int v : codes) {
                     if (v < 0 || v >= k) {
-                        throw new IllegalArgumentException(c.label() + ": label value " + v + " is outside 0.."
-                                + (k - 1) + "; give dataset.grouping to map raw codes to classes");
+                        throw new IllegalArgumentException("case " + id + " of " + root + ": label value " + v
+                                + " is outside 0.." + (k - 1) + "; give dataset.grouping to map raw codes to "
+                                + "classes");
                     }
                 }
             }
             if (d.dims() == 3 && s.spatialRank() != 3) {
-                throw new IllegalArgumentException(c.images().get(0) + " is not a 3D volume; dataset.dims 3 needs "
-                        + "volumes");
+                throw new IllegalArgumentException("case " + id + " of " + root + " is not a 3D volume; "
+                        + "dataset.dims 3 needs volumes");
             }
             if (d.cropToNonzero()) {
                 s = cropToNonzero(s);
@@ -148,7 +150,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             }
             s = Preprocessing.zScore(d.cropToNonzero() ? Preprocessing.NormalizationRegion.NONZERO
                     : Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
-            raw.add(new StudyCase(c.id(), s, s, s.shape(), s.spacing(), null));
+            raw.add(new StudyCase(id, s, s, s.shape(), s.spacing(), null));
             if (out != null && (++i % 25 == 0 || i == wanted.size())) {
                 out.printf(Locale.ROOT, "loaded %d/%d cases%n", i, wanted.size());
             }

@@ -191,7 +191,8 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
      * @param msd          an MSD task folder ({@code imagesTr/}, {@code labelsTr/} paired by file name); "" = from
      *                     the command line
      * @param folder       one folder holding image and label files named by {@code imagePattern}/{@code labelPattern}
-     *                     ({@link NamePatterns}); "" = from the command line
+     *                     (e.g. {@code {id}_t1.nii.gz}, paired by {@link org.gradsurgery.experiment.FileCasesSource});
+     *                     "" = from the command line
      * @param grouping     class index (1..K−1, as text) → raw label codes; every other code is background. Null =
      *                     labels are already 0..K−1
      * @param classNames   names of the K classes (background first); required with folders, read from MSD otherwise
@@ -219,8 +220,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
             if (folder != null) {
                 require(imagePattern != null && labelPattern != null, "dataset.imagePattern/labelPattern",
                         "are required with a folder", null);
-                NamePatterns.check(imagePattern, "dataset.imagePattern");
-                NamePatterns.check(labelPattern, "dataset.labelPattern");
+                // the patterns themselves are checked by DataPlan.Folders when the folder is opened
             }
             if (grouping != null) {
                 grouping = new TreeMap<>(Grouping.of(grouping).asSpec());

@@ -41,6 +41,10 @@ final class StudyCommand implements Callable<Integer> {
             + "later.")
     java.util.List<String> arms;
 
+    @Option(names = "--report", description = "Only write the report from the runs that have finished (nothing is "
+            + "trained); safe while the study runs in another process.")
+    boolean reportOnly;
+
     @Option(names = "--smoke", description = "A tiny version of the spec (first seed, 1 epoch, synthetic data cut to "
             + "24 images) to check that everything runs.")
     boolean smoke;
@@ -63,7 +67,7 @@ final class StudyCommand implements Callable<Integer> {
         }
         // the trainer's progress needs a PrintStream: the console's
         PrintStream o = System.out;
-        new Study(s, out, split, o, progress).run();
+        new Study(s, out, split, o, progress).run(!reportOnly);
         o.flush();
         return 0;
     }
