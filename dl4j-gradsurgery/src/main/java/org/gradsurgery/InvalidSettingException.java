@@ -8,7 +8,7 @@ package org.gradsurgery;
  *
  * <p>Message: {@code OWNER: SETTING PROBLEM}, e.g. {@code UNet: levels must be >= 1, got 0}.
  */
-public class InvalidSettingException extends IllegalArgumentException {
+public class InvalidSettingException extends InvalidInputException {
     private static final long serialVersionUID = 1L;
 
     private final String owner;

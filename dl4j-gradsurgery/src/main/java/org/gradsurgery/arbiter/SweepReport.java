@@ -19,6 +19,7 @@ import org.gradsurgery.training.RunDirectory;
 import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossKind;
+import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.loss.LossWeightedSum;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
@@ -136,14 +137,53 @@ public final class SweepReport {
         }
         List<String> a = new ArrayList<>(List.of("train"));
         a.addAll(trainLossFlags(loss.get()));
-        UNetSettings u = c.unet();
+        UNetSpec u = c.unet();
         a.addAll(List.of("--levels", String.valueOf(u.levels()), "--filters", String.valueOf(u.baseFilters()),
-                "--norm", u.normalization(), "--dropout", String.valueOf(u.dropout()), "--lr",
+                "--norm", u.normalization().name(), "--dropout", String.valueOf(u.dropout()), "--lr",
                 String.valueOf(u.learningRate()), "--epochs", String.valueOf(epochs), "--batch-size",
                 String.valueOf(batchSize), "--seed", String.valueOf(seed), "--early-stopping", earlyStopping,
                 "--patience", String.valueOf(patience)));
-        if (data.get("downsample") != null) {
-            a.addAll(List.of("--downsample", String.valueOf(data.get("downsample"))));
+        a.addAll(dataFlags(data));
+        return a;
+    }
+
+    /**
+     * The {@code train} flags of the sweep's data: {@code data} is a {@link org.gradsurgery.experiment.DataPlan}'s JSON
+     * as a map (its source's flag, and the split's validation fraction), or the bundled data set's
+     * {@code downsample}.
+     */
+    @SuppressWarnings("unchecked")
+    static List<String> dataFlags(Map<String, Object> data) {
+        List<String> a = new ArrayList<>();
+        Object source = data.get("source");
+        if (!(source instanceof Map)) {
+            if (data.get("downsample") != null) {
+                a.addAll(List.of("--downsample", String.valueOf(data.get("downsample"))));
+            }
+            return a;
+        }
+        Map<String, Object> src = (Map<String, Object>) source;
+        switch (String.valueOf(src.get("type"))) {
+            case "colin27" -> a.addAll(List.of("--downsample", String.valueOf(src.get("downsample"))));
+            case "msd" -> a.addAll(List.of("--msd", String.valueOf(src.get("dir"))));
+            case "manifest" -> a.addAll(List.of("--manifest", String.valueOf(src.get("csv"))));
+            case "folders" -> {
+                a.addAll(List.of("--images", String.valueOf(src.get("images")), "--labels",
+                        String.valueOf(src.get("labels"))));
+                if (src.get("imagePattern") != null) {
+                    a.addAll(List.of("--image-pattern", String.valueOf(src.get("imagePattern")), "--label-pattern",
+                            String.valueOf(src.get("labelPattern"))));
+                }
+            }
+            default -> {
+                return a;   // generated data has no flags
+            }
+        }
+        for (String[] k : new String[][] {{"dims", "--dims"}, {"sliceAxis", "--slice-axis"},
+                {"numClasses", "--classes"}, {"intensity", "--intensity"}, {"augmentation", "--augment"}}) {
+            if (data.get(k[0]) != null && !"colin27".equals(src.get("type"))) {
+                a.addAll(List.of(k[1], String.valueOf(data.get(k[0]))));
+            }
         }
         return a;
     }
@@ -217,18 +257,18 @@ public final class SweepReport {
         int rank = 0;
         for (CandidateResult r : ranked) {
             rank++;
-            UNetSettings u = r.candidate().unet();
+            UNetSpec u = r.candidate().unet();
             boolean eligible = objective.eligible(r, bestDice);
             String loss = describe(r.candidate().loss());
             if (r.failed()) {
                 csv.add(String.join(",", String.valueOf(rank), String.valueOf(r.index() + 1), "failed", "false",
                         ",,,,,", "0", "0", String.format(Locale.ROOT, "%.1f", r.seconds()), "failed",
                         csvField(loss), String.valueOf(u.levels()), String.valueOf(u.baseFilters()),
-                        u.normalization(), String.valueOf(u.dropout()), String.valueOf(u.learningRate()), "",
+                        u.normalization().name(), String.valueOf(u.dropout()), String.valueOf(u.learningRate()), "",
                         csvField(r.error())));
                 md.append(String.format(Locale.ROOT, "| %d | %d | %s | %d/%d/%s/%.2f | %.2g | failed: %s | | | | | | "
                                 + "| |%n", rank, r.index() + 1, loss, u.levels(), u.baseFilters(),
-                        u.normalization().toLowerCase(Locale.ROOT), u.dropout(), u.learningRate(),
+                        u.normalization().name().toLowerCase(Locale.ROOT), u.dropout(), u.learningRate(),
                         r.error().replace("|", "/")));
                 continue;
             }
@@ -237,11 +277,11 @@ public final class SweepReport {
                     String.valueOf(eligible), metricsCsv(m), String.valueOf(r.epochs()),
                     String.valueOf(r.bestEpoch()), String.format(Locale.ROOT, "%.1f", r.seconds()),
                     r.stopReason(), csvField(loss), String.valueOf(u.levels()), String.valueOf(u.baseFilters()),
-                    u.normalization(), String.valueOf(u.dropout()), String.valueOf(u.learningRate()),
+                    u.normalization().name(), String.valueOf(u.dropout()), String.valueOf(u.learningRate()),
                     r.runDirectory(), ""));
             md.append(String.format(Locale.ROOT, "| %d | %d | %s | %d/%d/%s/%.2f | %.2g | %.4f | %.4f | %.4f | %.4f "
                             + "| %.4f | %.4f | %d (%d) | %s |%n", rank, r.index() + 1, loss, u.levels(),
-                    u.baseFilters(), u.normalization().toLowerCase(Locale.ROOT), u.dropout(), u.learningRate(),
+                    u.baseFilters(), u.normalization().name().toLowerCase(Locale.ROOT), u.dropout(), u.learningRate(),
                     m.dice(), m.eceClasswise(), m.eceTopLabel(), m.eceBoundary(), m.nll(), m.brier(), r.epochs(),
                     r.bestEpoch(), objective.isConstrained() ? (eligible ? "yes" : "no") : "n/a"));
         }

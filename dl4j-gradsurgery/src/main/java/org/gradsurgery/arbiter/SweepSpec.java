@@ -19,6 +19,8 @@ import org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParame
 import org.deeplearning4j.arbiter.optimize.parameter.discrete.DiscreteParameterSpace;
 import org.deeplearning4j.arbiter.optimize.parameter.integer.IntegerParameterSpace;
 import org.gradsurgery.loss.GradientSurgery;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossKind;
 import org.nd4j.shade.jackson.core.JsonProcessingException;
 import org.nd4j.shade.jackson.databind.JsonNode;
@@ -32,7 +34,7 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
  *   "search":   {"strategy": "random", "candidates": 4, "maxMinutes": 60, "gridPoints": 3, "seed": 42},
  *   "training": {"epochs": 10, "patience": 3, "batchSize": 8, "seed": 42},
  *   "score":    {"objective": "constrained", "ece": "ece_classwise", "delta": 0.02, "bandWidth": 2.0},
- *   "data":     {"dataset": "colin27-deepgm", "downsample": 2},
+ *   "data":     {"dataset": "colin27-deepgm", "downsample": 2}    or    {"plan": {DataPlan JSON}},
  *   "space":    {"loss": ["dice"], "surgery": [false, true], "exponent": {"min": 0.5, "max": 2.0}, ...}
  * }
  * </pre>
@@ -58,7 +60,11 @@ public final class SweepSpec {
     /** Search strategies. */
     public enum Strategy { RANDOM, GRID }
 
-    /** The data sets a spec can name (resolved by the CLI through {@code org.gradsurgery.data.Datasets}). */
+    /**
+     * The short names of bundled data sets ({@code "dataset"}); any other data is a {@code "plan"}: a
+     * {@link DataPlan} (its JSON as in a run's config.json, e.g. {@code {"source": {"type": "msd", "dir": "/data/Task04"},
+     * "numClasses": 3}}) over any data source.
+     */
     public static final Set<String> DATASETS = Set.of("colin27-deepgm");
 
     private static final List<String> SECTIONS = List.of("search", "training", "score", "data", "space");
@@ -66,7 +72,7 @@ public final class SweepSpec {
             "seed");
     private static final List<String> TRAINING_KEYS = List.of("epochs", "patience", "batchSize", "seed");
     private static final List<String> SCORE_KEYS = List.of("objective", "ece", "delta", "bandWidth");
-    private static final List<String> DATA_KEYS = List.of("dataset", "downsample");
+    private static final List<String> DATA_KEYS = List.of("dataset", "downsample", "plan");
     private static final List<String> SPACE_KEYS = List.of("loss", "surgery", "exponent", "surgerySpace",
             "includeBackground", "regionWeight", "ceWeight", "tverskyAlpha", "tverskyBeta", "levels", "baseFilters",
             "normalization", "dropout", "learningRate");
@@ -85,6 +91,8 @@ public final class SweepSpec {
     private final double bandWidth;
     private final String dataset;
     private final int downsample;
+    private final DataPlan plan;
+    private final int maxLevels;
     private final SweepSpace space;
     private final String json;
 
@@ -123,7 +131,19 @@ public final class SweepSpec {
                 : SweepObjective.of(ValidationMetrics.Metric.valueOf(obj.toUpperCase(Locale.ROOT)));
         bandWidth = positive(score, "score.bandWidth", 2.0);
         JsonNode data = section(root, "data");
-        dataset = choice(data, "data.dataset", "colin27-deepgm", List.copyOf(DATASETS));
+        if (data.has("plan") && (data.has("dataset") || data.has("downsample"))) {
+            throw error("data.plan", "names the data itself; leave out dataset and downsample");
+        }
+        if (data.has("plan")) {
+            try {
+                plan = DataPlan.fromJson(data.get("plan").toString());
+            } catch (IllegalArgumentException e) {
+                throw error("data.plan", e.getMessage());
+            }
+        } else {
+            plan = null;
+        }
+        dataset = plan != null ? "plan" : choice(data, "data.dataset", "colin27-deepgm", List.copyOf(DATASETS));
         downsample = intAtLeast(data, "data.downsample", 2, 1);
         if (downsample > 2) {
             throw error("data.downsample", "must be 1 (96 x 96 slices) or 2 (48 x 48), got " + downsample);
@@ -132,6 +152,25 @@ public final class SweepSpec {
             throw error("space", "missing: the spec needs a \"space\" object with the parameters to sweep");
         }
         space = parseSpace(root.get("space"));
+        maxLevels = maxLevels(root.get("space").get("levels"));
+    }
+
+    /** The largest value of a levels space (already validated): a constant, a list or a range. */
+    private static int maxLevels(JsonNode v) {
+        if (v == null) {
+            return UNetSpec.DEFAULT_LEVELS;
+        }
+        if (v.isObject()) {
+            return v.get("max").asInt();
+        }
+        if (v.isArray()) {
+            int max = 1;
+            for (JsonNode n : v) {
+                max = Math.max(max, n.asInt());
+            }
+            return max;
+        }
+        return v.asInt();
     }
 
     /** Parses and validates a spec file. */
@@ -148,7 +187,7 @@ public final class SweepSpec {
         try {
             root = new ObjectMapper().readTree(json);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(source + ": not valid JSON: " + e.getOriginalMessage() + " (line "
+            throw new org.gradsurgery.InvalidInputException(source + ": not valid JSON: " + e.getOriginalMessage() + " (line "
                     + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
         }
         return new SweepSpec(source, root, json);
@@ -308,10 +347,12 @@ public final class SweepSpec {
     }
 
     private String normalization(String path, JsonNode v) {
-        if (v != null && v.isTextual() && UNetSettings.NORMALIZATIONS.contains(v.asText().toUpperCase(Locale.ROOT))) {
+        List<String> names = java.util.Arrays.stream(org.gradsurgery.model.UNet.Normalization.values()).map(Enum::name)
+                .toList();
+        if (v != null && v.isTextual() && names.contains(v.asText().toUpperCase(Locale.ROOT))) {
             return v.asText().toUpperCase(Locale.ROOT);
         }
-        throw error(path, "expected one of " + UNetSettings.NORMALIZATIONS + " (any case), got " + v);
+        throw error(path, "expected one of " + names + " (any case), got " + v);
     }
 
     private Boolean bool(String path, JsonNode v) {
@@ -427,7 +468,7 @@ public final class SweepSpec {
     }
 
     private IllegalArgumentException error(String path, String message) {
-        return new IllegalArgumentException(source + ": " + (path.isEmpty() ? "" : path + ": ") + message);
+        return new org.gradsurgery.InvalidInputException(source + ": " + (path.isEmpty() ? "" : path + ": ") + message);
     }
 
     // ------------------------------------------------------------------------------------------------- getters
@@ -482,8 +523,22 @@ public final class SweepSpec {
         return bandWidth;
     }
 
+    /** The bundled data set's short name, or {@code plan} when {@link #plan()} names the data. */
     public String dataset() {
         return dataset;
+    }
+
+    /** The data plan of a spec that names its data with one, else null (the bundled {@link #dataset()}). */
+    public DataPlan plan() {
+        return plan;
+    }
+
+    /**
+     * The most levels any candidate can have (the largest value the space's {@code levels} allows): 2D examples are
+     * padded to a multiple of 2^(maxLevels−1) so that every candidate fits them.
+     */
+    public int maxLevels() {
+        return maxLevels;
     }
 
     /** In-plane downsampling of the demo data (1 or 2). */

@@ -6,7 +6,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -24,6 +23,7 @@ import org.deeplearning4j.arbiter.optimize.runner.IOptimizationRunner;
 import org.deeplearning4j.arbiter.optimize.runner.listener.StatusListener;
 import org.deeplearning4j.nn.conf.serde.JsonMappers;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.training.EarlyStopping;
 import org.gradsurgery.training.RunDirectory;
@@ -118,22 +118,16 @@ public final class SweepTaskCreator implements TaskCreator {
         TrainingConfig config = TrainingConfig.builder().epochs(epochs).batchSize(batchSize).seed(candidateSeed)
                 .validateEvery(1).earlyStopping(EarlyStopping.on(trainerMetric(objective.monitored()), patience))
                 .checkpointEvery(0).runDirectory(run).progress(TrainingConfig.ProgressMode.OFF).build();
-        UNetSettings u = sc.unet();
-        // the sections gradsurgery train writes (so that train --resume works on a candidate), plus the exact loss
-        Map<String, Object> model = new LinkedHashMap<>();
-        model.put("architecture", "UNet " + data.spatialShape().length + "D");
-        model.put("levels", u.levels());
-        model.put("baseFilters", u.baseFilters());
-        model.put("normalization", u.normalization());
-        model.put("dropout", u.dropout());
-        model.put("updater", "Adam");
-        model.put("learningRate", u.learningRate());
-        model.put("parameters", net.numParams());
+        // the sections gradsurgery train writes (an ExperimentSpec, so that evaluate and train --resume work on a
+        // candidate when the data section is a DataPlan), plus the exact loss
+        UNetSpec model = factory instanceof UNetModelFactory ? UNetModelFactory.unet(sc, data, candidateSeed).spec()
+                : sc.unet();
         List<String> command = SweepReport.trainCommand(sc, epochs, batchSize, candidateSeed, patience,
                 config.earlyStopping().metric().lowerName(), dataDescription);
         TrainingResult tr = Trainer.builder(config).output(new PrintStream(OutputStream.nullOutputStream()))
                 .metadata("command", command)
-                .metadata("model", model)
+                .metadata("model", JsonMappers.getMapper().valueToTree(model))
+                .metadata("seed", candidateSeed)
                 .metadata("loss", LossSpec.describing(sc.loss()).map(LossSpec::toString)
                         .orElse(SweepReport.describe(sc.loss())))
                 .metadata("lossFunction", JsonMappers.getMapper().valueToTree(sc.loss()))

@@ -2,10 +2,13 @@ package org.gradsurgery.arbiter;
 
 import java.util.Objects;
 import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
+import org.gradsurgery.experiment.UNetSpec;
+import org.gradsurgery.model.UNet;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 /**
- * An Arbiter space over the U-Net builder's options, yielding {@link UNetSettings}.
+ * An Arbiter space over the U-Net builder's options, yielding {@link UNetSpec}s (the other settings at their
+ * defaults; dims, channels, classes and size are the data's).
  *
  * <p>Why not Arbiter's {@code ComputationGraphSpace}: it describes a graph as a fixed list of layer spaces, so the
  * depth (levels) cannot vary, and the project's U-Net needs its own vertices (channel concatenation, instance
@@ -13,9 +16,10 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * defect that {@code ComputationGraphSpace.fromJson} fails on a space with a fixed layer. This space instead
  * yields the builder options, and the sweep's task creator builds each candidate from the project's U-Net builder.
  *
- * <p>Defaults of unset children: 3 levels, 16 base filters, INSTANCE normalisation, no dropout, learning rate 1e-3.
+ * <p>Unset children are fixed at {@link UNetSpec#DEFAULTS}: levels, base filters, normalisation, dropout, learning
+ * rate.
  */
-public final class UNetSpace extends CompositeSpace<UNetSettings> {
+public final class UNetSpace extends CompositeSpace<UNetSpec> {
 
     @JsonProperty("levels")
     private ParameterSpace<Integer> levels;
@@ -33,11 +37,12 @@ public final class UNetSpace extends CompositeSpace<UNetSettings> {
     }
 
     private UNetSpace(Builder b) {
-        levels = orFixed(b.levels, 3);
-        baseFilters = orFixed(b.baseFilters, 16);
-        normalization = orFixed(b.normalization, "INSTANCE");
-        dropout = orFixed(b.dropout, 0.0);
-        learningRate = orFixed(b.learningRate, 1e-3);
+        UNetSpec d = UNetSpec.DEFAULTS;
+        levels = orFixed(b.levels, d.levels());
+        baseFilters = orFixed(b.baseFilters, d.baseFilters());
+        normalization = orFixed(b.normalization, d.normalization().name());
+        dropout = orFixed(b.dropout, d.dropout());
+        learningRate = orFixed(b.learningRate, d.learningRate());
     }
 
     public static Builder builder() {
@@ -45,11 +50,13 @@ public final class UNetSpace extends CompositeSpace<UNetSettings> {
     }
 
     @Override
-    public UNetSettings getValue(double[] values) {
-        return new UNetSettings((int) Math.round(number(levels, values, "levels")),
-                (int) Math.round(number(baseFilters, values, "baseFilters")),
-                String.valueOf(normalization.getValue(values)), number(dropout, values, "dropout"),
-                number(learningRate, values, "learningRate"));
+    public UNetSpec getValue(double[] values) {
+        return UNetSpec.builder().levels((int) Math.round(number(levels, values, "levels")))
+                .baseFilters((int) Math.round(number(baseFilters, values, "baseFilters")))
+                .normalization(UNet.Normalization.valueOf(String.valueOf(normalization.getValue(values))
+                        .trim().toUpperCase(java.util.Locale.ROOT)))
+                .dropout(number(dropout, values, "dropout"))
+                .learningRate(number(learningRate, values, "learningRate")).build();
     }
 
     @Override

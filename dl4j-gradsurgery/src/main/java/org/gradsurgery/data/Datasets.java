@@ -13,55 +13,14 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
 /**
  * One-call loaders for the prepared data sets in the repository's {@code datasets/} folder.
  *
- * <p>{@link #locate()} finds the folder: the system property {@code gradsurgery.datasets}, else the environment
- * variable {@code GRADSURGERY_DATASETS}, else a {@code datasets/} folder holding {@code colin27-deepgm/} in the working
- * directory or one of its parents.
+ * <p>They take the {@code datasets/} folder as an argument; finding it from the working directory is the examples
+ * module's business (its {@code DemoData}).
  */
 public final class Datasets {
-    /** System property naming the datasets folder. */
-    public static final String PROPERTY = "gradsurgery.datasets";
-    /** Environment variable naming the datasets folder. */
-    public static final String ENV = "GRADSURGERY_DATASETS";
     /** Folder of the demo data set inside {@code datasets/}. */
     public static final String COLIN27_DEEPGM = "colin27-deepgm";
 
     private Datasets() {
-    }
-
-    /** The datasets folder (see class doc). */
-    public static Path locate() {
-        String prop = System.getProperty(PROPERTY);
-        if (prop != null && !prop.isBlank()) {
-            return check(Path.of(prop), "system property " + PROPERTY);
-        }
-        String env = System.getenv(ENV);
-        if (env != null && !env.isBlank()) {
-            return check(Path.of(env), "environment variable " + ENV);
-        }
-        return locate(Path.of("").toAbsolutePath());
-    }
-
-    /** The first {@code datasets/} folder holding {@code colin27-deepgm/} in {@code start} or its parents. */
-    public static Path locate(Path start) {
-        List<Path> tried = new ArrayList<>();
-        for (Path p = start.toAbsolutePath().normalize(); p != null; p = p.getParent()) {
-            Path d = p.resolve("datasets");
-            tried.add(d);
-            if (Files.isDirectory(d.resolve(COLIN27_DEEPGM))) {
-                return d;
-            }
-        }
-        throw new IllegalArgumentException("datasets/ folder not found (looked for datasets/" + COLIN27_DEEPGM
-                + " in " + tried + "); run from the repository checkout, or set -D" + PROPERTY + "=PATH or " + ENV
-                + "=PATH");
-    }
-
-    private static Path check(Path p, String source) {
-        if (!Files.isDirectory(p.resolve(COLIN27_DEEPGM))) {
-            throw new IllegalArgumentException(source + " points at " + p + ", which has no " + COLIN27_DEEPGM
-                    + "/ folder");
-        }
-        return p;
     }
 
     /** {@link #colin27DeepGm(Path, int)} at full resolution (96 × 96 slices). */
@@ -76,7 +35,7 @@ public final class Datasets {
      * the spacing (linear image, nearest label); cut axial slices (axis 2); split by {@code split.json} into the
      * training slices and the held-out contiguous validation slab.
      *
-     * @param datasetsDir       the {@code datasets/} folder ({@link #locate()})
+     * @param datasetsDir       the {@code datasets/} folder
      * @param inPlaneDownsample 1 (96 × 96) or 2 (48 × 48, for smoke runs)
      */
     public static Colin27DeepGm colin27DeepGm(Path datasetsDir, int inPlaneDownsample) throws IOException {

@@ -2,6 +2,7 @@ package org.gradsurgery.evaluation;
 
 import org.gradsurgery.model.Inference;
 import java.util.Objects;
+import java.util.function.IntFunction;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.calibration.CalibrationMetrics;
 import org.gradsurgery.calibration.CalibrationResult;
@@ -51,6 +52,26 @@ public final class SegmentationEvaluator {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * The trainers' per-epoch validation: loss, mean foreground Dice and top-label ECE in {@code bins} bins (no
+     * surface distances, adaptive ECE or temperature scaling) over {@code batches.apply(batchSize)}, a fresh iterator
+     * per call; the class count is the first batch's one-hot label channel count. Null when {@code batches} gives
+     * null (no validation data); an empty iterator is an IllegalArgumentException.
+     */
+    public static EvaluationResult validate(ComputationGraph net, IntFunction<MultiDataSetIterator> batches,
+                                            int batchSize, int bins) {
+        MultiDataSetIterator val = batches.apply(batchSize);
+        if (val == null) {
+            return null;
+        }
+        if (!val.hasNext()) {
+            throw new IllegalArgumentException("validation data is empty");
+        }
+        int classes = (int) val.next().getLabels(0).size(1);
+        return builder().numClasses(classes).bins(bins).surfaceDistances(false).adaptive(false)
+                .temperatureScaling(false).build().evaluate(net, batches.apply(batchSize));
     }
 
     /** Evaluates on {@code data}; temperature (if enabled) is fitted on {@code data} too. */

@@ -385,6 +385,11 @@ public record DataPlan(@JsonProperty("source") Source source,
         }
     }
 
+    /** Parses a plan's JSON (as in a run's config.json); a bad setting is an InvalidSettingException naming it. */
+    public static DataPlan fromJson(String json) {
+        return Specs.fromJson(json, DataPlan.class);
+    }
+
     /** A plan reading {@code source} with every other setting at its default. */
     public static DataPlan of(Source source) {
         return builder(source).build();

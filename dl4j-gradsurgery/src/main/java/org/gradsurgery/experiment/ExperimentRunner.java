@@ -7,8 +7,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.evaluation.EvaluationResult;
 import org.gradsurgery.model.UNet;
+import org.gradsurgery.training.RunDirectory;
 import org.gradsurgery.training.Trainer;
 import org.gradsurgery.training.TrainingConfig;
 import org.gradsurgery.training.TrainingResult;
@@ -73,6 +75,23 @@ public final class ExperimentRunner {
 
     /** A saved run's resolved spec and its data, opened again (for evaluate, predict and resume). */
     public record Saved(ExperimentSpec spec, ExperimentData data) {
+        /** Loads a network of this run ({@code model.zip}, {@code best.zip}), checked against the spec. */
+        public ComputationGraph loadModel(Path file) throws IOException {
+            return checked(spec, RunDirectory.loadModel(file, false), file);
+        }
+    }
+
+    /**
+     * {@code net} if it is the network {@code spec} builds (same parameter count; same output vertex), otherwise an
+     * {@link InvalidInputException} naming {@code file}: a model.zip copied next to another run's config.json.
+     */
+    public static ComputationGraph checked(ExperimentSpec spec, ComputationGraph net, Path file) {
+        long expected = UNet.builder().from(spec.model()).loss(spec.loss().create()).build().numParams();
+        if (net.numParams() != expected || net.getConfiguration().getVertices().get(UNet.OUTPUT) == null) {
+            throw new InvalidInputException(file + " has " + net.numParams() + " parameters, but the run's config.json "
+                    + "describes " + spec.model() + " with " + expected + ": not this run's network");
+        }
+        return net;
     }
 
     /** Reads {@code runDir}'s {@code config.json} and opens and prepares its data as recorded. */

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.training.RunDirectory;
@@ -15,6 +16,7 @@ import org.nd4j.shade.jackson.annotation.JsonCreator;
 import org.nd4j.shade.jackson.annotation.JsonIgnoreProperties;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
  * One run, completely: the network ({@link UNetSpec}), the loss ({@link LossSpec}), the training
@@ -90,11 +92,14 @@ public record ExperimentSpec(@JsonProperty("model") UNetSpec model, @JsonPropert
         try {
             tree = Specs.JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidInputException(file + ": not valid JSON: " + e.getMessage(), e);
         }
         if (tree.path("model").isObject() && !tree.path("model").has("spatialDims")) {
-            throw new IllegalArgumentException(file + " was written by an earlier version of gradsurgery (its model "
+            throw new InvalidInputException(file + " was written by an earlier version of gradsurgery (its model "
                     + "section has no spatialDims); train the run again (docs/TRAINING.md)");
+        }
+        if (!tree.has("seed") && tree.path("training").has("seed") && tree instanceof ObjectNode o) {
+            o.set("seed", tree.path("training").path("seed"));     // one seed: the training's when none is recorded
         }
         try {
             return Specs.JSON.treeToValue(tree, ExperimentSpec.class);

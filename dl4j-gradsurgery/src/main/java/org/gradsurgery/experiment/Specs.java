@@ -2,6 +2,7 @@ package org.gradsurgery.experiment;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.InvalidSettingException;
 import org.nd4j.shade.jackson.databind.DeserializationFeature;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
@@ -42,6 +43,6 @@ final class Specs {
                 return InvalidSettingException.unreadable(s.setting(), where + s.getMessage());
             }
         }
-        return new IllegalArgumentException(where + "not a valid spec: " + e.getMessage().replace('\n', ' '), e);
+        return new InvalidInputException(where + "not a valid spec: " + e.getMessage().replace('\n', ' '), e);
     }
 }

@@ -5,6 +5,7 @@ import java.util.Objects;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.model.UNet;
+import org.gradsurgery.training.TrainingConfig;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
@@ -42,13 +43,25 @@ public record UNetSpec(@JsonProperty("spatialDims") int spatialDims,
                        @JsonProperty("inputSize") int[] inputSize,
                        @JsonProperty("seed") long seed,
                        @JsonProperty("updater") IUpdater updater,
-                       @JsonProperty("dataType") DataType dataType) {
+                       @JsonProperty("dataType") DataType dataType) implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private static final String OWNER = "UNet";
 
+    /** Default resolution levels. */
+    public static final int DEFAULT_LEVELS = 4;
+    /** Default filters at the first level. */
+    public static final int DEFAULT_BASE_FILTERS = 16;
+    /** Default convolutions per block. */
+    public static final int DEFAULT_CONVS_PER_LEVEL = 2;
+    /** Default Adam learning rate. */
+    public static final double DEFAULT_LEARNING_RATE = 1e-3;
+    /** Default seed: the training's ({@link TrainingConfig#DEFAULT_SEED}), so one seed governs a run. */
+    public static final long DEFAULT_SEED = TrainingConfig.DEFAULT_SEED;
+
     /** The defaults (see the class documentation). */
-    public static final UNetSpec DEFAULTS = new UNetSpec(2, 1, 2, 4, 16, 2, UNet.Normalization.INSTANCE, 0.0,
-            UNet.Upsampling.TRANSPOSED_CONV, UNet.OutputActivation.SOFTMAX, null, null, 42, new Adam(1e-3),
-            DataType.FLOAT);
+    public static final UNetSpec DEFAULTS = new UNetSpec(2, 1, 2, DEFAULT_LEVELS, DEFAULT_BASE_FILTERS,
+            DEFAULT_CONVS_PER_LEVEL, UNet.Normalization.INSTANCE, 0.0, UNet.Upsampling.TRANSPOSED_CONV,
+            UNet.OutputActivation.SOFTMAX, null, null, DEFAULT_SEED, new Adam(DEFAULT_LEARNING_RATE), DataType.FLOAT);
 
     /** Validates (see the class documentation); null enums take their defaults, a 2D dataFormat defaults to NCHW. */
     @JsonCreator
@@ -56,7 +69,7 @@ public record UNetSpec(@JsonProperty("spatialDims") int spatialDims,
         normalization = normalization == null ? UNet.Normalization.INSTANCE : normalization;
         upsampling = upsampling == null ? UNet.Upsampling.TRANSPOSED_CONV : upsampling;
         activation = activation == null ? UNet.OutputActivation.SOFTMAX : activation;
-        updater = updater == null ? new Adam(1e-3) : updater.clone();
+        updater = updater == null ? new Adam(DEFAULT_LEARNING_RATE) : updater.clone();
         dataType = dataType == null ? DataType.FLOAT : dataType;
         inputSize = inputSize == null ? null : inputSize.clone();
         if (spatialDims != 2 && spatialDims != 3) {

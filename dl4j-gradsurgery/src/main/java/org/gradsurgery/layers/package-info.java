@@ -20,7 +20,7 @@
  *       DL4J's 2D pooling with a plane-by-plane kernel for non-overlapping max-pooling.</li>
  * </ul>
  *
- * <p>{@link org.gradsurgery.model.UNet} builds complete, validated 2D and 3D U-Nets from these blocks (tested and
+ * <p>The model package's {@code UNet} builds complete, validated 2D and 3D U-Nets from these blocks (tested and
  * trained in FLOAT by {@code UNetTest} and {@code UNetTrainingSmokeTest}); use it unless you need another topology.
  * By hand, a 3D encoder-decoder level, as nnU-Net builds it (conv → instance norm → LeakyReLU; strided conv down;
  * transposed conv up; concatenation with the skip). Use {@code ConvolutionMode.Same} and

@@ -39,7 +39,8 @@ public final class EarlyStopping {
                     return m;
                 }
             }
-            throw new IllegalArgumentException("unknown early-stopping metric '" + s + "' (known: loss, dice, ece)");
+            throw org.gradsurgery.InvalidSettingException.unreadable("earlyStopping", "unknown early-stopping metric '"
+                    + s + "' (known: loss, dice, ece)");
         }
 
         public String lowerName() {
@@ -67,10 +68,12 @@ public final class EarlyStopping {
         this.metric = Objects.requireNonNull(metric, "early stopping metric");
         this.mode = mode == null ? metric.naturalMode() : mode;
         if (patience < 1) {
-            throw new IllegalArgumentException("early stopping patience must be >= 1 epoch, got " + patience);
+            throw new org.gradsurgery.InvalidSettingException("EarlyStopping", "patience", "must be >= 1 epoch, got "
+                    + patience);
         }
         if (!(minDelta >= 0)) {
-            throw new IllegalArgumentException("early stopping minDelta must be >= 0, got " + minDelta);
+            throw new org.gradsurgery.InvalidSettingException("EarlyStopping", "minDelta", "must be >= 0, got "
+                    + minDelta);
         }
         this.patience = patience;
         this.minDelta = minDelta;

@@ -1,9 +1,12 @@
 package org.gradsurgery.training;
 
 import org.gradsurgery.evaluation.Report;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -66,7 +69,7 @@ public final class RunDirectory {
         try {
             return JSON.readTree(p.toFile());
         } catch (IOException e) {
-            throw new IllegalArgumentException(p + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidInputException(p + ": not valid JSON: " + e.getMessage(), e);
         }
     }
 
@@ -94,6 +97,22 @@ public final class RunDirectory {
         return out;
     }
 
+    /**
+     * Deletes every {@code checkpoint-*.zip} in the checkpoint folder {@code dir} except {@code keep}: called once the
+     * new checkpoint (and whatever names it) is completely written, so a kill leaves at least one whole checkpoint.
+     */
+    public static void removeCheckpointsBut(Path dir, String keep) {
+        try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "checkpoint-*.zip")) {
+            for (Path p : old) {
+                if (!p.getFileName().toString().equals(keep)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove old checkpoints in " + dir, e);
+        }
+    }
+
     /** Saves a network atomically ({@code ComputationGraph.save}). */
     public static void saveModel(ComputationGraph net, Path file, boolean withUpdater) throws IOException {
         AtomicFiles.write(file, tmp -> net.save(tmp.toFile(), withUpdater));
@@ -107,7 +126,7 @@ public final class RunDirectory {
         try {
             return ComputationGraph.load(file.toFile(), withUpdater);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException(file + ": not a saved DL4J ComputationGraph (" + e.getMessage() + ")", e);
+            throw new InvalidInputException(file + ": not a saved DL4J ComputationGraph (" + e.getMessage() + ")", e);
         }
     }
 

@@ -5,8 +5,6 @@ import org.gradsurgery.evaluation.SegmentationEvaluator;
 import org.gradsurgery.io.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -137,7 +135,7 @@ public final class Trainer {
                 .build();
         TrainingConfig config = change.apply(recorded).toBuilder().runDirectory(runDir).build();
         if (config.seed() != recorded.seed() || config.batchSize() != recorded.batchSize()) {
-            throw new IllegalArgumentException("resume: seed and batch size must stay as recorded in " + stateFile
+            throw new org.gradsurgery.InvalidInputException("resume: seed and batch size must stay as recorded in " + stateFile
                     + " (seed " + recorded.seed() + ", batch " + recorded.batchSize() + ")");
         }
         State state = State.fromJson(s);
@@ -337,18 +335,7 @@ public final class Trainer {
     }
 
     private EvaluationResult validate(ComputationGraph net, TrainingData data) {
-        MultiDataSetIterator val = data.validation(config.batchSize());
-        if (val == null) {
-            return null;
-        }
-        if (!val.hasNext()) {
-            throw new IllegalArgumentException("validation data is empty");
-        }
-        // the class count is the one-hot label's channel count; take it from the first batch of a fresh iterator
-        int classes = (int) val.next().getLabels(0).size(1);
-        return SegmentationEvaluator.builder().numClasses(classes).bins(config.eceBins())
-                .surfaceDistances(false).adaptive(false).temperatureScaling(false).build()
-                .evaluate(net, data.validation(config.batchSize()));
+        return SegmentationEvaluator.validate(net, data::validation, config.batchSize(), config.eceBins());
     }
 
     private static String summary(EpochMetrics m) {
@@ -364,15 +351,7 @@ public final class Trainer {
         RunDirectory.saveModel(net, dir.resolve(name), true);
         AtomicFiles.writeString(dir.resolve(RunDirectory.STATE),
                 RunDirectory.JSON.writeValueAsString(st.toJson(config, name)) + "\n");
-        try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "checkpoint-*.zip")) {
-            for (Path p : old) {
-                if (!p.getFileName().toString().equals(name)) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove old checkpoints in " + dir, e);
-        }
+        RunDirectory.removeCheckpointsBut(dir, name);
     }
 
     /** Builder of a {@link Trainer}. */

@@ -216,12 +216,19 @@ public final class TrainingConfig {
                 + checkpointEvery + ", run " + runDirectory + "}";
     }
 
+    /** Default epochs. */
+    public static final int DEFAULT_EPOCHS = 10;
+    /** Default batch size. */
+    public static final int DEFAULT_BATCH_SIZE = 8;
+    /** Default seed. */
+    public static final long DEFAULT_SEED = 42;
+
     /** Builder; defaults: 10 epochs, no iteration limit, batch 8, seed 42, validate and checkpoint every epoch. */
     public static final class Builder {
-        private int epochs = 10;
+        private int epochs = DEFAULT_EPOCHS;
         private long maxIterations;
-        private int batchSize = 8;
-        private long seed = 42;
+        private int batchSize = DEFAULT_BATCH_SIZE;
+        private long seed = DEFAULT_SEED;
         private int validateEvery = 1;
         private EarlyStopping earlyStopping;
         private int checkpointEvery = 1;

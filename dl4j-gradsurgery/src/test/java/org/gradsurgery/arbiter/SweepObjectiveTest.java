@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /** The ranking on fabricated candidate results, where the right order is known by hand. */
 class SweepObjectiveTest {
     private static final SweepCandidate C = new SweepCandidate(new LossDice(),
-            new UNetSettings(2, 4, "instance", 0, 1e-3));
+            org.gradsurgery.experiment.UNetSpec.builder().levels(2).baseFilters(4).build());
 
     private static CandidateResult done(int index, double dice, double ece) {
         return CandidateResult.completed(index, C, new ValidationMetrics(dice, ece, ece / 2, ece * 3, 0.5, 0.1), 3, 2,

@@ -88,4 +88,22 @@ class SweepSpecTest {
         assertEquals(4, s.candidates());
         assertThrows(NoSuchFileException.class, () -> SweepSpec.read(dir.resolve("missing.json")));
     }
+
+    @Test
+    void anyDataSourceAsAPlan() {
+        SweepSpec s = SweepSpec.parse("{\"data\": {\"plan\": {\"source\": {\"type\": \"msd\", \"dir\": \"/data/T4\"},"
+                + " \"numClasses\": 3}}, \"space\": {\"levels\": [2, 3]}}", "s.json");
+        assertEquals(new org.gradsurgery.experiment.DataPlan.Msd("/data/T4"), s.plan().source());
+        assertEquals(3, s.plan().numClasses());
+        assertEquals(3, s.maxLevels());
+        assertEquals("plan", s.dataset());
+        assertEquals(null, SweepSpec.parse("{\"space\": {}}", "s.json").plan());
+        assertTrue(message("{\"data\": {\"plan\": {\"source\": {\"type\": \"msd\", \"dir\": \"x\"}}, \"downsample\": 1},"
+                + " \"space\": {}}").contains("data.plan: names the data itself"));
+        assertTrue(message("{\"data\": {\"plan\": {\"source\": {\"type\": \"msd\", \"dir\": \"x\"}, \"dims\": 4}},"
+                + " \"space\": {}}").contains("s.json: data.plan:"));
+        java.util.Map<String, Object> msd = java.util.Map.of("source", java.util.Map.of("type", "msd", "dir", "/d"),
+                "dims", 3);
+        assertEquals(java.util.List.of("--msd", "/d", "--dims", "3"), SweepReport.dataFlags(msd));
+    }
 }

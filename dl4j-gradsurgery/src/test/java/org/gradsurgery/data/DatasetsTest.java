@@ -26,7 +26,7 @@ class DatasetsTest {
 
     @Test
     void colin27DeepGmShapesSplitAndClassCounts() throws IOException {
-        Path datasets = Datasets.locate();
+        Path datasets = RepositoryData.datasets();
         Datasets.Colin27DeepGm d = Datasets.colin27DeepGm(datasets);
         assertEquals(List.of("background", "caudate", "putamen", "pallidum", "thalamus"), d.classNames());
         assertArrayEquals(new long[]{38, 1, 96, 96}, d.trainFeatures().shape());
@@ -64,7 +64,7 @@ class DatasetsTest {
 
     @Test
     void colin27DeepGmDownsampledForSmokeRuns() throws IOException {
-        Datasets.Colin27DeepGm d = Datasets.colin27DeepGm(Datasets.locate(), 2);
+        Datasets.Colin27DeepGm d = Datasets.colin27DeepGm(RepositoryData.datasets(), 2);
         assertArrayEquals(new long[]{38, 1, 48, 48}, d.trainFeatures().shape());
         assertArrayEquals(new long[]{10, 5, 48, 48}, d.validationLabels().shape());
         assertArrayEquals(new double[]{2, 2}, d.spacing(), 0);
@@ -72,7 +72,7 @@ class DatasetsTest {
         for (int c = 0; c < 5; c++) {
             assertTrue(perClass.getLong(c) > 0, "class " + c + " lost by downsampling");
         }
-        assertThrows(IllegalArgumentException.class, () -> Datasets.colin27DeepGm(Datasets.locate(), 3));
+        assertThrows(IllegalArgumentException.class, () -> Datasets.colin27DeepGm(RepositoryData.datasets(), 3));
         // The augmented training iterator: all 38 slices per epoch, same seed same batches.
         SegmentationDataSetIterator it = d.trainIterator(16, 5, Augmentation.randomFlip(0.5, 1));
         SegmentationDataSetIterator again = d.trainIterator(16, 5, Augmentation.randomFlip(0.5, 1));
@@ -86,18 +86,10 @@ class DatasetsTest {
         assertEquals(38, n);
     }
 
-    @Test
-    void locateFailsClearlyWithoutTheFolder() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Datasets.locate(tmp));
-        assertTrue(e.getMessage().contains("datasets/ folder not found") && e.getMessage().contains(Datasets.ENV),
-                e.getMessage());
-        assertEquals(Datasets.locate(), Datasets.locate(Datasets.locate().resolve("colin27-deepgm")));
-    }
-
     /** The committed files are the ones their SHA256SUMS (written by the prepare scripts) describe. */
     @Test
     void committedFilesMatchTheirChecksums() throws IOException, NoSuchAlgorithmException {
-        Path datasets = Datasets.locate();
+        Path datasets = RepositoryData.datasets();
         for (String set : new String[]{"colin27-deepgm", "inia19", "itk-kmeans", "itk-cthead"}) {
             List<String> lines = Files.readAllLines(datasets.resolve(set).resolve("SHA256SUMS"));
             assertTrue(lines.size() >= 3, set);
@@ -112,7 +104,7 @@ class DatasetsTest {
     /** The two small 3D sets load through the generic path with their label maps. */
     @Test
     void threeDimensionalSetsLoadWithTheirLabelMaps() throws IOException {
-        Path datasets = Datasets.locate();
+        Path datasets = RepositoryData.datasets();
         Sample kmeans = Case.of("kmeans", datasets.resolve("itk-kmeans/image.nii.gz"), datasets.resolve("itk-kmeans/label.nii.gz")).load();
         // stored LSA 40 x 40 x 60 at 4 x 4 x 3 mm; loaded in RAS order
         assertArrayEquals(new int[]{40, 60, 40}, kmeans.shape());

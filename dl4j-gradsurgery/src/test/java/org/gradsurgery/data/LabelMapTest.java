@@ -44,7 +44,7 @@ class LabelMapTest {
 
     @Test
     void committedLabelMapsCoverTheCommittedCodes() throws IOException {
-        Path d = Datasets.locate();
+        Path d = RepositoryData.datasets();
         LabelMap kmeans = LabelMap.read(d.resolve("itk-kmeans/label_map.csv"));
         assertEquals(Map.of(0L, 0, 4L, 1, 5L, 1, 6L, 1), kmeans.pairs());
         LabelMap inia = LabelMap.read(d.resolve("inia19/label_map.csv"));

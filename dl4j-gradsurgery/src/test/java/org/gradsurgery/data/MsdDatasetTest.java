@@ -157,7 +157,7 @@ class MsdDatasetTest {
     void fetchAndPrepareScriptOnAFabricatedArchive() throws Exception {
         Path bash = Path.of("/bin/bash");
         assumeTrue(Files.isExecutable(bash), "bash not available");
-        Path script = Datasets.locate().resolve("msd/fetch_and_prepare.sh");
+        Path script = RepositoryData.datasets().resolve("msd/fetch_and_prepare.sh");
         Path archive = fabricated(2);
         Path dest = tmp.resolve("data");
         Result ok = run(bash, script, archive.toString(), dest.toString());

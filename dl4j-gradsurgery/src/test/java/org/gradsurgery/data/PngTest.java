@@ -182,7 +182,7 @@ class PngTest {
     /** The committed ITK CT head slice: counts per grey value were computed with PIL/numpy when the set was prepared. */
     @Test
     void committedCtHeadSliceAndLabel() throws IOException {
-        Path dir = Datasets.locate().resolve("itk-cthead");
+        Path dir = RepositoryData.datasets().resolve("itk-cthead");
         Png.Info info = Png.info(dir.resolve("cthead1.png"));
         assertEquals(new Png.Info(Png.Kind.RGB, 8, 256, 256), info);
         Sample grey = Png.readGrey(dir.resolve("cthead1.png"));

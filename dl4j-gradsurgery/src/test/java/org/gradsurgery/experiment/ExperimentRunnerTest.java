@@ -67,6 +67,10 @@ class ExperimentRunnerTest {
                 .graph().params());
 
         ExperimentRunner.Saved again = ExperimentRunner.open(run, QUIET);
+        assertEquals(trained.params(), again.loadModel(run.resolve(RunDirectory.MODEL)).params());
+        ComputationGraph other = UNet.builder().from(s.toBuilder().baseFilters(3).build()).build().graph();
+        assertThrows(org.gradsurgery.InvalidInputException.class, () -> ExperimentRunner.checked(saved, other,
+                run.resolve("other.zip")));
         assertEquals(o.evaluation().meanDice(), again.data().evaluate(trained, ExperimentRunner.BINS, null)
                 .meanDice(), 1e-6);
 

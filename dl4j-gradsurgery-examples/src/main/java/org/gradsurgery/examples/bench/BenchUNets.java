@@ -23,14 +23,14 @@ final class BenchUNets {
                 UNet.Upsampling upsampling, CNN2DFormat format, WorkspaceMode workspace) {
         Spec {
             if (dims != 2 && dims != 3) {
-                throw new IllegalArgumentException("--dims must be 2 or 3, got " + dims);
+                throw new org.gradsurgery.InvalidInputException("--dims must be 2 or 3, got " + dims);
             }
             if (dims == 3 && format == CNN2DFormat.NHWC) {
-                throw new IllegalArgumentException("--format NHWC is 2D only (3D runs NCDHW)");
+                throw new org.gradsurgery.InvalidInputException("--format NHWC is 2D only (3D runs NCDHW)");
             }
             int div = 1 << (levels - 1);
             if (size % div != 0) {
-                throw new IllegalArgumentException("--size " + size + " must be divisible by 2^(levels-1) = " + div);
+                throw new org.gradsurgery.InvalidInputException("--size " + size + " must be divisible by 2^(levels-1) = " + div);
             }
         }
 

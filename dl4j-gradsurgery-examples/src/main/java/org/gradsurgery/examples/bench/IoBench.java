@@ -83,10 +83,10 @@ public final class IoBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (size < 2 || size > 1024) {
-            throw new IllegalArgumentException("--size must be in 2..1024, got " + size);
+            throw new org.gradsurgery.InvalidInputException("--size must be in 2..1024, got " + size);
         }
         if (repetitions < 1) {
-            throw new IllegalArgumentException("--repetitions must be at least 1, got " + repetitions);
+            throw new org.gradsurgery.InvalidInputException("--repetitions must be at least 1, got " + repetitions);
         }
         PrintWriter out = spec.commandLine().getOut();
         run(out, size, repetitions, !noPeer, keep);

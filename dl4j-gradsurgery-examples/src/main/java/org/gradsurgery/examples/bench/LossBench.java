@@ -83,15 +83,15 @@ public final class LossBench implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (repetitions < 1) {
-            throw new IllegalArgumentException("--repetitions: must be >= 1, got " + repetitions);
+            throw new org.gradsurgery.InvalidInputException("--repetitions: must be >= 1, got " + repetitions);
         }
         if (warmup < 0) {
-            throw new IllegalArgumentException("--warmup: must be >= 0, got " + warmup);
+            throw new org.gradsurgery.InvalidInputException("--warmup: must be >= 0, got " + warmup);
         }
         boolean softmax = switch (activation.toLowerCase()) {
             case "softmax" -> true;
             case "sigmoid" -> false;
-            default -> throw new IllegalArgumentException("--activation: expected softmax or sigmoid, got '"
+            default -> throw new org.gradsurgery.InvalidInputException("--activation: expected softmax or sigmoid, got '"
                     + activation + "'");
         };
         List<long[]> parsed = new ArrayList<>();
@@ -193,19 +193,19 @@ public final class LossBench implements Callable<Integer> {
                 shape[i] = Long.parseLong(parts[i].trim());
             }
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--shapes: '" + s + "' is not NxCxHxW or NxCxDxHxW (e.g. 8x4x256x256)");
+            throw new org.gradsurgery.InvalidInputException("--shapes: '" + s + "' is not NxCxHxW or NxCxDxHxW (e.g. 8x4x256x256)");
         }
         if (shape.length != 4 && shape.length != 5) {
-            throw new IllegalArgumentException("--shapes: '" + s + "' has rank " + shape.length
+            throw new org.gradsurgery.InvalidInputException("--shapes: '" + s + "' has rank " + shape.length
                     + "; expected NxCxHxW (rank 4) or NxCxDxHxW (rank 5)");
         }
         for (long d : shape) {
             if (d < 1) {
-                throw new IllegalArgumentException("--shapes: '" + s + "' has a dimension < 1");
+                throw new org.gradsurgery.InvalidInputException("--shapes: '" + s + "' has a dimension < 1");
             }
         }
         if (softmax && shape[1] < 2) {
-            throw new IllegalArgumentException("--shapes: '" + s + "' has C = 1; softmax needs at least 2 classes");
+            throw new org.gradsurgery.InvalidInputException("--shapes: '" + s + "' has C = 1; softmax needs at least 2 classes");
         }
         return shape;
     }

@@ -102,13 +102,13 @@ public final class UNetBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (iterations < 1 || warmup < 0) {
-            throw new IllegalArgumentException("--iterations must be >= 1 and --warmup >= 0, got " + iterations
+            throw new org.gradsurgery.InvalidInputException("--iterations must be >= 1 and --warmup >= 0, got " + iterations
                     + " and " + warmup);
         }
         BenchUNets.Spec base = dims == 3 ? BenchUNets.Spec.threeD() : BenchUNets.Spec.twoD();
         int b = batch != null ? batch : dims == 3 ? 1 : 4;
         if (b < 1) {
-            throw new IllegalArgumentException("--batch must be >= 1, got " + b);
+            throw new org.gradsurgery.InvalidInputException("--batch must be >= 1, got " + b);
         }
         BenchUNets.Spec s = new BenchUNets.Spec(dims, base.levels(), base.baseFilters(),
                 size != null ? size : base.size(), base.classes(), norm != null ? norm : base.norm(), upsampling,

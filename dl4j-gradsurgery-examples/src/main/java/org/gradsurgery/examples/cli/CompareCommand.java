@@ -5,19 +5,25 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.gradsurgery.InvalidSettingException;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSource;
+import org.gradsurgery.experiment.DataSources;
+import org.gradsurgery.experiment.ExperimentRunner;
+import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.loss.LossSpec;
-import org.gradsurgery.data.Datasets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code gradsurgery compare}: the same network, seed and budget under several losses, one table. */
+/** {@code gradsurgery compare}: the same network, seed, data and budget under several losses, one table. */
 @Command(name = "compare", mixinStandardHelpOptions = true,
-        description = "Train the same 2D U-Net (same seed, data order and budget) under several losses on the bundled "
-                + "Colin27 slices, evaluate each on the held-out slab, print one table and write one report.")
+        description = "Train the same U-Net (same seed, data order and budget) under several losses on your data or the "
+                + "bundled Colin27 slices, evaluate each on the held-out cases, print one table and write one report.")
 final class CompareCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -34,11 +40,11 @@ final class CompareCommand implements Callable<Integer> {
     Path out;
 
     @Mixin
-    Options.Data data = new Options.Data();
-    @Mixin
     Options.Model model = new Options.Model();
     @Mixin
     Options.Training training = new Options.Training();
+    @Mixin
+    UserData data = new UserData();
 
     @Override
     public Integer call() throws Exception {
@@ -48,26 +54,28 @@ final class CompareCommand implements Callable<Integer> {
             LossSpec l;
             try {
                 l = LossSpec.parse(s);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--losses: " + e.getMessage(), e);
+            } catch (InvalidSettingException e) {
+                throw InvalidSettingException.unreadable("losses", e.getMessage());
             }
             if (!slugs.add(l.slug())) {
-                throw new IllegalArgumentException("--losses: '" + s + "' is listed twice");
+                throw InvalidSettingException.unreadable("losses", "'" + s + "' is listed twice");
             }
             specs.add(l);
         }
-        Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir("compare");
-        training.config(dir); // validate the flags before loading anything
+        Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir("compare");
+        DataPlan plan = data.plan();
+        ExperimentSpec base = new ExperimentSpec(model.spec(), specs.get(0), training.config(dir), plan,
+                training.seed());
         PrintStream printer = Console.stream(spec);
-        int downsample = data.downsampleOr(1);
-        Datasets.Colin27DeepGm d = data.load(1);
-        List<String> args = spec.commandLine().getParseResult().originalArgs();
-        List<Experiment.Outcome> outcomes = new ArrayList<>();
+        DataSource source = DataSources.open(plan.source());
+        Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
+        List<ExperimentRunner.Outcome> outcomes = new ArrayList<>();
         for (LossSpec l : specs) {
-            outcomes.add(Experiment.run(d, downsample, model, training.config(dir.resolve(l.slug())), l, args,
-                    printer));
+            ExperimentSpec e = new ExperimentSpec(base.model(), l, training.config(dir.resolve(l.slug())), plan,
+                    base.seed());
+            outcomes.add(ExperimentRunner.run(e, source, printer, command));
         }
-        Experiment.conclude(printer, dir, "gradsurgery compare", d, outcomes);
+        Reports.conclude(printer, dir, "gradsurgery compare", outcomes);
         return 0;
     }
 }

@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -7,11 +8,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.gradsurgery.loss.LossSpec;
-import org.gradsurgery.data.Datasets;
+import java.util.Map;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSource;
+import org.gradsurgery.experiment.DataSources;
+import org.gradsurgery.experiment.ExperimentRunner;
+import org.gradsurgery.experiment.ExperimentSpec;
+import org.gradsurgery.experiment.UNetSpec;
+import org.gradsurgery.model.UNet;
 import org.gradsurgery.training.TrainingConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -48,8 +55,10 @@ final class DemoCommand implements Callable<Integer> {
             description = "Output directory (default: runs/demo-<time>).")
     Path out;
 
-    @Mixin
-    Options.DatasetsDir datasets = new Options.DatasetsDir();
+    @Option(names = "--datasets", paramLabel = "DIR",
+            description = "The repository's datasets/ folder (default: found from the working directory, see "
+                    + "train --help).")
+    Path datasets;
 
     @Option(names = "--progress", defaultValue = "AUTO", paramLabel = "MODE",
             description = "Progress display: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -59,24 +68,22 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintStream printer = Console.stream(spec);
         long start = System.nanoTime();
-        int downsample = smoke ? 2 : DOWNSAMPLE;
-        Datasets.Colin27DeepGm d = datasets.colin27(downsample);
-        Options.Model model = new Options.Model();
-        model.levels = smoke ? 2 : LEVELS;
-        model.filters = smoke ? 4 : FILTERS;
-        model.norm = org.gradsurgery.model.UNet.Normalization.INSTANCE;
-        model.lr = LR;
-        Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir(smoke ? "demo-smoke" : "demo");
-        printer.println(Experiment.dataPreamble(d));
-        List<Experiment.Outcome> outcomes = new ArrayList<>();
+        DataPlan plan = DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), DOWNSAMPLE));
+        UNetSpec unet = UNetSpec.builder().levels(smoke ? 2 : LEVELS).baseFilters(smoke ? 4 : FILTERS)
+                .normalization(UNet.Normalization.INSTANCE).learningRate(LR).build();
+        Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir(smoke ? "demo-smoke" : "demo");
+        DataSource source = DataSources.open(plan.source());
+        printer.println("Data: " + source.describe() + ".");
+        Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
+        List<ExperimentRunner.Outcome> outcomes = new ArrayList<>();
         for (LossSpec l : List.of(LossSpec.parse("dice"), LossSpec.parse("dice+surgery"))) {
             TrainingConfig config = TrainingConfig.builder().epochs(smoke ? 1 : EPOCHS)
-                    .maxIterations(smoke ? 3 : 0).batchSize(BATCH).seed(SEED)
+                    .maxIterations(smoke ? 3 : 0).batchSize(BATCH)
                     .runDirectory(dir.resolve(l.slug())).progress(progress).build();
-            outcomes.add(Experiment.run(d, downsample, model, config, l,
-                    spec.commandLine().getParseResult().originalArgs(), printer));
+            outcomes.add(ExperimentRunner.run(new ExperimentSpec(unet, l, config, plan, SEED), source, printer,
+                    command));
         }
-        Experiment.conclude(printer, dir, "gradsurgery demo: Dice vs Dice + surgery", d, outcomes);
+        Reports.conclude(printer, dir, "gradsurgery demo: Dice vs Dice + surgery", outcomes);
         printer.printf(Locale.ROOT, "total time: %.1f s%n", (System.nanoTime() - start) / 1e9);
         return 0;
     }

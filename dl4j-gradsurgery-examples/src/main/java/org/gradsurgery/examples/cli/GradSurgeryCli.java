@@ -1,6 +1,12 @@
 package org.gradsurgery.examples.cli;
 
+import java.io.FileNotFoundException;
 import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
+import org.gradsurgery.InvalidInputException;
+import org.gradsurgery.InvalidSettingException;
+import org.gradsurgery.data.nifti.NiftiFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -9,9 +15,10 @@ import picocli.CommandLine.ScopeType;
 /**
  * The {@code gradsurgery} command line: one subcommand per job.
  *
- * <p>Error policy: a user mistake (bad flag value, missing file, unknown loss name, malformed input file) prints one
- * line {@code gradsurgery: error: …} and exits with {@link #EXIT_USAGE}; any other failure prints one line and exits
- * with {@link #EXIT_FAILURE}. {@code --verbose} adds the stack trace.
+ * <p>Error policy: input the user can fix (a bad flag value, a setting out of range named by its flag, a missing or
+ * malformed file) prints one line {@code gradsurgery: error: …} and exits with {@link #EXIT_USAGE}; anything else is a
+ * bug: it prints the exception with its first {@value #STACK_LINES} stack frames and exits with
+ * {@link #EXIT_FAILURE}. {@code --verbose} prints the whole stack trace.
  */
 @Command(name = "gradsurgery", mixinStandardHelpOptions = true, version = "gradsurgery 0.1.0",
         description = "Calibrated segmentation for DL4J: region losses with gradient vector field surgery.",
@@ -74,14 +81,58 @@ public final class GradSurgeryCli implements Runnable {
 
     private static int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         PrintWriter err = cmd.getErr();
-        boolean user = UserErrors.isUserError(ex);
-        err.println("gradsurgery: " + (user ? "error: " : "failed: ") + UserErrors.describe(ex));
+        String user = userError(ex);
+        if (user != null) {
+            err.println("gradsurgery: error: " + user);
+            if (verbose(parseResult)) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return EXIT_USAGE;
+        }
+        // a bug (ours or a library's): say so, with where it happened
+        String msg = ex.getMessage();
+        err.println("gradsurgery: failed: " + (msg == null || msg.isBlank() ? ex.getClass().getName() : msg));
         if (verbose(parseResult)) {
             ex.printStackTrace(err);
-        } else if (!user) {
-            err.println("(run again with --verbose for the stack trace)");
+        } else {
+            StackTraceElement[] trace = ex.getStackTrace();
+            for (int i = 0; i < Math.min(STACK_LINES, trace.length); i++) {
+                err.println("\tat " + trace[i]);
+            }
+            err.println("(" + ex.getClass().getName() + ": not a problem with your input; run again with --verbose "
+                    + "for the whole stack trace)");
         }
         err.flush();
-        return user ? EXIT_USAGE : EXIT_FAILURE;
+        return EXIT_FAILURE;
+    }
+
+    /** Stack frames shown for a bug without {@code --verbose}. */
+    static final int STACK_LINES = 5;
+
+    /**
+     * The one-line message of input the user can fix, or null for a bug: a setting out of range (named by its flag,
+     * {@link Options#FLAGS}), another invalid input (a file that is not what it should be), a missing or unreadable
+     * file, a malformed NIfTI file.
+     */
+    static String userError(Throwable t) {
+        if (t instanceof java.io.UncheckedIOException u && u.getCause() != null) {
+            t = u.getCause();
+        }
+        if (t instanceof InvalidSettingException s) {
+            String flag = Options.FLAGS.get(s.setting());
+            return flag != null ? s.messageFor(flag) : s.getMessage();
+        }
+        if (t instanceof InvalidInputException || t instanceof NiftiFormatException
+                || t instanceof FileNotFoundException) {
+            return t.getMessage();
+        }
+        if (t instanceof NoSuchFileException) {
+            return "no such file: " + t.getMessage();
+        }
+        if (t instanceof AccessDeniedException) {
+            return "permission denied: " + t.getMessage();
+        }
+        return null;
     }
 }

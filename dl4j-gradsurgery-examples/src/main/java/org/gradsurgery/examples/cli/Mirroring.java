@@ -2,18 +2,15 @@ package org.gradsurgery.examples.cli;
 
 import java.util.Arrays;
 import java.util.Locale;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.gradsurgery.model.Inference;
-import org.gradsurgery.model.SlidingWindowInference;
-import org.nd4j.linalg.api.ndarray.INDArray;
+import org.gradsurgery.InvalidSettingException;
 import picocli.CommandLine.Option;
 
 /**
  * {@code --mirror} / {@code --mirror-axes}: test-time augmentation by mirroring (picocli mixin of {@code predict} and
  * {@code evaluate}), as nnU-Net predicts: p̂ = (1/|S|) Σ_{s∈S} F_s⁻¹ f(F_s x), S every subset of the mirror axes (all
- * spatial axes: 4 passes in 2D, 8 in 3D), F_s the flip along the axes of s, f the network's softmax. 3D models mirror
- * each sliding window ({@link SlidingWindowInference.Builder#mirroring}); 2D models mirror each whole (padded) slice or
- * image, as one window of its own size. Off by default, so results without the flags are the plain network's.
+ * spatial axes: 4 passes in 2D, 8 in 3D), F_s the flip along the axes of s, f the network's softmax. The library does
+ * the work ({@code ExperimentData.evaluate}, {@code SlidingWindowInference.Builder#mirrorAxes}); these flags only say
+ * which axes. Off by default, so results without the flags are the plain network's.
  */
 final class Mirroring {
     @Option(names = "--mirror",
@@ -32,31 +29,22 @@ final class Mirroring {
         return on || axes != null;
     }
 
-    /** {@code b} with these flags' mirroring, built; a bad {@code --mirror-axes} is reported under the flag's name. */
-    SlidingWindowInference build(SlidingWindowInference.Builder b) {
-        try {
-            return (axes != null ? b.mirrorAxes(axes) : b.mirroring(on)).build();
-        } catch (IllegalArgumentException e) {
-            if (axes == null) {
-                throw e;
+    /** The mirror axes for {@code dims} spatial axes: null without mirroring, all of them for {@code --mirror}. */
+    int[] axes(int dims) {
+        if (axes != null) {
+            if (Arrays.stream(axes).anyMatch(a -> a < 0 || a >= dims) || Arrays.stream(axes).distinct().count()
+                    != axes.length) {
+                throw new InvalidSettingException(null, "mirrorAxes", join(axes) + ": each axis once, from 0 to "
+                        + (dims - 1) + " for a " + dims + "D model");
             }
-            throw new IllegalArgumentException("--mirror-axes " + join(axes) + ": "
-                    + e.getMessage().replace("SlidingWindowInference: ", ""), e);
+            return axes.clone();
         }
-    }
-
-    /** Probabilities of whole images {@code [N, C, spatial...]}, each one window of its own size, mirrored. */
-    INDArray wholeImages(ComputationGraph net, INDArray batch) {
-        int[] size = Arrays.stream(Arrays.copyOfRange(batch.shape(), 2, batch.rank())).mapToInt(Math::toIntExact)
-                .toArray();
-        // a single window: weights cancel, and constant ones keep the corners' tiny Gaussian weights out of it
-        return build(SlidingWindowInference.builder().patchSize(size)
-                .weighting(SlidingWindowInference.Weighting.CONSTANT)).predict(net, batch);
-    }
-
-    /** How an evaluation on whole 2D slices gets its logits: ln of the mirrored probabilities, or the graph's own. */
-    Inference wholeImageInference() {
-        return active() ? Inference.fromProbabilities(this::wholeImages) : Inference.graph();
+        if (!on) {
+            return null;
+        }
+        int[] all = new int[dims];
+        Arrays.setAll(all, i -> i);
+        return all;
     }
 
     /** Network passes per window (or whole slice) for {@code dims} spatial axes. */

@@ -18,7 +18,13 @@ import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.Subsampling3DLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.InvalidInputException;
+import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Png;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.ExperimentData;
+import org.gradsurgery.experiment.ExperimentRunner;
+import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.data.Preprocessing;
 import org.gradsurgery.data.Resample;
 import org.gradsurgery.data.Sample;
@@ -33,7 +39,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.shade.jackson.databind.JsonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -81,36 +86,41 @@ final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (batchSize < 1) {
-            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+            throw new InvalidSettingException(null, "batchSize", "must be >= 1, got " + batchSize);
         }
         String name = input.getFileName().toString().toLowerCase(Locale.ROOT);
         boolean nifti = name.endsWith(".nii") || name.endsWith(".nii.gz");
         if (!nifti && !name.endsWith(".png")) {
-            throw new IllegalArgumentException("--input: " + input + " must be a .nii, .nii.gz or .png file");
+            throw new InvalidInputException("--input: " + input + " must be a .nii, .nii.gz or .png file");
         }
         if (!Files.isRegularFile(input)) {
             throw new NoSuchFileException(input.toString());
         }
         ComputationGraph net = RunDirectory.loadModel(model, false);
-        if (patchSize != null && !is3d(net)) {
-            throw new IllegalArgumentException("--patch-size applies to 3D models; " + model + " is a 2D model");
+        Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
+        // a run's model is preprocessed and shaped as its spec says; a bare saved graph gets z-scoring and the
+        // layout read from the graph itself
+        ExperimentSpec run = Files.isRegularFile(config) ? ExperimentSpec.read(config) : null;
+        if (run != null) {
+            ExperimentRunner.checked(run, net, model);
         }
-        JsonNode data = recordedData();
-        Transform norm = UserData.recordedIntensity(data);
-        double[] target = null;
-        if (data.path("spacing").isArray()) {
-            target = new double[data.path("spacing").size()];
-            for (int i = 0; i < target.length; i++) {
-                target[i] = data.path("spacing").get(i).asDouble();
-            }
+        threeD = run != null ? run.model().spatialDims() == 3 : is3d(net);
+        divisor = run != null ? run.model().sizeDivisor() : sizeDivisor(net);
+        if (patchSize != null && !threeD) {
+            throw new InvalidInputException("--patch-size applies to 3D models; " + model + " is a 2D model");
         }
-        int axis = data.path("sliceAxis").asInt(2);
+        DataPlan plan = run != null ? run.data() : null;
+        Transform norm = plan != null ? ExperimentData.intensity(plan)
+                : Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL);
+        double[] target = plan != null ? plan.spacing() : null;
+        int axis = plan != null && plan.sliceAxis() != null ? plan.sliceAxis() : DataPlan.DEFAULT_SLICE_AXIS;
+        recordedPatch = plan != null ? plan.patchSize() : null;
         PrintStream printer = Console.stream(spec);
         if (nifti) {
             NiftiImage img = Nifti.read(input);
             INDArray x = img.data(DataType.FLOAT);
             if (x.rank() != 3) {
-                throw new IllegalArgumentException("--input: " + input + " must be a 3D volume, got shape "
+                throw new InvalidInputException("--input: " + input + " must be a 3D volume, got shape "
                         + java.util.Arrays.toString(x.shape()));
             }
             double[] spacing = new double[3];
@@ -129,8 +139,8 @@ final class PredictCommand implements Callable<Integer> {
             printer.printf(Locale.ROOT, "wrote %s and %s (%s)%n", out.resolve("probabilities.nii.gz"),
                     out.resolve("labels.nii.gz"), p.how());
         } else {
-            if (is3d(net)) {
-                throw new IllegalArgumentException("--input: " + input + " is a 2D image but " + model
+            if (threeD) {
+                throw new InvalidInputException("--input: " + input + " is a 2D image but " + model
                         + " is a 3D model; give it a NIfTI volume");
             }
             Sample s = Png.readGrey(input);
@@ -147,12 +157,10 @@ final class PredictCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The data section of the model's run (config.json next to it), or a missing node. */
-    private JsonNode recordedData() throws IOException {
-        Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
-        return Files.isRegularFile(config) ? RunDirectory.readConfig(config.getParent()).path("data")
-                : org.nd4j.shade.jackson.databind.node.MissingNode.getInstance();
-    }
+    /** Whether the model convolves in 3D, its size divisor and its run's patch size (null without one). */
+    private boolean threeD;
+    private int divisor;
+    private int[] recordedPatch;
 
     /** Probabilities {@code [C, spatial...]} on the input's grid, and how they were made (for the message). */
     record Prediction(INDArray probs, String how) {
@@ -167,16 +175,16 @@ final class PredictCommand implements Callable<Integer> {
             throws IOException {
         SplittableRandom rng = new SplittableRandom(0);
         Sample s = norm.apply(raw, rng);
-        Sample g = target == null ? s : UserData.resampling(target, axis).apply(s, rng);
+        Sample g = target == null ? s : ExperimentData.resampling(target, axis).apply(s, rng);
         INDArray probs;
         String how;
-        if (g.spatialRank() == 3 && is3d(net)) {
+        if (g.spatialRank() == 3 && threeD) {
             Prediction p = predictVolume(net, g);
             probs = p.probs();
             how = p.how();
         } else if (g.spatialRank() == 3) {
             List<Sample> slices = Preprocessing.slices(g, axis);
-            INDArray per = predict(net, slices, sizeDivisor(net), batchSize, mirroring);   // [n, C, A, B]
+            INDArray per = predict(net, slices, divisor, batchSize, mirroring);   // [n, C, A, B]
             // back to [C, X, Y, Z]: the slice index is spatial axis `axis`, A and B the other two in order
             int[] perm = new int[4];
             perm[0] = 1;
@@ -187,7 +195,7 @@ final class PredictCommand implements Callable<Integer> {
             how = String.format(Locale.ROOT, "%d slices%s, %d classes%s", slices.size(),
                     axis == 2 ? "" : " along axis " + axis, per.size(1), mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes per slice" : "");
         } else {
-            probs = predict(net, List.of(g), sizeDivisor(net), batchSize, mirroring).get(NDArrayIndex.point(0));
+            probs = predict(net, List.of(g), divisor, batchSize, mirroring).get(NDArrayIndex.point(0));
             how = probs.size(0) + " classes" + (mirroring.active() ? ", mirrored: " + mirroring.passes(2) + " passes"
                     : "");
         }
@@ -210,31 +218,25 @@ final class PredictCommand implements Callable<Integer> {
     }
 
     /** A 3D model on a whole volume: Gaussian-weighted sliding windows of the training patch size. */
-    private Prediction predictVolume(ComputationGraph net, Sample s) throws IOException {
-        int[] patch = patchSize;
-        Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
-        if (patch == null && Files.isRegularFile(config)) {
-            JsonNode p = RunDirectory.readConfig(config.getParent()).path("data").path("patchSize");
-            if (p.isArray() && p.size() == 3) {
-                patch = new int[] {p.get(0).asInt(), p.get(1).asInt(), p.get(2).asInt()};
-            }
-        }
+    private Prediction predictVolume(ComputationGraph net, Sample s) {
+        int[] patch = patchSize != null ? patchSize : recordedPatch;
         if (patch == null) {
-            throw new IllegalArgumentException("--patch-size is needed: " + model + " is a 3D model and its run "
+            throw new InvalidInputException("--patch-size is needed: " + model + " is a 3D model and its run "
                     + "directory records no patch size");
         }
         if (patch.length == 1) {
             patch = new int[] {patch[0], patch[0], patch[0]};
         }
-        int divisor = sizeDivisor(net);
         for (int p : patch) {
             if (p < 1 || p % divisor != 0) {
-                throw new IllegalArgumentException("--patch-size " + java.util.Arrays.toString(patch)
+                throw new InvalidInputException("--patch-size " + java.util.Arrays.toString(patch)
                         + ": every size must be a positive multiple of " + divisor + " for this model");
             }
         }
         int[] shape = s.shape();
-        SlidingWindowInference swi = mirroring.build(SlidingWindowInference.builder().patchSize(patch));
+        SlidingWindowInference.Builder sb = SlidingWindowInference.builder().patchSize(patch);
+        int[] axes = mirroring.axes(3);
+        SlidingWindowInference swi = (axes != null ? sb.mirrorAxes(axes) : sb).build();
         INDArray probs = swi
                 .predict(net, s.image().reshape(1, 1, shape[0], shape[1], shape[2]))
                 .get(NDArrayIndex.point(0));                                         // [C, X, Y, Z]
@@ -257,7 +259,7 @@ final class PredictCommand implements Callable<Integer> {
 
     /**
      * Probabilities {@code [n, C, H, W]} of 2D samples {@code [1, H, W]}, zero-padded (centred) to the divisor; with
-     * mirroring, the mean over each padded slice and its flips ({@link Mirroring#wholeImages}).
+     * mirroring, the mean over each padded slice and its flips ({@link ExperimentData#mirroredWholeImages}).
      */
     static INDArray predict(ComputationGraph net, List<Sample> slices, int divisor, int batchSize,
                             Mirroring mirroring) {
@@ -279,7 +281,8 @@ final class PredictCommand implements Callable<Integer> {
                 batch.get(NDArrayIndex.point(i - from), NDArrayIndex.point(0), NDArrayIndex.interval(oh, oh + h),
                         NDArrayIndex.interval(ow, ow + w)).assign(slices.get(i).image().reshape(h, w));
             }
-            INDArray full = mirroring.active() ? mirroring.wholeImages(net, batch) : net.outputSingle(false, batch);
+            INDArray full = mirroring.active() ? ExperimentData.mirroredWholeImages(net, batch, mirroring.axes(2))
+                    : net.outputSingle(false, batch);
             INDArray p = full.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(oh, oh + h),
                     NDArrayIndex.interval(ow, ow + w));
             if (result == null) {

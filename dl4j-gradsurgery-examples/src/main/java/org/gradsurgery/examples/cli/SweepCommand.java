@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -15,16 +16,25 @@ import org.gradsurgery.arbiter.SweepReport;
 import org.gradsurgery.arbiter.SweepRunner;
 import org.gradsurgery.arbiter.SweepSpec;
 import org.gradsurgery.arbiter.UNetModelFactory;
-import org.gradsurgery.data.Datasets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import org.gradsurgery.InvalidInputException;
+import org.gradsurgery.experiment.DataSource;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSources;
+import org.gradsurgery.experiment.ExperimentData;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
  * {@code gradsurgery sweep --spec sweep.json [--out DIR]}: an Arbiter random or grid search over losses, the
- * surgery and U-Net options on the bundled demo data, ranked by calibration at no loss of Dice (see
+ * surgery and U-Net options on the bundled demo data or any data plan, ranked by calibration at no loss of Dice (see
  * {@link SweepSpec} for the spec and docs/SWEEPS.md). The spec is validated, and every candidate checked against
  * the data, before anything trains.
  */
@@ -45,8 +55,30 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/sweep-<spec>-<time>).")
     Path out;
 
-    @Mixin
-    Options.DatasetsDir datasets = new Options.DatasetsDir();
+    @Option(names = "--datasets", paramLabel = "DIR",
+            description = "The repository's datasets/ folder (default: found from the working directory, see "
+                    + "train --help).")
+    Path datasets;
+
+    /**
+     * The plan's validation examples as one data set (the sweep scores every candidate on it): they must share one
+     * shape (2D images or slices of one size, or 3D patches).
+     */
+    static DataSet validationSet(ExperimentData prepared) {
+        List<DataSet> parts = new ArrayList<>();
+        MultiDataSetIterator it = prepared.trainingData().validation(8);
+        while (it.hasNext()) {
+            MultiDataSet m = it.next();
+            parts.add(new DataSet(m.getFeatures(0), m.getLabels(0)));
+        }
+        try {
+            return DataSet.merge(parts);
+        } catch (RuntimeException e) {
+            throw new InvalidInputException("sweep: the validation examples must share one shape to be scored "
+                    + "together (" + e.getMessage() + "); use images of one size, slices of one size or --dims 3 "
+                    + "patches");
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -55,17 +87,22 @@ final class SweepCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", "sweep-" + specFile.getFileName().toString()
                 .replaceFirst("\\.json$", "") + "-" + LocalDateTime.now().format(
                 DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        Datasets.Colin27DeepGm demo = datasets.colin27(s.downsample());
-        long[] shape = demo.trainFeatures().shape();
-        o.printf(Locale.ROOT, "data: %s, %d training and %d validation slices of %d x %d, %d classes %s%n",
-                s.dataset(), shape[0], demo.validationFeatures().size(0), shape[2], shape[3], demo.numClasses(),
-                demo.classNames());
+        DataPlan plan = s.plan() != null ? s.plan()
+                : DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), s.downsample()));
+        DataSource source = DataSources.open(plan.source());
+        // the training pipeline of gradsurgery train, so a retrain sees the same data; 2D examples padded for the
+        // deepest candidate
+        ExperimentData prepared = ExperimentData.prepare(plan, source, s.trainingSeed(), s.maxLevels(), null);
+        DataSet validation = validationSet(prepared);
+        long[] shape = validation.getFeatures().shape();
+        o.printf(Locale.ROOT, "data: %s; %d training cases, %d validation examples of %s, %d classes %s%n",
+                source.describe(), prepared.plan().split().training().size(), shape[0],
+                Arrays.toString(Arrays.copyOfRange(shape, 2, shape.length)), prepared.numClasses(),
+                prepared.classNames());
         o.flush();
-        // the training pipeline of gradsurgery train (shuffled, left-right flips), so a retrain sees the same data
-        SweepData data = new SweepData(Options.Data.trainingData(demo), demo.validation(), demo.spacing());
-        Map<String, Object> description = new LinkedHashMap<>();
-        description.put("dataset", s.dataset());
-        description.put("downsample", s.downsample());
+        SweepData data = new SweepData(prepared.trainingData(), validation, prepared.spacing());
+        @SuppressWarnings("unchecked")
+        Map<String, Object> description = new ObjectMapper().readValue(prepared.plan().toString(), Map.class);
         List<CandidateResult> ranked = new SweepRunner(s, data, new UNetModelFactory(), dir, description, line -> {
             o.println(line);
             o.flush();

@@ -1,27 +1,29 @@
 package org.gradsurgery.examples.cli;
 
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSources;
+import org.gradsurgery.experiment.ExperimentRunner;
+import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.loss.LossSpec;
-import org.gradsurgery.data.Datasets;
-import org.gradsurgery.training.RunDirectory;
-import org.gradsurgery.training.Trainer;
 import org.gradsurgery.training.TrainingConfig;
-import org.gradsurgery.training.TrainingData;
-import org.gradsurgery.training.TrainingResult;
-import org.nd4j.shade.jackson.databind.JsonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code gradsurgery train}: one 2D U-Net under one loss, with checkpoints, resume and a report. */
+/**
+ * {@code gradsurgery train}: flags → {@link ExperimentSpec} → {@link ExperimentRunner#run}; {@code --resume} →
+ * {@link ExperimentRunner#resume} on the run folder's own spec.
+ */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a 2D U-Net on the bundled Colin27 deep-grey-matter slices under one loss, validate every "
-                + "epoch (Dice, ECE), checkpoint, and write a run directory with report.md.",
+        description = {"Train a U-Net under one loss on your data (--msd, --images/--labels, --manifest) or the bundled "
+                + "Colin27 deep-grey-matter slices, validate every epoch (Dice, ECE), checkpoint, and write a run "
+                + "directory with config.json (the experiment's spec) and report.md.",
                 "Resume a killed run with --resume RUN_DIR."})
 final class TrainCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -39,79 +41,36 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     Options.Loss loss = new Options.Loss();
     @Mixin
-    Options.Data data = new Options.Data();
-    @Mixin
     Options.Model model = new Options.Model();
     @Mixin
     Options.Training training = new Options.Training();
     @Mixin
-    UserData userData = new UserData();
+    UserData data = new UserData();
 
     @Override
     public Integer call() throws Exception {
         PrintStream printer = Console.stream(spec);
         if (resume != null) {
-            return resume(printer);
-        }
-        LossSpec l = loss.spec();
-        userData.checkUnusedWithDemoData();
-        int downsample = data.downsampleOr(1);
-        Path dir = out != null ? out.toAbsolutePath() : Experiment.defaultRunDir("train-" + l.slug());
-        TrainingConfig config = training.config(dir);
-        List<String> command = List.of(spec.commandLine().getParseResult().originalArgs().toArray(new String[0]));
-        if (userData.active()) {
-            userData.progress = printer;
-            UserData.Loaded u = userData.load(config.seed(), model.levels);
-            Experiment.Outcome o = u.run(model, config, l, command, printer);
-            u.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
+            ExperimentRunner.Outcome o = ExperimentRunner.resume(resume, printer, c -> {
+                TrainingConfig.Builder b = c.toBuilder();
+                if (training.epochs != null) {
+                    b.epochs(training.epochs);
+                }
+                if (training.maxIterations != null) {
+                    b.maxIterations(training.maxIterations);
+                }
+                return b.build();
+            });
+            Reports.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + o.label(), List.of(o));
             return 0;
         }
-        Datasets.Colin27DeepGm d = data.load(1);
-        Experiment.Outcome o = Experiment.run(d, downsample, model, config, l, command, printer);
-        Experiment.conclude(printer, dir, "gradsurgery train: " + l.label(), d, List.of(o));
-        return 0;
-    }
-
-    private int resume(PrintStream printer) throws Exception {
-        JsonNode cfg = RunDirectory.readConfig(resume);
-        if (UserData.recorded(cfg.path("data"))) {
-            return resumeUserData(printer, cfg);
-        }
-        int downsample = data.downsampleOr(cfg.path("data").path("downsample").asInt(1));
-        Datasets.Colin27DeepGm d = data.load(downsample);
-        TrainingResult r = resumeTraining(Options.Data.trainingData(d), printer);
-        String l = Experiment.lossLabel(cfg);
-        Experiment.Outcome o = new Experiment.Outcome(l, r, Experiment.evaluate(r.network(), d, 15),
-                resume.toAbsolutePath());
-        Experiment.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l, d, List.of(o));
-        return 0;
-    }
-
-    /** Continues the run in --resume from its checkpoint; --epochs and --max-iterations given now raise the budget. */
-    private TrainingResult resumeTraining(TrainingData data, PrintStream printer) throws IOException {
-        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
-        return Trainer.resume(resume.toAbsolutePath(), data, printer, c -> {
-            TrainingConfig.Builder b = c.toBuilder();
-            if (pr.hasMatchedOption("--epochs")) {
-                b.epochs(training.epochs);
-            }
-            if (pr.hasMatchedOption("--max-iterations")) {
-                b.maxIterations(training.maxIterations);
-            }
-            return b.build();
-        });
-    }
-
-    /** Resume on user data: the split and sampling come back from config.json (flags given now take precedence). */
-    private int resumeUserData(PrintStream printer, JsonNode cfg) throws Exception {
-        userData.fromConfig(cfg.path("data"));
-        userData.progress = printer;
-        UserData.Loaded u = userData.load(cfg.path("training").path("seed").asLong(training.seed),
-                cfg.path("model").path("levels").asInt(model.levels));
-        TrainingResult r = resumeTraining(u.trainingData(), printer);
-        String l = Experiment.lossLabel(cfg);
-        Experiment.Outcome o = new Experiment.Outcome(l, r, u.evaluate(r.network(), 15), resume.toAbsolutePath());
-        u.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + l, List.of(o));
+        LossSpec l = loss.spec();
+        Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir("train-" + l.slug());
+        DataPlan plan = data.plan();
+        ExperimentSpec experiment = new ExperimentSpec(model.spec(), l, training.config(dir), plan, training.seed());
+        ExperimentRunner.Outcome o = ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer,
+                Map.of("command", spec.commandLine().getParseResult().originalArgs()));
+        Reports.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
         return 0;
     }
 }

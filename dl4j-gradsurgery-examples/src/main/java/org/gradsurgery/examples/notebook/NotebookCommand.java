@@ -54,7 +54,7 @@ public final class NotebookCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             if (!List.of("trace", "debug", "info", "warn", "error", "off").contains(logLevel)) {
-                throw new IllegalArgumentException("--log-level: unknown level '" + logLevel
+                throw new org.gradsurgery.InvalidInputException("--log-level: unknown level '" + logLevel
                         + "' (known: trace, debug, info, warn, error, off)");
             }
             // slf4j-simple reads this once, when the first logger is made: inside the notebook's first DL4J call.

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.NoSuchFileException;
+import org.gradsurgery.InvalidSettingException;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -22,7 +23,9 @@ class CliErrorHandlingTest {
         @Override
         public Integer call() throws Exception {
             switch (kind) {
-                case "arg": throw new IllegalArgumentException("--loss: unknown loss 'dcie' (known: dice, jaccard)");
+                case "arg": throw new InvalidSettingException(null, "batchSize", "must be >= 1, got 0");
+                case "loss": throw InvalidSettingException.unreadable("loss", "unknown loss 'dcie' (known: dice)");
+                case "bug": throw new IllegalArgumentException("index 3 out of bounds");
                 case "file": throw new NoSuchFileException("/nowhere/image.nii.gz");
                 default: throw new IllegalStateException("native backend exploded");
             }
@@ -39,7 +42,20 @@ class CliErrorHandlingTest {
     void userErrorIsOneLineWithoutStackTrace() {
         CliRun r = run("boom", "--kind", "arg");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
-        assertEquals("gradsurgery: error: --loss: unknown loss 'dcie' (known: dice, jaccard)", r.err().strip());
+        assertEquals("gradsurgery: error: --batch-size must be >= 1, got 0", r.err().strip());
+        r = run("boom", "--kind", "loss");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertEquals("gradsurgery: error: --loss: unknown loss 'dcie' (known: dice)", r.err().strip());
+    }
+
+    @Test
+    void anIllegalArgumentThatIsNoSettingIsABugWithItsFirstFrames() {
+        CliRun r = run("boom", "--kind", "bug");
+        assertEquals(GradSurgeryCli.EXIT_FAILURE, r.exit());
+        assertTrue(r.err().startsWith("gradsurgery: failed: index 3 out of bounds"), r.err());
+        assertTrue(r.err().contains("(java.lang.IllegalArgumentException: not a problem with your input"), r.err());
+        assertTrue(r.err().contains("\tat org.gradsurgery.examples.cli.CliErrorHandlingTest$Boom.call"), r.err());
+        assertTrue(r.err().contains("--verbose"), r.err());
     }
 
     @Test
@@ -55,7 +71,8 @@ class CliErrorHandlingTest {
         assertEquals(GradSurgeryCli.EXIT_FAILURE, r.exit());
         assertTrue(r.err().startsWith("gradsurgery: failed: native backend exploded"), r.err());
         assertTrue(r.err().contains("--verbose"), r.err());
-        assertFalse(r.err().contains("\tat "), "no stack trace without --verbose: " + r.err());
+        assertTrue(r.err().lines().filter(l -> l.startsWith("\tat ")).count() <= GradSurgeryCli.STACK_LINES,
+                "only the first frames without --verbose: " + r.err());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.gradsurgery.examples.cli;
 
+import org.gradsurgery.examples.DemoData;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -78,7 +79,7 @@ class CommandsTest {
         assertEquals(0, e.exit(), e.err());
         assertTrue(Files.readString(tmp.resolve("eval").resolve(RunDirectory.REPORT)).contains("| Dice (mean fg) |"));
 
-        Path image = Datasets.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz");
+        Path image = DemoData.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz");
         CliRun p = run("predict", "--model", model.toString(), "--input", image.toString(), "--out",
                 tmp.resolve("pred").toString());
         assertEquals(0, p.exit(), p.err());
@@ -92,7 +93,7 @@ class CommandsTest {
         assertEquals(1.0, probs.data().sum(3).meanNumber().doubleValue(), 1e-4);
         assertTrue(labels.labels().maxNumber().intValue() < 5);
 
-        Path png = Datasets.locate().resolve("itk-cthead").resolve("cthead1.png");
+        Path png = DemoData.locate().resolve("itk-cthead").resolve("cthead1.png");
         CliRun q = run("predict", "--model", model.toString(), "--input", png.toString(), "--out",
                 tmp.resolve("pred2d").toString());
         assertEquals(0, q.exit(), q.err());
@@ -110,7 +111,7 @@ class CommandsTest {
     @Test
     void predictWithTestTimeMirroring() throws IOException {
         Path model = tmp.resolve("demo").resolve("dice").resolve(RunDirectory.MODEL);
-        NiftiImage volume = Nifti.read(Datasets.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz"));
+        NiftiImage volume = Nifti.read(DemoData.locate().resolve(Datasets.COLIN27_DEEPGM).resolve("image.nii.gz"));
         Path image = tmp.resolve("four-slices.nii.gz");
         Nifti.write(image, volume.data().get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(20, 24))
                 .dup(), null);
@@ -144,8 +145,8 @@ class CommandsTest {
         assertTrue(p1.sub(probs[0]).amaxNumber().doubleValue() > 1e-4 && p1.sub(probs[1]).amaxNumber()
                 .doubleValue() > 1e-4);
         assertOneLineError(run("predict", "--mirror-axes", "0,2", "--model", model.toString(), "--input",
-                image.toString(), "--out", tmp.resolve("pred-bad").toString()), "--mirror-axes 0,2: mirror axis 2 is "
-                + "not a spatial axis: patch size [96, 96] is 2D, so inputs are rank 4 [N, C, H, W]");
+                image.toString(), "--out", tmp.resolve("pred-bad").toString()), "--mirror-axes 0,2: each axis once, "
+                + "from 0 to 1 for a 2D model");
         assertFalse(Files.exists(tmp.resolve("pred-bad").resolve("probabilities.nii.gz")), "nothing written");
         for (String cmd : List.of("predict", "evaluate")) {
             assertTrue(run(cmd, "--help").out().contains("--mirror"), cmd);

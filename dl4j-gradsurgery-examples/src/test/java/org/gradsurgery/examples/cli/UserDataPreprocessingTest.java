@@ -59,23 +59,23 @@ class UserDataPreprocessingTest {
         CliRun r = run(TINY, "--msd", msd.toString(), "--dims", "3", "--patch-size", "8", "--val-fraction", "0.25",
                 "--intensity", "ct", "--spacing", "2,2,2", "--augment", "nnunet-lite", "--out", dir.toString());
         assertEquals(0, r.exit(), r.err() + r.out());
-        assertTrue(r.out().contains("--intensity ct: fitting the statistics on the foreground of 3 training case(s)"),
+        assertTrue(r.out().contains("intensity ct: fitting the statistics on the foreground of 3 training case(s)"),
                 r.out());
         JsonNode data = RunDirectory.readConfig(dir).path("data");
         assertEquals("ct", data.path("intensity").asText());
-        assertEquals("nnunet-lite", data.path("augment").asText());
+        assertEquals("nnunet-lite", data.path("augmentation").asText());
         assertEquals(List.of(2.0, 2.0, 2.0), doubles(data.path("spacing")));
 
         // the saved numbers are nnU-Net's fit over the training cases (seed 42, 10,000 draws per case), nothing else
         Map<String, Case> byId = MsdDataset.open(msd).trainingCases().stream()
                 .collect(Collectors.toMap(Case::id, Function.identity()));
         List<Sample> training = new ArrayList<>();
-        for (JsonNode id : data.path("trainingCases")) {
+        for (JsonNode id : data.path("split").path("training")) {
             training.add(byId.get(id.asText()).load());
         }
         CtNormalization.Channel expected = CtNormalization.fit(training, CtNormalization.NNUNET_SAMPLES_PER_CASE,
                 42).channels().get(0);
-        JsonNode saved = data.path(UserData.INTENSITY_STATISTICS).get(0);
+        JsonNode saved = data.path("intensityStatistics").get(0);
         assertEquals(expected.mean(), saved.path("mean").asDouble(), 0);
         assertEquals(expected.std(), saved.path("std").asDouble(), 0);
         assertEquals(expected.percentile005(), saved.path("percentile_00_5").asDouble(), 0);
@@ -90,14 +90,14 @@ class UserDataPreprocessingTest {
         CliRun resumed = CliRun.of("train", "--resume", dir.toString(), "--epochs", "2", "--progress", "off");
         assertEquals(0, resumed.exit(), resumed.err() + resumed.out());
         assertFalse(resumed.out().contains("fitting"), resumed.out());
-        assertEquals(saved, RunDirectory.readConfig(dir).path("data").path(UserData.INTENSITY_STATISTICS).get(0));
+        assertEquals(saved, RunDirectory.readConfig(dir).path("data").path("intensityStatistics").get(0));
 
         // a copy of the run whose config.json says other statistics: evaluate and predict use those
         Path edited = Files.createDirectories(tmp.resolve("ct-edited"));
         Files.copy(dir.resolve(RunDirectory.MODEL), edited.resolve(RunDirectory.MODEL));
         ObjectMapper json = new ObjectMapper();
         JsonNode cfg = json.readTree(dir.resolve(RunDirectory.CONFIG).toFile());
-        ObjectNode stats = (ObjectNode) cfg.path("data").path(UserData.INTENSITY_STATISTICS).get(0);
+        ObjectNode stats = (ObjectNode) cfg.path("data").path("intensityStatistics").get(0);
         stats.put("mean", 150.0).put("std", 50.0).put("percentile_00_5", 0.0).put("percentile_99_5", 300.0);
         json.writeValue(edited.resolve(RunDirectory.CONFIG).toFile(), cfg);
 
@@ -110,8 +110,8 @@ class UserDataPreprocessingTest {
                 tmp.resolve("ct-eval-original").toString());
         assertEquals(0, eo.exit(), eo.err());
         assertTrue(Files.readString(tmp.resolve("ct-eval-original").resolve(RunDirectory.REPORT))
-                .contains(String.format("(x - %s) / %s", UserData.Loaded.number(expected.mean()),
-                        UserData.Loaded.number(expected.std()))));
+                .contains(String.format("(x - %s) / %s", number(expected.mean()),
+                        number(expected.std()))));
 
         // predict: trained at 2 mm, written back on the input's 12x10x8 grid at 1.5x1.5x2 mm
         INDArray original = predict(dir, "pred-ct");
@@ -131,6 +131,17 @@ class UserDataPreprocessingTest {
         return Nifti.read(pred.resolve("probabilities.nii.gz")).data(DataType.FLOAT);
     }
 
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    /** As the report prints numbers: 6 significant digits, no trailing zeros. */
+    private static String number(double x) {
+        return new java.math.BigDecimal(x).round(new java.math.MathContext(6)).stripTrailingZeros().toPlainString();
+    }
+
     private static List<Double> doubles(JsonNode a) {
         List<Double> out = new ArrayList<>();
         a.forEach(v -> out.add(v.asDouble()));
@@ -145,7 +156,7 @@ class UserDataPreprocessingTest {
         assertEquals(0, r.exit(), r.err() + r.out());
         JsonNode data = RunDirectory.readConfig(dir).path("data");
         assertEquals("percentile", data.path("intensity").asText());
-        assertFalse(data.has(UserData.INTENSITY_STATISTICS));
+        assertFalse(data.has("intensityStatistics"));
         String md = Files.readString(dir.resolve(RunDirectory.REPORT));
         assertTrue(md.contains("clipped to its own [0.5, 99.5] percentiles") && md.contains("mirrored"), md);
 
@@ -173,26 +184,28 @@ class UserDataPreprocessingTest {
         }
         Files.writeString(ct.resolve("dataset.json"), Files.readString(msd.resolve("dataset.json"))
                 .replace("\"0\":\"MRI\"", "\"0\":\"CT\""));
-        // stops at a bad --val-fraction right after reading dataset.json: no training needed to see the note
-        CliRun r = CliRun.of("train", "--msd", ct.toString(), "--val-fraction", "1.5");
-        assertTrue(r.out().contains("names a CT channel; nnU-Net would normalise it with --intensity ct (used here: "
+        // stops at a patch size that does not fit the levels, found when the plan meets the data after the notes:
+        // no training needed to see the note
+        String[] badPatch = {"--dims", "3", "--patch-size", "6", "--levels", "3"};
+        CliRun r = CliRun.of(concat(new String[] {"train", "--msd", ct.toString()}, badPatch));
+        assertTrue(r.out().contains("names a CT channel; nnU-Net would normalise it with intensity ct (used here: "
                 + "zscore per case)"), r.out() + r.err());
-        assertTrue(r.err().contains("--val-fraction must be in (0, 1)"), r.err());
-        CliRun mri = CliRun.of("train", "--msd", msd.toString(), "--val-fraction", "1.5");
+        assertTrue(r.err().contains("--patch-size 6,6,6: every size must be a positive multiple"), r.err());
+        CliRun mri = CliRun.of(concat(new String[] {"train", "--msd", msd.toString()}, badPatch));
         assertFalse(mri.out().contains("CT channel"), mri.out());
     }
 
     @Test
     void badValuesFailWithOneLineNamingTheFlag() throws IOException {
-        assertError("--intensity must be one of zscore, ct, percentile, got foo", "train", "--msd", msd.toString(),
+        assertError("--intensity must be one of zscore, ct, percentile, none, got foo", "train", "--msd", msd.toString(),
                 "--intensity", "foo");
         assertError("--augment must be one of none, flips, nnunet-lite, got rotate", "train", "--msd",
                 msd.toString(), "--augment", "rotate");
         assertError("--spacing needs 3 values for 3D volumes, got 2", "train", "--msd", msd.toString(), "--dims", "3",
                 "--patch-size", "8", "--spacing", "1,1");
-        assertError("--spacing: every value must be a positive number of mm", "train", "--msd", msd.toString(),
+        assertError("--spacing needs 2 or 3 positive numbers of mm", "train", "--msd", msd.toString(),
                 "--spacing", "0,1,1");
-        assertError("need(s) your own data", "train", "--intensity", "ct");
+        assertError("--downsample applies to the demo data", "train", "--msd", msd.toString(), "--downsample", "2");
         Path images = Files.createDirectories(tmp.resolve("empty/images"));
         Path labels = Files.createDirectories(tmp.resolve("empty/labels"));
         UserDataCommandsTest.fakePngs(images, labels, false);

@@ -2,8 +2,6 @@ package org.gradsurgery.spark;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,7 +30,6 @@ import org.gradsurgery.training.RunDirectory;
 import org.gradsurgery.training.TrainingConfig;
 import org.gradsurgery.training.TrainingResult;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 
 /**
@@ -233,8 +230,9 @@ public final class SparkSegmentationTrainer {
                 epoch++;
             }
             int reported = complete ? epoch : epoch + 1;
-            EvaluationResult v = config.validateEvery() > 0 && (reported % config.validateEvery() == 0 || !complete)
-                    ? validate(net, data) : null;
+            boolean validate = config.validateEvery() > 0 && (reported % config.validateEvery() == 0 || !complete);
+            EvaluationResult v = validate ? SegmentationEvaluator.validate(net, data::validation, config.batchSize(),
+                    config.eceBins()) : null;
             long examples = (long) Math.min(files.size(), roundsDone * perRound) * config.batchSize();
             EpochMetrics m = new EpochMetrics(reported, rounds, lossSum / roundsDone,
                     v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.meanDice(),
@@ -283,34 +281,13 @@ public final class SparkSegmentationTrainer {
         return new TrainingResult(net, reason, epoch, rounds, history, bestEpoch, best, run);
     }
 
-    private EvaluationResult validate(ComputationGraph net, SparkData data) {
-        MultiDataSetIterator val = data.validation(config.batchSize());
-        if (val == null) {
-            return null;
-        }
-        if (!val.hasNext()) {
-            throw new IllegalArgumentException("validation data is empty");
-        }
-        int classes = (int) val.next().getLabels(0).size(1);
-        return SegmentationEvaluator.builder().numClasses(classes).bins(config.eceBins())
-                .surfaceDistances(false).adaptive(false).temperatureScaling(false).build()
-                .evaluate(net, data.validation(config.batchSize()));
-    }
 
     private void checkpoint(ComputationGraph net, long rounds) throws IOException {
         Path dir = config.runDirectory().resolve(RunDirectory.CHECKPOINT_DIR);
         Files.createDirectories(dir);
         String name = "checkpoint-" + rounds + ".zip";
         RunDirectory.saveModel(net, dir.resolve(name), true);
-        try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "checkpoint-*.zip")) {
-            for (Path p : old) {
-                if (!p.getFileName().toString().equals(name)) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove old checkpoints in " + dir, e);
-        }
+        RunDirectory.removeCheckpointsBut(dir, name);
     }
 
     /** Builder of a {@link SparkSegmentationTrainer}. */
