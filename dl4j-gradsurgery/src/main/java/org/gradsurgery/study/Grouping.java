@@ -28,14 +28,14 @@ public final class Grouping {
     /** Parses the spec form (class as text → codes); errors name {@code dataset.grouping}. */
     public static Grouping of(Map<String, List<Long>> spec) {
         if (spec.isEmpty()) {
-            throw new IllegalArgumentException("dataset.grouping: no classes");
+            throw new org.gradsurgery.InvalidInputException("dataset.grouping: no classes");
         }
         TreeMap<Integer, List<Long>> byClass = new TreeMap<>();
         for (Map.Entry<String, List<Long>> e : spec.entrySet()) {
             try {
                 byClass.put(Integer.parseInt(e.getKey().trim()), e.getValue());
             } catch (NumberFormatException ex) {
-                throw new IllegalArgumentException("dataset.grouping: class '" + e.getKey() + "' is not a number");
+                throw new org.gradsurgery.InvalidInputException("dataset.grouping: class '" + e.getKey() + "' is not a number");
             }
         }
         TreeMap<Integer, TreeSet<Long>> g = new TreeMap<>();
@@ -43,16 +43,16 @@ public final class Grouping {
         for (Map.Entry<Integer, List<Long>> e : byClass.entrySet()) {
             int k = e.getKey();
             if (e.getValue() == null || e.getValue().isEmpty()) {
-                throw new IllegalArgumentException("dataset.grouping: class " + k + " has no codes");
+                throw new org.gradsurgery.InvalidInputException("dataset.grouping: class " + k + " has no codes");
             }
             for (Long code : e.getValue()) {
                 if (code == null || code < 1) {
-                    throw new IllegalArgumentException("dataset.grouping: class " + k + " lists code " + code
+                    throw new org.gradsurgery.InvalidInputException("dataset.grouping: class " + k + " lists code " + code
                             + "; codes must be >= 1 (unlisted codes, 0 included, are background)");
                 }
                 Integer prev = owner.put(code, k);
                 if (prev != null && prev != k) {
-                    throw new IllegalArgumentException("dataset.grouping: code " + code + " is in class " + prev
+                    throw new org.gradsurgery.InvalidInputException("dataset.grouping: code " + code + " is in class " + prev
                             + " and in class " + k);
                 }
             }
@@ -61,7 +61,7 @@ public final class Grouping {
         int expected = 1;
         for (int k : g.keySet()) {
             if (k != expected++) {
-                throw new IllegalArgumentException("dataset.grouping: classes must be 1.." + g.size() + " without gaps, "
+                throw new org.gradsurgery.InvalidInputException("dataset.grouping: classes must be 1.." + g.size() + " without gaps, "
                         + "got " + g.keySet());
             }
         }
@@ -98,7 +98,7 @@ public final class Grouping {
         for (Map.Entry<Integer, TreeSet<Long>> e : groups.entrySet()) {
             for (long c : e.getValue()) {
                 if (!s.contains(c)) {
-                    throw new IllegalArgumentException("dataset.grouping: code " + c + " (class " + e.getKey()
+                    throw new org.gradsurgery.InvalidInputException("dataset.grouping: code " + c + " (class " + e.getKey()
                             + ") occurs in no label file of " + where + "; codes found: " + summary(s));
                 }
             }

@@ -131,7 +131,7 @@ public final class Study {
         if (Files.isRegularFile(specFile)) {
             StudySpec before = StudySpec.read(specFile);
             if (!before.sameRunsAs(spec)) {
-                throw new IllegalArgumentException(dir + " holds a study with other settings (" + specFile + "); "
+                throw new org.gradsurgery.InvalidInputException(dir + " holds a study with other settings (" + specFile + "); "
                         + "only arms and seeds may change between runs of one study: choose another --out");
             }
         }
@@ -178,7 +178,7 @@ public final class Study {
         if (splitFile != null) {
             s = StudySplit.read(splitFile);
             if (Files.isRegularFile(existing) && !StudySplit.read(existing).equals(s)) {
-                throw new IllegalArgumentException("--split " + splitFile + " differs from the split this study "
+                throw new org.gradsurgery.InvalidInputException("--split " + splitFile + " differs from the split this study "
                         + "already used (" + existing + ")");
             }
         } else if (Files.isRegularFile(existing)) {

@@ -63,7 +63,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         for (String id : ids) {
             StudyCase c = cases.get(id);
             if (c == null) {
-                throw new IllegalArgumentException("split: case " + id + " is not in the data set");
+                throw new org.gradsurgery.InvalidInputException("split: case " + id + " is not in the data set");
             }
             out.add(c);
         }
@@ -103,7 +103,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         Grouping grouping = d.grouping() == null ? null : Grouping.of(d.grouping());
         int k = grouping != null ? grouping.numClasses() : names != null ? names.size() : -1;
         if (k < 2) {
-            throw new IllegalArgumentException("dataset.classNames (or a grouping) is needed: the number of classes "
+            throw new org.gradsurgery.InvalidInputException("dataset.classNames (or a grouping) is needed: the number of classes "
                     + "cannot be read from " + root);
         }
         if (names == null) {
@@ -113,7 +113,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             }
         }
         if (names.size() != k) {
-            throw new IllegalArgumentException("dataset.classNames has " + names.size() + " names, the "
+            throw new org.gradsurgery.InvalidInputException("dataset.classNames has " + names.size() + " names, the "
                     + (grouping != null ? "grouping makes " : "data has ") + k + " classes");
         }
         LabelMap map = grouping != null ? grouping.labelMap() : null;
@@ -132,14 +132,14 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             } else {
                 for (int v : codes) {
                     if (v < 0 || v >= k) {
-                        throw new IllegalArgumentException("case " + id + " of " + root + ": label value " + v
+                        throw new org.gradsurgery.InvalidInputException("case " + id + " of " + root + ": label value " + v
                                 + " is outside 0.." + (k - 1) + "; give dataset.grouping to map raw codes to "
                                 + "classes");
                     }
                 }
             }
             if (d.dims() == 3 && s.spatialRank() != 3) {
-                throw new IllegalArgumentException("case " + id + " of " + root + " is not a 3D volume; "
+                throw new org.gradsurgery.InvalidInputException("case " + id + " of " + root + " is not a 3D volume; "
                         + "dataset.dims 3 needs volumes");
             }
             if (d.cropToNonzero()) {
@@ -224,7 +224,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         int[] target = new int[r];
         for (StudyCase c : raw) {
             if (c.shape().length != r) {
-                throw new IllegalArgumentException("case " + c.id() + " has spatial rank " + c.shape().length
+                throw new org.gradsurgery.InvalidInputException("case " + c.id() + " has spatial rank " + c.shape().length
                         + ", case " + raw.get(0).id() + " has " + r);
             }
             for (int a = 0; a < r; a++) {
@@ -243,7 +243,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             }
             Sample p = window(c.padded(), new int[r], t, Float.NaN, true);
             if (out.put(c.id(), new StudyCase(c.id(), c.sample(), p, c.shape(), c.spacing(), c.q())) != null) {
-                throw new IllegalArgumentException("two cases with id " + c.id());
+                throw new org.gradsurgery.InvalidInputException("two cases with id " + c.id());
             }
         }
         return out;

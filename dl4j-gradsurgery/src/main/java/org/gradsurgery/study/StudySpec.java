@@ -62,7 +62,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
             try {
                 LossSpec.parse(a);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("study.arms: '" + a + "': " + e.getMessage(), e);
+                throw new org.gradsurgery.InvalidInputException("study.arms: '" + a + "': " + e.getMessage(), e);
             }
         }
         require(seeds != null && !seeds.isEmpty(), "seeds", "needs at least one seed", seeds);
@@ -78,7 +78,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
 
     static void require(boolean ok, String setting, String what, Object value) {
         if (!ok) {
-            throw new IllegalArgumentException("study." + setting + " " + what + (value == null ? "" : ", got "
+            throw new org.gradsurgery.InvalidInputException("study." + setting + " " + what + (value == null ? "" : ", got "
                     + value));
         }
     }
@@ -95,14 +95,14 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
     /** Reads a spec file; a malformed or invalid document is an IllegalArgumentException naming the file. */
     public static StudySpec read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException("--spec " + file + ": no such file");
+            throw new org.gradsurgery.InvalidInputException("--spec " + file + ": no such file");
         }
         try {
             return JSON.readValue(file.toFile(), StudySpec.class);
         } catch (org.nd4j.shade.jackson.core.JsonProcessingException e) {
             Throwable cause = e.getCause() instanceof IllegalArgumentException ? e.getCause() : e;
             String msg = cause == e ? e.getOriginalMessage() : cause.getMessage();
-            throw new IllegalArgumentException(file + ": " + msg, e);
+            throw new org.gradsurgery.InvalidInputException(file + ": " + msg, e);
         }
     }
 
@@ -112,7 +112,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
             return JSON.readValue(json, StudySpec.class);
         } catch (IOException e) {
             Throwable cause = e.getCause() instanceof IllegalArgumentException ? e.getCause() : e;
-            throw new IllegalArgumentException("study spec: " + cause.getMessage(), e);
+            throw new org.gradsurgery.InvalidInputException("study spec: " + cause.getMessage(), e);
         }
     }
 
@@ -236,7 +236,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
 
         Dataset withFolder(Path dir) {
             if (synthetic != null) {
-                throw new IllegalArgumentException("--data applies to msd and folder datasets, not synthetic");
+                throw new org.gradsurgery.InvalidInputException("--data applies to msd and folder datasets, not synthetic");
             }
             String d = dir.toAbsolutePath().normalize().toString();
             return new Dataset(null, msd != null ? d : null, folder != null ? d : null, imagePattern, labelPattern,
@@ -247,7 +247,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
         Path root() {
             String r = msd != null ? msd : folder;
             if (r == null || r.isBlank()) {
-                throw new IllegalArgumentException("the study's data folder is not set: give --data DIR (or "
+                throw new org.gradsurgery.InvalidInputException("the study's data folder is not set: give --data DIR (or "
                         + "dataset." + (msd != null ? "msd" : "folder") + " in the spec)");
             }
             return Path.of(r);

@@ -31,7 +31,7 @@ public record StudySplit(@JsonProperty("train") List<String> train, @JsonPropert
     public StudySplit {
         if (train == null || validation == null || test == null || train.isEmpty() || validation.isEmpty()
                 || test.isEmpty()) {
-            throw new IllegalArgumentException("split: train, validation and test must each list at least one case");
+            throw new org.gradsurgery.InvalidInputException("split: train, validation and test must each list at least one case");
         }
         Map<String, String> part = new HashMap<>();
         check(part, train, "train");
@@ -46,7 +46,7 @@ public record StudySplit(@JsonProperty("train") List<String> train, @JsonPropert
         for (String id : ids) {
             String prev = part.put(id, name);
             if (prev != null) {
-                throw new IllegalArgumentException("split: case " + id + " is in " + prev + " and in " + name);
+                throw new org.gradsurgery.InvalidInputException("split: case " + id + " is in " + prev + " and in " + name);
             }
         }
     }
@@ -54,7 +54,7 @@ public record StudySplit(@JsonProperty("train") List<String> train, @JsonPropert
     /** The first train, validation, test ids of a shuffle of the sorted ids with {@code seed}. */
     public static StudySplit draw(List<String> ids, int train, int validation, int test, long seed) {
         if (train + validation + test > ids.size()) {
-            throw new IllegalArgumentException("split: " + train + " + " + validation + " + " + test + " cases asked, "
+            throw new org.gradsurgery.InvalidInputException("split: " + train + " + " + validation + " + " + test + " cases asked, "
                     + "the data set has " + ids.size());
         }
         List<String> s = new ArrayList<>(ids);
@@ -71,7 +71,7 @@ public record StudySplit(@JsonProperty("train") List<String> train, @JsonPropert
         all.addAll(test);
         all.removeAll(available);
         if (!all.isEmpty()) {
-            throw new IllegalArgumentException("split: case(s) " + new java.util.TreeSet<>(all) + " not found in "
+            throw new org.gradsurgery.InvalidInputException("split: case(s) " + new java.util.TreeSet<>(all) + " not found in "
                     + where);
         }
     }
@@ -79,13 +79,13 @@ public record StudySplit(@JsonProperty("train") List<String> train, @JsonPropert
     /** Reads a split file. */
     public static StudySplit read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException("--split " + file + ": no such file");
+            throw new org.gradsurgery.InvalidInputException("--split " + file + ": no such file");
         }
         try {
             return StudySpec.JSON.readValue(file.toFile(), StudySplit.class);
         } catch (org.nd4j.shade.jackson.core.JsonProcessingException e) {
             Throwable c = e.getCause() instanceof IllegalArgumentException ? e.getCause() : e;
-            throw new IllegalArgumentException(file + ": " + (c == e ? e.getOriginalMessage() : c.getMessage()), e);
+            throw new org.gradsurgery.InvalidInputException(file + ": " + (c == e ? e.getOriginalMessage() : c.getMessage()), e);
         }
     }
 
