@@ -31,6 +31,7 @@ import picocli.CommandLine.ScopeType;
                 CompareCommand.class,
                 org.gradsurgery.examples.bench.BenchCommand.class,
                 org.gradsurgery.examples.notebook.NotebookCommand.class,
+                org.gradsurgery.examples.notebook.kernel.KernelCommand.class,
                 SweepCommand.class,
                 StudyCommand.class,
         })

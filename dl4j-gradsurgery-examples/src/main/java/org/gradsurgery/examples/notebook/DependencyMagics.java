@@ -8,21 +8,28 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.gradsurgery.InvalidInputException;
 
 /**
- * The dependency magics of the two Java kernels, split off a cell's source.
+ * The magics of the Java kernels, split off a cell's source: one parser for this project's kernel
+ * ({@code gradsurgery kernel}) and the headless runner ({@code gradsurgery notebook run}), accepting both BeakerX's and
+ * JJava's spellings so a notebook written for either runs unchanged.
  *
  * <table>
  *   <caption>supported magics</caption>
- *   <tr><th>kernel</th><th>Maven artifact</th><th>jar file</th></tr>
- *   <tr><td>BeakerX</td><td>{@code %classpath add mvn G A V} (or {@code G:A:V}); cell form
- *       {@code %%classpath add mvn} with one coordinate per following line</td><td>{@code %classpath add jar PATH}</td></tr>
- *   <tr><td>JJava / IJava</td><td>{@code %maven G:A:V [G:A:V …]}</td><td>{@code %jars PATH [PATH …]} (globs in the
- *       file name)</td></tr>
+ *   <tr><th>magic</th><th>origin</th><th>does</th></tr>
+ *   <tr><td>{@code %maven G:A:V [G:A:V …]}</td><td>JJava</td><td>Maven artifacts and their dependencies</td></tr>
+ *   <tr><td>{@code %classpath add mvn G A V} (or {@code G:A:V}); cell magic {@code %%classpath add mvn}, one
+ *       coordinate per line</td><td>BeakerX</td><td>the same</td></tr>
+ *   <tr><td>{@code %jars PATH [PATH …]} (globs in the file name)</td><td>JJava</td><td>jar files</td></tr>
+ *   <tr><td>{@code %classpath add jar PATH}</td><td>BeakerX</td><td>one jar file (the rest of the line)</td></tr>
+ *   <tr><td>{@code %classpath PATH [PATH …]}</td><td>JJava</td><td>jars or class folders (globs allowed)</td></tr>
+ *   <tr><td>{@code %load FILE}</td><td>JJava</td><td>runs a Java/JShell file (the rest of the line) as if it
+ *       were a cell</td></tr>
  * </table>
- * Any other line starting with {@code %} is an error: a notebook that relies on a magic the runner cannot honour
- * would otherwise fail later with a confusing compile error. Magic lines become blank lines in {@link Cell#code()}, so
- * line numbers in diagnostics still match the cell.
+ * Any other line starting with {@code %} is an error: a notebook that relies on a magic this project cannot honour
+ * would otherwise fail later with a confusing compile error. Magic lines become lines of blanks of the same length in
+ * {@link Cell#code()}, so line numbers in diagnostics and cursor offsets for completion still match the cell.
  */
 public final class DependencyMagics {
 
@@ -30,8 +37,12 @@ public final class DependencyMagics {
     public enum Kind {
         /** A Maven coordinate. */
         MAVEN,
-        /** A jar path (relative paths are against the notebook's folder, as a kernel started there sees them). */
-        JAR
+        /** A jar file or a glob of them (relative paths are against the notebook's folder). */
+        JAR,
+        /** A jar file or class folder, or a glob of them. */
+        CLASSPATH,
+        /** A file of Java/JShell code to run. */
+        LOAD
     }
 
     /**
@@ -39,7 +50,7 @@ public final class DependencyMagics {
      *
      * @param line 1-based line in the cell
      * @param text the magic's source line
-     * @param kind Maven coordinate or jar path
+     * @param kind what is asked for
      * @param value the coordinate ({@code G:A:V}) or the path as written
      */
     public record Magic(int line, String text, Kind kind, String value) {
@@ -48,7 +59,7 @@ public final class DependencyMagics {
     /**
      * A code cell's source without its magics.
      *
-     * @param code the Java code, magic lines blanked
+     * @param code the Java code, magic lines blanked (same length, so offsets match the cell)
      * @param magics the dependency requests, in order
      */
     public record Cell(String code, List<Magic> magics) {
@@ -60,7 +71,7 @@ public final class DependencyMagics {
     /**
      * Splits the magics off {@code source}.
      *
-     * @throws IllegalArgumentException for an unsupported or malformed magic, naming its line
+     * @throws InvalidInputException for an unsupported or malformed magic, naming its line
      */
     public static Cell parse(String source) {
         String[] lines = source.split("\n", -1);
@@ -78,12 +89,14 @@ public final class DependencyMagics {
                 if (!line.isEmpty()) {
                     magics.add(new Magic(lineNo, raw, Kind.MAVEN, coordinate(lineNo, raw, words(line))));
                 }
+                code.append(blank(raw));
                 continue;
             }
             if (!line.startsWith("%")) {
                 code.append(raw);
                 continue;
             }
+            code.append(blank(raw));
             List<String> w = words(line);
             if (line.startsWith("%%")) {
                 if (i == firstNonBlank(lines) && w.equals(List.of("%%classpath", "add", "mvn"))) {
@@ -99,6 +112,10 @@ public final class DependencyMagics {
                     } else if (w.size() >= 4 && w.get(1).equals("add") && w.get(2).equals("jar")) {
                         String path = line.substring(line.indexOf("jar") + 3).strip();
                         magics.add(new Magic(lineNo, raw, Kind.JAR, path));
+                    } else if (w.size() >= 2 && !w.get(1).equals("add")) {
+                        for (String p : w.subList(1, w.size())) {
+                            magics.add(new Magic(lineNo, raw, Kind.CLASSPATH, p));
+                        }
                     } else {
                         throw unsupported(lineNo, raw);
                     }
@@ -115,6 +132,10 @@ public final class DependencyMagics {
                         magics.add(new Magic(lineNo, raw, Kind.JAR, p));
                     }
                 }
+                case "%load" -> {
+                    requireArgs(lineNo, raw, w);
+                    magics.add(new Magic(lineNo, raw, Kind.LOAD, line.substring("%load".length()).strip()));
+                }
                 default -> throw unsupported(lineNo, raw);
             }
         }
@@ -122,18 +143,25 @@ public final class DependencyMagics {
     }
 
     /**
-     * The jar files a {@link Kind#JAR} magic names: a path, or a glob in its file name ({@code lib/*.jar}),
-     * relative to {@code baseDir}.
+     * The files a {@link Kind#JAR}, {@link Kind#CLASSPATH} or {@link Kind#LOAD} magic names: a path, or a glob in its
+     * file name ({@code lib/*.jar}), relative to {@code baseDir}. A jar must be a file; a class-path entry may also be
+     * a folder.
      *
-     * @throws IllegalArgumentException when nothing matches
+     * @throws InvalidInputException when nothing matches
      */
-    public static List<Path> jars(Magic magic, Path baseDir) {
+    public static List<Path> paths(Magic magic, Path baseDir) {
         Path p = baseDir.resolve(magic.value()).normalize();
         String name = p.getFileName() == null ? "" : p.getFileName().toString();
         if (!name.contains("*") && !name.contains("?") && !name.contains("{")) {
-            if (!Files.isRegularFile(p) && !Files.isDirectory(p)) {
-                throw new IllegalArgumentException("line " + magic.line() + ": " + magic.text().strip()
-                        + ": no such jar " + p);
+            boolean ok = Files.isRegularFile(p) || magic.kind() == Kind.CLASSPATH && Files.isDirectory(p);
+            if (!ok) {
+                String what = switch (magic.kind()) {
+                    case JAR -> "jar";
+                    case LOAD -> "file";
+                    default -> "jar or class folder";
+                };
+                throw new InvalidInputException("line " + magic.line() + ": " + magic.text().strip()
+                        + ": no such " + what + " " + p);
             }
             return List.of(p);
         }
@@ -147,11 +175,15 @@ public final class DependencyMagics {
             }
         }
         if (found.isEmpty()) {
-            throw new IllegalArgumentException("line " + magic.line() + ": " + magic.text().strip()
+            throw new InvalidInputException("line " + magic.line() + ": " + magic.text().strip()
                     + ": no file matches " + p);
         }
         found.sort(null);
         return found;
+    }
+
+    private static String blank(String raw) {
+        return " ".repeat(raw.length());
     }
 
     private static int firstNonBlank(String[] lines) {
@@ -169,7 +201,7 @@ public final class DependencyMagics {
 
     private static void requireArgs(int lineNo, String raw, List<String> w) {
         if (w.size() < 2) {
-            throw new IllegalArgumentException("line " + lineNo + ": " + raw.strip() + ": needs at least one argument");
+            throw new InvalidInputException("line " + lineNo + ": " + raw.strip() + ": needs at least one argument");
         }
     }
 
@@ -181,13 +213,13 @@ public final class DependencyMagics {
         if (w.size() == 3) {
             return String.join(":", w);
         }
-        throw new IllegalArgumentException("line " + lineNo + ": " + raw.strip()
+        throw new InvalidInputException("line " + lineNo + ": " + raw.strip()
                 + ": expected a Maven coordinate GROUP ARTIFACT VERSION or GROUP:ARTIFACT:VERSION");
     }
 
     private static IllegalArgumentException unsupported(int lineNo, String raw) {
-        return new IllegalArgumentException("line " + lineNo + ": unsupported magic '" + raw.strip()
+        return new InvalidInputException("line " + lineNo + ": unsupported magic '" + raw.strip()
                 + "' (supported: %classpath add mvn G A V, %%classpath add mvn, %classpath add jar PATH,"
-                + " %maven G:A:V, %jars PATH)");
+                + " %maven G:A:V, %jars PATH, %classpath PATH, %load FILE)");
     }
 }

@@ -9,21 +9,29 @@ import java.awt.image.RenderedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.internal.chartpart.Chart;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Pictures in notebooks: turns an XChart chart or an image into a {@link BufferedImage}, which both Java kernels
- * (BeakerX, JJava) and {@code gradsurgery notebook run} show as a PNG when it is the value of a cell's last
- * expression:
+ * Pictures and tables in notebooks. A cell's last expression is shown by its MIME bundle ({@link #bundle}): an image
+ * or an XChart chart as {@code image/png}, a {@link Table} as {@code text/html}, anything else as its
+ * {@code toString}. {@link #show} sends a bundle mid-cell ({@code display_data}). This project's kernel and
+ * {@code gradsurgery notebook run} both use these; JJava shows the images too.
  * <pre>
  * Display.image(chart)                      // last line of the cell, no semicolon
  * Display.row(diceChart, surgeryChart)      // several side by side
  * Display.heatmap("dL/dz", field2d, 4)       // a signed 2D field, blue &lt; 0 &lt; red
  * Display.overlay("prediction", t1, labels, 4) // labels over a grey image
+ * Display.table(List.of("model", "ECE"), rows) // an HTML table
+ * Display.show(chart);                      // now, and carry on
  * </pre>
  */
 public final class Display {
@@ -31,6 +39,114 @@ public final class Display {
     static final int GAP = 8;
 
     private Display() {
+    }
+
+    /**
+     * A table with a header row, shown as {@code text/html} (and aligned {@code text/plain}). Cells are strings;
+     * {@link Display#table} formats numbers.
+     *
+     * @param header column names
+     * @param rows one list per row, as long as the header
+     */
+    public record Table(List<String> header, List<List<String>> rows) {
+        public Table {
+            header = List.copyOf(header);
+            List<List<String>> copy = new ArrayList<>();
+            for (int i = 0; i < rows.size(); i++) {
+                if (rows.get(i).size() != header.size()) {
+                    throw new IllegalArgumentException("Display.table: row " + (i + 1) + " has " + rows.get(i).size()
+                            + " cells, the header " + header.size());
+                }
+                copy.add(List.copyOf(rows.get(i)));
+            }
+            rows = List.copyOf(copy);
+        }
+
+        /** An HTML {@code <table>} (cells escaped). */
+        public String toHtml() {
+            StringBuilder sb = new StringBuilder("<table>\n<thead><tr>");
+            header.forEach(h -> sb.append("<th>").append(escape(h)).append("</th>"));
+            sb.append("</tr></thead>\n<tbody>\n");
+            for (List<String> row : rows) {
+                sb.append("<tr>");
+                row.forEach(c -> sb.append("<td>").append(escape(c)).append("</td>"));
+                sb.append("</tr>\n");
+            }
+            return sb.append("</tbody>\n</table>").toString();
+        }
+
+        /** Columns padded to their widest cell, two spaces apart. */
+        @Override
+        public String toString() {
+            int[] w = new int[header.size()];
+            for (int j = 0; j < w.length; j++) {
+                w[j] = header.get(j).length();
+                for (List<String> row : rows) {
+                    w[j] = Math.max(w[j], row.get(j).length());
+                }
+            }
+            StringBuilder sb = new StringBuilder();
+            appendRow(sb, header, w);
+            rows.forEach(r -> appendRow(sb.append('\n'), r, w));
+            return sb.toString();
+        }
+
+        private static void appendRow(StringBuilder sb, List<String> cells, int[] w) {
+            for (int j = 0; j < cells.size(); j++) {
+                sb.append(j == 0 ? "" : "  ").append(String.format(Locale.ROOT, "%-" + w[j] + "s", cells.get(j)));
+            }
+            while (sb.length() > 0 && sb.charAt(sb.length() - 1) == ' ') {
+                sb.setLength(sb.length() - 1);
+            }
+        }
+
+        private static String escape(String s) {
+            return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+        }
+    }
+
+    /**
+     * A table of values: numbers (float/double) with 4 significant decimals ({@code %.4f}), anything else by
+     * {@code String.valueOf}.
+     */
+    public static Table table(List<String> header, List<? extends List<?>> rows) {
+        List<List<String>> cells = new ArrayList<>();
+        for (List<?> row : rows) {
+            List<String> r = new ArrayList<>();
+            for (Object v : row) {
+                r.add(v instanceof Double || v instanceof Float
+                        ? String.format(Locale.ROOT, "%.4f", ((Number) v).doubleValue()) : String.valueOf(v));
+            }
+            cells.add(r);
+        }
+        return new Table(header, cells);
+    }
+
+    /**
+     * The MIME bundle that shows {@code value}: {@code image/png} (base64) for an image or chart, {@code text/html}
+     * for a {@link Table}, and always {@code text/plain}.
+     */
+    public static Map<String, String> bundle(Object value) {
+        Map<String, String> out = new LinkedHashMap<>();
+        BufferedImage img = asImage(value);
+        if (img != null) {
+            out.put("image/png", pngBase64(img));
+            out.put("text/plain", "<image " + img.getWidth() + "x" + img.getHeight() + ">");
+        } else if (value instanceof Table t) {
+            out.put("text/html", t.toHtml());
+            out.put("text/plain", t.toString());
+        } else {
+            out.put("text/plain", String.valueOf(value));
+        }
+        return out;
+    }
+
+    /**
+     * Shows {@code value} now, as a {@code display_data} output of the running cell (in this project's kernel and
+     * runner); outside a notebook it prints the text form.
+     */
+    public static void show(Object value) {
+        NotebookSession.display(bundle(value));
     }
 
     /**

@@ -1,12 +1,7 @@
 package org.gradsurgery.examples.notebook;
 
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -14,36 +9,21 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
-import java.util.stream.Collectors;
-import jdk.jshell.DeclarationSnippet;
-import jdk.jshell.Diag;
-import jdk.jshell.EvalException;
-import jdk.jshell.JShell;
-import jdk.jshell.JShellException;
-import jdk.jshell.Snippet;
-import jdk.jshell.SnippetEvent;
-import jdk.jshell.SourceCodeAnalysis;
-import jdk.jshell.UnresolvedReferenceException;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.node.ArrayNode;
 import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
- * Runs Jupyter notebooks written for the Java kernels (BeakerX, JJava) headless, the way those kernels do: every
- * code cell, in order, through one {@link JShell} session.
+ * Runs Jupyter notebooks headless, cell by cell, through the same evaluation core as this project's Jupyter kernel
+ * ({@link NotebookSession}: one JShell per notebook, in this JVM, with the kernels' magics).
  *
  * <ul>
- *   <li><b>Class path.</b> Snippets execute in this JVM ({@link ValueCapturingExecutionControl}) and compile against
- *       {@link ProjectClasspath#ofRunningJvm()}. Dependency magics ({@link DependencyMagics}) are checked against it:
- *       this build's artifacts and the jars already present satisfy them, anything else is an error; jar magics add
- *       their jars.</li>
- *   <li><b>Snippets.</b> A cell is cut into snippets with {@link SourceCodeAnalysis#analyzeCompletion}, as the
- *       kernels do, and each is evaluated in turn.</li>
- *   <li><b>Outputs.</b> What a snippet prints to {@code System.out}/{@code System.err} becomes a {@code stream}
- *       output. The value of a cell's last expression becomes an {@code execute_result}: a PNG ({@code image/png},
- *       base64) when it is an image or an XChart chart ({@link Display}), else its {@code toString}.</li>
- *   <li><b>Failure.</b> A rejected snippet (compile diagnostics), an unresolved reference or an exception stops the
- *       run with a {@link NotebookCellException} naming the cell; nothing is written.</li>
+ *   <li><b>Outputs.</b> What a cell prints becomes {@code stream} outputs (consecutive text of one stream merged, as
+ *       Jupyter does), {@link Display#show} a {@code display_data}, and the value of the cell's last expression an
+ *       {@code execute_result} ({@link Display#bundle}: {@code image/png} for images and charts, {@code text/html}
+ *       for tables, {@code text/plain}).</li>
+ *   <li><b>Failure.</b> The first failing cell stops the run with a {@link NotebookCellException} naming the cell;
+ *       nothing is written.</li>
  *   <li><b>Smoke mode.</b> Sets the system property {@value Smoke#PROPERTY} for the run ({@link Smoke}).</li>
  * </ul>
  * The executed copy is the input with {@code execution_count} and {@code outputs} filled in, nbformat 4.5 (cell ids
@@ -53,11 +33,13 @@ public final class NotebookRunner {
     private final boolean smoke;
     private final PrintStream progress;
     private final ProjectClasspath classpath;
+    private final MavenResolver maven;
 
     private NotebookRunner(Builder b) {
         this.smoke = b.smoke;
         this.progress = b.progress;
         this.classpath = b.classpath != null ? b.classpath : ProjectClasspath.ofRunningJvm();
+        this.maven = MavenResolver.defaults(classpath);
     }
 
     public static Builder builder() {
@@ -109,15 +91,9 @@ public final class NotebookRunner {
         if (System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
-        ValueCapturingExecutionControl.Provider provider = new ValueCapturingExecutionControl.Provider();
-        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
         int count = 0;
         int images = 0;
-        try (JShell shell = JShell.builder()
-                .executionEngine(provider, Map.of())
-                .in(InputStream.nullInputStream()).out(quiet).err(quiet)
-                .build()) {
-            shell.addToClasspath(classpath.asString());
+        try (NotebookSession session = new NotebookSession(classpath, maven, baseDir)) {
             for (int i = 0; i < cells.size(); i++) {
                 ObjectNode cell = (ObjectNode) cells.get(i);
                 if (!"code".equals(cell.path("cell_type").asText())) {
@@ -125,11 +101,18 @@ public final class NotebookRunner {
                 }
                 long c0 = System.nanoTime();
                 count++;
-                CellRun run = new CellRun(shell, provider, file, i + 1, count);
-                run.execute(NbFormat.text(cell.get("source")), baseDir);
+                Outputs outputs = new Outputs();
+                try {
+                    Map<String, String> value = session.execute(NbFormat.text(cell.get("source")), outputs);
+                    if (value != null) {
+                        outputs.add("execute_result", value).put("execution_count", count);
+                    }
+                } catch (NotebookSession.CellFailure f) {
+                    throw new NotebookCellException(file, i + 1, f.line(), f.snippet(), f.detail(), null);
+                }
                 cell.put("execution_count", count);
-                cell.set("outputs", run.outputs);
-                images += run.images;
+                cell.set("outputs", outputs.list);
+                images += outputs.images;
                 progress.printf(Locale.ROOT, "%s: [%d/%d] cell %d done (%.1f s)%n", file.getFileName(), count,
                         codeTotal, i + 1, (System.nanoTime() - c0) / 1e9);
             }
@@ -147,210 +130,39 @@ public final class NotebookRunner {
         return new Result(nb, count, images, Duration.ofNanos(System.nanoTime() - t0));
     }
 
-    /** One code cell's execution and outputs. */
-    private final class CellRun {
-        private final JShell shell;
-        private final ValueCapturingExecutionControl.Provider provider;
-        private final Path file;
-        private final int cellNo;
-        private final int executionCount;
-        final ArrayNode outputs = NbFormat.object().arrayNode();
+    /** One cell's outputs in nbformat. */
+    private static final class Outputs implements NotebookSession.Output {
+        final ArrayNode list = NbFormat.object().arrayNode();
         int images;
 
-        CellRun(JShell shell, ValueCapturingExecutionControl.Provider provider, Path file, int cellNo,
-                int executionCount) {
-            this.shell = shell;
-            this.provider = provider;
-            this.file = file;
-            this.cellNo = cellNo;
-            this.executionCount = executionCount;
-        }
-
-        void execute(String source, Path baseDir) {
-            DependencyMagics.Cell parsed;
-            try {
-                parsed = DependencyMagics.parse(source);
-                for (DependencyMagics.Magic m : parsed.magics()) {
-                    if (m.kind() == DependencyMagics.Kind.MAVEN) {
-                        classpath.resolve(m.value());
-                    } else {
-                        for (Path jar : DependencyMagics.jars(m, baseDir)) {
-                            shell.addToClasspath(jar.toString());
-                        }
-                    }
-                }
-            } catch (IllegalArgumentException e) {
-                throw new NotebookCellException(file, cellNo, 0, null, e.getMessage(), e);
-            }
-            String code = parsed.code();
-            SourceCodeAnalysis analysis = shell.sourceCodeAnalysis();
-            int consumed = 0;
-            String remaining = code;
-            while (!remaining.isBlank()) {
-                SourceCodeAnalysis.CompletionInfo info = analysis.analyzeCompletion(remaining);
-                SourceCodeAnalysis.Completeness completeness = info.completeness();
-                int line = lineOf(code, consumed + leadingBlank(remaining));
-                if (completeness == SourceCodeAnalysis.Completeness.EMPTY) {
-                    break;
-                }
-                if (completeness == SourceCodeAnalysis.Completeness.DEFINITELY_INCOMPLETE
-                        || completeness == SourceCodeAnalysis.Completeness.CONSIDERED_INCOMPLETE) {
-                    throw new NotebookCellException(file, cellNo, line, remaining,
-                            "incomplete code at the end of the cell (a missing brace, parenthesis or semicolon?)",
-                            null);
-                }
-                String snippet = info.source() != null ? info.source() : remaining;
-                String rest = info.source() != null ? info.remaining() : "";
-                boolean last = rest.isBlank();
-                evaluate(snippet, line, last);
-                consumed += remaining.length() - rest.length();
-                remaining = rest;
-            }
-        }
-
-        private void evaluate(String snippet, int line, boolean lastInCell) {
-            ValueCapturingExecutionControl control = provider.control();
-            control.takeLastValue();
-            PrintStream out = System.out;
-            PrintStream err = System.err;
-            ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
-            ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
-            List<SnippetEvent> events;
-            try (PrintStream capOut = new PrintStream(outBytes, true, StandardCharsets.UTF_8);
-                 PrintStream capErr = new PrintStream(errBytes, true, StandardCharsets.UTF_8)) {
-                System.setOut(capOut);
-                System.setErr(capErr);
-                events = shell.eval(snippet);
-            } finally {
-                System.setOut(out);
-                System.setErr(err);
-            }
-            stream("stdout", outBytes.toString(StandardCharsets.UTF_8));
-            stream("stderr", errBytes.toString(StandardCharsets.UTF_8));
-            Object value = control.takeLastValue();
-            boolean expression = false;
-            for (SnippetEvent e : events) {
-                if (e.causeSnippet() != null) {
-                    continue;
-                }
-                fail(e, snippet, line);
-                Snippet s = e.snippet();
-                expression |= s.kind() == Snippet.Kind.EXPRESSION
-                        || s.subKind() == Snippet.SubKind.TEMP_VAR_EXPRESSION_SUBKIND;
-            }
-            if (lastInCell && expression && value != null) {
-                result(value);
-            }
-        }
-
-        private void fail(SnippetEvent e, String snippet, int line) {
-            if (e.exception() != null) {
-                throw new NotebookCellException(file, cellNo, line, snippet, describe(e.exception()), null);
-            }
-            Snippet s = e.snippet();
-            if (e.status() == Snippet.Status.REJECTED) {
-                String diags = shell.diagnostics(s).map(d -> diagnostic(d, s.source()))
-                        .collect(Collectors.joining("\n"));
-                throw new NotebookCellException(file, cellNo, line, snippet,
-                        "does not compile" + (diags.isEmpty() ? "" : ":\n" + diags), null);
-            }
-            if (e.status() == Snippet.Status.RECOVERABLE_NOT_DEFINED && s instanceof DeclarationSnippet d) {
-                throw new NotebookCellException(file, cellNo, line, snippet, "cannot be defined: it uses "
-                        + shell.unresolvedDependencies(d).collect(Collectors.joining(", ")) + ", which are not defined",
-                        null);
-            }
-        }
-
-        private void stream(String name, String text) {
-            if (text.isEmpty()) {
-                return;
-            }
-            JsonNode prev = outputs.size() == 0 ? null : outputs.get(outputs.size() - 1);
+        @Override
+        public void stream(String name, String text) {
+            JsonNode prev = list.size() == 0 ? null : list.get(list.size() - 1);
             if (prev != null && "stream".equals(prev.path("output_type").asText())
                     && name.equals(prev.path("name").asText())) {
                 ((ObjectNode) prev).set("text", NbFormat.lines(NbFormat.text(prev.get("text")) + text));
                 return;
             }
-            ObjectNode o = NbFormat.object();
+            ObjectNode o = list.addObject();
             o.put("output_type", "stream");
             o.put("name", name);
             o.set("text", NbFormat.lines(text));
-            outputs.add(o);
         }
 
-        private void result(Object value) {
-            ObjectNode data = NbFormat.object();
-            BufferedImage img = Display.asImage(value);
-            if (img != null) {
-                data.put("image/png", Display.pngBase64(img));
-                data.set("text/plain", NbFormat.lines("<image " + img.getWidth() + "x" + img.getHeight() + ">"));
-                images++;
-            } else {
-                data.set("text/plain", NbFormat.lines(String.valueOf(value)));
-            }
-            ObjectNode o = NbFormat.object();
-            o.put("output_type", "execute_result");
-            o.put("execution_count", executionCount);
-            o.set("data", data);
-            o.set("metadata", NbFormat.object());
-            outputs.add(o);
+        @Override
+        public void display(Map<String, String> bundle) {
+            add("display_data", bundle);
         }
-    }
 
-    /** The exception's class, message and stack (snippet frames included), with its causes. */
-    static String describe(JShellException ex) {
-        StringBuilder sb = new StringBuilder();
-        Throwable t = ex;
-        String prefix = "";
-        while (t != null) {
-            String cls = t instanceof EvalException ee ? ee.getExceptionClassName()
-                    : t instanceof UnresolvedReferenceException ure
-                            ? "unresolved reference to " + ure.getSnippet().source().strip()
-                            : t.getClass().getName();
-            sb.append(prefix).append(cls);
-            if (t.getMessage() != null) {
-                sb.append(": ").append(t.getMessage());
-            }
-            StackTraceElement[] st = t.getStackTrace();
-            for (int k = 0; k < Math.min(st.length, 12); k++) {
-                sb.append("\n\tat ").append(st[k]);
-            }
-            if (st.length > 12) {
-                sb.append("\n\t... ").append(st.length - 12).append(" more");
-            }
-            t = t.getCause() == t ? null : t.getCause();
-            prefix = "\nCaused by: ";
+        ObjectNode add(String type, Map<String, String> bundle) {
+            ObjectNode o = list.addObject();
+            o.put("output_type", type);
+            ObjectNode data = o.putObject("data");
+            bundle.forEach((mime, v) -> data.set(mime, mime.equals("image/png") ? data.textNode(v) : NbFormat.lines(v)));
+            o.putObject("metadata");
+            images += bundle.containsKey("image/png") ? 1 : 0;
+            return o;
         }
-        return sb.toString();
-    }
-
-    private static String diagnostic(Diag d, String source) {
-        long pos = d.getStartPosition();
-        String where = "";
-        if (pos >= 0 && pos <= source.length()) {
-            int line = lineOf(source, (int) pos);
-            int col = (int) pos - source.lastIndexOf('\n', (int) pos - 1);
-            where = " (snippet line " + line + ", column " + col + ")";
-        }
-        return (d.isError() ? "error: " : "warning: ") + d.getMessage(Locale.ROOT) + where;
-    }
-
-    private static int lineOf(String s, int pos) {
-        int line = 1;
-        for (int i = 0; i < Math.min(pos, s.length()); i++) {
-            if (s.charAt(i) == '\n') {
-                line++;
-            }
-        }
-        return line;
-    }
-
-    private static int leadingBlank(String s) {
-        int i = 0;
-        while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
-            i++;
-        }
-        return i;
     }
 
     /** Builder: smoke mode off, progress to {@code System.err}, the running JVM's class path. */

@@ -8,16 +8,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
+import org.gradsurgery.InvalidInputException;
 
 /**
  * The class path a notebook runs against: the running JVM's {@code java.class.path} with every jar's manifest
  * {@code Class-Path} followed, so it is complete under {@code java -jar gradsurgery.jar} (thin jar + {@code lib/})
  * and under Surefire's manifest-only booter jar alike.
  *
- * <p>It answers the kernels' Maven magics without a network: a coordinate {@code G:A:V} is satisfied when
+ * <p>It answers the Maven magics without Maven when it can: a coordinate {@code G:A:V} is satisfied when
  * <ul>
  *   <li>G is {@value #PROJECT_GROUP} and A is one of this build's modules (the running build stands in for any of
  *       its versions), or</li>
@@ -96,19 +98,19 @@ public final class ProjectClasspath {
 
     /**
      * Where coordinate {@code G:A[:packaging[:classifier]]:V} is satisfied: "this build" for the project's own
-     * modules, else the first matching jar.
+     * modules, else the first matching jar, else empty (then {@link MavenResolver} asks Maven).
      *
-     * @throws IllegalArgumentException when the coordinate is malformed or nothing on the class path provides it
+     * @throws InvalidInputException when the coordinate is malformed
      */
-    public String resolve(String coordinate) {
+    public Optional<String> find(String coordinate) {
         String[] parts = coordinate.split(":", -1);
         if (parts.length < 3 || parts.length > 5) {
-            throw new IllegalArgumentException("malformed Maven coordinate '" + coordinate
+            throw new InvalidInputException("malformed Maven coordinate '" + coordinate
                     + "' (expected GROUP:ARTIFACT:VERSION)");
         }
         for (String part : parts) {
             if (part.isBlank()) {
-                throw new IllegalArgumentException("malformed Maven coordinate '" + coordinate
+                throw new InvalidInputException("malformed Maven coordinate '" + coordinate
                         + "' (an empty part)");
             }
         }
@@ -117,17 +119,14 @@ public final class ProjectClasspath {
         String version = parts[parts.length - 1];
         String classifier = parts.length == 5 ? parts[3] : null;
         if (group.equals(PROJECT_GROUP) && PROJECT_ARTIFACTS.contains(artifact)) {
-            return "this build";
+            return Optional.of("this build");
         }
         for (Path entry : entries) {
             if (matches(entry, group, artifact, version, classifier)) {
-                return entry.toString();
+                return Optional.of(entry.toString());
             }
         }
-        throw new IllegalArgumentException("Maven coordinate " + coordinate + " is not on the project's class path;"
-                + " the runner resolves dependency magics to this build only (known: " + PROJECT_GROUP + ":"
-                + String.join("|", PROJECT_ARTIFACTS.stream().sorted().toList())
-                + " and the jars they depend on) — add it to dl4j-gradsurgery-examples/pom.xml");
+        return Optional.empty();
     }
 
     private static boolean matches(Path jar, String group, String artifact, String version, String classifier) {

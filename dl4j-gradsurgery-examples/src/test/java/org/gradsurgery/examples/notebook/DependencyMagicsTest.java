@@ -35,8 +35,10 @@ class DependencyMagicsTest {
                 new Magic(4, "%jars lib/*.jar other.jar", Kind.JAR, "lib/*.jar"),
                 new Magic(4, "%jars lib/*.jar other.jar", Kind.JAR, "other.jar"),
                 new Magic(5, "%classpath add jar /opt/my libs/x.jar", Kind.JAR, "/opt/my libs/x.jar")), c.magics());
-        // line numbers of the remaining code are those of the cell
-        assertEquals("\n\n\n\n\nint x = 1;", c.code());
+        // magic lines are blanked to the same length: line numbers and offsets are those of the cell
+        assertEquals(List.of("", "", "", "", "", "int x = 1;"), c.code().lines().map(String::strip).toList());
+        assertEquals(String.join("\n", c.magics().stream().map(Magic::text).distinct().toList()).length() + 11,
+                c.code().length());
     }
 
     @Test
@@ -68,13 +70,13 @@ class DependencyMagicsTest {
         Files.writeString(dir.resolve("lib/a.jar"), "");
         Files.writeString(dir.resolve("lib/notes.txt"), "");
         Magic glob = new Magic(1, "%jars lib/*.jar", Kind.JAR, "lib/*.jar");
-        assertEquals(List.of(dir.resolve("lib/a.jar"), dir.resolve("lib/b.jar")), DependencyMagics.jars(glob, dir));
+        assertEquals(List.of(dir.resolve("lib/a.jar"), dir.resolve("lib/b.jar")), DependencyMagics.paths(glob, dir));
         Magic missing = new Magic(3, "%classpath add jar nope.jar", Kind.JAR, "nope.jar");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> DependencyMagics.jars(missing, dir));
+                () -> DependencyMagics.paths(missing, dir));
         assertTrue(e.getMessage().startsWith("line 3: %classpath add jar nope.jar: no such jar"), e.getMessage());
         Magic noMatch = new Magic(2, "%jars lib/*.zip", Kind.JAR, "lib/*.zip");
-        e = assertThrows(IllegalArgumentException.class, () -> DependencyMagics.jars(noMatch, dir));
+        e = assertThrows(IllegalArgumentException.class, () -> DependencyMagics.paths(noMatch, dir));
         assertTrue(e.getMessage().contains("no file matches"), e.getMessage());
     }
 }

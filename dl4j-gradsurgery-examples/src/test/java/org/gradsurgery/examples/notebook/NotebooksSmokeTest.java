@@ -21,12 +21,12 @@ import org.nd4j.shade.jackson.databind.JsonNode;
  * copy is valid nbformat 4 with a picture wherever the notebook shows one (a code cell whose last expression is a
  * {@code Display.…} call). The committed full-mode copies are checked by {@link ExecutedNotebooksTest}.
  */
-class NotebooksSmokeTest {
+public class NotebooksSmokeTest {
     static final Path NOTEBOOKS = Path.of("notebooks");
     private static final NotebookRunner RUNNER = NotebookRunner.builder().smoke(true)
             .progress(new PrintStream(PrintStream.nullOutputStream())).build();
 
-    static Stream<Path> notebooks() throws IOException {
+    public static Stream<Path> notebooks() throws IOException {
         try (Stream<Path> s = Files.list(NOTEBOOKS)) {
             return s.filter(p -> p.toString().endsWith(".ipynb")).sorted().toList().stream();
         }
@@ -58,7 +58,7 @@ class NotebooksSmokeTest {
     }
 
     /** Cells (1-based) with an image/png output. */
-    static List<Integer> pictureCells(JsonNode nb) {
+    public static List<Integer> pictureCells(JsonNode nb) {
         List<Integer> out = new ArrayList<>();
         JsonNode cells = nb.get("cells");
         for (int i = 0; i < cells.size(); i++) {
@@ -73,7 +73,7 @@ class NotebooksSmokeTest {
     }
 
     /** Code cells (1-based) whose last statement is a {@code Display.…(…)} expression: they must show a picture. */
-    static List<Integer> displayCells(JsonNode nb) {
+    public static List<Integer> displayCells(JsonNode nb) {
         List<Integer> out = new ArrayList<>();
         JsonNode cells = nb.get("cells");
         for (int i = 0; i < cells.size(); i++) {
