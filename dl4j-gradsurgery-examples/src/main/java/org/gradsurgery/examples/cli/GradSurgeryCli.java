@@ -35,7 +35,7 @@ import picocli.CommandLine.ScopeType;
                 SweepCommand.class,
                 StudyCommand.class,
         })
-public final class GradSurgeryCli implements Runnable {
+public final class GradSurgeryCli implements java.util.concurrent.Callable<Integer> {
 
     /** Exit code for bad flags, missing or malformed input: the user can fix it. */
     public static final int EXIT_USAGE = 2;
@@ -50,8 +50,10 @@ public final class GradSurgeryCli implements Runnable {
     boolean verbose;
 
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        // no subcommand: a usage mistake, so the help goes to stderr and the exit code says so
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return EXIT_USAGE;
     }
 
     /** Builds the command line with this project's error handling; tests call {@code execute} on it. */
