@@ -33,6 +33,7 @@ import picocli.CommandLine.ScopeType;
                 org.gradsurgery.examples.notebook.NotebookCommand.class,
                 org.gradsurgery.examples.notebook.kernel.KernelCommand.class,
                 SweepCommand.class,
+                StudyCommand.class,
         })
 public final class GradSurgeryCli implements java.util.concurrent.Callable<Integer> {
 
