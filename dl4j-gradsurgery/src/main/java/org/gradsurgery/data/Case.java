@@ -198,7 +198,7 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
                 }
             }
             if (bad > 0) {
-                throw new IllegalArgumentException(p + ": intensity " + values[first] + " at voxel "
+                throw new org.gradsurgery.InvalidInputException(p + ": intensity " + values[first] + " at voxel "
                         + Labels.voxel(first % n, shape) + (channels > 1 ? " of channel " + first / n : "")
                         + " is not a finite number (" + bad + " non-finite value(s)); fix or exclude this file");
             }

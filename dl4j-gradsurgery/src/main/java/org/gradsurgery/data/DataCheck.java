@@ -193,7 +193,7 @@ public final class DataCheck {
         /** @throws IllegalArgumentException listing every problem, one line each, when there is any */
         public void requireValid() {
             if (!problems.isEmpty()) {
-                throw new IllegalArgumentException(problems.size() + " problem(s) in the data:\n  "
+                throw new org.gradsurgery.InvalidInputException(problems.size() + " problem(s) in the data:\n  "
                         + String.join("\n  ", problems));
             }
         }

@@ -140,7 +140,7 @@ public final class LabelMap {
             }
             OptionalInt t = lookup(c);
             if (t.isEmpty()) {
-                throw new IllegalArgumentException(what + ": label code " + c + " at voxel " + i
+                throw new org.gradsurgery.InvalidInputException(what + ": label code " + c + " at voxel " + i
                         + " is not in the label map " + map.keySet() + " (add it to the --label-map file)");
             }
             lastCode = c;

@@ -61,7 +61,7 @@ public final class Labels {
             }
         }
         if (first >= 0) {
-            throw new IllegalArgumentException(what + ": label value " + labels[first] + " at voxel "
+            throw new org.gradsurgery.InvalidInputException(what + ": label value " + labels[first] + " at voxel "
                     + voxel(first, shape) + " is not a class in 0.." + (numClasses - 1) + " (" + bad
                     + " voxel(s) out of range, values " + values + "); map raw codes to classes with a label map "
                     + "(gradsurgery: --label-map FILE)");

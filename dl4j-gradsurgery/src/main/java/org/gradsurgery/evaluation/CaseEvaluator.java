@@ -248,7 +248,7 @@ public final class CaseEvaluator {
 
     private INDArray labels(Sample s) {
         if (!s.hasLabel()) {
-            throw new IllegalArgumentException("CaseEvaluator: case " + s.id() + " has no label file to score "
+            throw new org.gradsurgery.InvalidInputException("CaseEvaluator: case " + s.id() + " has no label file to score "
                     + "against");
         }
         int[] shape = s.shape();

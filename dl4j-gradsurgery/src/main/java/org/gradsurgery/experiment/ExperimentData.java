@@ -11,10 +11,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Augmentation;
 import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.CtNormalization;
+import org.gradsurgery.data.DataCheck;
 import org.gradsurgery.data.LabelMap;
 import org.gradsurgery.data.PatchSampler;
 import org.gradsurgery.data.Preprocessing;
@@ -70,13 +72,56 @@ public final class ExperimentData {
     }
 
     /**
-     * The same resolved plan (preprocessing with its fitted statistics, label grouping, dims, network input) on the
-     * cases of {@code other}: to score a saved model on an external test set with exactly the run's preprocessing.
-     * Nothing is re-split or refitted; {@link #evaluateCases} takes the case ids to score. Each case's channel count
-     * is checked against the run's when it is loaded.
+     * The pre-flight check of every case before training ({@link DataCheck}): readable files, finite intensities,
+     * image/label grids, channel counts, label values against the classes or the label grouping. Prints the
+     * one-screen summary to {@code out} (null = silent) and refuses with one line per problem. For 3D plans, a patch
+     * more than twice the largest case along an axis is refused too (it would train mostly on padding; a patch a
+     * little larger than the cases, for whole-crop training, is fine). Sources that are not files
+     * (generated, demo slices) have nothing to check.
+     *
+     * @throws IllegalArgumentException listing every problem found
      */
-    public ExperimentData withSource(DataSource other) {
-        return new ExperimentData(plan, other, levels, rank, channels, metricSpacing);
+    public void check(PrintStream out) {
+        if (!(source instanceof FileCasesSource files)) {
+            return;
+        }
+        List<String> ids;
+        try {
+            ids = source.caseIds();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        DataCheck.Result r = DataCheck.run(files.cases(ids), labelMap, numClasses(), channels, true, out);
+        if (out != null) {
+            out.print(r.summary());
+        }
+        r.requireValid();
+        if (dims() == 3 && r.maxShape() != null && r.maxShape().length == 3) {
+            int[] patch = plan.patchSize();
+            for (int a = 0; a < 3; a++) {
+                if (patch[a] > 2 * r.maxShape()[a] && patch[a] > (1 << (levels - 1))) {
+                    throw invalid("patchSize", join(patch) + " is more than twice the largest case along axis " + a
+                            + " (" + r.maxShape()[a] + " voxels; cases are at most " + join(r.maxShape())
+                            + " in RAS order)");
+                }
+            }
+        }
+    }
+
+    /**
+     * A saved run's resolved data plan (preprocessing with its fitted statistics, label grouping, dims, network
+     * input) on the cases of {@code other}: to score the run's model on an external test set with exactly the run's
+     * preprocessing. The run's own data need not exist; nothing is re-split or refitted ({@link #evaluateCases}
+     * takes the ids to score), and each case's channel count and rank are checked against the run's when loaded.
+     */
+    public static ExperimentData onSource(ExperimentSpec saved, DataSource other) throws IOException {
+        List<String> ids = other.caseIds();
+        if (ids.isEmpty()) {
+            throw new InvalidInputException(other.describe() + " has no labelled case to evaluate");
+        }
+        Sample first = other.load(ids.get(0));
+        return new ExperimentData(saved.data(), other, saved.model().levels(), first.spatialRank(),
+                saved.model().inputChannels(), first.spacing());
     }
 
     /**
@@ -483,11 +528,11 @@ public final class ExperimentData {
             return b.build().evaluate(net, ids, id -> {
                 Sample s = source.load(id);
                 if (s.channels() != channels) {
-                    throw new IllegalArgumentException("case " + id + " has " + s.channels() + " channel(s) but the "
+                    throw new InvalidInputException("case " + id + " has " + s.channels() + " channel(s) but the "
                             + "model was trained on " + channels + " (" + source.describe() + ")");
                 }
                 if (s.spatialRank() < rank) {
-                    throw new IllegalArgumentException("case " + id + " is " + s.spatialRank() + "D but the model was "
+                    throw new InvalidInputException("case " + id + " is " + s.spatialRank() + "D but the model was "
                             + "trained on " + rank + "D cases (" + source.describe() + ")");
                 }
                 return s;

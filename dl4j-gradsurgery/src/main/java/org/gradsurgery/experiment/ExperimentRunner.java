@@ -58,6 +58,7 @@ public final class ExperimentRunner {
     public static Outcome run(ExperimentSpec spec, DataSource source, PrintStream out,
                               Map<String, Object> extraSections) throws IOException {
         ExperimentData data = ExperimentData.prepare(spec.data(), source, spec.seed(), spec.model().levels(), out);
+        data.check(out);
         ExperimentSpec resolved = spec.withModel(data.complete(spec.model())).withData(data.plan());
         ComputationGraph net = UNet.builder().from(resolved.model()).loss(resolved.loss().create()).build().graph();
         TrainingConfig config = resolved.training();

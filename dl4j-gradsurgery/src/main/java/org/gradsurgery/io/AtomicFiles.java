@@ -49,6 +49,42 @@ public final class AtomicFiles {
         }
     }
 
+    /**
+     * Checks, before any long job starts, that {@code dir} is (or can be created as) a folder this process can write
+     * into: creates it with its parents, then creates and deletes a probe file in it. Nothing is left behind in an
+     * existing folder.
+     *
+     * @throws IllegalArgumentException one line naming the folder and the reason (a path component that is a file,
+     *                                  a read-only file system, missing permission)
+     */
+    public static void requireWritableDirectory(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        try {
+            if (Files.exists(abs) && !Files.isDirectory(abs)) {
+                throw new java.nio.file.NotDirectoryException(abs.toString());
+            }
+            Files.createDirectories(abs);
+            Path probe = createSibling(abs, "write-check");
+            Files.delete(probe);
+        } catch (IOException e) {
+            throw new org.gradsurgery.InvalidInputException("cannot write output folder " + abs + ": " + reason(e), e);
+        }
+    }
+
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.NotDirectoryException || e instanceof java.nio.file.FileAlreadyExistsException
+                || e instanceof java.nio.file.FileSystemException f && "Not a directory".equals(f.getReason())) {
+            return "it or one of its parents is a file, not a folder";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage();
+    }
+
     /** Writes UTF-8 text atomically. */
     public static void writeString(Path target, String text) throws IOException {
         write(target, tmp -> Files.writeString(tmp, text, StandardCharsets.UTF_8));

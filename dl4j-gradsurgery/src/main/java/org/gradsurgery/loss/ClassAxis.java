@@ -23,9 +23,12 @@ import org.nd4j.linalg.activations.impl.ActivationSwish;
 import org.nd4j.linalg.activations.impl.ActivationTanH;
 import org.nd4j.linalg.activations.impl.ActivationThresholdedReLU;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.gradient.SigmoidDerivative;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
@@ -77,8 +80,19 @@ final class ClassAxis {
     static INDArray backprop(INDArray z, INDArray p, IActivation activation, INDArray gradP) {
         Class<?> type = activation.getClass();
         if (type == ActivationSoftmax.class) {
-            // J^T g = p ⊙ (g − Σ_c p_c g_c): the softmax Jacobian without forming it.
-            INDArray inner = p.mul(gradP).sum(true, 1);
+            // J^T g = p ⊙ (g − Σ_c p_c g_c): the softmax Jacobian without forming it. The class sum is a loop of
+            // element-wise ops over the (few) classes: ND4J's sum along axis 1 copies its input outside the
+            // workspaces, where the copy waits for the GC (issue 16).
+            long[] innerShape = p.shape().clone();
+            innerShape[1] = 1;
+            INDArray inner = Nd4j.createUninitialized(p.dataType(), innerShape, 'c');
+            INDArray term = Nd4j.createUninitialized(p.dataType(), innerShape, 'c');
+            for (long c = 0; c < p.size(1); c++) {
+                Nd4j.exec(new MulOp(classSlice(p, c), classSlice(gradP, c), c == 0 ? inner : term));
+                if (c > 0) {
+                    inner.addi(term);
+                }
+            }
             return gradP.subi(inner).muli(p);
         }
         if (type == ActivationSigmoid.class) {
@@ -93,6 +107,14 @@ final class ClassAxis {
         }
         INDArray g = activation.backprop(channelsLast(z), channelsLast(gradP)).getFirst();
         return channelsFirst(g, z.shape());
+    }
+
+    /** Class {@code c} of {@code x} ({@code [R, C]} or {@code [N, C, V]}) as a view keeping axis 1. */
+    private static INDArray classSlice(INDArray x, long c) {
+        INDArrayIndex[] idx = new INDArrayIndex[x.rank()];
+        java.util.Arrays.fill(idx, NDArrayIndex.all());
+        idx[1] = NDArrayIndex.interval(c, c + 1);
+        return x.get(idx);
     }
 
     /** {@code [N, C, V]} to a fresh {@code [N·V, C]}, the layout DL4J activations expect. */

@@ -1,6 +1,7 @@
 package org.gradsurgery.training;
 
 import java.io.IOException;
+import org.gradsurgery.InvalidInputException;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -97,9 +98,9 @@ public final class RunLock implements AutoCloseable {
         }
     }
 
-    private static IllegalArgumentException locked(Path dir, String note, String who) {
+    private static InvalidInputException locked(Path dir, String note, String who) {
         String holder = who != null ? who : note == null || note.isBlank() ? "another process" : note.strip();
-        return new IllegalArgumentException("run folder " + dir + " is in use by " + holder + " (lock "
+        return new InvalidInputException("run folder " + dir + " is in use by " + holder + " (lock "
                 + dir.resolve(FILE) + "); wait for it to finish or choose another output folder");
     }
 

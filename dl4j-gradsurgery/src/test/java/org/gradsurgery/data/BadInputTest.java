@@ -61,4 +61,16 @@ class BadInputTest {
                 .numClasses(2).build().next());
         assertTrue(e.getMessage().startsWith(lab.toString()) && e.getMessage().contains("code 20"), e.getMessage());
     }
+
+    @Test
+    void aTruncatedGzipIsAFormatErrorNamingTheFile() throws IOException {
+        int[] shape = {16, 16, 16};
+        Path img = tmp.resolve("cut.nii.gz");
+        TestVolumes.writeImage(img, 0, 1, shape, TestVolumes.AFFINE);
+        byte[] all = java.nio.file.Files.readAllBytes(img);
+        java.nio.file.Files.write(img, java.util.Arrays.copyOf(all, all.length / 2));
+        org.gradsurgery.data.nifti.NiftiFormatException e = assertThrows(
+                org.gradsurgery.data.nifti.NiftiFormatException.class, () -> Case.of("cut", img, null).load());
+        assertTrue(e.getMessage().contains(img.toString()) && !e.getMessage().contains("\n"), e.getMessage());
+    }
 }

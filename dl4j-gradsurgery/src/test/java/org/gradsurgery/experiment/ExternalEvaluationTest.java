@@ -19,9 +19,13 @@ class ExternalEvaluationTest {
         GeneratedSource train = new GeneratedSource(new DataPlan.Generated(3, new int[]{12, 9, 10}, 2, 1));
         DataPlan plan = DataPlan.builder(train.spec()).numClasses(2).dims(2).build();
         ExperimentData run = ExperimentData.prepare(plan, train, 5, 3, null);
-        ComputationGraph net = UNet.builder().numClasses(2).levels(3).baseFilters(2).seed(2).build().graph();
+        UNetSpec model = run.complete(UNetSpec.builder().levels(3).baseFilters(2).build());
+        ExperimentSpec saved = new ExperimentSpec(model, org.gradsurgery.loss.LossSpec.parse("dice"),
+                org.gradsurgery.training.TrainingConfig.builder().build(), run.plan(), 5);
+        ComputationGraph net = UNet.builder().from(model).build().graph();
         GeneratedSource external = new GeneratedSource(new DataPlan.Generated(2, new int[]{12, 9, 10}, 2, 7));
-        CaseEvaluation r = run.withSource(external).evaluateCases(net, 15, null, external.caseIds(), null);
+        CaseEvaluation r = ExperimentData.onSource(saved, external).evaluateCases(net, 15, null,
+                external.caseIds(), null);
         assertEquals(2, r.caseCount());
         assertEquals(2, r.result().examples());
         for (CaseEvaluation.CaseInfo c : r.cases()) {

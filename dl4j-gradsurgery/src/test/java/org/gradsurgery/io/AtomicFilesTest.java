@@ -38,4 +38,24 @@ class AtomicFilesTest {
             assertEquals(1, files.count(), "only the target remains");
         }
     }
+
+    @Test
+    void unwritableOutputFoldersAreNamedBeforeAnyWork(@TempDir Path dir) throws IOException {
+        Path ok = dir.resolve("a/b");
+        AtomicFiles.requireWritableDirectory(ok);
+        try (Stream<Path> s = Files.list(ok)) {
+            assertEquals(0, s.count(), "the probe is removed");
+        }
+        Path file = Files.writeString(dir.resolve("file"), "x");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> AtomicFiles.requireWritableDirectory(file.resolve("sub")));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("cannot write output folder "
+                + file.resolve("sub")) && e.getMessage().contains("is a file"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> AtomicFiles.requireWritableDirectory(file));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("is a file"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> AtomicFiles.requireWritableDirectory(Path.of(
+                "/proc/gradsurgery-test")));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("cannot write output folder /proc/"),
+                e.getMessage());
+    }
 }

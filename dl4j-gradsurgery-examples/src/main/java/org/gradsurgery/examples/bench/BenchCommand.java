@@ -9,8 +9,9 @@ import picocli.CommandLine.Command;
  * exists) together with the load average it ran under.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: loss cost against MCXENT, NIfTI I/O against nibabel, U-Net training against PyTorch.",
-        subcommands = {LossBench.class, IoBench.class, UNetBench.class})
+        description = "Benchmarks: loss cost against MCXENT, NIfTI I/O against nibabel, U-Net training against PyTorch, "
+                + "memory soak.",
+        subcommands = {LossBench.class, IoBench.class, UNetBench.class, SoakBench.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

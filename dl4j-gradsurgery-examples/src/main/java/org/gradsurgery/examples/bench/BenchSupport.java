@@ -120,6 +120,24 @@ final class BenchSupport {
                 mib(Pointer.maxPhysicalBytes()), mib(rt.totalMemory() - rt.freeMemory()), mib(rt.maxMemory()));
     }
 
+    /**
+     * Where a network's native memory sits after training on this thread: each ND4J workspace's current size
+     * (DL4J keeps them between iterations), and the parameters, their gradients and Adam's two moments
+     * (4 × parameters × bytes per value, outside the workspaces).
+     */
+    static String workspacesLine(long parameters, int bytesPerValue) {
+        StringBuilder b = new StringBuilder("workspaces:");
+        long total = 0;
+        for (org.nd4j.linalg.api.memory.MemoryWorkspace ws : org.nd4j.linalg.factory.Nd4j.getWorkspaceManager()
+                .getAllWorkspacesForCurrentThread()) {
+            b.append(' ').append(ws.getId()).append(' ').append(mib(ws.getCurrentSize())).append(',');
+            total += ws.getCurrentSize();
+        }
+        long params = 4L * parameters * bytesPerValue;
+        return b.append(" total ").append(mib(total)).append("; parameters + gradients + Adam state ")
+                .append(mib(params)).toString();
+    }
+
     static String mib(long bytes) {
         return bytes < 0 ? "n/a" : String.format("%.0f MiB", bytes / (1024.0 * 1024.0));
     }

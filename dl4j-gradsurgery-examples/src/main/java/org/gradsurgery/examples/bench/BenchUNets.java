@@ -6,7 +6,7 @@ import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.gradsurgery.model.UNet;
 
 /**
- * The benchmark U-Nets of issue 7, built by {@link UNet} (so the benchmark times the networks users train) and
+ * The benchmark U-Nets, built by {@link UNet} (so the benchmark times the networks users train) and
  * mirrored layer for layer by {@code bench/peer_unet.py}: per level two blocks of 3×3(×3) convolution
  * ({@code Same}, with bias) → normalisation → ReLU; 2×2(×2) max-pooling down; 2×2(×2) stride-2 transposed
  * convolution (or nearest upsampling + 3×3(×3) convolution) up; channel concatenation [up, skip]; a 1×1(×1)

@@ -22,7 +22,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code gradsurgery bench unet}: training-step time of issue 7's 2D and 3D U-Nets ({@link BenchUNets}) and,
+ * {@code gradsurgery bench unet}: training-step time of the benchmark 2D and 3D U-Nets ({@link BenchUNets}) and,
  * with {@code --peer}, of the same architecture in PyTorch ({@code bench/peer_unet.py}) in the same invocation.
  *
  * <p>One iteration is one {@code ComputationGraph.fit(MultiDataSet)} on a fixed random batch (forward, soft-Dice
@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
  * ratios of median wall and CPU ms per sample; only these same-run ratios are meaningful on a shared machine.
  */
 @Command(name = "unet", mixinStandardHelpOptions = true,
-        description = "U-Net training ms/iteration (issue 7's 2D/3D networks), optionally against PyTorch.")
+        description = "U-Net training ms/iteration of the benchmark 2D and 3D networks (BenchUNets), optionally against PyTorch.")
 public final class UNetBench implements Callable<Integer> {
 
     @Option(names = "--dims", description = "2 or 3 (default ${DEFAULT-VALUE}).")
@@ -71,6 +71,19 @@ public final class UNetBench implements Callable<Integer> {
     @Option(names = "--profile", description = "Time every vertex's forward/backward and the updater.")
     boolean profile;
 
+    @Option(names = "--allocations", description = "Count native buffers allocated outside workspaces (they wait "
+            + "for the GC) per vertex, phase and source line, over the timed iterations.")
+    boolean allocations;
+
+    @Option(names = "--soak", split = ",", paramLabel = "N", description = "Memory soak instead of timing: train "
+            + "to each iteration count N (after the warm-up), print the peak RSS there, and fail (exit 1) when the last "
+            + "peak exceeds the first by more than --soak-tolerance. E.g. --soak 20,80,320 (with -Xms = -Xmx and "
+            + "-XX:+AlwaysPreTouch, as `bench soak` runs it, so that heap growth does not count).")
+    int[] soak;
+
+    @Option(names = "--soak-tolerance", description = "Allowed relative growth of peak RSS (default ${DEFAULT-VALUE}).")
+    double soakTolerance = 0.10;
+
     @Option(names = "--with-io", description = "Also run `bench io` (256^3; nibabel too when --peer).")
     boolean withIo;
 
@@ -79,6 +92,8 @@ public final class UNetBench implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    private long parameters;
 
     /** The figures of one run: wall and process-CPU milliseconds per iteration. */
     record Result(double[] msPerIteration, double[] cpuMsPerIteration, int batch) {
@@ -123,10 +138,14 @@ public final class UNetBench implements Callable<Integer> {
         out.println(BenchSupport.machineLine());
         out.flush();
 
+        if (soak != null) {
+            return runSoak(out, s, b) ? 0 : 1;
+        }
         Result dl4j = runDl4j(out, s, b);
         out.printf(Locale.ROOT, "DL4J:    median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f ms/iteration"
                 + "%n", dl4j.medianMs(), dl4j.minMs(), dl4j.samplesPerSecond(), dl4j.medianCpuMs());
         out.println(BenchSupport.memoryLine());
+        out.println(BenchSupport.workspacesLine(parameters, 4));
         out.flush();
 
         if (peer) {
@@ -155,6 +174,7 @@ public final class UNetBench implements Callable<Integer> {
     private Result runDl4j(PrintWriter out, BenchUNets.Spec s, int b) {
         ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
         net.init();
+        parameters = net.numParams();
         out.printf("parameters: %,d%n", net.numParams());
         MultiDataSet data = batch(s, b);
         for (int i = 0; i < warmup; i++) {
@@ -165,7 +185,8 @@ public final class UNetBench implements Callable<Integer> {
         }
         double[] ms = new double[iterations];
         double[] cpu = new double[iterations];
-        VertexProfiler profiler = profile ? VertexProfiler.install(net) : null;
+        VertexProfiler profiler = profile || allocations ? VertexProfiler.install(net) : null;
+        DetachedAllocations detached = allocations ? DetachedAllocations.install(true) : null;
         try {
             for (int i = 0; i < iterations; i++) {
                 BenchSupport.Stopwatch w = BenchSupport.Stopwatch.start();
@@ -176,15 +197,93 @@ public final class UNetBench implements Callable<Integer> {
                         net.score());
                 out.flush();
             }
-            if (profiler != null) {
+            if (profile) {
                 profiler.print(out, iterations, java.util.Arrays.stream(ms).average().orElseThrow());
             }
+            if (detached != null) {
+                printDetached(out, detached, iterations);
+            }
         } finally {
+            if (detached != null) {
+                detached.close();
+            }
             if (profiler != null) {
                 profiler.close();
             }
         }
         return new Result(ms, cpu, b);
+    }
+
+    /**
+     * Trains on the fixed batch to each of {@link #soak}'s iteration counts and prints the peak resident set there;
+     * true when the last peak is within {@link #soakTolerance} of the first. Allocations outside the workspaces
+     * are freed only when the GC runs, so a layer that makes them shows here as steady growth.
+     */
+    private boolean runSoak(PrintWriter out, BenchUNets.Spec s, int b) {
+        int[] at = soak.clone();
+        java.util.Arrays.sort(at);
+        if (at.length < 2 || at[0] < 1) {
+            throw new org.gradsurgery.InvalidInputException("--soak needs at least two iteration counts >= 1, got "
+                    + java.util.Arrays.toString(soak));
+        }
+        ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
+        net.init();
+        MultiDataSet data = batch(s, b);
+        for (int i = 0; i < warmup; i++) {
+            net.fit(data);
+        }
+        // Peak RSS includes the Java heap, which G1 commits and touches gradually over the first hundreds of
+        // iterations whatever the network does; run with -Xms = -Xmx and -XX:+AlwaysPreTouch (bench soak does) so
+        // that the heap is resident from the start and growth is native memory.
+        boolean preTouched = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+                .contains("-XX:+AlwaysPreTouch");
+        if (!preTouched) {
+            out.println("  note: the heap is not pre-touched (-XX:+AlwaysPreTouch), so heap growth counts as well");
+        }
+        long[] peak = new long[at.length];
+        int done = 0;
+        long t0 = System.nanoTime();
+        Runtime rt = Runtime.getRuntime();
+        for (int k = 0; k < at.length; k++) {
+            for (; done < at[k]; done++) {
+                net.fit(data);
+            }
+            peak[k] = BenchSupport.peakRssBytes();
+            double elapsed = (System.nanoTime() - t0) / 1e9;
+            out.printf(Locale.ROOT, "  after %d iterations: peak RSS %s, RSS %s, heap committed %s, used %s (%.0f s, "
+                            + "ETA %.0f s)%n", at[k], BenchSupport.mib(peak[k]),
+                    BenchSupport.mib(BenchSupport.rssBytes()), BenchSupport.mib(rt.totalMemory()),
+                    BenchSupport.mib(rt.totalMemory() - rt.freeMemory()), elapsed,
+                    elapsed / at[k] * (at[at.length - 1] - at[k]));
+            out.flush();
+        }
+        double growth = peak[peak.length - 1] / (double) peak[0] - 1;
+        boolean flat = growth <= soakTolerance;
+        StringBuilder line = new StringBuilder("soak: ").append(s.describe()).append(", batch ").append(b)
+                .append(": peak RSS MiB");
+        for (int k = 0; k < at.length; k++) {
+            line.append(k == 0 ? " " : ", ").append(at[k]).append(": ").append(peak[k] >> 20);
+        }
+        line.append(String.format(Locale.ROOT, "; growth %+.1f%% (limit %+.0f%%%s): %s", 100 * growth,
+                100 * soakTolerance, preTouched ? "" : ", heap not pre-touched", flat ? "flat" : "GROWS"));
+        out.println(line);
+        out.println(BenchSupport.memoryLine());
+        out.println(BenchSupport.workspacesLine(net.numParams(), 4));
+        out.println(BenchSupport.machineLine() + " (at the end)");
+        out.flush();
+        return flat;
+    }
+
+    private static void printDetached(PrintWriter out, DetachedAllocations d, int iterations) {
+        out.printf(Locale.ROOT, "detached allocations (outside workspaces, freed only by the GC): %.1f buffers, "
+                + "%.2f MiB per iteration%n", d.totalCount() / (double) iterations,
+                d.totalBytes() / 1048576.0 / iterations);
+        d.byLabel().forEach((label, s) -> out.printf(Locale.ROOT, "  %-32s %8.1f buffers %10.3f MiB%n", label,
+                s[0] / (double) iterations, s[1] / 1048576.0 / iterations));
+        out.println("  by source (per iteration):");
+        d.bySite().stream().limit(30).forEach(e -> out.printf(Locale.ROOT, "  %10.3f MiB %6.1f x  %s%n",
+                e.getValue()[1] / 1048576.0 / iterations, e.getValue()[0] / (double) iterations, e.getKey()));
+        out.flush();
     }
 
     /** A fixed batch: N(0,1) images, labels one-hot of (image > 0), seeded. */

@@ -59,11 +59,13 @@ final class VertexProfiler implements AutoCloseable {
             @Override
             public void onGradientCalculation(Model model) {
                 gradientDoneAt = System.nanoTime();
+                DetachedAllocations.label("updater");
             }
 
             @Override
             public void iterationDone(Model model, int iteration, int epoch) {
                 updaterNanos += System.nanoTime() - gradientDoneAt;
+                DetachedAllocations.label(null);
             }
         };
         net.addListeners(updaterTimer);
@@ -82,6 +84,9 @@ final class VertexProfiler implements AutoCloseable {
                 case "doBackward" -> 1;
                 default -> -1;
             };
+            String previous = which >= 0
+                    ? DetachedAllocations.label(target.getVertexName() + (which == 0 ? " forward" : " backward"))
+                    : null;
             long t0 = which >= 0 ? System.nanoTime() : 0;
             try {
                 return m.invoke(target, args);
@@ -90,6 +95,7 @@ final class VertexProfiler implements AutoCloseable {
             } finally {
                 if (which >= 0) {
                     slot[which] += System.nanoTime() - t0;
+                    DetachedAllocations.label(previous);
                 }
             }
         }

@@ -33,8 +33,9 @@ import picocli.CommandLine.ScopeType;
                 org.gradsurgery.examples.notebook.NotebookCommand.class,
                 org.gradsurgery.examples.notebook.kernel.KernelCommand.class,
                 SweepCommand.class,
+                StudyCommand.class,
         })
-public final class GradSurgeryCli implements Runnable {
+public final class GradSurgeryCli implements java.util.concurrent.Callable<Integer> {
 
     /** Exit code for bad flags, missing or malformed input: the user can fix it. */
     public static final int EXIT_USAGE = 2;
@@ -49,8 +50,10 @@ public final class GradSurgeryCli implements Runnable {
     boolean verbose;
 
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        // no subcommand: a usage mistake, so the help goes to stderr and the exit code says so
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return EXIT_USAGE;
     }
 
     /** Builds the command line with this project's error handling; tests call {@code execute} on it. */

@@ -96,6 +96,7 @@ final class PredictCommand implements Callable<Integer> {
         if (!Files.isRegularFile(input)) {
             throw new NoSuchFileException(input.toString());
         }
+        org.gradsurgery.io.AtomicFiles.requireWritableDirectory(out);        // before any work
         ComputationGraph net = RunDirectory.loadModel(model, false);
         Path config = model.toAbsolutePath().getParent().resolve(RunDirectory.CONFIG);
         // a run's model is preprocessed and shaped as its spec says; a bare saved graph gets z-scoring and the
@@ -117,22 +118,25 @@ final class PredictCommand implements Callable<Integer> {
         recordedPatch = plan != null ? plan.patchSize() : null;
         PrintStream printer = Console.stream(spec);
         if (nifti) {
-            NiftiImage img = Nifti.read(input);
-            INDArray x = img.data(DataType.FLOAT);
-            if (x.rank() != 3) {
+            NiftiImage img = Nifti.read(input);          // its header: the output keeps the input's grid and affine
+            Sample stored = org.gradsurgery.data.Case.of(input.getFileName().toString(), input, null).loadStored();
+            if (stored.spatialRank() != 3) {
                 throw new InvalidInputException("--input: " + input + " must be a 3D volume, got shape "
-                        + java.util.Arrays.toString(x.shape()));
+                        + java.util.Arrays.toString(stored.shape()));
             }
-            double[] spacing = new double[3];
-            for (int d = 0; d < 3; d++) {
-                double v = Math.abs(img.spacing()[d]);
-                spacing[d] = v > 0 && Double.isFinite(v) ? v : 1.0;   // as Case.load reads it
+            checkChannels(stored.channels(), run);
+            // runs train on cases in RAS axis order (Case.load): predict in that order, write in the file's own
+            org.gradsurgery.data.Orientation o = org.gradsurgery.data.Orientation.of(stored);
+            Prediction p = probabilities(net, o.toCanonical(stored), norm, target, axis);   // [C, RAS order]
+            int k = Math.toIntExact(p.probs().size(0));
+            int[] sh = stored.shape();
+            INDArray probs = Nd4j.create(o.toStored(p.probs().castTo(DataType.FLOAT).dup('c').data().asFloat(), k),
+                    new long[]{k, sh[0], sh[1], sh[2]}, 'c');                          // [C, X, Y, Z] as stored
+            INDArray volume = probs.permute(1, 2, 3, 0).dup('c');                      // [X, Y, Z, C]
+            INDArray labels = probs.argMax(0).castTo(DataType.UINT8).dup('c');
+            if (!o.isCanonical()) {
+                p = new Prediction(p.probs(), p.how() + ", stored " + o.codes() + ", predicted in RAS order");
             }
-            Sample s = Sample.of(input.getFileName().toString(), x.reshape(1, x.size(0), x.size(1), x.size(2)), null,
-                    spacing, null);
-            Prediction p = probabilities(net, s, norm, target, axis);                // [C, X, Y, Z]
-            INDArray volume = p.probs().permute(1, 2, 3, 0).dup('c');              // [X, Y, Z, C]
-            INDArray labels = p.probs().argMax(0).castTo(DataType.UINT8).dup('c');
             Files.createDirectories(out);
             Nifti.write(out.resolve("probabilities.nii.gz"), volume, img.header());
             Nifti.write(out.resolve("labels.nii.gz"), labels, img.header(), NiftiDataType.UINT8);
@@ -143,7 +147,10 @@ final class PredictCommand implements Callable<Integer> {
                 throw new InvalidInputException("--input: " + input + " is a 2D image but " + model
                         + " is a 3D model; give it a NIfTI volume");
             }
-            Sample s = Png.readGrey(input);
+            int channels = run != null ? run.model().inputChannels() : 1;
+            Sample s = channels == 1 ? Png.readGrey(input)
+                    : org.gradsurgery.data.Case.of(input.getFileName().toString(), input, null).loadStored();
+            checkChannels(s.channels(), run);
             Prediction p = probabilities(net, s, norm, target, axis);                // [C, H, W]
             INDArray labels = p.probs().argMax(0);
             Files.createDirectories(out);
@@ -155,6 +162,14 @@ final class PredictCommand implements Callable<Integer> {
                     p.probs().size(0), out, p.how());
         }
         return 0;
+    }
+
+    /** The input must have the channels the run's model was trained on (grey vs RGB, MSD modalities). */
+    private void checkChannels(int channels, ExperimentSpec run) {
+        if (run != null && channels != run.model().inputChannels()) {
+            throw new InvalidInputException("--input: " + input + " has " + channels + " channel(s) but " + model
+                    + " was trained on " + run.model().inputChannels());
+        }
     }
 
     /** Whether the model convolves in 3D, its size divisor and its run's patch size (null without one). */

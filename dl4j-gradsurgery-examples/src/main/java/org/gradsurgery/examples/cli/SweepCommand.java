@@ -52,7 +52,8 @@ final class SweepCommand implements Callable<Integer> {
             + "dl4j-gradsurgery-examples/examples/sweeps/surgery-exponent.json.")
     Path specFile;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/sweep-<spec>-<time>).")
+    @Option(names = {"--out", "-o"}, paramLabel = "DIR",
+            description = "Output directory (default: runs/sweep-<spec>-<time>); locked while the sweep runs.")
     Path out;
 
     @Option(names = "--datasets", paramLabel = "DIR",
@@ -87,6 +88,14 @@ final class SweepCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", "sweep-" + specFile.getFileName().toString()
                 .replaceFirst("\\.json$", "") + "-" + LocalDateTime.now().format(
                 DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        org.gradsurgery.io.AtomicFiles.requireWritableDirectory(dir);       // before any work
+        // one writer per sweep folder for the whole sweep (a second sweep on the same --out stops at once)
+        try (org.gradsurgery.training.RunLock lock = org.gradsurgery.training.RunLock.acquire(dir, "gradsurgery sweep")) {
+            return sweep(o, s, dir);
+        }
+    }
+
+    private int sweep(PrintWriter o, SweepSpec s, Path dir) throws Exception {
         DataPlan plan = s.plan() != null ? s.plan()
                 : DataPlan.of(new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), s.downsample()));
         DataSource source = DataSources.open(plan.source());

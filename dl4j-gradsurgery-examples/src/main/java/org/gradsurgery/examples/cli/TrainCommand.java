@@ -3,6 +3,8 @@ package org.gradsurgery.examples.cli;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import org.gradsurgery.io.AtomicFiles;
+import org.gradsurgery.training.RunLock;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.gradsurgery.InvalidSettingException;
@@ -60,6 +62,52 @@ final class TrainCommand implements Callable<Integer> {
                     + "resumed; docs/DISTRIBUTED.md)");
         }
         if (resume != null) {
+            refuseFixedSettingsOnResume();
+            AtomicFiles.requireWritableDirectory(resume);
+            try (RunLock lock = RunLock.acquire(resume, "gradsurgery train --resume")) {
+                return resume(printer);
+            }
+        }
+        LossSpec l = loss.spec();
+        Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir("train-" + l.slug());
+        AtomicFiles.requireWritableDirectory(dir);
+        // held for the whole command, report included: a second train on the same --out stops at once
+        try (RunLock lock = RunLock.acquire(dir, "gradsurgery train")) {
+            DataPlan plan = data.plan();
+            ExperimentSpec experiment = new ExperimentSpec(model.spec(), l, training.config(dir), plan,
+                    training.seed());
+            Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
+            ExperimentRunner.Outcome o = onSpark
+                    ? spark.run(experiment, DataSources.open(plan.source()), printer, command)
+                    : ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer, command);
+            Reports.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
+        }
+        return 0;
+    }
+
+    /**
+     * Flags that may be given with {@code --resume}: the budget (docs/TRAINING.md) and how progress is shown;
+     * everything else is the run's.
+     */
+    static final java.util.Set<String> CHANGEABLE_ON_RESUME = java.util.Set.of("--resume", "--epochs",
+            "--max-iterations", "--progress", "--verbose");
+
+    /**
+     * On {@code --resume} the run's recorded spec (seed, data order, network, loss, learning rate, batch size, data)
+     * continues unchanged; any other flag is an error naming it, instead of being silently ignored.
+     */
+    private void refuseFixedSettingsOnResume() {
+        for (CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            if (!CHANGEABLE_ON_RESUME.contains(o.longestName())) {
+                throw new CommandLine.ParameterException(spec.commandLine(), o.longestName() + " cannot change on "
+                        + "--resume: the run continues with the settings recorded in " + resume.resolve("config.json")
+                        + "; only --epochs, --max-iterations and --progress may be given");
+            }
+        }
+    }
+
+    private int resume(PrintStream printer) throws java.io.IOException {
+        {
             ExperimentRunner.Outcome o = ExperimentRunner.resume(resume, printer, c -> {
                 TrainingConfig.Builder b = c.toBuilder();
                 if (training.epochs != null) {
@@ -73,14 +121,5 @@ final class TrainCommand implements Callable<Integer> {
             Reports.conclude(printer, resume.toAbsolutePath(), "gradsurgery train: " + o.label(), List.of(o));
             return 0;
         }
-        LossSpec l = loss.spec();
-        Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir("train-" + l.slug());
-        DataPlan plan = data.plan();
-        ExperimentSpec experiment = new ExperimentSpec(model.spec(), l, training.config(dir), plan, training.seed());
-        Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
-        ExperimentRunner.Outcome o = onSpark ? spark.run(experiment, DataSources.open(plan.source()), printer, command)
-                : ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer, command);
-        Reports.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
-        return 0;
     }
 }

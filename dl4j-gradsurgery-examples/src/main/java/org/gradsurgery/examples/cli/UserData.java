@@ -7,6 +7,7 @@ import org.gradsurgery.data.LabelMap;
 import org.gradsurgery.experiment.DataPlan;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -21,29 +22,8 @@ final class UserData {
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
 
-    @Option(names = "--msd", paramLabel = "DIR",
-            description = "Your data: a Medical Segmentation Decathlon task folder (dataset.json, imagesTr/, labelsTr/).")
-    Path msd;
-
-    @Option(names = "--images", paramLabel = "DIR",
-            description = "Your data: a folder of images (NIfTI or PNG), paired by file name with --labels.")
-    Path images;
-
-    @Option(names = "--labels", paramLabel = "DIR", description = "The label folder paired with --images.")
-    Path labels;
-
-    @Option(names = "--image-pattern", paramLabel = "PATTERN",
-            description = "With --images: image file names, {id} standing for the case id, e.g. {id}_t1.nii.gz "
-                    + "(needs --label-pattern).")
-    String imagePattern;
-
-    @Option(names = "--label-pattern", paramLabel = "PATTERN",
-            description = "With --labels: the label file of case {id}, e.g. {id}_labels.nii.gz.")
-    String labelPattern;
-
-    @Option(names = "--manifest", paramLabel = "CSV",
-            description = "Your data: a CSV with columns image (or image*, one per channel), label, optional id, mask.")
-    Path manifest;
+    @Mixin
+    SourceFlags files = new SourceFlags();
 
     @Option(names = "--datasets", paramLabel = "DIR",
             description = "Without your own data: the repository's datasets/ folder holding the Colin27 demo slices "
@@ -115,33 +95,13 @@ final class UserData {
 
     /** The source the flags name (the demo data without one). */
     DataPlan.Source source() {
-        int n = (msd != null ? 1 : 0) + (images != null || labels != null ? 1 : 0) + (manifest != null ? 1 : 0);
-        if (n > 1) {
-            throw usage("name one data source: --msd DIR, --images DIR --labels DIR, or --manifest CSV");
-        }
-        if (images != null && labels == null) {
-            throw usage("--images needs --labels DIR (the label folder paired by file name)");
-        }
-        if (labels != null && images == null) {
-            throw usage("--labels needs --images DIR");
-        }
-        if ((imagePattern != null || labelPattern != null) && images == null) {
-            throw usage("--image-pattern and --label-pattern go with --images DIR --labels DIR");
-        }
-        if (n > 0 && (downsample != null || datasets != null)) {
+        DataPlan.Source own = files.source(command);
+        if (own != null && (downsample != null || datasets != null)) {
             throw usage((downsample != null ? "--downsample" : "--datasets") + " applies to the demo data, not to "
                     + "--msd, --images or --manifest");
         }
-        if (msd != null) {
-            return new DataPlan.Msd(msd.toString());
-        }
-        if (images != null) {
-            return new DataPlan.Folders(images.toString(), labels.toString(), imagePattern, labelPattern);
-        }
-        if (manifest != null) {
-            return new DataPlan.Manifest(manifest.toString());
-        }
-        return new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(), downsample != null ? downsample : 1);
+        return own != null ? own : new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(),
+                downsample != null ? downsample : 1);
     }
 
     /** The plan these flags describe. */

@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code gradsurgery notebook run FILE... [--smoke] [--out DIR]}: executes notebooks headless ({@link NotebookRunner}). */
-@Command(name = "notebook", description = "Run the Java notebooks headless.",
+@Command(name = "notebook", mixinStandardHelpOptions = true, description = "Run the Java notebooks headless.",
         subcommands = {NotebookCommand.Run.class})
 public final class NotebookCommand implements Runnable {
 

@@ -59,6 +59,20 @@ class BenchCommandTest {
     }
 
     @Test
+    void soakPrintsPeaksAtEachCheckpointAndExitsByItsVerdict() {
+        CliRun r = run("bench", "unet", "--dims", "2", "--size", "16", "--batch", "1", "--warmup", "0", "--soak",
+                "2,4");
+        Matcher m = Pattern.compile("soak: .*peak RSS MiB 2: \\d+, 4: \\d+; growth [-+][0-9.]+% \\(limit \\+10%.*\\): "
+                + "(flat|GROWS)").matcher(r.out());
+        assertTrue(m.find(), r.out() + r.err());
+        assertEquals(m.group(1).equals("flat") ? 0 : 1, r.exit(), r.out());
+        assertTrue(r.out().contains("after 4 iterations: peak RSS") && r.out().contains("workspaces: "), r.out());
+        CliRun bad = run("bench", "unet", "--soak", "5");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, bad.exit());
+        assertTrue(bad.err().contains("--soak needs at least two iteration counts"), bad.err());
+    }
+
+    @Test
     void badFlagsAreOneLineErrors() {
         CliRun r = run("bench", "unet", "--dims", "3", "--format", "NHWC");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());

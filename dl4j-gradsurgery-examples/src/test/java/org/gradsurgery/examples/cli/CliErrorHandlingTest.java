@@ -93,9 +93,9 @@ class CliErrorHandlingTest {
     }
 
     @Test
-    void noArgumentsPrintsUsage() {
+    void noArgumentsPrintsUsageAndIsAUsageError() {
         CliRun r = run();
-        assertEquals(0, r.exit());
-        assertTrue(r.out().contains("Usage: gradsurgery"), r.out());
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertTrue(r.err().contains("Usage: gradsurgery"), r.err());
     }
 }

@@ -74,7 +74,7 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
                 new long[] {n, outC, x.size(2) * kh, x.size(3) * kw}, 'c');
         INDArray bias = layerConf().hasBias()
                 ? getParamWithNoise(DeconvolutionParamInitializer.BIAS_KEY, training, workspaceMgr) : null;
-        BlockTransposedConvolution.forward(x, layout(w, x), bias, out);
+        BlockTransposedConvolution.forward(x, layout(w, x), bias, out, workspaceMgr);
         return new Pair<>(out, null);
     }
 
@@ -93,7 +93,7 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);
         INDArray biasGrad = layerConf().hasBias() ? gradientViews.get(DeconvolutionParamInitializer.BIAS_KEY) : null;
         Gradient gradient = BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, weightGrad,
-                rows(weightGrad), biasGrad);
+                rows(weightGrad), biasGrad, workspaceMgr);
         weightNoiseParams.clear();
         return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
     }

@@ -66,7 +66,7 @@ public class TransposedConvolution3D extends Deconvolution3DLayer {
                 w.size(3), x.size(2) * w.size(0), x.size(3) * w.size(1), x.size(4) * w.size(2)}, 'c');
         INDArray bias = layerConf().hasBias()
                 ? getParamWithNoise(DeconvolutionParamInitializer.BIAS_KEY, training, workspaceMgr) : null;
-        BlockTransposedConvolution.forward(x, layout(w, x), bias, out);
+        BlockTransposedConvolution.forward(x, layout(w, x), bias, out, workspaceMgr);
         return out;
     }
 
@@ -84,7 +84,7 @@ public class TransposedConvolution3D extends Deconvolution3DLayer {
         INDArray weightGrad = gradientViews.get(DeconvolutionParamInitializer.WEIGHT_KEY);
         INDArray biasGrad = layerConf().hasBias() ? gradientViews.get(DeconvolutionParamInitializer.BIAS_KEY) : null;
         Gradient gradient = BlockTransposedConvolution.backward(x, layout(w, x), delta, gradInput, weightGrad,
-                rows(weightGrad), biasGrad);
+                rows(weightGrad), biasGrad, workspaceMgr);
         weightNoiseParams.clear();
         return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
     }
