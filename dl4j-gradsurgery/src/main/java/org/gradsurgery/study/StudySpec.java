@@ -162,6 +162,16 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
                 seeds, temperatureScaling, bins, boundaryBandMm);
     }
 
+    /** This spec with only the listed seeds (each one of {@link #seeds()}): e.g. one run retrained alone. */
+    public StudySpec withSeeds(List<Long> only) {
+        for (Long seed : only) {
+            require(seeds.contains(seed), "seeds", "has no seed " + seed + " (--seeds); the spec's seeds are "
+                    + seeds, null);
+        }
+        return new StudySpec(name, dataset, split, network, recipe, arms, seeds.stream().filter(only::contains)
+                .toList(), temperatureScaling, bins, boundaryBandMm);
+    }
+
     /** Whether two specs describe the same runs apart from which arms and seeds are listed (a study may grow). */
     public boolean sameRunsAs(StudySpec other) {
         return dataset.equals(other.dataset) && split.equals(other.split) && network.equals(other.network)

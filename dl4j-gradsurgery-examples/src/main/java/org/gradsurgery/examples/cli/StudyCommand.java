@@ -41,6 +41,10 @@ final class StudyCommand implements Callable<Integer> {
             + "later.")
     java.util.List<String> arms;
 
+    @Option(names = "--seeds", split = ",", paramLabel = "S[,S...]", description = "Run only these seeds of the "
+            + "spec; with --arms and a fresh --out (and --split of the original study) one run is retrained alone.")
+    java.util.List<Long> seeds;
+
     @Option(names = "--report", description = "Only write the report from the runs that have finished (nothing is "
             + "trained); safe while the study runs in another process.")
     boolean reportOnly;
@@ -61,6 +65,9 @@ final class StudyCommand implements Callable<Integer> {
         }
         if (arms != null) {
             s = s.withArms(arms);
+        }
+        if (seeds != null) {
+            s = s.withSeeds(seeds);
         }
         if (smoke) {
             s = s.smoke();

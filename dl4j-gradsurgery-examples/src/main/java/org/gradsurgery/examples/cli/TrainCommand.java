@@ -70,19 +70,42 @@ final class TrainCommand implements Callable<Integer> {
         }
         LossSpec l = loss.spec();
         Path dir = out != null ? out.toAbsolutePath() : Reports.defaultRunDir("train-" + l.slug());
+        // every flag is checked before the folder is touched
+        DataPlan plan = data.plan();
+        ExperimentSpec experiment = new ExperimentSpec(model.spec(), l, training.config(dir), plan, training.seed());
+        boolean existed = java.nio.file.Files.exists(dir);
         AtomicFiles.requireWritableDirectory(dir);
-        // held for the whole command, report included: a second train on the same --out stops at once
-        try (RunLock lock = RunLock.acquire(dir, "gradsurgery train")) {
-            DataPlan plan = data.plan();
-            ExperimentSpec experiment = new ExperimentSpec(model.spec(), l, training.config(dir), plan,
-                    training.seed());
-            Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
-            ExperimentRunner.Outcome o = onSpark
-                    ? spark.run(experiment, DataSources.open(plan.source()), printer, command)
-                    : ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer, command);
-            Reports.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
+        try {
+            // held for the whole command, report included: a second train on the same --out stops at once
+            try (RunLock lock = RunLock.acquire(dir, "gradsurgery train")) {
+                Map<String, Object> command = Map.of("command", spec.commandLine().getParseResult().originalArgs());
+                ExperimentRunner.Outcome o = onSpark
+                        ? spark.run(experiment, DataSources.open(plan.source()), printer, command)
+                        : ExperimentRunner.run(experiment, DataSources.open(plan.source()), printer, command);
+                Reports.conclude(printer, dir, "gradsurgery train: " + l.label(), List.of(o));
+            }
+        } catch (Exception | Error e) {
+            if (!existed) {
+                removeIfOnlyLock(dir);
+            }
+            throw e;
         }
         return 0;
+    }
+
+    /** A folder this command created but wrote nothing into but its lock is removed: nothing half-made is left. */
+    private static void removeIfOnlyLock(Path dir) {
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(dir)) {
+            List<Path> files = s.toList();
+            if (files.stream().allMatch(f -> f.getFileName().toString().equals(RunLock.FILE))) {
+                for (Path f : files) {
+                    java.nio.file.Files.deleteIfExists(f);
+                }
+                java.nio.file.Files.deleteIfExists(dir);
+            }
+        } catch (java.io.IOException ignored) {
+            // best effort: the original error is what the user needs to see
+        }
     }
 
     /**

@@ -74,6 +74,13 @@ class CorrectnessCommandsTest {
         assertEquals(GradSurgeryCli.EXIT_USAGE, unwritable.exit(), unwritable.err());
         assertTrue(unwritable.err().contains("cannot write output folder"), unwritable.err());
 
+        // a training that fails on its data leaves no folder behind
+        Path failed = tmp.resolve("failed-run");
+        CliRun f = UserDataCommandsTest.run(UserDataCommandsTest.TINY, "--images", one.toString(), "--labels",
+                oneLabels.toString(), "--out", failed.toString());
+        assertEquals(GradSurgeryCli.EXIT_USAGE, f.exit(), f.err());
+        assertFalse(Files.exists(failed), "nothing left of a refused run");
+
         // --resume keeps the recorded settings: another learning rate is an error naming the flag
         CliRun lr = CliRun.of("train", "--resume", run.toString(), "--lr", "0.5");
         assertEquals(GradSurgeryCli.EXIT_USAGE, lr.exit(), lr.err());

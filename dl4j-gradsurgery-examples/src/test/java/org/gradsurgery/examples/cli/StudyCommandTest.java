@@ -32,5 +32,9 @@ class StudyCommandTest {
                 dir.toString(), "--arms", "dice,dize");
         assertEquals(GradSurgeryCli.EXIT_USAGE, arms.exit(), arms.err());
         assertTrue(arms.err().contains("has no arm 'dize'"), arms.err());
+        CliRun seeds = CliRun.of("study", "--spec", SPECS.resolve("synthetic.json").toString(), "--out",
+                dir.toString(), "--seeds", "7");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, seeds.exit(), seeds.err());
+        assertTrue(seeds.err().contains("has no seed 7"), seeds.err());
     }
 }
