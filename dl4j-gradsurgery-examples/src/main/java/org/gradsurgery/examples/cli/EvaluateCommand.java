@@ -118,9 +118,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 evaluated.source().describe()) + (other == null ? evaluated.describe() : "")
                 + mirroring.describe(dims), evaluated.classNames(), entries);
         printer.print(Report.table(entries));
-        if (r.result().temperature() != null && r.result().temperature().warning() != null) {
-            printer.println("warning: " + r.result().temperature().warning());
-        }
+        Reports.printTemperatureWarnings(printer, entries);
         printer.printf(Locale.ROOT, "scored %d case(s); per case: %s%n", r.caseCount(), outDir.resolve("cases.csv"));
         printer.println("report: " + report);
         return 0;

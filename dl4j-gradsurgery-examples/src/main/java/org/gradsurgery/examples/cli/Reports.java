@@ -8,6 +8,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.gradsurgery.calibration.TemperatureScalingResult;
 import org.gradsurgery.evaluation.Report;
 import org.gradsurgery.experiment.ExperimentRunner;
 
@@ -41,7 +42,22 @@ final class Reports {
         Path report = Report.write(dir, title, runs.toString(), outcomes.get(0).data().classNames(), entries);
         out.println();
         out.print(Report.table(entries));
+        printTemperatureWarnings(out, entries);
         out.println("report: " + report);
         return report;
+    }
+
+    /**
+     * One line per model whose temperature scaling did not converge (T at the bound of its search range, or the
+     * iteration limit): the table's "T" and "ECE+TS" columns for it are only that bound's, which a user must not
+     * read as a fitted optimum.
+     */
+    static void printTemperatureWarnings(PrintStream out, List<Report.Entry> entries) {
+        for (Report.Entry e : entries) {
+            TemperatureScalingResult t = e.result().temperature();
+            if (t != null && t.warning() != null) {
+                out.println("warning (" + e.name() + "): " + t.warning());
+            }
+        }
     }
 }
