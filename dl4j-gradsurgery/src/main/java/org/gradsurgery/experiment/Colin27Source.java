@@ -10,7 +10,6 @@ import java.util.Map;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.data.Sample;
-import org.gradsurgery.data.SegmentationDataSetIterator;
 
 /**
  * The bundled demo data as a source ({@link Datasets#colin27DeepGm}): each axial slice of the Colin27 T1 crop is a 2D
@@ -62,15 +61,6 @@ public final class Colin27Source implements DataSource {
             throw InvalidSettingException.unreadable("split", "the Colin27 demo data has no slice " + id);
         }
         return s;
-    }
-
-    @Override
-    public SegmentationDataSetIterator.Builder examples(List<String> ids) {
-        List<Sample> out = new ArrayList<>();
-        for (String id : ids) {
-            out.add(load(id));
-        }
-        return SegmentationDataSetIterator.builder().samples(out);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package org.gradsurgery.experiment;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.SegmentationDataSetIterator;
@@ -24,10 +25,17 @@ public interface DataSource {
     Sample load(String id) throws IOException;
 
     /**
-     * A batch-iterator builder over the cases {@code ids}, in that order (files are read lazily, in-memory cases
-     * handed over as they are); the caller sets everything else.
+     * A batch-iterator builder over the cases {@code ids}, in that order; the caller sets everything else. The
+     * default loads each case with {@link #load} and hands the samples over as they are, which is right for sources
+     * held in memory; a source of files overrides it to read them lazily.
      */
-    SegmentationDataSetIterator.Builder examples(List<String> ids) throws IOException;
+    default SegmentationDataSetIterator.Builder examples(List<String> ids) throws IOException {
+        List<Sample> out = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            out.add(load(id));
+        }
+        return SegmentationDataSetIterator.builder().samples(out);
+    }
 
     /** Class names if the source knows them (e.g. dataset.json), otherwise empty. */
     default List<String> classNames() {

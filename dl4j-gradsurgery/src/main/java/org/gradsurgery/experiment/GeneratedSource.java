@@ -1,13 +1,11 @@
 package org.gradsurgery.experiment;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Sample;
-import org.gradsurgery.data.SegmentationDataSetIterator;
 
 /**
  * Generated cases, no files ({@link DataPlan.Generated}): case i is drawn from {@code SplittableRandom(seed + i)}; its
@@ -81,15 +79,6 @@ public final class GeneratedSource implements DataSource {
             throw InvalidSettingException.unreadable("split", describe() + " has no case " + id);
         }
         return s;
-    }
-
-    @Override
-    public SegmentationDataSetIterator.Builder examples(List<String> ids) {
-        List<Sample> out = new ArrayList<>();
-        for (String id : ids) {
-            out.add(load(id));
-        }
-        return SegmentationDataSetIterator.builder().samples(out);
     }
 
     @Override
