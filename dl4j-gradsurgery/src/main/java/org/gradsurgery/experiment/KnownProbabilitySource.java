@@ -1,0 +1,81 @@
+package org.gradsurgery.experiment;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.gradsurgery.InvalidSettingException;
+import org.gradsurgery.data.KnownProbabilityImages;
+import org.gradsurgery.data.Sample;
+
+/**
+ * The known-probability testbed as a source ({@link DataPlan.KnownProbability}, {@link KnownProbabilityImages}):
+ * 2D images with a sampled label y ~ Bernoulli(q) and the true foreground probability q per pixel, which
+ * {@link #q(String)} gives for the metrics against q (|p − q|, reliability against q). Its defaults
+ * ({@link #withDefaults}): dims 2, intensity none (the images are generated on a fixed scale), 2 classes
+ * (background, foreground).
+ */
+public final class KnownProbabilitySource implements DataSource {
+    private final DataPlan.KnownProbability spec;
+    private final Map<String, KnownProbabilityImages.Item> items = new LinkedHashMap<>();
+
+    public KnownProbabilitySource(DataPlan.KnownProbability spec) {
+        this.spec = spec;
+        KnownProbabilityImages g = new KnownProbabilityImages(spec.size(), spec.edgeMin(), spec.edgeMax(),
+                spec.noise());
+        for (KnownProbabilityImages.Item it : g.generate(spec.seed(), spec.cases())) {
+            items.put(it.sample().id(), it);
+        }
+    }
+
+    /** The true foreground probability of each pixel of case {@code id}, in the sample's order. */
+    public float[] q(String id) {
+        return item(id).q();
+    }
+
+    private KnownProbabilityImages.Item item(String id) {
+        KnownProbabilityImages.Item it = items.get(id);
+        if (it == null) {
+            throw InvalidSettingException.unreadable("split", describe() + " has no case " + id);
+        }
+        return it;
+    }
+
+    @Override
+    public List<String> caseIds() {
+        return List.copyOf(items.keySet());
+    }
+
+    @Override
+    public Sample load(String id) {
+        return item(id).sample();
+    }
+
+    @Override
+    public List<String> classNames() {
+        return List.of("background", "foreground");
+    }
+
+    @Override
+    public DataPlan withDefaults(DataPlan plan) {
+        DataPlan.Builder b = plan.toBuilder();
+        if (plan.dims() == null) {
+            b.dims(2);
+        }
+        if (plan.intensity() == null) {
+            b.intensity(DataPlan.Intensity.NONE);
+        }
+        return b.build();
+    }
+
+    @Override
+    public String describe() {
+        return String.format(Locale.ROOT, "known-probability testbed, %d images of %d², edge width %.2g–%.2g px, "
+                + "noise sd %.2g", spec.cases(), spec.size(), spec.edgeMin(), spec.edgeMax(), spec.noise());
+    }
+
+    @Override
+    public DataPlan.Source spec() {
+        return spec;
+    }
+}
