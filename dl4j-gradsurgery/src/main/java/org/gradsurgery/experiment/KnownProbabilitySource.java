@@ -4,9 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.KnownProbabilityImages;
-import org.gradsurgery.data.Sample;
 
 /**
  * The known-probability testbed as a source ({@link DataPlan.KnownProbability}, {@link KnownProbabilityImages}):
@@ -15,40 +13,25 @@ import org.gradsurgery.data.Sample;
  * ({@link #withDefaults}): dims 2, intensity none (the images are generated on a fixed scale), 2 classes
  * (background, foreground).
  */
-public final class KnownProbabilitySource implements DataSource {
+public final class KnownProbabilitySource extends InMemorySource {
     private final DataPlan.KnownProbability spec;
-    private final Map<String, KnownProbabilityImages.Item> items = new LinkedHashMap<>();
+    private final Map<String, float[]> q = new LinkedHashMap<>();
 
     public KnownProbabilitySource(DataPlan.KnownProbability spec) {
+        super("the known-probability testbed");
         this.spec = spec;
         KnownProbabilityImages g = new KnownProbabilityImages(spec.size(), spec.edgeMin(), spec.edgeMax(),
                 spec.noise());
         for (KnownProbabilityImages.Item it : g.generate(spec.seed(), spec.cases())) {
-            items.put(it.sample().id(), it);
+            add(it.sample().id(), it.sample());
+            q.put(it.sample().id(), it.q());
         }
     }
 
     /** The true foreground probability of each pixel of case {@code id}, in the sample's order. */
     public float[] q(String id) {
-        return item(id).q();
-    }
-
-    private KnownProbabilityImages.Item item(String id) {
-        KnownProbabilityImages.Item it = items.get(id);
-        if (it == null) {
-            throw InvalidSettingException.unreadable("split", describe() + " has no case " + id);
-        }
-        return it;
-    }
-
-    @Override
-    public List<String> caseIds() {
-        return List.copyOf(items.keySet());
-    }
-
-    @Override
-    public Sample load(String id) {
-        return item(id).sample();
+        load(id);       // an unknown id is named
+        return q.get(id);
     }
 
     @Override
@@ -58,14 +41,7 @@ public final class KnownProbabilitySource implements DataSource {
 
     @Override
     public DataPlan withDefaults(DataPlan plan) {
-        DataPlan.Builder b = plan.toBuilder();
-        if (plan.dims() == null) {
-            b.dims(2);
-        }
-        if (plan.intensity() == null) {
-            b.intensity(DataPlan.Intensity.NONE);
-        }
-        return b.build();
+        return imagesAsGiven(plan).build();
     }
 
     @Override

@@ -8,10 +8,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.gradsurgery.data.nifti.Nifti;
+import org.gradsurgery.data.nifti.NiftiDataType;
+import org.gradsurgery.data.nifti.NiftiHeader;
 import org.gradsurgery.examples.DemoData;
 import org.gradsurgery.experiment.ExperimentSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * {@code gradsurgery study --smoke} on the committed synthetic and Colin27 specs (each a report with finite metrics for
@@ -99,6 +104,19 @@ class StudyCommandTest {
         String[] row = rows.stream().filter(l -> l.startsWith(testCase + ",")).findFirst().orElseThrow().split(",");
         assertEquals(Double.parseDouble(studyRow[studyHead.indexOf("dice_1")]),
                 Double.parseDouble(row[head.indexOf("dice")]), 1e-6, "Dice of " + testCase);
+
+        // a label on another grid than its image, found when the case is loaded: one line naming the files, exit 2
+        Path images = Files.createDirectories(tmp.resolve("bad/images"));
+        Path labels = Files.createDirectories(tmp.resolve("bad/labels"));
+        Files.copy(ext.resolve("imagesTr/fake_000.nii.gz"), images.resolve("y.nii.gz"));
+        Nifti.write(labels.resolve("y.nii.gz"), Nd4j.zeros(DataType.FLOAT, 12, 10, 7), NiftiHeader.builder()
+                .dims(12, 10, 7).datatype(NiftiDataType.FLOAT32).build());
+        CliRun bad = CliRun.of("evaluate", "--model", run.resolve("model.zip").toString(), "--images",
+                images.toString(), "--labels", labels.toString(), "--all-cases", "--out",
+                tmp.resolve("eval-bad").toString());
+        assertEquals(GradSurgeryCli.EXIT_USAGE, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("grid mismatch") && bad.err().contains("y.nii.gz"), bad.err());
+        assertEquals(1, bad.err().strip().lines().count(), bad.err());
     }
 
     @Test
