@@ -35,8 +35,9 @@ import org.nd4j.shade.jackson.annotation.JsonValue;
  * patch, ⅓ of them centred on foreground; training examples get the {@link Augmentation}. With {@code commonPadding}
  * (a study's layout) every case is instead padded at the high end of each axis the network sees, with its minimum
  * intensity and label 0, to one common size: the largest case of the source rounded up to a multiple of
- * 2^(levels−1); 3D then trains on whole padded volumes and evaluates whole cases, 2D on the slices or images of the
- * padded cases.
+ * 2^(levels−1) ({@code paddedSize}, recorded when the plan is resolved); 3D then trains on whole padded volumes, 2D
+ * on the slices or images of the padded cases, and every evaluated case is padded the same way (to at least
+ * {@code paddedSize}) and the padding cut off before scoring.
  *
  * <p>Defaults (here only): dims = the images' rank, patchSize {@value #DEFAULT_PATCH}³, {@value #DEFAULT_PATCHES_PER_CASE}
  * patches per case, sliceAxis {@value #DEFAULT_SLICE_AXIS}, intensity zscore, no resampling, augmentation none,
@@ -60,6 +61,7 @@ public record DataPlan(@JsonProperty("source") Source source,
                        @JsonProperty("classNames") List<String> classNames,
                        @JsonProperty("cropToNonzero") Boolean cropToNonzero,
                        @JsonProperty("commonPadding") Boolean commonPadding,
+                       @JsonProperty("paddedSize") int[] paddedSize,
                        @JsonProperty("split") Split split) {
     public static final int DEFAULT_PATCH = 64;
     public static final int DEFAULT_PATCHES_PER_CASE = 4;
@@ -451,6 +453,13 @@ public record DataPlan(@JsonProperty("source") Source source,
         // false and unset are the same setting: one form, so equal plans are equal records
         cropToNonzero = Boolean.TRUE.equals(cropToNonzero) ? Boolean.TRUE : null;
         commonPadding = Boolean.TRUE.equals(commonPadding) ? Boolean.TRUE : null;
+        if (paddedSize != null) {
+            if (commonPadding == null || Arrays.stream(paddedSize).anyMatch(v -> v < 1)) {
+                throw new InvalidSettingException(OWNER, "paddedSize", "is the positive common size of commonPadding, "
+                        + "got " + Arrays.toString(paddedSize));
+            }
+            paddedSize = paddedSize.clone();
+        }
         if (commonPadding != null && (patchSize != null || patchesPerCase != null)) {
             throw new InvalidSettingException(OWNER, "commonPadding", "trains on whole padded cases; it excludes "
                     + "patchSize and patchesPerCase");
@@ -499,6 +508,7 @@ public record DataPlan(@JsonProperty("source") Source source,
         b.classNames = classNames;
         b.cropToNonzero = cropToNonzero;
         b.commonPadding = commonPadding;
+        b.paddedSize = paddedSize;
         b.split = split;
         return b;
     }
@@ -539,6 +549,11 @@ public record DataPlan(@JsonProperty("source") Source source,
     }
 
     @Override
+    public int[] paddedSize() {
+        return paddedSize == null ? null : paddedSize.clone();
+    }
+
+    @Override
     public int[] flipAxes() {
         return flipAxes == null ? null : flipAxes.clone();
     }
@@ -553,14 +568,15 @@ public record DataPlan(@JsonProperty("source") Source source,
                 && Objects.equals(labelGrouping, p.labelGrouping) && Objects.equals(unlistedLabels, p.unlistedLabels)
                 && Objects.equals(numClasses, p.numClasses) && Objects.equals(classNames, p.classNames)
                 && Objects.equals(cropToNonzero, p.cropToNonzero) && Objects.equals(commonPadding, p.commonPadding)
-                && Objects.equals(split, p.split);
+                && Arrays.equals(paddedSize, p.paddedSize) && Objects.equals(split, p.split);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(source, dims, Arrays.hashCode(patchSize), patchesPerCase, sliceAxis, intensity,
                 intensityStatistics, Arrays.hashCode(spacing), augmentation, Arrays.hashCode(flipAxes),
-                labelGrouping, unlistedLabels, numClasses, classNames, cropToNonzero, commonPadding, split);
+                labelGrouping, unlistedLabels, numClasses, classNames, cropToNonzero, commonPadding,
+                Arrays.hashCode(paddedSize), split);
     }
 
     @Override
@@ -586,6 +602,7 @@ public record DataPlan(@JsonProperty("source") Source source,
         private List<String> classNames;
         private Boolean cropToNonzero;
         private Boolean commonPadding;
+        private int[] paddedSize;
         private Split split;
 
         private Builder(Source source) {
@@ -663,6 +680,11 @@ public record DataPlan(@JsonProperty("source") Source source,
             return this;
         }
 
+        public Builder paddedSize(int... paddedSize) {
+            this.paddedSize = paddedSize;
+            return this;
+        }
+
         public Builder numClasses(Integer numClasses) {
             this.numClasses = numClasses;
             return this;
@@ -681,7 +703,7 @@ public record DataPlan(@JsonProperty("source") Source source,
         public DataPlan build() {
             return new DataPlan(source, dims, patchSize, patchesPerCase, sliceAxis, intensity, intensityStatistics,
                     spacing, augmentation, flipAxes, labelGrouping, unlistedLabels, numClasses, classNames, cropToNonzero,
-                    commonPadding, split);
+                    commonPadding, paddedSize, split);
         }
     }
 }

@@ -16,6 +16,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Augmentation;
+import org.gradsurgery.data.CaseWindows;
 import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.CtNormalization;
 import org.gradsurgery.data.DataCheck;
@@ -218,24 +219,38 @@ public final class ExperimentData {
             }
             spacing = s;
         }
-        ExperimentData data = new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
-        if (resolved.padsToCommonSize()) {
-            data.padAll(progress);
+        if (!resolved.padsToCommonSize()) {
+            return new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
         }
+        Map<String, Sample> cases = preprocessAll(resolved, source, progress);
+        // the size recorded by the run (evaluate, resume), else the source's largest case rounded up
+        int[] size = resolved.paddedSize() != null ? resolved.paddedSize()
+                : CaseWindows.commonSize(cases.values(), multiple);
+        int keep = d == 2 && rank == 3 ? axis : -1;
+        Map<String, Sample> padded = new LinkedHashMap<>();
+        cases.keySet().stream().sorted().forEach(id -> padded.put(id, CaseWindows.padHighEnd(cases.get(id), size,
+                multiple, keep)));
+        ExperimentData data = new ExperimentData(resolved.toBuilder().paddedSize(size).build(), source, levels, rank,
+                first.channels(), spacing);
+        data.preprocessed = cases;
+        data.padded = padded;
         return data;
     }
 
     /**
-     * Loads and preprocesses every case of the source and pads it to the common size ({@link DataPlan}); checks on
-     * the way what the data must satisfy: label values within the classes (without a label grouping), 3D volumes for
-     * dims 3, and that every code the label grouping lists occurs in some label (so a typo cannot leave a structure
-     * in the background).
+     * Every case of the source preprocessed ({@link #caseTransform}, label grouping first), checking on the way what
+     * the data must satisfy: label values within the classes (without a label grouping), 3D volumes for dims 3, and
+     * that every code the label grouping lists occurs in some label (so a typo cannot leave a structure in the
+     * background).
      */
-    private void padAll(PrintStream progress) throws IOException {
+    private static Map<String, Sample> preprocessAll(DataPlan plan, DataSource source, PrintStream progress)
+            throws IOException {
         List<String> ids = source.caseIds();
-        preprocessed = new LinkedHashMap<>();
+        Map<String, Sample> out = new LinkedHashMap<>();
         java.util.TreeSet<Long> seen = new java.util.TreeSet<>();
-        int k = numClasses();
+        LabelMap labelMap = labelMap(plan);
+        Transform transform = caseTransform(plan);
+        int k = plan.numClasses();
         int i = 0;
         for (String id : ids) {
             Sample raw = source.load(id);
@@ -246,12 +261,12 @@ public final class ExperimentData {
                             + " is outside 0.." + (k - 1) + "; give a label grouping to map raw codes to classes");
                 }
             }
-            if (dims() == 3 && raw.spatialRank() != 3) {
+            if (plan.dims() == 3 && raw.spatialRank() != 3) {
                 throw new InvalidInputException("case " + id + " of " + source.describe() + " is not a 3D volume; "
                         + "dims 3 needs volumes");
             }
-            preprocessed.put(id, caseTransform(plan).apply(labelMap != null ? labelMap.asTransform().apply(raw,
-                    new SplittableRandom(0)) : raw, new SplittableRandom(0)));
+            out.put(id, transform.apply(labelMap != null ? labelMap.asTransform().apply(raw, new SplittableRandom(0))
+                    : raw, new SplittableRandom(0)));
             if (progress != null && (++i % 25 == 0 || i == ids.size())) {
                 progress.printf(Locale.ROOT, "loaded %d/%d cases%n", i, ids.size());
             }
@@ -266,8 +281,7 @@ public final class ExperimentData {
                 }
             }
         }
-        padded = CaseWindows.padToCommonSize(preprocessed.values(), dims() == 2 && rank == 3 ? sliceAxis() : -1,
-                1 << (levels - 1));
+        return out;
     }
 
     /**
@@ -678,6 +692,9 @@ public final class ExperimentData {
                                         List<String> calibrationIds) throws IOException {
         CaseEvaluator.Builder b = CaseEvaluator.builder().numClasses(numClasses()).bins(bins)
                 .preprocess(caseTransform(plan)).labelMap(labelMap);
+        if (plan.padsToCommonSize()) {
+            b.padHighEnd(plan.paddedSize());       // the cases padded as in training, the padding cut off
+        }
         if (dims() == 3 && plan.padsToCommonSize()) {
             if (mirrorAxes != null) {
                 throw new InvalidInputException("test-time mirroring is not available for a network trained on whole "

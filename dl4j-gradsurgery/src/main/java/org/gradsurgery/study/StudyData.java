@@ -20,9 +20,10 @@ import org.gradsurgery.experiment.KnownProbabilitySource;
  * @param cases       the cases by id
  * @param dims        2 or 3
  * @param sliceAxis   the slice axis for 2D on volumes
+ * @param paddedSize  the common size the network's training cases were padded to (and every scored case is)
  */
 record StudyData(String description, List<String> classNames, Map<String, StudyCase> cases, int dims,
-                 int sliceAxis) {
+                 int sliceAxis, int[] paddedSize) {
 
     /**
      * One case.
@@ -44,7 +45,7 @@ record StudyData(String description, List<String> classNames, Map<String, StudyC
         }
         Integer axis = data.plan().sliceAxis();
         return new StudyData(data.source().describe(), data.classNames(), cases, data.dims(),
-                axis != null ? axis : 0);
+                axis != null ? axis : 0, data.plan().paddedSize());
     }
 
     /** Number of classes K. */

@@ -87,6 +87,7 @@ class StudyCommandTest {
         assertEquals(2, recorded.model().numClasses());
         assertEquals(3, recorded.model().spatialDims());
         assertTrue(recorded.data().padsToCommonSize());
+        assertEquals(3, recorded.data().paddedSize().length);
         Path ext = UserDataCommandsTest.fakeMsd(Files.createDirectories(tmp.resolve("external")));
         CliRun e = CliRun.of("evaluate", "--model", run.resolve("model.zip").toString(), "--msd", ext.toString(),
                 "--all-cases", "--out", tmp.resolve("eval").toString());

@@ -1,28 +1,28 @@
-package org.gradsurgery.experiment;
+package org.gradsurgery.data;
 
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.gradsurgery.InvalidInputException;
-import org.gradsurgery.data.Sample;
-import org.gradsurgery.data.Transform;
 
 /**
- * Windows of a case in voxel space, for {@link DataPlan#cropToNonzero()} and {@link DataPlan#commonPadding()}: the
- * bounding box of the non-zero image voxels, and padding at the high end of each axis to one common size. The affine
- * follows the window's origin, so a window stays where it was in the world.
+ * Windows of a case in voxel space (a data plan's {@code cropToNonzero} and {@code commonPadding}): the bounding box of
+ * the non-zero image voxels, and padding at the high end of each axis to one common size, with the case's minimum
+ * intensity per channel and label 0. The affine follows the window's origin, so a window stays where it was in the
+ * world. A network trained on cases padded this way is also run on them padded this way (and the padding cut off).
  */
-final class CaseWindows {
+public final class CaseWindows {
     private CaseWindows() {
     }
 
     /** Crops each case to the box of the voxels where any channel is non-zero (the whole case when there are none). */
-    static Transform cropToNonzero() {
+    public static Transform cropToNonzero() {
         return (s, rng) -> cropToNonzero(s);
     }
 
-    static Sample cropToNonzero(Sample s) {
+    /** {@link #cropToNonzero()} of one sample. */
+    public static Sample cropToNonzero(Sample s) {
         int[] shape = s.shape();
         int r = shape.length;
         float[] img = s.imageData();
@@ -61,16 +61,10 @@ final class CaseWindows {
     }
 
     /**
-     * Every case padded at the high end to one common size: per axis the largest case's size rounded up to a
-     * multiple of {@code multiple}, except the slice axis of volumes sliced for a 2D network ({@code sliceAxis} ≥ 0),
-     * which keeps each case's own size. Padding voxels get the case's minimum intensity per channel and label 0.
-     * Returned in id order.
+     * The common size of {@code cases}: per axis the largest case's size rounded up to a multiple of
+     * {@code multiple}.
      */
-    static Map<String, Sample> padToCommonSize(Collection<Sample> cases, int sliceAxis, int multiple) {
-        Map<String, Sample> out = new LinkedHashMap<>();
-        if (cases.isEmpty()) {
-            return out;
-        }
+    public static int[] commonSize(Collection<Sample> cases, int multiple) {
         Sample first = cases.iterator().next();
         int r = first.spatialRank();
         int[] target = new int[r];
@@ -86,14 +80,39 @@ final class CaseWindows {
         for (int a = 0; a < r; a++) {
             target[a] = (target[a] + multiple - 1) / multiple * multiple;
         }
+        return target;
+    }
+
+    /**
+     * {@code s} padded at the high end to {@code size}, or further to the next multiple of {@code multiple} along an
+     * axis where the case is larger; {@code keepAxis} (≥ 0: the slice axis of a volume sliced for a 2D network)
+     * keeps the case's own size. The padding has the case's minimum intensity per channel and label 0; the case
+     * itself stays at the origin, so {@code [0, shape)} of the result is the case.
+     */
+    public static Sample padHighEnd(Sample s, int[] size, int multiple, int keepAxis) {
+        int[] shape = s.shape();
+        if (size.length != shape.length) {
+            throw new InvalidInputException("case " + s.id() + " is " + shape.length + "D, the padded size "
+                    + java.util.Arrays.toString(size) + " is " + size.length + "D");
+        }
+        int[] t = new int[shape.length];
+        for (int a = 0; a < shape.length; a++) {
+            t[a] = a == keepAxis ? shape[a] : Math.max(size[a], (shape[a] + multiple - 1) / multiple * multiple);
+        }
+        return window(s, new int[shape.length], t, Float.NaN, true);
+    }
+
+    /** Every case padded to their {@link #commonSize} ({@link #padHighEnd}), by id. */
+    public static Map<String, Sample> padToCommonSize(Collection<Sample> cases, int keepAxis, int multiple) {
+        Map<String, Sample> out = new LinkedHashMap<>();
+        if (cases.isEmpty()) {
+            return out;
+        }
+        int[] target = commonSize(cases, multiple);
         java.util.List<Sample> sorted = new java.util.ArrayList<>(cases);
         sorted.sort(java.util.Comparator.comparing(Sample::id));
         for (Sample c : sorted) {
-            int[] t = target.clone();
-            if (sliceAxis >= 0 && r == 3) {
-                t[sliceAxis] = c.shape()[sliceAxis];
-            }
-            if (out.put(c.id(), window(c, new int[r], t, Float.NaN, true)) != null) {
+            if (out.put(c.id(), padHighEnd(c, target, multiple, c.spatialRank() == 3 ? keepAxis : -1)) != null) {
                 throw new InvalidInputException("two cases with id " + c.id());
             }
         }
@@ -104,7 +123,7 @@ final class CaseWindows {
      * The window of {@code size} starting at {@code offset} (inside the sample or beyond its high end); voxels beyond
      * it get the label 0 and the image value {@code fill} (with {@code minimumFill}, each channel's minimum).
      */
-    static Sample window(Sample s, int[] offset, int[] size, float fill, boolean minimumFill) {
+    private static Sample window(Sample s, int[] offset, int[] size, float fill, boolean minimumFill) {
         int[] shape = s.shape();
         int r = shape.length;
         int ch = s.channels();
