@@ -95,9 +95,16 @@ final class Options {
                 description = "Weight of the region loss next to a cross-entropy term (default: 1).")
         Double regionWeight;
 
-        /** The loss these flags describe. */
+        /** The loss these flags describe (the rest at the defaults). */
         LossSpec spec() {
-            LossSpec.Builder b = LossSpec.builder().surgery(surgery);
+            return spec(LossSpec.builder());
+        }
+
+        /** {@code b} with the settings of the flags given (the others as {@code b} holds them), built. */
+        LossSpec spec(LossSpec.Builder b) {
+            if (surgery) {
+                b.surgery(true);
+            }
             if (loss != null) {
                 b.kind(LossKind.parse(loss));
             }
@@ -160,7 +167,11 @@ final class Options {
 
         /** The U-Net settings these flags give (the rest at the defaults; dims, channels, classes from the data). */
         UNetSpec spec() {
-            UNetSpec.Builder b = UNetSpec.builder();
+            return spec(UNetSpec.builder());
+        }
+
+        /** {@code b} with the settings of the flags given (the others as {@code b} holds them), built. */
+        UNetSpec spec(UNetSpec.Builder b) {
             if (levels != null) {
                 b.levels(levels);
             }
@@ -217,9 +228,13 @@ final class Options {
                 description = "Stop when the validation METRIC (loss, dice or ece) stops improving.")
         String earlyStopping;
 
-        @Option(names = "--patience", defaultValue = "5", paramLabel = "N",
-                description = "Epochs without improvement before early stopping (default: ${DEFAULT-VALUE}).")
-        int patience;
+        /** Validated epochs without improvement before {@code --early-stopping} stops (the CLI's default). */
+        static final int DEFAULT_PATIENCE = 5;
+
+        @Option(names = "--patience", paramLabel = "N",
+                description = "With --early-stopping: validated epochs without improvement before it stops (default: "
+                        + DEFAULT_PATIENCE + ").")
+        Integer patience;
 
         @Option(names = "--progress", paramLabel = "MODE",
                 description = "Progress display: ${COMPLETION-CANDIDATES} (default: AUTO).")
@@ -230,8 +245,17 @@ final class Options {
             return seed != null ? seed : TrainingConfig.DEFAULT_SEED;
         }
 
+        /** The training these flags describe (the rest at the defaults), writing into {@code runDir}. */
         TrainingConfig config(Path runDir) {
-            TrainingConfig.Builder b = TrainingConfig.builder().runDirectory(runDir).seed(seed());
+            return config(TrainingConfig.builder().runDirectory(runDir).seed(seed()).build());
+        }
+
+        /** {@code base} with the settings of the flags given (the others as {@code base} holds them). */
+        TrainingConfig config(TrainingConfig base) {
+            TrainingConfig.Builder b = base.toBuilder();
+            if (seed != null) {
+                b.seed(seed);
+            }
             if (epochs != null) {
                 b.epochs(epochs);
             }
@@ -251,7 +275,14 @@ final class Options {
                 b.progress(progress);
             }
             if (earlyStopping != null) {
-                b.earlyStopping(EarlyStopping.on(EarlyStopping.Metric.parse(earlyStopping), patience));
+                b.earlyStopping(EarlyStopping.on(EarlyStopping.Metric.parse(earlyStopping),
+                        patience != null ? patience : DEFAULT_PATIENCE));
+            } else if (patience != null) {
+                if (base.earlyStopping() == null) {
+                    throw new org.gradsurgery.InvalidSettingException(null, "patience",
+                            "applies with --early-stopping METRIC only");
+                }
+                b.earlyStopping(EarlyStopping.on(base.earlyStopping().metric(), patience));
             }
             return b.build();
         }

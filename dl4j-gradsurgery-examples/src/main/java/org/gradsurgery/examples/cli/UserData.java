@@ -93,21 +93,58 @@ final class UserData {
                     + "left-right flips).")
     String augment;
 
-    /** The source the flags name (the demo data without one). */
-    DataPlan.Source source() {
+    /**
+     * The source the flags name: their own data, else the demo data ({@code --datasets}, {@code --downsample}), else
+     * {@code base} (null: the demo data at its defaults).
+     */
+    DataPlan.Source source(DataPlan.Source base) {
         DataPlan.Source own = files.source(command);
         if (own != null && (downsample != null || datasets != null)) {
             throw usage((downsample != null ? "--downsample" : "--datasets") + " applies to the demo data, not to "
                     + "--msd, --images or --manifest");
         }
-        return own != null ? own : new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(),
-                downsample != null ? downsample : 1);
+        if (own != null) {
+            return own;
+        }
+        if (base != null && downsample == null && datasets == null) {
+            return base;
+        }
+        DataPlan.Colin27 demo = base instanceof DataPlan.Colin27 c ? c : null;
+        return new DataPlan.Colin27(datasets == null && demo != null ? demo.datasets()
+                : DemoData.locate(datasets, "--datasets").toString(),
+                downsample != null ? downsample : demo != null ? demo.downsample() : 1);
     }
 
-    /** The plan these flags describe. */
+    /** The plan these flags describe (every setting not given left to the data or the defaults). */
     DataPlan plan() throws IOException {
-        DataPlan.Builder b = DataPlan.builder(source()).dims(dims).patchSize(patchSize).patchesPerCase(patchesPerCase)
-                .sliceAxis(sliceAxis).spacing(targetSpacing).numClasses(classes);
+        return plan(null);
+    }
+
+    /**
+     * {@code base} (a run's recorded plan) with the settings of the flags given, the others as {@code base} holds
+     * them; with a null {@code base}, {@link #plan()}.
+     */
+    DataPlan plan(DataPlan base) throws IOException {
+        DataPlan.Builder b = base == null ? DataPlan.builder(source(null))
+                : base.toBuilder().source(source(base.source()));
+        if (dims != null) {
+            b.dims(dims);
+        }
+        if (patchSize != null) {
+            b.patchSize(patchSize);
+        }
+        if (patchesPerCase != null) {
+            b.patchesPerCase(patchesPerCase);
+        }
+        if (sliceAxis != null) {
+            b.sliceAxis(sliceAxis);
+        }
+        if (targetSpacing != null) {
+            b.spacing(targetSpacing);
+        }
+        if (classes != null) {
+            b.numClasses(classes);
+        }
         if (intensity != null) {
             b.intensity(DataPlan.Intensity.parse(intensity));
         }
