@@ -52,9 +52,8 @@ import picocli.CommandLine.Option;
  * grid, so the output aligns with the input.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3 "
-                + "or the run's --slice-axis, "
-                + "3D models by sliding window) gives "
+        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along the "
+                + "run's --slice-axis, by default the file's third axis; 3D models by sliding window) gives "
                 + "probabilities.nii.gz [X,Y,Z,C] and labels.nii.gz; a PNG gives labels.png (grey = class index) and "
                 + "probability_class<c>.png (0..255). The input is normalised (and resampled to the training spacing, "
                 + "the output back onto the input's grid) as the model's run recorded in its config.json."})
@@ -69,15 +68,18 @@ final class PredictCommand implements Callable<Integer> {
             description = "Image to segment: .nii, .nii.gz or .png.")
     Path input;
 
-    @Option(names = {"--out", "-o"}, required = true, paramLabel = "DIR", description = "Output directory.")
+    @Option(names = {"--out", "-o"}, required = true, paramLabel = "DIR",
+            description = "Output folder (created): probabilities.nii.gz and labels.nii.gz, or labels.png and "
+                    + "probability_class<c>.png.")
     Path out;
 
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N",
-            description = "Slices per forward pass (default: ${DEFAULT-VALUE}).")
+            description = "2D models: slices per forward pass, 1 or more (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]",
-            description = "3D models: sliding-window size (default: the patch size in the model's config.json).")
+    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]", hideParamSyntax = true,
+            description = "3D models: sliding-window size in voxels, one edge or three, each a multiple of "
+                    + "2^(levels-1) (default: the patch size in the model's config.json).")
     int[] patchSize;
 
     @Mixin

@@ -147,7 +147,9 @@ final class Ranges {
     /**
      * Checks every numeric option given on the command line of {@code parsed} and its subcommands.
      *
-     * @throws CommandLine.ParameterException naming the flag, the value and the allowed range
+     * @throws CommandLine.ExecutionException with an {@link org.gradsurgery.InvalidInputException} naming the flag,
+     *                                        the value and the allowed range (one line, exit 2, as a setting
+     *                                        refused by a spec)
      * @throws IllegalStateException          for a numeric option with no range here (a bug: add it)
      */
     static void check(CommandLine.ParseResult parsed) {
@@ -163,10 +165,11 @@ final class Ranges {
                 }
                 for (Number v : values(o.getValue())) {
                     if (!r.contains(v.doubleValue())) {
-                        throw new CommandLine.ParameterException(p.commandSpec().commandLine(),
-                                String.format(Locale.ROOT, "%s %s is out of range: it must be %s%s", o.longestName(),
-                                        String.join(" ", o.originalStringValues()), r.text(),
-                                        o.isMultiValue() ? " (each value)" : ""));
+                        String message = String.format(Locale.ROOT, "%s %s is out of range: it must be %s%s",
+                                o.longestName(), String.join(" ", o.originalStringValues()), r.text(),
+                                o.isMultiValue() ? " (each value)" : "");
+                        throw new CommandLine.ExecutionException(p.commandSpec().commandLine(), message,
+                                new org.gradsurgery.InvalidInputException(message));
                     }
                 }
             }

@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
         description = {"Hyperparameter sweep (Arbiter random or grid search) over the loss, the surgery and U-Net "
-                + "options on the demo data.",
+                + "options, on the bundled demo data or the data plan the spec names (docs/SWEEPS.md).",
                 "Writes one run directory per candidate, sweep.md and sweep.csv (candidates ranked with all "
                         + "metrics) and best-config.json."})
 final class SweepCommand implements Callable<Integer> {
@@ -57,8 +57,8 @@ final class SweepCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--datasets", paramLabel = "DIR",
-            description = "The repository's datasets/ folder (default: found from the working directory, see "
-                    + "train --help).")
+            description = "For a spec on the demo data: the repository's datasets/ folder (default: found from the "
+                    + "working directory, see train --help).")
     Path datasets;
 
     /**

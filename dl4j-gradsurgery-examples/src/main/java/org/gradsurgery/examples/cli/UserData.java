@@ -41,9 +41,9 @@ final class UserData {
                     + "(default: the images' own rank).")
     Integer dims;
 
-    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]",
-            description = "3D training patch (and sliding window), each divisible by 2^(levels-1) (default: "
-                    + DataPlan.DEFAULT_PATCH + ").")
+    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]", hideParamSyntax = true,
+            description = "3D: training patch (and sliding window) in voxels, one edge or three, each divisible by "
+                    + "2^(levels-1) (default: " + DataPlan.DEFAULT_PATCH + " = " + DataPlan.DEFAULT_PATCH + "^3).")
     int[] patchSize;
 
     @Option(names = "--slice-axis", paramLabel = "A",
@@ -52,7 +52,7 @@ final class UserData {
     Integer sliceAxis;
 
     @Option(names = "--patches-per-case", paramLabel = "N",
-            description = "3D: random patches per training case and epoch (default: "
+            description = "3D: random patches per training case and epoch, 1 or more (default: "
                     + DataPlan.DEFAULT_PATCHES_PER_CASE + ").")
     Integer patchesPerCase;
 
@@ -61,11 +61,13 @@ final class UserData {
     Path labelMap;
 
     @Option(names = "--classes", paramLabel = "K",
-            description = "Number of classes incl. background (default: from --label-map or dataset.json).")
+            description = "Number of classes incl. background, 2 or more (default: from --label-map or "
+                    + "dataset.json; needed otherwise).")
     Integer classes;
 
     @Option(names = "--val-fraction", paramLabel = "F",
-            description = "Fraction of cases held out for validation and evaluation, chosen by --seed (default: "
+            description = "Fraction of cases held out for validation and evaluation, in (0, 1), chosen by --seed "
+                    + "(default: "
                     + DataPlan.DEFAULT_VALIDATION_FRACTION + ").")
     Double valFraction;
 
@@ -81,7 +83,7 @@ final class UserData {
                     + "z-score; none = as stored (default: zscore; the demo data come z-scored).")
     String intensity;
 
-    @Option(names = "--spacing", split = ",", paramLabel = "SX,SY[,SZ]",
+    @Option(names = "--spacing", split = ",", paramLabel = "SX,SY[,SZ]", hideParamSyntax = true,
             description = "Resample every case to this voxel spacing in mm (image linear, label nearest) after "
                     + "normalising; 2 values with --dims 2 on volumes = in-plane, the slice axis keeps each case's "
                     + "own (default: each case's own grid).")

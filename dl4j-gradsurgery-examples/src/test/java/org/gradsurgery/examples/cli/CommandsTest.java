@@ -186,17 +186,17 @@ class CommandsTest {
     void userErrorsAreOneLineForEverySubcommand() {
         assertOneLineError(run("train", "--loss", "dcie"),
                 "--loss: unknown loss 'dcie' (known: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent)");
-        assertOneLineError(run("train", "--batch-size", "0"), "--batch-size must be >= 1, got 0");
+        assertOneLineError(run("train", "--batch-size", "0"), "--batch-size 0 is out of range: it must be an integer >= 1");
         assertOneLineError(run("train", "--epochs", "many"), "'--epochs'");
         assertOneLineError(run("train", "--surgery", "--exponent", "-1"), "--exponent");
         assertOneLineError(run("train", "--early-stopping", "accuracy"), "unknown early-stopping metric 'accuracy'");
         assertOneLineError(run("train", "--resume", tmp.resolve("nothing").toString()), "no such file");
-        assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample must be 1");
+        assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample 3 is out of range: it must be an integer from 1 to 2");
         assertOneLineError(run("compare", "--losses", "dice,dcie+surgery"), "--losses: unknown loss 'dcie'");
         assertOneLineError(run("compare", "--losses", "dice,dice+magic"), "NAME+surgery");
         assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip"), "no such file: /nowhere/model.zip");
         assertOneLineError(run("evaluate"), "Missing required option: '--model=FILE'");
-        assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip", "--bins", "0"), "--bins must be >= 1");
+        assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip", "--bins", "0"), "--bins 0 is out of range: it must be an integer >= 1");
         assertOneLineError(run("predict", "--model", "m.zip", "--input", "scan.txt", "--out", "o"),
                 "must be a .nii, .nii.gz or .png file");
         assertOneLineError(run("predict", "--model", "m.zip", "--input", "/nowhere/scan.nii.gz", "--out", "o"),

@@ -73,7 +73,9 @@ class RangesTest {
                 args.add(value);
                 CliRun run = CliRun.of(args.toArray(new String[0]));
                 assertEquals(GradSurgeryCli.EXIT_USAGE, run.exit(), where + ": " + run.err() + run.out());
-                String first = run.err().lines().findFirst().orElse("");
+                List<String> lines = run.err().lines().toList();
+                assertEquals(1, lines.size(), where + ": one line: " + run.err());
+                String first = lines.get(0);
                 assertTrue(first.equals("gradsurgery: error: " + o.longestName() + " " + value
                         + " is out of range: it must be " + r.text() + (o.isMultiValue() ? " (each value)" : "")),
                         where + ": " + run.err());
