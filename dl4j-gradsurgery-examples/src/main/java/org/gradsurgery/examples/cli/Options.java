@@ -131,7 +131,26 @@ final class Options {
             if (regionWeight != null) {
                 b.regionWeight(regionWeight);
             }
-            return b.build();
+            LossSpec l = b.build();
+            // LossSpec resets the settings a loss ignores; a flag the user gave for one is named, not dropped
+            if ((tverskyAlpha != null || tverskyBeta != null) && !l.kind().usesTverskyWeights()) {
+                throw ignored(tverskyAlpha != null ? "tverskyAlpha" : "tverskyBeta", "applies to tversky and "
+                        + "focal-tversky only, not to " + l.kind().specName());
+            }
+            if ((exponent != null || surgerySpace != null) && !l.surgery()) {
+                throw ignored(exponent != null ? "exponent" : "surgerySpace", "applies with --surgery only");
+            }
+            if (regionWeight != null && !(l.ceWeight() > 0)) {
+                throw ignored("regionWeight", "applies with --ce-weight > 0 only");
+            }
+            if (includeBackground != null && !l.kind().isRegion()) {
+                throw ignored("includeBackground", "applies to region losses only, not to " + l.kind().specName());
+            }
+            return l;
+        }
+
+        private static org.gradsurgery.InvalidSettingException ignored(String setting, String problem) {
+            return new org.gradsurgery.InvalidSettingException(null, setting, problem);
         }
     }
 

@@ -190,6 +190,15 @@ class CommandsTest {
         assertOneLineError(run("train", "--epochs", "many"), "'--epochs'");
         assertOneLineError(run("train", "--surgery", "--exponent", "-1"), "--exponent");
         assertOneLineError(run("train", "--early-stopping", "accuracy"), "unknown early-stopping metric 'accuracy'");
+        // a loss flag the chosen loss would ignore is named, not dropped (LossSpec resets such settings)
+        assertOneLineError(run("train", "--exponent", "2"), "--exponent applies with --surgery only");
+        assertOneLineError(run("train", "--surgery-space", "probabilities"), "--surgery-space applies with --surgery");
+        assertOneLineError(run("train", "--loss", "dice", "--tversky-alpha", "0.3"),
+                "--tversky-alpha applies to tversky and focal-tversky only, not to dice");
+        assertOneLineError(run("train", "--region-weight", "2"), "--region-weight applies with --ce-weight > 0 only");
+        assertOneLineError(run("train", "--loss", "mcxent", "--include-background", "false"),
+                "--include-background applies to region losses only, not to mcxent");
+        assertOneLineError(run("train", "--patience", "3"), "--patience applies with --early-stopping METRIC only");
         assertOneLineError(run("train", "--resume", tmp.resolve("nothing").toString()), "no such file");
         assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample 3 is out of range: it must be an integer from 1 to 2");
         assertOneLineError(run("compare", "--losses", "dice,dcie+surgery"), "--losses: unknown loss 'dcie'");
