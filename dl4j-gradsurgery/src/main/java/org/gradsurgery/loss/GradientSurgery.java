@@ -210,17 +210,7 @@ public final class GradientSurgery implements SpatialLossFunction {
             Transforms.pow(field, exponent, false);
         }
         field.muli(probabilityGradient(in, p, labels, mask));
-        if (space == Space.LOGITS) {
-            if (ClassAxis.isSoftmax(activationFn)) {
-                field.subi(field.mean(true, 1));
-            }
-        } else {
-            field = ClassAxis.backprop(in.z, p, activationFn, field);
-        }
-        if (in.m != null) {
-            field.muli(in.m);
-        }
-        return in.restore(field);
+        return in.restore(finish(in, p, activationFn, field));
     }
 
     /** The {@link Weighting#BALANCED} field in the canonical layout (the base is a region loss). */
@@ -241,6 +231,11 @@ public final class GradientSurgery implements SpatialLossFunction {
         if (in.m != null) {
             field.muli(in.m);
         }
+        return finish(in, p, activationFn, field);
+    }
+
+    /** The class-mean removal (LOGITS, softmax) or the activation's Jacobian (PROBABILITIES), then the mask. */
+    private INDArray finish(LossInput in, INDArray p, IActivation activationFn, INDArray field) {
         if (space == Space.LOGITS) {
             if (ClassAxis.isSoftmax(activationFn)) {
                 field.subi(field.mean(true, 1));
