@@ -35,8 +35,18 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Every header field that sizes memory is validated before anything is allocated: dims are checked for range and
  * 64-bit overflow, an uncompressed file's size is checked against the voxel byte count, and a gzip stream is
  * decompressed into chunks allocated only as data actually arrive, so a lying header can never cause a large
- * allocation. Uncompressed voxel data of 1 MiB or more are memory-mapped (read-only) rather than copied; they are
- * then decoded straight from the page cache into the ND4J array.
+ * allocation.
+ *
+ * <h2>Uncompressed voxels stay in the file</h2>
+ * Uncompressed voxel data of 1 MiB or more are not copied by {@code read}: like nibabel's array proxy, the image
+ * keeps the file's name, offset, size and modification time, and every {@link NiftiImage#data}/{@link
+ * NiftiImage#labels} call opens the file, reads the voxels and closes it. When no conversion is needed (float32 read
+ * as FLOAT, float64 as DOUBLE, int32/int64 labels, unscaled, native byte order) the bytes go straight from the file
+ * into the new array's memory; otherwise they pass through one reused off-heap block buffer per thread and are
+ * converted. A file replaced or cut after {@code read} is an error naming it, never silently other voxels.
+ * <p>Why not a memory map: a {@code MappedByteBuffer} can only be unmapped by the garbage collector, and while it is
+ * mapped Windows refuses to delete or overwrite the file; a positional read into the destination is one copy, as a
+ * mapped read is, without the page faults of the mapping. So no handle or mapping outlives a call on any platform.
  *
  * <h2>Writing</h2>
  * {@link #write(Path, INDArray, NiftiHeader)} writes a single-file {@code .nii} or, if the name ends in
@@ -49,9 +59,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class Nifti {
 
-    /** Uncompressed voxel data at least this large are memory-mapped. */
-    static final long MAP_THRESHOLD = 1L << 20;
-    /** Mapping segment size: 768 MiB, a multiple of every voxel size (1, 2, 3, 4, 8), below 2 GiB. */
+    /** Uncompressed voxel data at least this large are left in the file and read by each decode. */
+    static final long FILE_THRESHOLD = 1L << 20;
+    /** In-memory segment size: 768 MiB, a multiple of every voxel size (1, 2, 3, 4, 8), below 2 GiB. */
     static final int SEGMENT_BYTES = 3 << 28;
     /** Gzip decompression chunk: 12 MiB, a multiple of every voxel size. */
     static final int GZIP_CHUNK_BYTES = 3 << 22;
@@ -74,16 +84,16 @@ public final class Nifti {
      * @throws IOException          if the file cannot be read at all (missing, permissions)
      */
     public static NiftiImage read(Path path) throws IOException {
-        return read(path, SEGMENT_BYTES, GZIP_CHUNK_BYTES, MAP_THRESHOLD);
+        return read(path, SEGMENT_BYTES, GZIP_CHUNK_BYTES, FILE_THRESHOLD);
     }
 
     /** {@link #read(Path)} with explicit segment sizes, so tests can exercise segment boundaries on tiny files. */
-    static NiftiImage read(Path path, int segmentBytes, int gzipChunkBytes, long mapThreshold) throws IOException {
+    static NiftiImage read(Path path, int segmentBytes, int gzipChunkBytes, long fileThreshold) throws IOException {
         Objects.requireNonNull(path, "path");
         Layout layout = Layout.of(path);
         NiftiHeader header;
         NiftiHeaderCodec.Kind kind;
-        try (Input in = Input.open(layout.header, segmentBytes, gzipChunkBytes, mapThreshold)) {
+        try (Input in = Input.open(layout.header, segmentBytes, gzipChunkBytes, fileThreshold)) {
             byte[] head = new byte[NiftiHeader.NIFTI2_HEADER_SIZE];
             int got = in.readUpTo(head, 4);
             if (got < 4) {
@@ -105,7 +115,7 @@ public final class Nifti {
                 return finish(path, header, in.voxels(header));
             }
         }
-        try (Input img = Input.open(layout.image, segmentBytes, gzipChunkBytes, mapThreshold)) {
+        try (Input img = Input.open(layout.image, segmentBytes, gzipChunkBytes, fileThreshold)) {
             return finish(path, header, img.voxels(header));
         }
     }
@@ -119,7 +129,7 @@ public final class Nifti {
                         + ", sform_code 0)");
             }
         }
-        return new NiftiImage(path, header, v.raw(), v.mapped());
+        return new NiftiImage(path, header, v.raw(), v.inFile());
     }
 
     // ================================================================== layout
@@ -171,7 +181,7 @@ public final class Nifti {
         final int segmentBytes;
         long position;
 
-        record Voxels(VoxelCodec.RawVoxels raw, boolean mapped) {
+        record Voxels(VoxelCodec.RawVoxels raw, boolean inFile) {
         }
 
         Input(Path file, int segmentBytes) {
@@ -179,7 +189,7 @@ public final class Nifti {
             this.segmentBytes = segmentBytes;
         }
 
-        static Input open(Path file, int segmentBytes, int gzipChunk, long mapThreshold) throws IOException {
+        static Input open(Path file, int segmentBytes, int gzipChunk, long fileThreshold) throws IOException {
             FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
             try {
                 long size = ch.size();
@@ -192,7 +202,7 @@ public final class Nifti {
                 if (gz) {
                     return new GzipInput(file, ch, segmentBytes, gzipChunk);
                 }
-                return new PlainInput(file, ch, size, segmentBytes, mapThreshold);
+                return new PlainInput(file, ch, size, segmentBytes, fileThreshold);
             } catch (IOException | RuntimeException e) {
                 ch.close();
                 throw e;
@@ -206,7 +216,7 @@ public final class Nifti {
 
         abstract int readInto(byte[] dst, int off, int n) throws IOException;
 
-        /** Positions at {@code vox_offset} and reads or maps the voxel bytes the header describes. */
+        /** Positions at {@code vox_offset} and reads (or notes where to read) the voxel bytes the header describes. */
         abstract Voxels voxels(NiftiHeader h) throws IOException;
 
         /** Voxel byte count, already known not to overflow (the codec checked it). */
@@ -216,20 +226,20 @@ public final class Nifti {
 
         /** Largest segment of whole voxels not above {@code limit} bytes. */
         static int wholeVoxels(int limit, int bytesPerVoxel) {
-            return Math.max(bytesPerVoxel, limit / bytesPerVoxel * bytesPerVoxel);
+            return VoxelCodec.wholeVoxels(limit, bytesPerVoxel);
         }
     }
 
     private static final class PlainInput extends Input {
         private final FileChannel ch;
         private final long size;
-        private final long mapThreshold;
+        private final long fileThreshold;
 
-        PlainInput(Path file, FileChannel ch, long size, int segmentBytes, long mapThreshold) {
+        PlainInput(Path file, FileChannel ch, long size, int segmentBytes, long fileThreshold) {
             super(file, segmentBytes);
             this.ch = ch;
             this.size = size;
-            this.mapThreshold = mapThreshold;
+            this.fileThreshold = fileThreshold;
         }
 
         @Override
@@ -258,28 +268,29 @@ public final class Nifti {
                         + " bytes (dims " + Arrays.toString(h.dims()) + " × " + h.datatype().bytesPerVoxel()
                         + " bytes) from offset " + offset + ", but the file has only " + (size - offset));
             }
+            if (need >= fileThreshold) {
+                // left in the file: each decode reads it (straight into the output array when no conversion is
+                // needed), so nothing is copied twice and no file handle or mapping outlives a call
+                return new Voxels(new VoxelCodec.RawVoxels(new ByteBuffer[0], h.byteOrder(), need,
+                        new VoxelCodec.FileRegion(file.toAbsolutePath(), offset, size,
+                                Files.getLastModifiedTime(file))), true);
+            }
             int seg = wholeVoxels(segmentBytes, h.datatype().bytesPerVoxel());
             List<ByteBuffer> segments = new ArrayList<>();
-            boolean map = need >= mapThreshold;
             for (long done = 0; done < need; ) {
                 int len = (int) Math.min(seg, need - done);
-                ByteBuffer b;
-                if (map) {
-                    b = ch.map(FileChannel.MapMode.READ_ONLY, offset + done, len);
-                } else {
-                    b = ByteBuffer.allocate(len);
-                    while (b.hasRemaining()) {
-                        if (ch.read(b, offset + done + b.position()) < 0) {
-                            throw new NiftiFormatException(file, "file shrank while being read");
-                        }
+                ByteBuffer b = ByteBuffer.allocate(len);
+                while (b.hasRemaining()) {
+                    if (ch.read(b, offset + done + b.position()) < 0) {
+                        throw new NiftiFormatException(file, "file shrank while being read");
                     }
-                    b.clear();
                 }
+                b.clear();
                 segments.add(b);
                 done += len;
             }
             return new Voxels(new VoxelCodec.RawVoxels(segments.toArray(ByteBuffer[]::new), h.byteOrder(), need),
-                    map);
+                    false);
         }
 
         @Override

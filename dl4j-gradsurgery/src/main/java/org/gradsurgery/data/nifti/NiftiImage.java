@@ -5,8 +5,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * A NIfTI image read by {@link Nifti#read(Path)}: the header plus the raw voxel bytes (in memory, or memory-mapped
- * for large uncompressed files). Voxel values are decoded on each call into a new array, so callers may modify
+ * A NIfTI image read by {@link Nifti#read(Path)}: the header plus the raw voxel bytes (in memory, or, for large
+ * uncompressed files, where they are in the file: each decode then reads the file and closes it again). Voxel values are decoded on each call into a new array, so callers may modify
  * what they get.
  *
  * <h2>Layout</h2>
@@ -21,13 +21,13 @@ public final class NiftiImage {
     private final Path path;
     private final NiftiHeader header;
     private final VoxelCodec.RawVoxels raw;
-    private final boolean mapped;
+    private final boolean inFile;
 
-    NiftiImage(Path path, NiftiHeader header, VoxelCodec.RawVoxels raw, boolean mapped) {
+    NiftiImage(Path path, NiftiHeader header, VoxelCodec.RawVoxels raw, boolean inFile) {
         this.path = path;
         this.header = header;
         this.raw = raw;
-        this.mapped = mapped;
+        this.inFile = inFile;
     }
 
     /**
@@ -98,13 +98,16 @@ public final class NiftiImage {
         return path;
     }
 
-    /** Whether the voxel bytes are memory-mapped from the file rather than held in memory. */
-    public boolean isMemoryMapped() {
-        return mapped;
+    /**
+     * Whether the voxel bytes stay in the file (large uncompressed images) and each decode reads them, rather than
+     * being held in memory; see {@link Nifti} on why this is not a memory map.
+     */
+    public boolean readsFromFile() {
+        return inFile;
     }
 
     @Override
     public String toString() {
-        return "NiftiImage{" + path + ", " + header + (mapped ? ", mapped" : "") + "}";
+        return "NiftiImage{" + path + ", " + header + (inFile ? ", voxels read from the file" : "") + "}";
     }
 }

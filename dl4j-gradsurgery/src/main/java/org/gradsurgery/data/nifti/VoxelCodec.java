@@ -36,9 +36,31 @@ final class VoxelCodec {
         }
     }
 
-    /** Raw voxel bytes in file order, split into segments that each hold whole voxels. */
-    record RawVoxels(ByteBuffer[] segments, ByteOrder order, long bytes) {
+    /**
+     * Raw voxel bytes in file order: either in memory, split into segments that each hold whole voxels, or (when
+     * {@code region} is set, {@code segments} empty) left in an uncompressed file and read by each decode.
+     */
+    record RawVoxels(ByteBuffer[] segments, ByteOrder order, long bytes, FileRegion region) {
+        RawVoxels(ByteBuffer[] segments, ByteOrder order, long bytes) {
+            this(segments, order, bytes, null);
+        }
     }
+
+    /**
+     * Voxel bytes at {@code offset} of an uncompressed file, as they were when the header was read: its size and
+     * modification time then, so a decode notices a file replaced or cut since.
+     */
+    record FileRegion(java.nio.file.Path file, long offset, long fileSize, java.nio.file.attribute.FileTime modified) {
+    }
+
+    /** Bytes read per {@code FileChannel.read} straight into the output array (below 2 GiB, whole voxels). */
+    static final int DIRECT_READ_BYTES = 1 << 26;
+
+    /**
+     * One direct scratch buffer per thread for converting blocks read from a file, reused across reads (so a read
+     * allocates nothing but its output array); grown on demand to {@link #BLOCK} voxels of the widest type.
+     */
+    private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
 
     private VoxelCodec() {
     }
@@ -69,10 +91,28 @@ final class VoxelCodec {
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             out = Nd4j.createUninitialized(target.type, shape, 'f');
         }
+        if (raw.region() != null) {
+            try {
+                readRegion(raw, h, target, scale, out, file);
+            } catch (java.io.IOException e) {
+                out.close();
+                throw new java.io.UncheckedIOException(e instanceof NiftiFormatException ? e
+                        : new NiftiFormatException(file, "cannot read the voxel data: " + e.getMessage(), e));
+            }
+            return out;
+        }
         Decoder d = new Decoder(type, target, scale, h.sclSlope(), h.sclInter(), raw.order(), out, voxels, dims,
                 file);
         long v = 0;
         int bpv = type.bytesPerVoxel();
+        if (isCopy(type, target, scale, raw.order())) {
+            // same type, native order, unscaled: one bulk copy per segment, no conversion
+            for (ByteBuffer seg : raw.segments()) {
+                window(out, v * bpv, seg.capacity()).put(0, seg, 0, seg.capacity());
+                v += seg.capacity() / bpv;
+            }
+            return out;
+        }
         for (ByteBuffer seg : raw.segments()) {
             int segVoxels = seg.capacity() / bpv;
             for (int b = 0; b < segVoxels; b += BLOCK) {
@@ -85,6 +125,84 @@ final class VoxelCodec {
             throw new IllegalStateException("decoded " + v + " voxels, expected " + voxels);
         }
         return out;
+    }
+
+    /** Whether decoding is a plain byte copy: the stored type is the target's, unscaled, in native byte order. */
+    static boolean isCopy(NiftiDataType type, Target target, boolean scale, ByteOrder order) {
+        if (scale || order != ByteOrder.nativeOrder()) {
+            return false;
+        }
+        return switch (type) {
+            case FLOAT32 -> target == Target.FLOAT;
+            case FLOAT64 -> target == Target.DOUBLE;
+            case INT32 -> target == Target.INT;
+            case INT64 -> target == Target.LONG;
+            default -> false;
+        };
+    }
+
+    /**
+     * Reads the voxels of an uncompressed file into {@code out}: a plain copy goes straight from the file into the
+     * array's memory; anything else is read block by block into the thread's reused scratch buffer and converted.
+     * The file is open only for this call (no mapping survives it), so on Windows it can be replaced or deleted as
+     * soon as the call returns.
+     */
+    private static void readRegion(RawVoxels raw, NiftiHeader h, Target target, boolean scale, INDArray out,
+                                   java.nio.file.Path file) throws java.io.IOException {
+        FileRegion r = raw.region();
+        NiftiDataType type = h.datatype();
+        int bpv = type.bytesPerVoxel();
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(r.file(),
+                java.nio.file.StandardOpenOption.READ)) {
+            long size = ch.size();
+            java.nio.file.attribute.FileTime modified = java.nio.file.Files.getLastModifiedTime(r.file());
+            if (size != r.fileSize() || !modified.equals(r.modified())) {
+                throw new NiftiFormatException(r.file(), "the file changed since its header was read (size "
+                        + r.fileSize() + " -> " + size + " bytes, modified " + r.modified() + " -> " + modified
+                        + "); read it again");
+            }
+            if (isCopy(type, target, scale, raw.order())) {
+                int chunk = wholeVoxels(DIRECT_READ_BYTES, bpv);
+                for (long done = 0; done < raw.bytes(); ) {
+                    int len = (int) Math.min(chunk, raw.bytes() - done);
+                    readFully(ch, window(out, done, len), r.offset() + done, r.file());
+                    done += len;
+                }
+                return;
+            }
+            Decoder d = new Decoder(type, target, scale, h.sclSlope(), h.sclInter(), raw.order(), out,
+                    h.voxelCount(), h.dims(), file);
+            ByteBuffer scratch = SCRATCH.get();
+            if (scratch == null || scratch.capacity() < BLOCK * bpv) {
+                scratch = ByteBuffer.allocateDirect(BLOCK * Math.max(bpv, 8));
+                SCRATCH.set(scratch);
+            }
+            long voxels = h.voxelCount();
+            for (long v = 0; v < voxels; v += BLOCK) {
+                int n = (int) Math.min(BLOCK, voxels - v);
+                ByteBuffer b = scratch.clear().limit(n * bpv);
+                readFully(ch, b, r.offset() + v * bpv, r.file());
+                d.block(b.flip().slice().order(raw.order()), v, n);
+            }
+        }
+    }
+
+    private static void readFully(java.nio.channels.FileChannel ch, ByteBuffer dst, long position,
+                                  java.nio.file.Path file) throws java.io.IOException {
+        long at = position;
+        while (dst.hasRemaining()) {
+            int got = ch.read(dst, at);
+            if (got < 0) {
+                throw new NiftiFormatException(file, "truncated voxel data: the file ends at byte " + at
+                        + " while voxels were being read");
+            }
+            at += got;
+        }
+    }
+
+    /** Largest byte count of whole voxels not above {@code limit}. */
+    static int wholeVoxels(int limit, int bytesPerVoxel) {
+        return Math.max(bytesPerVoxel, limit / bytesPerVoxel * bytesPerVoxel);
     }
 
     private static final class Decoder {

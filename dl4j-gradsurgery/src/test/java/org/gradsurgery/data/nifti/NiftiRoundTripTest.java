@@ -248,15 +248,15 @@ class NiftiRoundTripTest {
 
     @Test
     void segmentAndChunkBoundariesDoNotChangeValues() throws IOException {
-        // tiny segments force voxels to be decoded across many mapped/heap buffers and gzip chunks
+        // tiny segments force voxels to be decoded across many file blocks/heap buffers and gzip chunks
         for (JsonNode f : NiftiFixtures.all()) {
             Path p = NiftiFixtures.file(f);
             NiftiImage normal = Nifti.read(p);
             NiftiImage mapped = Nifti.read(p, 7, 7, 0);
             NiftiImage heap = Nifti.read(p, 5, 5, Long.MAX_VALUE);
             boolean gz = p.getFileName().toString().endsWith(".gz");
-            assertEquals(!gz, mapped.isMemoryMapped(), p.toString());
-            assertFalse(heap.isMemoryMapped());
+            assertEquals(!gz, mapped.readsFromFile(), p.toString());
+            assertFalse(heap.readsFromFile());
             // compared as raw buffers (same shape and 'f' order) so NaN voxels compare equal
             INDArray expected = normal.data(DataType.DOUBLE);
             for (INDArray other : new INDArray[]{mapped.data(DataType.DOUBLE), heap.data(DataType.DOUBLE)}) {
