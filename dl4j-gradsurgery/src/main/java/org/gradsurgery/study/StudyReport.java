@@ -248,7 +248,7 @@ public final class StudyReport {
         md.append("Paired over test cases, all seeds pooled (case i of seed s with case i of seed s); 95 % percentile "
                 + "bootstrap interval, " + Statistics.DEFAULT_RESAMPLES + " resamples, seed 0. Per-case calibration "
                 + "metrics are computed over that case's voxels.\n\n");
-        md.append("| region loss | pairs | Δ Dice | Δ ECE | Δ boundary ECE | Δ NLL | Δ ECE after TS |\n"
+        md.append("| with surgery − without | pairs | Δ Dice | Δ ECE | Δ boundary ECE | Δ NLL | Δ ECE after TS |\n"
                 + "|---|---|---|---|---|---|---|\n");
         StringBuilder verdicts = new StringBuilder();
         for (String arm : spec.arms()) {
@@ -277,7 +277,9 @@ public final class StudyReport {
             if (w.isEmpty()) {
                 continue;
             }
-            md.append("| ").append(without.label()).append(" | ");
+            // named by both arms: one region loss can have several surgery arms (e.g. :balanced, :probabilities)
+            String pair = with.label() + " − " + without.label();
+            md.append("| ").append(pair).append(" | ");
             boolean first = true;
             for (String col : new String[] {"dice_mean", "ece", "boundary_ece", "nll", "ece_ts"}) {
                 List<Double> a = new ArrayList<>();
@@ -308,7 +310,7 @@ public final class StudyReport {
             boolean diceOk = Math.abs(diceW - diceWo) < CLAIM_DICE_CHANGE;
             verdicts.append(String.format(Locale.ROOT, "* **%s** (%d seed(s)): top-label ECE %.4f → %.4f (%s by %.0f %%), "
                             + "mean foreground Dice %.4f → %.4f (%+.2f points). Claim (ECE at least %.0f %% lower and "
-                            + "Dice within 1 point): **%s**.%n", without.label(), w.size(), eceWo, eceW,
+                            + "Dice within 1 point): **%s**.%n", pair, w.size(), eceWo, eceW,
                     reduction >= 0 ? "lower" : "higher", Math.abs(reduction) * 100, diceWo, diceW,
                     (diceW - diceWo) * 100, CLAIM_ECE_REDUCTION * 100,
                     eceOk && diceOk ? "held" : "did not hold" + (eceOk ? " (Dice)" : diceOk ? " (ECE)"

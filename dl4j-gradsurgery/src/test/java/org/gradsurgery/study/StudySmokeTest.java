@@ -35,7 +35,8 @@ class StudySmokeTest {
                 TrainingConfig.ProgressMode.OFF).run();
         String text = Files.readString(md);
         for (String part : new String[] {"## Test metrics per arm", "## Per class", "## With surgery − without",
-                "### The paper's claim, checked", "mean abs(p − q)", "| dice |", "| dice + surgery |"}) {
+                "### The paper's claim, checked", "mean abs(p − q)", "| dice |", "| dice + surgery |",
+                "| dice + surgery − dice | "}) {
             assertTrue(text.contains(part), part + " missing in\n" + text);
         }
         assertTrue(text.contains("Runs finished: 3 of 3."), text);
