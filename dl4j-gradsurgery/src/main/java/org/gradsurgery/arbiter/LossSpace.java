@@ -2,22 +2,26 @@ package org.gradsurgery.arbiter;
 
 import java.util.Objects;
 import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
+import org.deeplearning4j.arbiter.optimize.parameter.FixedValue;
 import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossKind;
 import org.gradsurgery.loss.LossSpec;
+import org.gradsurgery.loss.Reduction;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 /**
  * An Arbiter space of the project's losses: every child is one setting of a {@link LossSpec}, and a point of the
- * space is that spec's loss ({@link LossSpec#create()}: kind, background, Tversky α/β, surgery with γ and space, and
- * an optional cross-entropy term; regionWeight is unused without one, as a lone term's scale is the LR's).
+ * space is that spec's loss ({@link LossSpec#create()}: kind, background, reduction, Tversky α/β, surgery with γ
+ * and space, and an optional cross-entropy term; regionWeight is unused without one, as a lone term's scale is the
+ * LR's).
  * Every child is an Arbiter {@link ParameterSpace} (a {@code FixedValue}, {@code DiscreteParameterSpace},
  * {@code ContinuousParameterSpace}, ...); unset children are fixed at the defaults of the losses (Dice, no surgery,
- * γ = 1, LOGITS, background included, no cross-entropy, α = β = 0.5). The loss kind and the surgery space are
- * held as names (strings), because a JSON round trip of a {@code DiscreteParameterSpace} of enums gives back
- * strings.
+ * γ = 1, LOGITS, background included, SAMPLE reduction, no cross-entropy, α = β = 0.5). The loss kind, the surgery
+ * space and the reduction are held as names (strings), because a JSON round trip of a
+ * {@code DiscreteParameterSpace} of enums gives back strings. A space saved before the reduction existed reads
+ * back with SAMPLE.
  */
 public final class LossSpace extends CompositeSpace<ILossFunction> {
 
@@ -31,6 +35,8 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
     private ParameterSpace<String> surgerySpace;
     @JsonProperty("includeBackground")
     private ParameterSpace<Boolean> includeBackground;
+    @JsonProperty("reduction")
+    private ParameterSpace<String> reduction = new FixedValue<>(Reduction.SAMPLE.name());
     @JsonProperty("regionWeight")
     private ParameterSpace<Double> regionWeight;
     @JsonProperty("ceWeight")
@@ -50,6 +56,7 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
         exponent = orFixed(b.exponent, GradientSurgery.DEFAULT_EXPONENT);
         surgerySpace = orFixed(b.surgerySpace, GradientSurgery.Space.LOGITS.name());
         includeBackground = orFixed(b.includeBackground, true);
+        reduction = orFixed(b.reduction, Reduction.SAMPLE.name());
         regionWeight = orFixed(b.regionWeight, 1.0);
         ceWeight = orFixed(b.ceWeight, 0.0);
         tverskyAlpha = orFixed(b.tverskyAlpha, AbstractTverskyLoss.DEFAULT_ALPHA);
@@ -69,6 +76,7 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
     public LossSpec spec(double[] values) {
         return LossSpec.builder().kind(LossKind.parse(String.valueOf(kind.getValue(values))))
                 .includeBackground(Boolean.TRUE.equals(includeBackground.getValue(values)))
+                .reduction(Reduction.valueOf(String.valueOf(reduction.getValue(values))))
                 .tverskyAlpha(number(tverskyAlpha, values, "tverskyAlpha"))
                 .tverskyBeta(number(tverskyBeta, values, "tverskyBeta"))
                 .surgery(Boolean.TRUE.equals(surgery.getValue(values)))
@@ -86,20 +94,22 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
         LossSpace s = (LossSpace) o;
         return kind.equals(s.kind) && surgery.equals(s.surgery) && exponent.equals(s.exponent)
                 && surgerySpace.equals(s.surgerySpace) && includeBackground.equals(s.includeBackground)
+                && reduction.equals(s.reduction)
                 && regionWeight.equals(s.regionWeight) && ceWeight.equals(s.ceWeight)
                 && tverskyAlpha.equals(s.tverskyAlpha) && tverskyBeta.equals(s.tverskyBeta);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(kind, surgery, exponent, surgerySpace, includeBackground, regionWeight, ceWeight,
-                tverskyAlpha, tverskyBeta);
+        return Objects.hash(kind, surgery, exponent, surgerySpace, includeBackground, reduction, regionWeight,
+                ceWeight, tverskyAlpha, tverskyBeta);
     }
 
     @Override
     public String toString() {
         return "LossSpace(kind=" + kind + ", surgery=" + surgery + ", exponent=" + exponent + ", surgerySpace="
-                + surgerySpace + ", includeBackground=" + includeBackground + ", regionWeight=" + regionWeight
+                 + surgerySpace + ", includeBackground=" + includeBackground + ", reduction=" + reduction
+                + ", regionWeight=" + regionWeight
                 + ", ceWeight=" + ceWeight + ", tverskyAlpha=" + tverskyAlpha + ", tverskyBeta=" + tverskyBeta + ")";
     }
 
@@ -110,6 +120,7 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
         private ParameterSpace<Double> exponent;
         private ParameterSpace<String> surgerySpace;
         private ParameterSpace<Boolean> includeBackground;
+        private ParameterSpace<String> reduction;
         private ParameterSpace<Double> regionWeight;
         private ParameterSpace<Double> ceWeight;
         private ParameterSpace<Double> tverskyAlpha;
@@ -143,6 +154,12 @@ public final class LossSpace extends CompositeSpace<ILossFunction> {
 
         public Builder includeBackground(ParameterSpace<Boolean> includeBackground) {
             this.includeBackground = includeBackground;
+            return this;
+        }
+
+        /** {@link Reduction} names (SAMPLE, BATCH): the region loss's groups. */
+        public Builder reduction(ParameterSpace<String> reduction) {
+            this.reduction = reduction;
             return this;
         }
 

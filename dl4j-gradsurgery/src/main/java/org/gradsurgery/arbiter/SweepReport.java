@@ -22,6 +22,7 @@ import org.gradsurgery.loss.LossKind;
 import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.loss.LossWeightedSum;
+import org.gradsurgery.loss.Reduction;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 import org.nd4j.shade.jackson.core.JsonProcessingException;
@@ -77,7 +78,7 @@ public final class SweepReport {
         if (loss instanceof AbstractRegionLoss) {
             String name = null;
             for (LossKind k : LossKind.values()) {
-                if (k.isRegion() && k.build(true, 0.5, 0.5).getClass() == loss.getClass()) {
+                if (k.isRegion() && k.build(true, Reduction.SAMPLE, 0.5, 0.5).getClass() == loss.getClass()) {
                     name = k.specName();
                 }
             }
@@ -90,6 +91,9 @@ public final class SweepReport {
             if (!((AbstractRegionLoss) loss).isIncludeBackground()) {
                 opts.add("no bg");
             }
+            if (((AbstractRegionLoss) loss).getReduction() != Reduction.SAMPLE) {
+                opts.add("batch");
+            }
             return (name == null ? loss.getClass().getSimpleName() : name)
                     + (opts.isEmpty() ? "" : "(" + String.join(", ", opts) + ")");
         }
@@ -98,14 +102,17 @@ public final class SweepReport {
 
     /**
      * The {@code gradsurgery train} loss flags of {@code spec}: {@code --loss NAME} plus the flags of its settings
-     * that differ from train's defaults ({@code --include-background false}, {@code --tversky-alpha A
-     * --tversky-beta B}, {@code --surgery --exponent γ [--surgery-space probabilities]}, {@code --ce-weight λ
-     * [--region-weight λ]}).
+     * that differ from train's defaults ({@code --include-background false}, {@code --reduction batch},
+     * {@code --tversky-alpha A --tversky-beta B}, {@code --surgery --exponent γ [--surgery-space probabilities]},
+     * {@code --ce-weight λ [--region-weight λ]}).
      */
     public static List<String> trainLossFlags(LossSpec spec) {
         List<String> a = new ArrayList<>(List.of("--loss", spec.kind().specName()));
         if (!spec.includeBackground()) {
             a.addAll(List.of("--include-background", "false"));
+        }
+        if (spec.reduction() != Reduction.SAMPLE) {
+            a.addAll(List.of("--reduction", spec.reduction().name().toLowerCase(Locale.ROOT)));
         }
         if (spec.kind().usesTverskyWeights()) {
             a.addAll(List.of("--tversky-alpha", String.valueOf(spec.tverskyAlpha()), "--tversky-beta",

@@ -22,6 +22,7 @@ import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossKind;
+import org.gradsurgery.loss.Reduction;
 import org.nd4j.shade.jackson.core.JsonProcessingException;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
@@ -41,8 +42,9 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
  * A {@code space} value is a constant ({@code 0.5}, {@code "dice"}, {@code true}), a list of choices
  * ({@code [1, 2]}) or a range ({@code {"min": 1e-4, "max": 1e-2, "log": true}}; integer parameters take integer
  * ranges). Parameters: loss ({@link LossKind} names), surgery, exponent, surgerySpace (logits, probabilities),
- * includeBackground, regionWeight, ceWeight, tverskyAlpha, tverskyBeta (the {@link LossSpace}) and levels,
- * baseFilters, normalization (instance, batch, none), dropout, learningRate (the {@link UNetSpace}).
+ * includeBackground, reduction (sample, batch), regionWeight, ceWeight, tverskyAlpha, tverskyBeta (the
+ * {@link LossSpace}) and levels, baseFilters, normalization (instance, batch, none), dropout, learningRate (the
+ * {@link UNetSpace}).
  *
  * <p>{@code strategy}: {@code random} draws {@code candidates} points uniformly (log-uniformly for
  * {@code "log": true}); {@code grid} walks the grid of all list values and {@code gridPoints} evenly spaced values
@@ -74,8 +76,8 @@ public final class SweepSpec {
     private static final List<String> SCORE_KEYS = List.of("objective", "ece", "delta", "bandWidth");
     private static final List<String> DATA_KEYS = List.of("dataset", "downsample", "plan");
     private static final List<String> SPACE_KEYS = List.of("loss", "surgery", "exponent", "surgerySpace",
-            "includeBackground", "regionWeight", "ceWeight", "tverskyAlpha", "tverskyBeta", "levels", "baseFilters",
-            "normalization", "dropout", "learningRate");
+            "includeBackground", "reduction", "regionWeight", "ceWeight", "tverskyAlpha", "tverskyBeta", "levels",
+            "baseFilters", "normalization", "dropout", "learningRate");
 
     private final String source;
     private final Strategy strategy;
@@ -202,8 +204,9 @@ public final class SweepSpec {
         set(s, "loss", this::lossKind, loss::kind);
         set(s, "surgery", this::bool, loss::surgery);
         set(s, "exponent", (p, v) -> real(p, v, 0, Double.POSITIVE_INFINITY, false), loss::exponent);
-        set(s, "surgerySpace", this::surgerySpace, loss::surgerySpace);
+        set(s, "surgerySpace", (p, v) -> enumName(p, v, GradientSurgery.Space.class), loss::surgerySpace);
         set(s, "includeBackground", this::bool, loss::includeBackground);
+        set(s, "reduction", (p, v) -> enumName(p, v, Reduction.class), loss::reduction);
         set(s, "regionWeight", (p, v) -> real(p, v, 0, Double.POSITIVE_INFINITY, false), loss::regionWeight);
         set(s, "ceWeight", (p, v) -> real(p, v, 0, Double.POSITIVE_INFINITY, false), loss::ceWeight);
         set(s, "tverskyAlpha", (p, v) -> real(p, v, 0, Double.POSITIVE_INFINITY, false), loss::tverskyAlpha);
@@ -335,15 +338,16 @@ public final class SweepSpec {
         }
     }
 
-    private String surgerySpace(String path, JsonNode v) {
-        if (v != null && v.isTextual()) {
-            for (GradientSurgery.Space s : GradientSurgery.Space.values()) {
-                if (s.name().equalsIgnoreCase(v.asText())) {
-                    return s.name();
-                }
+    /** The constant of {@code type} named by {@code v} (any case), as its name. */
+    private <E extends Enum<E>> String enumName(String path, JsonNode v, Class<E> type) {
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            if (v != null && v.isTextual() && e.name().equalsIgnoreCase(v.asText())) {
+                return e.name();
             }
+            names.add(e.name().toLowerCase(Locale.ROOT));
         }
-        throw error(path, "expected logits or probabilities, got " + v);
+        throw error(path, "expected " + String.join(" or ", names) + ", got " + v);
     }
 
     private String normalization(String path, JsonNode v) {

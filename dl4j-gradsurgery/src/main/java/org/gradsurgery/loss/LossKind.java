@@ -12,8 +12,9 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  * {@code tversky}, {@code focal-tversky}, {@code generalized-dice} (the region losses of this package) and
  * {@code mcxent} (multi-class cross-entropy as a per-voxel mean, {@link LossCrossEntropy}). Names parse case-insensitively with {@code -} and {@code _}
  * alike, so the sweep specs' {@code focal_tversky} is {@code focal-tversky}. Every loss is built with the library's
- * defaults except the options a {@link LossSpec} varies: whether the background class counts (region losses) and
- * Tversky α/β ({@code tversky}, {@code focal-tversky}; Tversky with α = β = 0.5 is Dice).
+ * defaults except the options a {@link LossSpec} varies: whether the background class counts and the
+ * {@link Reduction} (region losses), and Tversky α/β ({@code tversky}, {@code focal-tversky}; Tversky with
+ * α = β = 0.5 is Dice).
  */
 public enum LossKind {
     DICE, JACCARD, TVERSKY, FOCAL_TVERSKY, GENERALIZED_DICE, MCXENT;
@@ -51,21 +52,23 @@ public enum LossKind {
     }
 
     /**
-     * The loss with the given options; {@code includeBackground} is ignored by {@code mcxent}, α and β unless
-     * {@link #usesTverskyWeights()}.
+     * The loss with the given options; {@code includeBackground} and {@code reduction} are ignored by
+     * {@code mcxent}, α and β unless {@link #usesTverskyWeights()}.
      */
-    public ILossFunction build(boolean includeBackground, double alpha, double beta) {
+    public ILossFunction build(boolean includeBackground, Reduction reduction, double alpha, double beta) {
         switch (this) {
             case DICE:
-                return LossDice.builder().includeBackground(includeBackground).build();
+                return LossDice.builder().includeBackground(includeBackground).reduction(reduction).build();
             case JACCARD:
-                return LossJaccard.builder().includeBackground(includeBackground).build();
+                return LossJaccard.builder().includeBackground(includeBackground).reduction(reduction).build();
             case TVERSKY:
-                return LossTversky.builder().includeBackground(includeBackground).alpha(alpha).beta(beta).build();
+                return LossTversky.builder().includeBackground(includeBackground).reduction(reduction).alpha(alpha)
+                        .beta(beta).build();
             case FOCAL_TVERSKY:
-                return LossFocalTversky.builder().includeBackground(includeBackground).alpha(alpha).beta(beta).build();
+                return LossFocalTversky.builder().includeBackground(includeBackground).reduction(reduction).alpha(alpha)
+                        .beta(beta).build();
             case GENERALIZED_DICE:
-                return LossGeneralizedDice.builder().includeBackground(includeBackground).build();
+                return LossGeneralizedDice.builder().includeBackground(includeBackground).reduction(reduction).build();
             case MCXENT:
                 return new LossCrossEntropy();
             default:

@@ -15,30 +15,37 @@ import org.nd4j.shade.jackson.annotation.JsonValue;
  * A loss described by the settings the project varies, the one description behind the CLI's loss flags, the sweep's
  * {@code LossSpace} and the {@code loss} entry of a run's {@code config.json}:
  * <pre>
- *   R  = kind(includeBackground, α, β)                         ({@link LossKind}; α, β: Tversky kinds only)
+ *   R  = kind(includeBackground, reduction, α, β)              ({@link LossKind}; α, β: Tversky kinds only)
  *   R' = surgery ? GradientSurgery(R, exponent γ, space, weighting) : R
  *   L  = ceWeight &gt; 0 ? regionWeight·R' + ceWeight·MCXENT     ({@link LossWeightedSum}; surgery on R only)
  *      : R'
  * </pre>
- * Defaults: Dice, background included, α = β = 0.5, no surgery (γ = 1, logit space and the base loss's weighting
- * when on), no cross-entropy term, region weight 1. Settings the loss would ignore are reset to their defaults when
- * the spec is built (α/β of a non-Tversky kind, the background of {@code mcxent}, γ, space and weighting without the
- * surgery, the region weight without a cross-entropy term), so two specs are equal exactly when {@link #create()}
- * gives equal losses. The balanced weighting ({@link GradientSurgery.Weighting#BALANCED}, beyond the paper) needs a
- * region loss.
+ * The reduction ({@link Reduction}) says over what R's sums I = Σ p·y, P = Σ p^k, G = Σ y^k run: SAMPLE (MONAI's
+ * default) forms one group per (example n, class c), summing over space only, and R is the mean over groups;
+ * BATCH (nnU-Net's batch Dice) forms one group per class, I_c = Σ_n Σ_x p·y and likewise P_c, G_c summed over the
+ * examples and space, and R is the mean over classes. Under BATCH an example that lacks class c (a 2D slice without
+ * the structure) adds to that class's denominator only, instead of forming a group of its own whose optimum is
+ * predicting exactly nothing.
+ * Defaults: Dice, background included, SAMPLE reduction, α = β = 0.5, no surgery (γ = 1, logit space and the base
+ * loss's weighting when on), no cross-entropy term, region weight 1. Settings the loss would ignore are reset to
+ * their defaults when the spec is built (α/β of a non-Tversky kind, the background and reduction of {@code mcxent},
+ * γ, space and weighting without the surgery, the region weight without a cross-entropy term), so two specs are
+ * equal exactly when {@link #create()} gives equal losses. The balanced weighting
+ * ({@link GradientSurgery.Weighting#BALANCED}, beyond the paper) needs a region loss.
  *
- * <p>Text form ({@link #parse}, {@link #toString}): {@code NAME[:no-background][:alpha=A][:beta=B][:weight=W]
- * [+surgery[:GAMMA][:probabilities][:balanced]][+ce:WEIGHT]}, defaults left out, e.g. {@code dice},
- * {@code dice+surgery}, {@code dice+surgery:2.0}, {@code dice+surgery:balanced},
- * {@code dice:no-background+surgery:0.5}, {@code tversky:alpha=0.3:beta=0.7+ce:0.5}.
+ * <p>Text form ({@link #parse}, {@link #toString}): {@code NAME[:no-background][:batch][:alpha=A][:beta=B]
+ * [:weight=W][+surgery[:GAMMA][:probabilities][:balanced]][+ce:WEIGHT]}, defaults left out (the region options
+ * parse in any order and print in this one), e.g. {@code dice}, {@code dice+surgery}, {@code dice+surgery:2.0},
+ * {@code dice+surgery:balanced}, {@code dice:no-background+surgery:0.5}, {@code tversky:alpha=0.3:beta=0.7+ce:0.5},
+ * {@code dice:no-background:batch+ce:1.0} (nnU-Net's default loss).
  * The short forms {@code NAME}, {@code NAME+surgery} and {@code NAME+surgery:GAMMA} are what run directories of
  * earlier versions hold.
  */
 public record LossSpec(LossKind kind, boolean includeBackground, double tverskyAlpha, double tverskyBeta,
                        boolean surgery, double exponent, GradientSurgery.Space surgerySpace, double ceWeight,
-                       double regionWeight, GradientSurgery.Weighting surgeryWeighting) {
+                       double regionWeight, GradientSurgery.Weighting surgeryWeighting, Reduction reduction) {
     private static final String FORMS = "NAME, NAME+surgery or NAME+surgery:GAMMA (NAME one of "
-            + LossKind.knownNames() + "; in full NAME[:no-background][:alpha=A][:beta=B][:weight=W]"
+            + LossKind.knownNames() + "; in full NAME[:no-background][:batch][:alpha=A][:beta=B][:weight=W]"
             + "[+surgery[:GAMMA][:probabilities][:balanced]][+ce:WEIGHT])";
 
     /**
@@ -50,6 +57,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(surgerySpace, "surgerySpace");
         Objects.requireNonNull(surgeryWeighting, "surgeryWeighting");
+        Objects.requireNonNull(reduction, "reduction");
         if (kind.usesTverskyWeights()) {
             requireWeight("tverskyAlpha", tverskyAlpha);
             requireWeight("tverskyBeta", tverskyBeta);
@@ -75,6 +83,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             regionWeight = 1.0;
         }
         includeBackground = includeBackground || !kind.isRegion();
+        reduction = kind.isRegion() ? reduction : Reduction.SAMPLE;
     }
 
     private static void requireWeight(String setting, double v) {
@@ -96,12 +105,12 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
     public Builder toBuilder() {
         return builder().kind(kind).includeBackground(includeBackground).tverskyAlpha(tverskyAlpha)
                 .tverskyBeta(tverskyBeta).surgery(surgery).exponent(exponent).surgerySpace(surgerySpace)
-                .ceWeight(ceWeight).regionWeight(regionWeight).surgeryWeighting(surgeryWeighting);
+                .ceWeight(ceWeight).regionWeight(regionWeight).surgeryWeighting(surgeryWeighting).reduction(reduction);
     }
 
     /** A fresh loss function (see the class documentation). */
     public ILossFunction create() {
-        ILossFunction region = kind.build(includeBackground, tverskyAlpha, tverskyBeta);
+        ILossFunction region = kind.build(includeBackground, reduction, tverskyAlpha, tverskyBeta);
         if (surgery) {
             region = GradientSurgery.builder().base(region).exponent(exponent).space(surgerySpace)
                     .weighting(surgeryWeighting).build();
@@ -114,7 +123,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
 
     /**
      * The spec whose {@link #create()} equals {@code loss}, if there is one: empty for losses with settings a spec
-     * does not hold (another reduction or smoothing, focal γ, other compound losses, ...).
+     * does not hold (other smoothing or squaredPred, focal γ, other compound losses, ...).
      */
     public static Optional<LossSpec> describing(ILossFunction loss) {
         Builder b = builder();
@@ -134,7 +143,8 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         }
         LossKind kind = null;
         for (LossKind k : LossKind.values()) {
-            if (k.build(true, AbstractTverskyLoss.DEFAULT_ALPHA, AbstractTverskyLoss.DEFAULT_BETA).getClass()
+            if (k.build(true, Reduction.SAMPLE, AbstractTverskyLoss.DEFAULT_ALPHA, AbstractTverskyLoss.DEFAULT_BETA)
+                    .getClass()
                     == region.getClass()) {
                 kind = k;
             }
@@ -144,7 +154,8 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         }
         b.kind(kind);
         if (region instanceof AbstractRegionLoss) {
-            b.includeBackground(((AbstractRegionLoss) region).isIncludeBackground());
+            b.includeBackground(((AbstractRegionLoss) region).isIncludeBackground())
+                    .reduction(((AbstractRegionLoss) region).getReduction());
         }
         if (region instanceof AbstractTverskyLoss) {
             b.tverskyAlpha(((AbstractTverskyLoss) region).getAlpha()).tverskyBeta(((AbstractTverskyLoss) region)
@@ -174,6 +185,8 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             String o = region[i].replace('_', '-');
             if (o.equals("no-background")) {
                 b.includeBackground(false);
+            } else if (o.equals("batch")) {
+                b.reduction(Reduction.BATCH);
             } else if (o.startsWith("alpha=")) {
                 b.tverskyAlpha(number(text, o.substring(6)));
             } else if (o.startsWith("beta=")) {
@@ -224,6 +237,9 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         if (!includeBackground) {
             s.append(":no-background");
         }
+        if (reduction != Reduction.SAMPLE) {
+            s.append(":batch");
+        }
         if (tverskyAlpha != AbstractTverskyLoss.DEFAULT_ALPHA) {
             s.append(":alpha=").append(tverskyAlpha);
         }
@@ -264,6 +280,9 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         if (!includeBackground) {
             opts.add("no background");
         }
+        if (reduction != Reduction.SAMPLE) {
+            opts.add("batch");
+        }
         StringBuilder s = new StringBuilder();
         if (regionWeight != 1.0) {
             s.append(regionWeight).append('·');
@@ -290,7 +309,10 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         return s.toString();
     }
 
-    /** File-name form of {@link #toString()}: {@code dice}, {@code dice-surgery-2.0}, {@code dice-no-background}. */
+    /**
+     * File-name form of {@link #toString()}: {@code dice}, {@code dice-surgery-2.0}, {@code dice-no-background},
+     * {@code dice-no-background-batch-ce-1.0}.
+     */
     public String slug() {
         return toString().replace('+', '-').replace(':', '-').replace("=", "");
     }
@@ -307,6 +329,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         private double ceWeight;
         private double regionWeight = 1.0;
         private GradientSurgery.Weighting surgeryWeighting = GradientSurgery.Weighting.BASE;
+        private Reduction reduction = Reduction.SAMPLE;
 
         private Builder() {
         }
@@ -319,6 +342,15 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         /** Whether the region loss also scores class 0 (ignored by {@code mcxent}). */
         public Builder includeBackground(boolean includeBackground) {
             this.includeBackground = includeBackground;
+            return this;
+        }
+
+        /**
+         * How the region loss groups voxels: SAMPLE (MONAI's default) or BATCH (nnU-Net's batch Dice); ignored by
+         * {@code mcxent}.
+         */
+        public Builder reduction(Reduction reduction) {
+            this.reduction = reduction;
             return this;
         }
 
@@ -373,7 +405,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         /** @throws IllegalArgumentException naming the setting (e.g. {@code exponent}) that is out of range */
         public LossSpec build() {
             return new LossSpec(kind, includeBackground, tverskyAlpha, tverskyBeta, surgery, exponent, surgerySpace,
-                    ceWeight, regionWeight, surgeryWeighting);
+                    ceWeight, regionWeight, surgeryWeighting, reduction);
         }
     }
 }

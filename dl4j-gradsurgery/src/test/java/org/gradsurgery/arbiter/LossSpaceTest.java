@@ -21,6 +21,7 @@ import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossDice;
 import org.gradsurgery.loss.LossTversky;
 import org.gradsurgery.loss.LossWeightedSum;
+import org.gradsurgery.loss.Reduction;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
@@ -33,6 +34,7 @@ class LossSpaceTest {
                 .surgery(new DiscreteParameterSpace<>(false, true))
                 .exponent(new ContinuousParameterSpace(0.5, 2.0))
                 .includeBackground(new DiscreteParameterSpace<>(false))
+                .reduction(new DiscreteParameterSpace<>("SAMPLE", "BATCH"))
                 .ceWeight(new DiscreteParameterSpace<>(0.0, 0.5))
                 .tverskyAlpha(new ContinuousParameterSpace(0.3, 0.7))
                 .build();
@@ -70,6 +72,7 @@ class LossSpaceTest {
                 seen.add("surgery");
             }
             assertTrue(!((AbstractRegionLoss) region).isIncludeBackground());
+            seen.add(((AbstractRegionLoss) region).getReduction().name());
             if (region instanceof LossTversky) {
                 double a = ((LossTversky) region).getAlpha();
                 assertTrue(a >= 0.3 && a <= 0.7, "alpha " + a);
@@ -80,7 +83,7 @@ class LossSpaceTest {
                 seen.add("dice");
             }
         }
-        assertEquals(Set.of("ce", "surgery", "tversky", "dice"), seen);
+        assertEquals(Set.of("ce", "surgery", "tversky", "dice", "SAMPLE", "BATCH"), seen);
     }
 
     @Test
@@ -101,6 +104,19 @@ class LossSpaceTest {
         List<ILossFunction> b = draw(restored, 11, 25);
         assertEquals(a, b);
         assertNotEquals(a, draw(restored, 12, 25));
+    }
+
+    /** A space saved before the reduction existed has no "reduction": it reads back with SAMPLE, as it trained. */
+    @Test
+    void jsonWithoutReductionReadsAsSample() throws Exception {
+        LossSpace original = LossSpace.builder().kind(new DiscreteParameterSpace<>("dice", "jaccard")).build();
+        org.nd4j.shade.jackson.databind.node.ObjectNode tree = JsonMapper.getMapper().valueToTree(original);
+        assertTrue(tree.has("reduction"), tree.toString());
+        tree.remove("reduction");
+        LossSpace restored = JsonMapper.getMapper().treeToValue(tree, LossSpace.class);
+        assertEquals(original, restored);
+        assertEquals(draw(original, 5, 6), draw(restored, 5, 6));
+        assertEquals(Reduction.SAMPLE, restored.spec(new double[] {0.2}).reduction());
     }
 
     @Test

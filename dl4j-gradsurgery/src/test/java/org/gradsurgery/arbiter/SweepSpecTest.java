@@ -66,6 +66,8 @@ class SweepSpecTest {
         {"space": {"levels": {"min": 2, "max": 3.5}}}               | s.json: space.levels.max: expected an integer, got 3.5
         {"space": {"dropout": [0.0, 1.0]}}                          | s.json: space.dropout[1]: must be in [0.0, 1.0), got 1.0
         {"space": {"normalization": "layer"}}                       | s.json: space.normalization: expected one of
+        {"space": {"reduction": "example"}}                         | s.json: space.reduction: expected sample or batch, got "example"
+        {"space": {"surgerySpace": ["logits", "grads"]}}            | s.json: space.surgerySpace[1]: expected logits or probabilities, got "grads"
         {"space": {"surgery": [true, true]}}                        | s.json: space.surgery[1]: duplicate value true
         {"space": {"exponent": -1}}                                 | s.json: space.exponent: must be in [0.0, Infinity], got -1.0
         {"space": {"exponent": {"min": 1}}}                         | s.json: space.exponent: a range needs numeric "min" and "max"

@@ -15,6 +15,7 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.loss.LossSpec;
+import org.gradsurgery.loss.Reduction;
 import org.gradsurgery.model.UNet;
 import org.gradsurgery.training.EarlyStopping;
 import org.gradsurgery.training.TrainingConfig;
@@ -89,6 +90,28 @@ class ExperimentSpecTest {
         e.write(f);
         assertEquals(e, ExperimentSpec.read(f));
         assertTrue(e.toJson().contains("\"loss\" : \"tversky:alpha=0.3:beta=0.7+surgery:2.0+ce:0.5\""), e.toJson());
+    }
+
+    /**
+     * A batch-Dice loss survives config.json, and a config.json written before the reduction existed (its loss
+     * string has no {@code :batch}) reads back as the per-sample loss it trained with and writes the same string.
+     */
+    @Test
+    void lossReductionSurvivesConfigJsonAndOldConfigsStaySample() {
+        ExperimentSpec e = new ExperimentSpec(unusualUNet(), LossSpec.parse("dice:no-background:batch+surgery+ce:1.0"),
+                TrainingConfig.builder().epochs(2).batchSize(2).build(), DataPlan.of(new DataPlan.Msd("task")), 5);
+        String json = e.toJson();
+        assertTrue(json.contains("\"loss\" : \"dice:no-background:batch+surgery+ce:1.0\""), json);
+        ExperimentSpec back = ExperimentSpec.fromJson(json);
+        assertEquals(e, back);
+        assertEquals(Reduction.BATCH, back.loss().reduction());
+        assertEquals(e.loss().create(), back.loss().create());
+
+        String old = json.replace("dice:no-background:batch+surgery+ce:1.0", "dice:no-background+surgery+ce:1.0");
+        ExperimentSpec earlier = ExperimentSpec.fromJson(old);
+        assertEquals(Reduction.SAMPLE, earlier.loss().reduction());
+        assertEquals(LossSpec.builder().includeBackground(false).surgery(true).ceWeight(1).build(), earlier.loss());
+        assertEquals(old, earlier.toJson(), "an earlier run's config.json writes back unchanged");
     }
 
     @Test

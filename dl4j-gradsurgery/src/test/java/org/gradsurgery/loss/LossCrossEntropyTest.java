@@ -40,7 +40,7 @@ class LossCrossEntropyTest {
 
     @Test
     void isTheLossKindMcxentAndRoundTripsThroughItsSpec() {
-        assertTrue(LossKind.MCXENT.build(false, 0.5, 0.5) instanceof LossCrossEntropy);
+        assertTrue(LossKind.MCXENT.build(false, Reduction.BATCH, 0.5, 0.5) instanceof LossCrossEntropy);
         assertEquals("mcxent", LossSpec.describing(new LossCrossEntropy()).orElseThrow().toString());
         assertNotEquals(new LossMCXENT(), new LossCrossEntropy());
     }

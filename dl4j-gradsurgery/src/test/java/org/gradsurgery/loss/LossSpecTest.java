@@ -11,6 +11,11 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 
@@ -53,6 +58,13 @@ class LossSpecTest {
         dice+surgery:balanced                                | dice + surgery (balanced)
         tversky:alpha=0.3:beta=0.7+surgery:balanced          | tversky (α=0.3, β=0.7) + surgery (balanced)
         generalized-dice+surgery:2.0:probabilities:balanced+ce:1.0 | generalized-dice + surgery γ=2.0 (probabilities) (balanced) + 1.0·ce
+        dice:no-background:batch                             | dice (no background, batch)
+        dice:no-background:batch+surgery                     | dice (no background, batch) + surgery
+        dice:no-background:batch+ce:1.0                      | dice (no background, batch) + 1.0·ce
+        dice:no-background:batch+surgery+ce:1.0              | dice (no background, batch) + surgery + 1.0·ce
+        tversky:batch:alpha=0.3:beta=0.7+surgery             | tversky (α=0.3, β=0.7, batch) + surgery
+        focal-tversky:no-background:batch:alpha=0.3:beta=0.7+surgery:2.0:probabilities+ce:0.5 | focal-tversky (α=0.3, β=0.7, no background, batch) + surgery γ=2.0 (probabilities) + 0.5·ce
+        generalized-dice:batch:weight=2.0+surgery:balanced+ce:1.0 | 2.0·generalized-dice (batch) + surgery (balanced) + 1.0·ce
         """)
     void textFormRoundTripsAndDescribesTheLossItBuilds(String text, String label) {
         LossSpec s = LossSpec.parse(text);
@@ -102,11 +114,13 @@ class LossSpecTest {
             for (boolean bg : new boolean[] {true, false}) {
                 for (boolean surgery : new boolean[] {false, true}) {
                     for (double ce : new double[] {0, 0.5}) {
-                        all.add(LossSpec.builder().kind(k).includeBackground(bg).surgery(surgery).exponent(1.5)
-                                .ceWeight(ce).tverskyAlpha(0.4).build());
-                        if (surgery && k.isRegion()) {
-                            all.add(LossSpec.builder().kind(k).includeBackground(bg).surgery(true)
-                                    .surgeryWeighting(GradientSurgery.Weighting.BALANCED).ceWeight(ce).build());
+                        for (Reduction r : Reduction.values()) {
+                            all.add(LossSpec.builder().kind(k).includeBackground(bg).reduction(r).surgery(surgery)
+                                    .exponent(1.5).ceWeight(ce).tverskyAlpha(0.4).build());
+                            if (surgery && k.isRegion()) {
+                                all.add(LossSpec.builder().kind(k).includeBackground(bg).reduction(r).surgery(true)
+                                        .surgeryWeighting(GradientSurgery.Weighting.BALANCED).ceWeight(ce).build());
+                            }
                         }
                     }
                 }
@@ -132,10 +146,114 @@ class LossSpecTest {
 
     @Test
     void lossesWithOtherSettingsHaveNoSpec() {
-        assertEquals(Optional.empty(), LossSpec.describing(LossDice.builder().reduction(Reduction.BATCH).build()));
+        assertEquals(Optional.empty(), LossSpec.describing(LossDice.builder().smoothNr(0).build()));
+        assertEquals(Optional.empty(), LossSpec.describing(LossDice.builder().squaredPred(true).build()));
         assertEquals(Optional.empty(), LossSpec.describing(LossFocalTversky.builder().gamma(2).build()));
         assertEquals(Optional.empty(), LossSpec.describing(LossWeightedSum.builder().add(1, new LossDice())
                 .add(1, new LossJaccard()).build()));
+    }
+
+    /** The study's nnU-Net-like arms: the reduction reaches the region loss inside the surgery and the sum. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+        dice:no-background:batch                  | dice:no-background:batch
+        DICE:Batch:No_Background                  | dice:no-background:batch
+        dice:batch:no-background+surgery          | dice:no-background:batch+surgery
+        dice:no-background:batch+ce:1             | dice:no-background:batch+ce:1.0
+        dice:batch:no-background+surgery+ce:1.0   | dice:no-background:batch+surgery+ce:1.0
+        tversky:alpha=0.3:batch:beta=0.7+surgery  | tversky:batch:alpha=0.3:beta=0.7+surgery
+        """)
+    void batchReductionReachesTheRegionLoss(String text, String canonical) {
+        LossSpec s = LossSpec.parse(text);
+        assertEquals(canonical, s.toString(), "region options print in one order");
+        assertEquals(s, LossSpec.parse(canonical));
+        assertEquals(Reduction.BATCH, s.reduction());
+        AbstractRegionLoss region = regionOf(s.create());
+        assertEquals(Reduction.BATCH, region.getReduction());
+        assertEquals(s.includeBackground(), region.isIncludeBackground());
+        assertEquals(Reduction.SAMPLE, regionOf(s.toBuilder().reduction(Reduction.SAMPLE).build().create())
+                .getReduction());
+    }
+
+    /** The region loss inside a spec's loss: under the surgery, and the first term of a sum with cross-entropy. */
+    private static AbstractRegionLoss regionOf(ILossFunction loss) {
+        if (loss instanceof LossWeightedSum) {
+            List<LossWeightedSum.Term> terms = ((LossWeightedSum) loss).getTerms();
+            assertTrue(terms.get(1).getLoss() instanceof LossMCXENT);
+            loss = terms.get(0).getLoss();
+        }
+        if (loss instanceof GradientSurgery) {
+            loss = ((GradientSurgery) loss).getBase();
+        }
+        return (AbstractRegionLoss) loss;
+    }
+
+    /**
+     * {@code :batch} on {@code mcxent} is reset like {@code :no-background} there (the text form parses and drops
+     * it, so equal specs still mean equal losses); the train flag {@code --reduction} refuses it instead.
+     */
+    @Test
+    void batchIsInertForCrossEntropy() {
+        assertEquals(LossSpec.parse("mcxent"), LossSpec.parse("mcxent:batch"));
+        assertEquals("mcxent", LossSpec.parse("mcxent:no-background:batch").toString());
+        assertEquals(LossSpec.of(LossKind.MCXENT), LossSpec.builder().kind(LossKind.MCXENT)
+                .reduction(Reduction.BATCH).build());
+        assertEquals(Reduction.SAMPLE, LossSpec.parse("mcxent:batch+ce:1").reduction());
+        assertNotEquals(LossSpec.parse("dice"), LossSpec.parse("dice:batch"));
+        assertThrows(NullPointerException.class, () -> LossSpec.builder().reduction(null).build());
+    }
+
+    /** Loss strings that run folders and study specs of earlier versions hold read as the SAMPLE losses they were. */
+    @ParameterizedTest
+    @CsvSource({"dice", "dice:no-background+surgery:0.5", "tversky:alpha=0.3:beta=0.7+surgery+ce:1.0",
+            "generalized-dice+surgery", "dice:no-background+ce:1.0"})
+    void earlierLossStringsStaySample(String text) {
+        LossSpec s = LossSpec.parse(text);
+        assertEquals(Reduction.SAMPLE, s.reduction());
+        assertEquals(text, s.toString());
+        assertEquals(Reduction.SAMPLE, regionOf(s.create()).getReduction());
+    }
+
+    /**
+     * The wiring, numerically: {@code dice:batch} from the spec scores and differentiates as the library's batch Dice,
+     * and not as the per-sample one, on a batch where one example lacks a class (where the two reductions differ).
+     */
+    @Test
+    void batchDiceFromTheSpecIsTheLibrarysBatchDice() {
+        Nd4j.getRandom().setSeed(17);
+        INDArray z = Nd4j.randn(DataType.DOUBLE, 3, 3, 4, 5);
+        INDArray y = Nd4j.zeros(DataType.DOUBLE, 3, 3, 4, 5);
+        for (int n = 0; n < 3; n++) {
+            for (int h = 0; h < 4; h++) {
+                for (int w = 0; w < 5; w++) {
+                    int c = n == 0 ? (w < 3 ? 0 : 1) : (h + w + n) % 3;   // example 0 has no class 2
+                    y.putScalar(new long[] {n, c, h, w}, 1.0);
+                }
+            }
+        }
+        IActivation softmax = new ActivationSoftmax();
+        for (String arm : new String[] {"dice:batch", "dice:no-background:batch", "dice:batch+surgery",
+                "dice:no-background:batch+surgery+ce:1.0"}) {
+            ILossFunction fromSpec = LossSpec.parse(arm).create();
+            LossDice.Builder region = LossDice.builder().reduction(Reduction.BATCH)
+                    .includeBackground(!arm.contains("no-background"));
+            ILossFunction byHand = region.build();
+            ILossFunction sample = region.reduction(Reduction.SAMPLE).build();
+            if (arm.contains("+surgery")) {
+                byHand = GradientSurgery.wrap(byHand);
+                sample = GradientSurgery.wrap(sample);
+            }
+            if (arm.contains("+ce:")) {
+                byHand = LossWeightedSum.builder().add(1, byHand).add(1, new LossMCXENT()).build();
+                sample = LossWeightedSum.builder().add(1, sample).add(1, new LossMCXENT()).build();
+            }
+            double score = fromSpec.computeScore(y, z.dup(), softmax, null, true);
+            assertEquals(byHand.computeScore(y, z.dup(), softmax, null, true), score, 1e-12, arm);
+            INDArray g = fromSpec.computeGradient(y, z.dup(), softmax, null);
+            assertEquals(byHand.computeGradient(y, z.dup(), softmax, null), g, arm);
+            assertTrue(g.distance2(sample.computeGradient(y, z.dup(), softmax, null)) > 1e-3,
+                    arm + ": batch and per-sample groups must differ here");
+        }
     }
 
     @ParameterizedTest
@@ -148,6 +266,8 @@ class LossSpecTest {
         tversky:alpha=-0.5         | tverskyAlpha must be a finite number >= 0, got -0.5
         dice+ce:-1                 | ceWeight must be a finite number >= 0, got -1.0
         mcxent+surgery:balanced    | surgeryWeighting balanced needs a region loss
+        dice:batches               | 'dice:batches': unknown option 'batches'
+        dice+surgery:batch         | 'dice+surgery:batch': 'batch' is not a number
         dice+surgery:2:balanced:probabilities:x | 'dice+surgery:2:balanced:probabilities:x' must be NAME
         """)
     void errorsSayWhatIsWrong(String text, String message) {

@@ -165,6 +165,16 @@ class StudyInputsTest {
         StudySpec f = StudySpec.parse(given);
         assertEquals(f, StudySpec.parse(f.toJson()));
         assertEquals(org.gradsurgery.experiment.UNetSpec.DEFAULT_LEVELS, f.model().levels());
+        // nnU-Net's batch Dice arms: the text survives the round trip and names BATCH losses
+        List<String> batchArms = List.of("dice:no-background:batch", "dice:no-background:batch+surgery",
+                "dice:no-background:batch+ce:1.0", "dice:no-background:batch+surgery+ce:1.0");
+        StudySpec b = StudySpec.parse(given.replace("[\"dice\"]", "[\"" + String.join("\", \"", batchArms) + "\"]"));
+        assertEquals(batchArms, b.arms());
+        assertEquals(b, StudySpec.parse(b.toJson()));
+        for (org.gradsurgery.loss.LossSpec l : b.losses()) {
+            assertEquals(org.gradsurgery.loss.Reduction.BATCH, l.reduction(), l.toString());
+            assertEquals(batchArms.get(b.losses().indexOf(l)), l.toString());
+        }
         assertTrue(assertThrows(IllegalArgumentException.class, () -> StudySpec.parse(given.replace("\"dice\"",
                 "\"dice\", \"dice\""))).getMessage().contains("study.arms lists a loss twice"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> StudySpec.parse(given.replace("\"dice\"",

@@ -32,8 +32,8 @@ final class CompareCommand implements Callable<Integer> {
             hideParamSyntax = true,
             completionCandidates = Options.LossNames.class,
             description = "Comma-separated losses, each NAME, NAME+surgery or NAME+surgery:GAMMA with NAME one of "
-                    + "${COMPLETION-CANDIDATES}; options as in NAME:no-background:alpha=A:beta=B+surgery:GAMMA:"
-                    + "probabilities+ce:W (default: ${DEFAULT-VALUE}).")
+                    + "${COMPLETION-CANDIDATES}; options as in NAME:no-background:batch:alpha=A:beta=B+surgery:"
+                    + "GAMMA:probabilities:balanced+ce:W (default: ${DEFAULT-VALUE}).")
     List<String> losses;
 
     @Option(names = {"--out", "-o"}, paramLabel = "DIR",

@@ -9,6 +9,7 @@ import org.gradsurgery.loss.AbstractTverskyLoss;
 import org.gradsurgery.loss.GradientSurgery;
 import org.gradsurgery.loss.LossKind;
 import org.gradsurgery.loss.LossSpec;
+import org.gradsurgery.loss.Reduction;
 import org.gradsurgery.model.UNet;
 import org.gradsurgery.training.EarlyStopping;
 import org.gradsurgery.training.TrainingConfig;
@@ -27,6 +28,7 @@ final class Options {
     /** The flag that sets each spec setting, for error messages ({@link GradSurgeryCli}). */
     static final Map<String, String> FLAGS = Map.ofEntries(
             Map.entry("loss", "--loss"), Map.entry("includeBackground", "--include-background"),
+            Map.entry("reduction", "--reduction"),
             Map.entry("tverskyAlpha", "--tversky-alpha"), Map.entry("tverskyBeta", "--tversky-beta"),
             Map.entry("exponent", "--exponent"), Map.entry("surgerySpace", "--surgery-space"),
             Map.entry("ceWeight", "--ce-weight"), Map.entry("regionWeight", "--region-weight"),
@@ -65,6 +67,12 @@ final class Options {
         @Option(names = "--include-background", arity = "1", paramLabel = "true|false",
                 description = "Whether the region loss also scores the background class (default: true).")
         Boolean includeBackground;
+
+        @Option(names = "--reduction", paramLabel = "REDUCTION",
+                description = "How the region loss groups voxels: ${COMPLETION-CANDIDATES} (default: SAMPLE, one group "
+                        + "per example and class, MONAI's; BATCH, one group per class over the whole batch, is "
+                        + "nnU-Net's batch Dice).")
+        Reduction reduction;
 
         @Option(names = "--tversky-alpha", paramLabel = "A",
                 description = "Tversky α >= 0, the weight of false positives (tversky, focal-tversky; default: "
@@ -113,6 +121,9 @@ final class Options {
             if (includeBackground != null) {
                 b.includeBackground(includeBackground);
             }
+            if (reduction != null) {
+                b.reduction(reduction);
+            }
             if (tverskyAlpha != null) {
                 b.tverskyAlpha(tverskyAlpha);
             }
@@ -143,8 +154,9 @@ final class Options {
             if (regionWeight != null && !(l.ceWeight() > 0)) {
                 throw ignored("regionWeight", "applies with --ce-weight > 0 only");
             }
-            if (includeBackground != null && !l.kind().isRegion()) {
-                throw ignored("includeBackground", "applies to region losses only, not to " + l.kind().specName());
+            if ((includeBackground != null || reduction != null) && !l.kind().isRegion()) {
+                throw ignored(includeBackground != null ? "includeBackground" : "reduction", "applies to region "
+                        + "losses only, not to " + l.kind().specName());
             }
             return l;
         }

@@ -51,6 +51,7 @@ final class ResumeRules {
     static final Map<String, Function<ExperimentSpec, Object>> SETTINGS = Map.ofEntries(
             Map.entry("--loss", s -> s.loss().kind().specName()),
             Map.entry("--include-background", s -> s.loss().includeBackground()),
+            Map.entry("--reduction", s -> s.loss().reduction()),
             Map.entry("--tversky-alpha", s -> s.loss().tverskyAlpha()),
             Map.entry("--tversky-beta", s -> s.loss().tverskyBeta()),
             Map.entry("--surgery", s -> s.loss().surgery()),

@@ -198,6 +198,8 @@ class CommandsTest {
         assertOneLineError(run("train", "--region-weight", "2"), "--region-weight applies with --ce-weight > 0 only");
         assertOneLineError(run("train", "--loss", "mcxent", "--include-background", "false"),
                 "--include-background applies to region losses only, not to mcxent");
+        assertOneLineError(run("train", "--loss", "mcxent", "--reduction", "batch"),
+                "--reduction applies to region losses only, not to mcxent");
         assertOneLineError(run("train", "--patience", "3"), "--patience applies with --early-stopping METRIC only");
         assertOneLineError(run("train", "--resume", tmp.resolve("nothing").toString()), "no such file");
         assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample 3 is out of range: it must be an integer from 1 to 2");

@@ -76,7 +76,8 @@ class SweepTrainCommandTest {
                 {"search": {"strategy": "random", "candidates": 6, "seed": 3},
                  "space": {"loss": ["tversky", "focal_tversky", "jaccard", "mcxent"], "surgery": [false, true],
                            "exponent": {"min": 0.5, "max": 2}, "surgerySpace": ["logits", "probabilities"],
-                           "includeBackground": [true, false], "ceWeight": [0, 0.5], "regionWeight": [1, 2],
+                           "includeBackground": [true, false], "reduction": ["sample", "BATCH"],
+                           "ceWeight": [0, 0.5], "regionWeight": [1, 2],
                            "tverskyAlpha": [0.3, 0.5], "tverskyBeta": [0.7, 0.5], "levels": [2, 3],
                            "baseFilters": [4, 8], "normalization": ["batch", "none"], "dropout": [0, 0.1],
                            "learningRate": {"min": 1e-4, "max": 1e-2, "log": true}}}
@@ -84,6 +85,25 @@ class SweepTrainCommandTest {
         List<SweepCandidate> candidates = SweepRunner.candidates(s);
         assertEquals(6, candidates.size());
         candidates.forEach(SweepTrainCommandTest::assertRetrains);
+    }
+
+    /** nnU-Net's batch Dice: a sweep can vary the reduction, and train's --reduction trains the same loss again. */
+    @Test
+    void batchReductionRetrainsWithTheReductionFlag() {
+        SweepSpec s = SweepSpec.parse("""
+                {"search": {"strategy": "grid", "candidates": 8},
+                 "space": {"reduction": ["sample", "batch"], "includeBackground": false, "surgery": [false, true],
+                           "ceWeight": [0, 1]}}
+                """, "batch.json");
+        List<SweepCandidate> candidates = SweepRunner.candidates(s);
+        assertEquals(8, candidates.size());
+        long batch = candidates.stream().filter(c -> LossSpec.describing(c.loss()).orElseThrow().reduction()
+                == org.gradsurgery.loss.Reduction.BATCH).count();
+        assertEquals(4, batch);
+        candidates.forEach(SweepTrainCommandTest::assertRetrains);
+        List<String> args = SweepReport.trainLossFlags(LossSpec.parse("dice:no-background:batch+surgery+ce:1"));
+        assertEquals("--loss dice --include-background false --reduction batch --surgery --exponent 1.0 "
+                + "--ce-weight 1.0 --region-weight 1.0", String.join(" ", args));
     }
 
     @Test
