@@ -198,7 +198,7 @@ public final class Study {
         long t0 = System.nanoTime();
         List<Sample> train = samples(data.select(split.train()));
         List<Sample> val = samples(data.select(split.validation()));
-        TrainingData td = trainingData(data, train, val);
+        TrainingData td = trainingData(data, train, val, augmentation(spec.recipe().augment()));
         StudySpec.Recipe recipe = spec.recipe();
         int batches = td.batchesPerEpoch(recipe.batchSize());
         Path state = r.dir().resolve(RunDirectory.CHECKPOINT_DIR).resolve(RunDirectory.STATE);
@@ -209,12 +209,7 @@ public final class Study {
         } else {
             deleteRecursively(r.dir());
             long total = (long) batches * recipe.epochs();
-            UNet.Builder b = UNet.builder().spatialDims(data.dims()).inputChannels(train.get(0).channels())
-                    .numClasses(data.numClasses()).levels(spec.network().levels())
-                    .baseFilters(spec.network().baseFilters()).loss(r.loss().create()).seed(r.seed())
-                    .updater(new Adam(new PolySchedule(ScheduleType.ITERATION, recipe.learningRate(),
-                            recipe.polyPower(), Math.toIntExact(total))));
-            ComputationGraph net = b.build().graph();
+            ComputationGraph net = network(spec, data, train.get(0).channels(), r.loss(), r.seed(), total);
             TrainingConfig cfg = TrainingConfig.builder().epochs(recipe.epochs()).batchSize(recipe.batchSize())
                     .seed(r.seed()).validateEvery(1).checkpointEvery(1).runDirectory(r.dir()).eceBins(spec.bins())
                     .progress(progress).build();
@@ -253,17 +248,41 @@ public final class Study {
                 result.iterations(), duration(seconds));
     }
 
-    private static List<Sample> samples(List<StudyData.StudyCase> cases) {
+    /** The cases as training samples: each padded to the study's common size. */
+    public static List<Sample> samples(List<StudyData.StudyCase> cases) {
         return cases.stream().map(StudyData.StudyCase::padded).toList();
     }
 
-    private TrainingData trainingData(StudyData data, List<Sample> train, List<Sample> val) {
-        Transform aug = switch (spec.recipe().augment()) {
+    /**
+     * A run's network: the spec's U-Net for the data (dims, channels, classes) with {@code loss}, seeded with
+     * {@code seed}, trained by Adam at the recipe's learning rate decayed polynomially over {@code totalUpdates}.
+     */
+    public static ComputationGraph network(StudySpec spec, StudyData data, int channels, LossSpec loss, long seed,
+                                           long totalUpdates) {
+        StudySpec.Recipe recipe = spec.recipe();
+        return UNet.builder().spatialDims(data.dims()).inputChannels(channels).numClasses(data.numClasses())
+                .levels(spec.network().levels()).baseFilters(spec.network().baseFilters()).loss(loss.create())
+                .seed(seed).updater(new Adam(new PolySchedule(ScheduleType.ITERATION, recipe.learningRate(),
+                        recipe.polyPower(), Math.toIntExact(totalUpdates)))).build().graph();
+    }
+
+    /** The recipe's augmentation by name ({@link StudySpec.Recipe}: none, flips, nnunet-lite). */
+    public static Transform augmentation(String name) {
+        return switch (name) {
             case "none" -> Transform.identity();
             case "flips" -> Augmentation.randomFlip(0.5);
-            default -> Augmentation.randomFlip(0.5).then(Augmentation.randomScaleShift(0.15, 0.75, 1.25, 0, 0))
+            case "nnunet-lite" -> Augmentation.randomFlip(0.5)
+                    .then(Augmentation.randomScaleShift(0.15, 0.75, 1.25, 0, 0))
                     .then(Augmentation.randomGamma(0.3, 0.7, 1.5));
+            default -> throw new IllegalArgumentException("recipe.augment: unknown augmentation " + name);
         };
+    }
+
+    /**
+     * A run's batches: the training samples shuffled and augmented with {@code aug} per epoch (whole padded cases
+     * in 3D, slices along the data's slice axis for a 2D model on volumes), the validation samples as they are.
+     */
+    public static TrainingData trainingData(StudyData data, List<Sample> train, List<Sample> val, Transform aug) {
         boolean sliced = data.dims() == 2 && train.get(0).spatialRank() == 3;
         int examples = sliced ? train.stream().mapToInt(s -> s.shape()[data.sliceAxis()]).sum() : train.size();
         return new TrainingData() {

@@ -17,6 +17,7 @@ import org.gradsurgery.data.KnownProbabilityImages;
 import org.gradsurgery.data.LabelMap;
 import org.gradsurgery.data.Preprocessing;
 import org.gradsurgery.data.Sample;
+import org.gradsurgery.data.StageTimes;
 import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.experiment.DataSource;
 import org.gradsurgery.experiment.FileCasesSource;
@@ -52,6 +53,11 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         }
     }
 
+    /** {@link StageTimes} stage of reading the case files. */
+    public static final String LOAD = "load";
+    /** {@link StageTimes} stage of grouping, cropping, resampling, z-scoring and padding. */
+    public static final String PREPROCESS = "preprocess";
+
     /** Number of classes K. */
     public int numClasses() {
         return classNames.size();
@@ -76,6 +82,17 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
      */
     public static StudyData load(StudySpec.Dataset d, int levels, java.util.Collection<String> only, PrintStream out)
             throws IOException {
+        return load(d, levels, only, out, null);
+    }
+
+    /**
+     * {@link #load(StudySpec.Dataset, int, java.util.Collection, PrintStream)}, timing its stages into {@code times}
+     * (null = not timed): {@value #LOAD} (reading each case's files) and {@value #PREPROCESS} (label grouping,
+     * cropping, resampling, z-scoring and the common padding).
+     */
+    public static StudyData load(StudySpec.Dataset d, int levels, java.util.Collection<String> only, PrintStream out,
+                                 StageTimes times) throws IOException {
+        StageTimes t = times != null ? times : new StageTimes();
         int multiple = 1 << (levels - 1);
         if (d.synthetic() != null) {
             StudySpec.Synthetic s = d.synthetic();
@@ -122,7 +139,10 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         int i = 0;
         List<String> wanted = source.caseIds().stream().filter(id -> only == null || only.contains(id)).toList();
         for (String id : wanted) {
+            long t0 = System.nanoTime();
             Sample s = source.load(id);
+            long t1 = System.nanoTime();
+            t.add(LOAD, t1 - t0);
             int[] codes = s.labelData();
             for (int v : codes) {
                 seen.add((long) v);
@@ -151,6 +171,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
             s = Preprocessing.zScore(d.cropToNonzero() ? Preprocessing.NormalizationRegion.NONZERO
                     : Preprocessing.NormalizationRegion.ALL).apply(s, new SplittableRandom(0));
             raw.add(new StudyCase(id, s, s, s.shape(), s.spacing(), null));
+            t.add(PREPROCESS, System.nanoTime() - t1);
             if (out != null && (++i % 25 == 0 || i == wanted.size())) {
                 out.printf(Locale.ROOT, "loaded %d/%d cases%n", i, wanted.size());
             }
@@ -158,8 +179,10 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
         if (grouping != null && !raw.isEmpty()) {
             grouping.checkPresent(seen, root.toString());
         }
-        return new StudyData(List.copyOf(names), pad(raw, d.dims(), d.sliceAxis(), multiple), d.dims(),
-                d.sliceAxis());
+        long t0 = System.nanoTime();
+        Map<String, StudyCase> padded = pad(raw, d.dims(), d.sliceAxis(), multiple);
+        t.add(PREPROCESS, System.nanoTime() - t0);
+        return new StudyData(List.copyOf(names), padded, d.dims(), d.sliceAxis());
     }
 
     private static List<String> msdLabelNames(Path root) throws IOException {

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: loss cost against MCXENT, NIfTI I/O against nibabel, U-Net training against PyTorch, "
                 + "memory soak.",
-        subcommands = {LossBench.class, IoBench.class, UNetBench.class, SoakBench.class})
+        subcommands = {LossBench.class, IoBench.class, UNetBench.class, SoakBench.class, PipelineBench.class,
+                InferBench.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

@@ -158,7 +158,7 @@ public final class IoBench implements Callable<Integer> {
             return rows;
         } finally {
             if (keepDir == null) {
-                deleteTree(dir);
+                BenchSupport.deleteTree(dir);
             }
         }
     }
@@ -245,19 +245,5 @@ public final class IoBench implements Callable<Integer> {
         }
         INDArray a = Nd4j.create(v, new long[]{n, n, n}, 'f');
         return type == DataType.FLOAT ? a : a.castTo(type);
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -299,14 +299,6 @@ public final class UNetBench implements Callable<Integer> {
         return new MultiDataSet(new INDArray[]{x}, new INDArray[]{y});
     }
 
-    private static double[] doubles(JsonNode array) {
-        double[] d = new double[array.size()];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = array.get(i).asDouble();
-        }
-        return d;
-    }
-
     private void runPeer(PrintWriter out, BenchUNets.Spec s, int b, int threads, Result dl4j) throws Exception {
         List<String> args = new ArrayList<>(List.of("--dims", Integer.toString(s.dims()), "--batch",
                 Integer.toString(b), "--size", Integer.toString(s.size()), "--iterations",
@@ -322,7 +314,7 @@ public final class UNetBench implements Callable<Integer> {
             return;
         }
         JsonNode j = r.json();
-        Result torch = new Result(doubles(j.get("ms")), doubles(j.get("cpu_ms")), b);
+        Result torch = new Result(BenchSupport.doubles(j.get("ms")), BenchSupport.doubles(j.get("cpu_ms")), b);
         out.printf(Locale.ROOT, "PyTorch: median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f "
                         + "ms/iteration (torch %s, %d threads, %,d parameters, peak RSS %s)%n", torch.medianMs(),
                 torch.minMs(), torch.samplesPerSecond(), torch.medianCpuMs(), j.get("torch").asText(),
