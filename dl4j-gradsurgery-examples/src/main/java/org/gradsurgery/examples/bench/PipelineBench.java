@@ -54,7 +54,9 @@ import picocli.CommandLine.Parameters;
  * the given overlap, window = the padded training size). Shares are of their sum. The epoch is run twice after
  * {@code --warmup} untimed batches: once building batches on the training thread, once with the trainer's prefetch
  * queue, and for each the time the training loop waited for data is printed: with prefetching that wait, not the
- * augment work (done on the background thread), is what the data stages cost the epoch.
+ * augment work (done on the background thread), is what the data stages cost the epoch. Compare the two epochs by
+ * their waits: their step times differ too (the JIT is still compiling during the first, and a loaded machine
+ * stretches either).
  *
  * <p>Without a folder the bundled Colin27 volume ({@code datasets/colin27-deepgm}) is cut into 8 cases of
  * 48×48×24 written as an MSD task to a temporary folder: a check that the code path runs, not a benchmark.
