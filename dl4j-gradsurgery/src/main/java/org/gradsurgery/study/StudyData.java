@@ -238,7 +238,7 @@ public record StudyData(List<String> classNames, Map<String, StudyCase> cases, i
     }
 
     /** Pads every case at the high end to one common size (see the class documentation). */
-    private static Map<String, StudyCase> pad(List<StudyCase> raw, int dims, int sliceAxis, int multiple) {
+    static Map<String, StudyCase> pad(List<StudyCase> raw, int dims, int sliceAxis, int multiple) {
         Map<String, StudyCase> out = new LinkedHashMap<>();
         if (raw.isEmpty()) {
             return out;
