@@ -14,8 +14,8 @@ usage: peer_pipeline.py PLAN.json   (written by PipelineBench: task folder, trai
 - batch: stack `batch` augmented cases of a seeded shuffle and one-hot the labels;
 - step: peer_unet.UNet (levels, base filters, instance norm, transposed-conv up: the study's UNet) forward, softmax
   soft Dice, backward, Adam with lr_t = lr (1 - t/T)^power over T = batches per epoch x epochs;
-- inference: peer_infer.sliding_window_inference on each validation case on its own grid (window = the padded size,
-  the plan's overlap, Gaussian weights).
+- inference: peer_infer.sliding_window_inference on each validation case padded as above (window = the padded
+  size, the plan's overlap, Gaussian weights), as the study scores a case.
 The loss is soft Dice whatever the Java arm: the peer times the same work, not the same gradient.
 Prints progress on stderr and one JSON object on the last stdout line.
 """
@@ -175,7 +175,7 @@ def main():
     weights = importance_map(target)
     with torch.no_grad():
         for cid in plan["validation"]:
-            img, _ = cases[cid]
+            img, _ = padded[cid]
             x = torch.from_numpy(img[None])
             t0 = time.perf_counter()
             sliding_window_inference(x, target, net, plan["overlap"], 4, weights)

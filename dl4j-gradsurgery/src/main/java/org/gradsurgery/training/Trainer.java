@@ -237,7 +237,9 @@ public final class Trainer {
         for (int e = 0; e < st.epoch; e++) {
             it.reset();
         }
-        for (int b = 0; b < st.batchInEpoch; b++) {
+        // hasNext() before each next(): DL4J's async iterators take the next batch from their queue in hasNext(),
+        // and their next() without it returns null without consuming anything
+        for (int b = 0; b < st.batchInEpoch && it.hasNext(); b++) {
             it.next();
         }
         if (st.epoch > 0 || st.batchInEpoch > 0) {

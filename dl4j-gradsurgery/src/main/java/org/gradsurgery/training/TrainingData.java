@@ -43,7 +43,9 @@ public interface TrainingData {
      * and the iterator supports it, else {@code it} itself. Workspaces are off, so a batch stays valid after the next
      * call. Batches and their order are unchanged (an iterator whose draws depend only on seed, epoch and example,
      * as {@code SegmentationDataSetIterator}'s do, gives the same batches on any thread); call
-     * {@link #close(MultiDataSetIterator)} when done to stop the background thread.
+     * {@link #close(MultiDataSetIterator)} when done to stop the background thread. Call {@code hasNext()} before
+     * every {@code next()}: DL4J's async iterator takes the next batch in {@code hasNext()}, and its {@code next()}
+     * alone returns null.
      */
     static MultiDataSetIterator prefetched(MultiDataSetIterator it, int queue) {
         if (queue < 0) {

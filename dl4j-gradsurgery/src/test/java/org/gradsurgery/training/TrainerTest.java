@@ -228,6 +228,20 @@ class TrainerTest {
         assertArrayEquals(updaterState(a.network()), updaterState(b.network()));
         assertThrows(IllegalArgumentException.class,
                 () -> Trainer.resume(runB, new Recording(), QUIET, c -> c.toBuilder().seed(1).build()));
+
+        // the same resume with the batches prefetched: the used batches of epoch 2 are skipped just the same
+        Path runC = tmp.resolve("c");
+        Recording first2 = new Recording();
+        first2.prefetch = 2;
+        Trainer.builder(config(runC).maxIterations(5).build()).output(QUIET).build()
+                .fit(TinySegmentation.net(), first2);
+        Recording rest2 = new Recording();
+        rest2.prefetch = 2;
+        TrainingResult c = Trainer.resume(runC, rest2, QUIET, x -> x.toBuilder().maxIterations(10).build());
+        assertFalse(rest2.threads.contains(Thread.currentThread()));
+        assertArrayEquals(params(a.network()), params(c.network()), "prefetched resume");
+        assertEquals(RunDirectory.readMetrics(tmp.resolve("a")).stream().map(EpochMetrics::iteration).toList(),
+                RunDirectory.readMetrics(runC).stream().map(EpochMetrics::iteration).toList());
     }
 
     @Test

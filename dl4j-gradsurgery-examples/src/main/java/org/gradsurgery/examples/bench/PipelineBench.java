@@ -51,7 +51,7 @@ import picocli.CommandLine.Parameters;
  * (z-score, padding to the common size), <b>augment</b> (the recipe's random transforms, per example),
  * <b>batch</b> (cutting examples and assembling the one-hot batch, without augment), <b>step</b>
  * ({@code net.fit(batch)}: forward, loss, backward, Adam) and <b>inference</b> (sliding window, Gaussian weights,
- * the given overlap, window = the padded training size). Shares are of their sum. The epoch is run twice after
+ * the given overlap, window = the padded training size, on each validation case padded as the study scores it). Shares are of their sum. The epoch is run twice after
  * {@code --warmup} untimed batches: once building batches on the training thread, once with the trainer's prefetch
  * queue, and for each the time the training loop waited for data is printed: with prefetching that wait, not the
  * augment work (done on the background thread), is what the data stages cost the epoch. Compare the two epochs by
@@ -235,7 +235,7 @@ public final class PipelineBench implements Callable<Integer> {
         SlidingWindowInference swi = SlidingWindowInference.builder().patchSize(padded).overlap(overlap).build();
         times.clear();
         for (StudyData.StudyCase c : valCases) {
-            INDArray x = c.sample().image();
+            INDArray x = c.padded().image();    // padded as the study scores a case: one window at this patch
             INDArray in = x.reshape(prepend(1, x.shape()));
             long t0 = System.nanoTime();
             INDArray p = swi.predict(net, in);
