@@ -185,6 +185,44 @@ public abstract class AbstractRegionLoss implements SpatialLossFunction {
                 exponent);
     }
 
+    /**
+     * The balanced surgery field ({@link GradientSurgery.Weighting#BALANCED}) by the fused kernels, or null when
+     * they do not apply (the caller then uses {@link #balancedWeights(LossInput, INDArray)}).
+     */
+    INDArray fusedBalancedSurgeryField(LossInput in, IActivation activation, double exponent, boolean logitSpace) {
+        if (!FusedKernels.applies(in, activation)) {
+            return null;
+        }
+        Evaluation e = evaluate(in, activation, true);
+        double[][] w = balancedWeights(coefficients(in, e)[0]);
+        return FusedKernels.backward(in, e.p, ClassAxis.isSoftmax(activation), squaredPred, w, w, w,
+                logitSpace ? FusedKernels.Mode.SURGERY_LOGITS : FusedKernels.Mode.SURGERY_PROBABILITIES, exponent,
+                true);
+    }
+
+    /**
+     * The balanced weight w = (a + b)/2 = −A/2 of every group, shaped to broadcast against p in the canonical
+     * layout ({@code [N, C, 1]} per example, {@code [1, C]} or {@code [1, C, 1]} for one batch group), with DL4J's
+     * scale; A = ∂L/∂I − ∂L/∂FP − ∂L/∂FN is the coefficient of y in ∂L/∂p (see {@link GradientSurgery}).
+     */
+    INDArray balancedWeights(LossInput in, INDArray p) {
+        Evaluation e = evaluate(in, sums(in, p), p, true);
+        double[][] w = balancedWeights(coefficients(in, e)[0]);
+        long[] shape = in.spatial() ? new long[]{w.length, in.classes, 1} : new long[]{1, in.classes};
+        return coefficients(w, shape, p.dataType());
+    }
+
+    private static double[][] balancedWeights(double[][] a) {
+        double[][] w = new double[a.length][];
+        for (int n = 0; n < a.length; n++) {
+            w[n] = new double[a[n].length];
+            for (int c = 0; c < a[n].length; c++) {
+                w[n][c] = -0.5 * a[n][c];
+            }
+        }
+        return w;
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // Machinery.
 

@@ -309,6 +309,20 @@ final class FusedKernels {
      */
     static INDArray backward(LossInput in, INDArray pArr, boolean softmax, boolean squared, double[][] a,
                              double[][] b, double[][] c0, Mode mode, double exponent) {
+        return backward(in, pArr, softmax, squared, a, b, c0, mode, exponent, false);
+    }
+
+    /**
+     * As {@link #backward(LossInput, INDArray, boolean, boolean, double[][], double[][], double[][], Mode, double)};
+     * with {@code balanced} (surgery modes only) the per-element field before the class-mean removal or the
+     * Jacobian is {@code m·a·sign(p − y)·|y − p|^γ}: {@code a} then holds the balanced weight w = (a + b)/2 of each
+     * group ({@link GradientSurgery.Weighting#BALANCED}), and the values of {@code b}, {@code c0} are not used.
+     */
+    static INDArray backward(LossInput in, INDArray pArr, boolean softmax, boolean squared, double[][] a,
+                             double[][] b, double[][] c0, Mode mode, double exponent, boolean balanced) {
+        if (balanced && mode == Mode.GRADIENT) {
+            throw new IllegalStateException("FusedKernels: the balanced weighting is a surgery field, not a gradient");
+        }
         Geometry g = new Geometry(in);
         Buf p = buf(pArr);
         Buf y = buf(in.y);
@@ -316,14 +330,14 @@ final class FusedKernels {
         INDArray out = Nd4j.createUninitialized(in.z.dataType(), in.z.shape(), 'c');
         Buf o = buf(out);
         int[] bounds = chunks(g);
-        run(bounds, t -> backwardChunk(g, p, y, m, o, softmax, squared, a, b, c0, mode, exponent, bounds[t],
-                bounds[t + 1]));
+        run(bounds, t -> backwardChunk(g, p, y, m, o, softmax, squared, a, b, c0, mode, exponent, balanced,
+                bounds[t], bounds[t + 1]));
         return out;
     }
 
     private static void backwardChunk(Geometry g, Buf p, Buf y, Buf m, Buf o, boolean softmax, boolean squared,
                                       double[][] a, double[][] b, double[][] c0, Mode mode, double exponent,
-                                      int from, int to) {
+                                      boolean balanced, int from, int to) {
         int classes = g.c;
         int stride = g.v;
         double[] f = new double[classes];
@@ -351,6 +365,14 @@ final class FusedKernels {
                     continue;
                 }
                 double yi = y.get(idx);
+                if (balanced) {
+                    // w·sign(p − y)·|y − p|^γ: the region loss's per-group weights, equal on both label values
+                    double e = pi - yi;
+                    double err = Math.abs(e);
+                    double mag = exponent == 1 ? err : exponent == 2 ? err * err : Math.pow(err, exponent);
+                    f[c] = w * an[c] * (e < 0 ? -mag : e > 0 ? mag : 0);
+                    continue;
+                }
                 double gp = w * (an[c] * yi + (squared ? bn[c] * pi : 0) + cn[c]);
                 if (surgery) {
                     double err = Math.abs(yi - pi);

@@ -38,6 +38,42 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * <p><b>Scale.</b> g_p follows DL4J's convention (E·∂L/∂p for E examples), so the field is E times the field
  * above, matching the base loss's gradient scale.
  *
+ * <p><b>Where the field vanishes (beyond the paper).</b> Every region loss of this package has, per group (one
+ * (example, class), or one class for a batch group), ∂L/∂p = A·y + C(p) with A = ∂L/∂I − ∂L/∂FP − ∂L/∂FN constant
+ * within the group ({@link AbstractRegionLoss}). So a foreground voxel (y = 1) gets ∂L/∂p = −a and a background
+ * voxel (y = 0) gets +b, with a = −(A + C), b = C, and a + b = −A. At γ = 1, in logit space, the field of one
+ * channel is −a·(1 − p) on foreground and b·p on background voxels. When the label is drawn from a true probability
+ * q (y ~ Bernoulli(q)) and the sums, hence a and b, hardly move with one voxel's draw, its expectation
+ * <pre>
+ *   E f = −q·a·(1 − p) + (1 − q)·b·p     vanishes at     p* = q·a / (q·a + (1 − q)·b),
+ *   i.e.  logit p* = logit q + ln(a/b)       (for γ ≠ 1:  γ·logit p* = logit q + ln(a/b))
+ * </pre>
+ * not at q unless a = b. With smoothing left out (S = P + G, per kept class; divide by the number of kept classes):
+ * <pre>
+ *   Dice          a = 2(S − I)/S²            b = 2I/S²             a/b = 2/D − 1           (D = 2I/S)
+ *   Tversky       a = (α·FP + β·G)/T²        b = α·I/T²            a/b = FP/I + (β/α)·G/I  (T = I + α·FP + β·FN)
+ *   Gen. Dice     a_c = v_c(2D − N)/D²       b_c = v_c·N/D²        a/b = 2/gd − 1          (v_c = 1/G_c²,
+ *                                                                            N = 2Σ_c v_c·I_c, D = Σ_c v_c·S_c)
+ * </pre>
+ * so every overlap short of perfect gives a &gt; b (Tversky with β &gt; α even at a perfect overlap: a/b → β/α), and
+ * the paper's field over-predicts the foreground of ambiguous voxels. For softmax the class-mean removal mixes the
+ * classes: with two classes the foreground logit gets a = (a_1 + b_0)/2 and b = (b_1 + a_0)/2.
+ *
+ * <p><b>{@link Weighting#BALANCED} (beyond the paper).</b> Replaces both weights of each group by their mean
+ * w = (a + b)/2 = −A/2 &gt;= 0 (Dice: w = 1/S; Tversky: w = (α·P + β·G)/(2T²); generalized Dice: w_c = v_c/D):
+ * <pre>
+ *   f = w ⊙ sign(p − y) ⊙ |y − p|^γ        (γ = 1:  f = w·(p − y))
+ * </pre>
+ * then the class-mean removal (LOGITS, softmax) or the Jacobian (PROBABILITIES) and the mask, as above. Its expectation
+ * w·(p − q) vanishes at p = q (softmax: w_c(p_c − q_c) equal for all c with Σ_c(p_c − q_c) = 0 forces p = q; needs
+ * γ = 1). What it is: at γ = 1, p − y is cross-entropy's logit gradient, so the balanced field is a cross-entropy
+ * gradient with a weight w per (example, class) taken from the region loss and held constant: for sigmoid outputs
+ * exactly the gradient of Σ_c w_c·BCE_c; for a two-class softmax exactly the softmax cross-entropy gradient with
+ * one weight (w_0 + w_1)/2 per example; for more classes the centred field of w_c(p_c − y_c), which is not the
+ * gradient of class-weighted cross-entropy (that one settles at p_c ∝ w_c·q_c). Only region bases
+ * ({@link AbstractRegionLoss}) define a and b; other bases are refused. {@code docs/LOSSES.md} and
+ * {@code docs/RESULTS.md} say how it behaves.
+ *
  * <p><b>Any base loss.</b> g_p is obtained by calling {@code base.computeGradient(y, p, identity, mask)}, so any
  * {@link ILossFunction} works, including {@code LossMCXENT}. A base that is not a {@link SpatialLossFunction}
  * receives rank-4/5 input as rows with per-example voxel-mean scores (see {@link LossWeightedSum}). To apply the
@@ -62,6 +98,18 @@ public final class GradientSurgery implements SpatialLossFunction {
         PROBABILITIES
     }
 
+    /**
+     * How the field weighs a voxel. BASE (the paper's reading, the default) keeps the base loss's ∂L/∂p, so a
+     * foreground and a background voxel of a group have different weights a and b; BALANCED gives both the weight
+     * (a + b)/2, which puts the field's fixed point at the true probability (class documentation; beyond the paper).
+     */
+    public enum Weighting {
+        /** f = ∂L/∂p ⊙ |y − p|^γ: the base loss's weights, as the paper. The default. */
+        BASE,
+        /** f = w ⊙ sign(p − y) ⊙ |y − p|^γ with w = (a + b)/2 per group: region losses only; beyond the paper. */
+        BALANCED
+    }
+
     /** Default error exponent γ: the logit gradient is linear in the error, as cross-entropy's. */
     public static final double DEFAULT_EXPONENT = 1.0;
 
@@ -71,13 +119,16 @@ public final class GradientSurgery implements SpatialLossFunction {
     private double exponent = DEFAULT_EXPONENT;
     @JsonProperty("space")
     private Space space = Space.LOGITS;
+    /** Absent in JSON written before this option existed: BASE. */
+    @JsonProperty("weighting")
+    private Weighting weighting = Weighting.BASE;
 
     /** Surgery on a default {@link LossDice} in logit space with γ = 1 (the default reading). */
     public GradientSurgery() {
-        this(new LossDice(), DEFAULT_EXPONENT, Space.LOGITS);
+        this(new LossDice(), DEFAULT_EXPONENT, Space.LOGITS, Weighting.BASE);
     }
 
-    private GradientSurgery(ILossFunction base, double exponent, Space space) {
+    private GradientSurgery(ILossFunction base, double exponent, Space space, Weighting weighting) {
         if (base == null) {
             throw new IllegalArgumentException("GradientSurgery: the base loss must not be null");
         }
@@ -91,19 +142,28 @@ public final class GradientSurgery implements SpatialLossFunction {
         if (space == null) {
             throw new IllegalArgumentException("GradientSurgery: space must not be null (LOGITS or PROBABILITIES)");
         }
+        if (weighting == null) {
+            throw new IllegalArgumentException("GradientSurgery: weighting must not be null (BASE or BALANCED)");
+        }
+        if (weighting == Weighting.BALANCED && !(base instanceof AbstractRegionLoss)) {
+            throw new IllegalArgumentException("GradientSurgery: weighting BALANCED needs a region loss base (Dice, "
+                    + "Jaccard, Tversky, focal Tversky, generalized Dice), whose per-group voxel weights it equalises;"
+                    + " got " + base.getClass().getSimpleName());
+        }
         this.base = base;
         this.exponent = exponent;
         this.space = space;
+        this.weighting = weighting;
     }
 
     /** The surgery on {@code base} with γ = 1 in logit space. */
     public static GradientSurgery wrap(ILossFunction base) {
-        return new GradientSurgery(base, DEFAULT_EXPONENT, Space.LOGITS);
+        return new GradientSurgery(base, DEFAULT_EXPONENT, Space.LOGITS, Weighting.BASE);
     }
 
     /** The surgery on {@code base} with error exponent γ = {@code exponent} (>= 0) in logit space. */
     public static GradientSurgery wrap(ILossFunction base, double exponent) {
-        return new GradientSurgery(base, exponent, Space.LOGITS);
+        return new GradientSurgery(base, exponent, Space.LOGITS, Weighting.BASE);
     }
 
     public static Builder builder() {
@@ -133,6 +193,9 @@ public final class GradientSurgery implements SpatialLossFunction {
     @Override
     public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         LossInput in = input(labels, preOutput, mask, activationFn);
+        if (weighting == Weighting.BALANCED) {
+            return in.restore(balancedField(in, activationFn));
+        }
         if (base instanceof AbstractRegionLoss) {
             INDArray fused = ((AbstractRegionLoss) base).fusedSurgeryField(in, activationFn, exponent,
                     space == Space.LOGITS);
@@ -147,6 +210,32 @@ public final class GradientSurgery implements SpatialLossFunction {
             Transforms.pow(field, exponent, false);
         }
         field.muli(probabilityGradient(in, p, labels, mask));
+        return in.restore(finish(in, p, activationFn, field));
+    }
+
+    /** The {@link Weighting#BALANCED} field in the canonical layout (the base is a region loss). */
+    private INDArray balancedField(LossInput in, IActivation activationFn) {
+        AbstractRegionLoss region = (AbstractRegionLoss) base;
+        INDArray fused = region.fusedBalancedSurgeryField(in, activationFn, exponent, space == Space.LOGITS);
+        if (fused != null) {
+            return fused;
+        }
+        INDArray p = ClassAxis.activate(in.z, activationFn);
+        INDArray error = p.sub(in.y);
+        INDArray field = Transforms.abs(error, true);
+        if (exponent != 1.0) {
+            Transforms.pow(field, exponent, false);
+        }
+        field.muli(Transforms.sign(error, false));
+        field.muli(region.balancedWeights(in, p));
+        if (in.m != null) {
+            field.muli(in.m);
+        }
+        return finish(in, p, activationFn, field);
+    }
+
+    /** The class-mean removal (LOGITS, softmax) or the activation's Jacobian (PROBABILITIES), then the mask. */
+    private INDArray finish(LossInput in, INDArray p, IActivation activationFn, INDArray field) {
         if (space == Space.LOGITS) {
             if (ClassAxis.isSoftmax(activationFn)) {
                 field.subi(field.mean(true, 1));
@@ -157,7 +246,7 @@ public final class GradientSurgery implements SpatialLossFunction {
         if (in.m != null) {
             field.muli(in.m);
         }
-        return in.restore(field);
+        return field;
     }
 
     /** Validates a call under this wrapper's name, with the base's options (e.g. its finite check). */
@@ -206,6 +295,10 @@ public final class GradientSurgery implements SpatialLossFunction {
         return space;
     }
 
+    public Weighting getWeighting() {
+        return weighting;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) {
@@ -215,24 +308,30 @@ public final class GradientSurgery implements SpatialLossFunction {
             return false;
         }
         GradientSurgery that = (GradientSurgery) o;
-        return Double.compare(exponent, that.exponent) == 0 && space == that.space && base.equals(that.base);
+        return Double.compare(exponent, that.exponent) == 0 && space == that.space && weighting == that.weighting
+                && base.equals(that.base);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(base, exponent, space);
+        return Objects.hash(base, exponent, space, weighting);
     }
 
     @Override
     public String toString() {
-        return "GradientSurgery(base=" + base + ", exponent=" + exponent + ", space=" + space + ")";
+        return "GradientSurgery(base=" + base + ", exponent=" + exponent + ", space=" + space
+                + (weighting == Weighting.BASE ? "" : ", weighting=" + weighting) + ")";
     }
 
-    /** Builder: {@code base} is required; exponent defaults to 1 and space to {@link Space#LOGITS}. */
+    /**
+     * Builder: {@code base} is required; exponent defaults to 1, space to {@link Space#LOGITS} and weighting to
+     * {@link Weighting#BASE}.
+     */
     public static final class Builder {
         private ILossFunction base;
         private double exponent = DEFAULT_EXPONENT;
         private Space space = Space.LOGITS;
+        private Weighting weighting = Weighting.BASE;
 
         private Builder() {
         }
@@ -253,8 +352,14 @@ public final class GradientSurgery implements SpatialLossFunction {
             return this;
         }
 
+        /** {@link Weighting#BALANCED} equalises a region loss's voxel weights (beyond the paper). */
+        public Builder weighting(Weighting weighting) {
+            this.weighting = weighting;
+            return this;
+        }
+
         public GradientSurgery build() {
-            return new GradientSurgery(base, exponent, space);
+            return new GradientSurgery(base, exponent, space, weighting);
         }
     }
 }

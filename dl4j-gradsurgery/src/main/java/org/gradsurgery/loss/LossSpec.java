@@ -16,27 +16,30 @@ import org.nd4j.shade.jackson.annotation.JsonValue;
  * {@code LossSpace} and the {@code loss} entry of a run's {@code config.json}:
  * <pre>
  *   R  = kind(includeBackground, α, β)                         ({@link LossKind}; α, β: Tversky kinds only)
- *   R' = surgery ? GradientSurgery(R, exponent γ, space) : R
+ *   R' = surgery ? GradientSurgery(R, exponent γ, space, weighting) : R
  *   L  = ceWeight &gt; 0 ? regionWeight·R' + ceWeight·MCXENT     ({@link LossWeightedSum}; surgery on R only)
  *      : R'
  * </pre>
- * Defaults: Dice, background included, α = β = 0.5, no surgery (γ = 1, logit space when on), no cross-entropy term,
- * region weight 1. Settings the loss would ignore are reset to their defaults when the spec is built (α/β of a
- * non-Tversky kind, the background of {@code mcxent}, γ and space without the surgery, the region weight without a
- * cross-entropy term), so two specs are equal exactly when {@link #create()} gives equal losses.
+ * Defaults: Dice, background included, α = β = 0.5, no surgery (γ = 1, logit space and the base loss's weighting
+ * when on), no cross-entropy term, region weight 1. Settings the loss would ignore are reset to their defaults when
+ * the spec is built (α/β of a non-Tversky kind, the background of {@code mcxent}, γ, space and weighting without the
+ * surgery, the region weight without a cross-entropy term), so two specs are equal exactly when {@link #create()}
+ * gives equal losses. The balanced weighting ({@link GradientSurgery.Weighting#BALANCED}, beyond the paper) needs a
+ * region loss.
  *
  * <p>Text form ({@link #parse}, {@link #toString}): {@code NAME[:no-background][:alpha=A][:beta=B][:weight=W]
- * [+surgery[:GAMMA][:probabilities]][+ce:WEIGHT]}, defaults left out, e.g. {@code dice}, {@code dice+surgery},
- * {@code dice+surgery:2.0}, {@code dice:no-background+surgery:0.5}, {@code tversky:alpha=0.3:beta=0.7+ce:0.5}.
+ * [+surgery[:GAMMA][:probabilities][:balanced]][+ce:WEIGHT]}, defaults left out, e.g. {@code dice},
+ * {@code dice+surgery}, {@code dice+surgery:2.0}, {@code dice+surgery:balanced},
+ * {@code dice:no-background+surgery:0.5}, {@code tversky:alpha=0.3:beta=0.7+ce:0.5}.
  * The short forms {@code NAME}, {@code NAME+surgery} and {@code NAME+surgery:GAMMA} are what run directories of
  * earlier versions hold.
  */
 public record LossSpec(LossKind kind, boolean includeBackground, double tverskyAlpha, double tverskyBeta,
                        boolean surgery, double exponent, GradientSurgery.Space surgerySpace, double ceWeight,
-                       double regionWeight) {
+                       double regionWeight, GradientSurgery.Weighting surgeryWeighting) {
     private static final String FORMS = "NAME, NAME+surgery or NAME+surgery:GAMMA (NAME one of "
             + LossKind.knownNames() + "; in full NAME[:no-background][:alpha=A][:beta=B][:weight=W]"
-            + "[+surgery[:GAMMA][:probabilities]][+ce:WEIGHT])";
+            + "[+surgery[:GAMMA][:probabilities][:balanced]][+ce:WEIGHT])";
 
     /**
      * Checks the settings the loss uses and resets the ones it ignores (see the class documentation).
@@ -46,6 +49,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
     public LossSpec {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(surgerySpace, "surgerySpace");
+        Objects.requireNonNull(surgeryWeighting, "surgeryWeighting");
         if (kind.usesTverskyWeights()) {
             requireWeight("tverskyAlpha", tverskyAlpha);
             requireWeight("tverskyBeta", tverskyBeta);
@@ -55,9 +59,14 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         }
         if (surgery) {
             requireWeight("exponent", exponent);
+            if (surgeryWeighting == GradientSurgery.Weighting.BALANCED && !kind.isRegion()) {
+                throw new InvalidSettingException(null, "surgeryWeighting", "balanced needs a region loss (its "
+                        + "per-class voxel weights are what it equalises), got " + kind.specName());
+            }
         } else {
             exponent = GradientSurgery.DEFAULT_EXPONENT;
             surgerySpace = GradientSurgery.Space.LOGITS;
+            surgeryWeighting = GradientSurgery.Weighting.BASE;
         }
         requireWeight("ceWeight", ceWeight);
         if (ceWeight > 0) {
@@ -87,14 +96,15 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
     public Builder toBuilder() {
         return builder().kind(kind).includeBackground(includeBackground).tverskyAlpha(tverskyAlpha)
                 .tverskyBeta(tverskyBeta).surgery(surgery).exponent(exponent).surgerySpace(surgerySpace)
-                .ceWeight(ceWeight).regionWeight(regionWeight);
+                .ceWeight(ceWeight).regionWeight(regionWeight).surgeryWeighting(surgeryWeighting);
     }
 
     /** A fresh loss function (see the class documentation). */
     public ILossFunction create() {
         ILossFunction region = kind.build(includeBackground, tverskyAlpha, tverskyBeta);
         if (surgery) {
-            region = GradientSurgery.builder().base(region).exponent(exponent).space(surgerySpace).build();
+            region = GradientSurgery.builder().base(region).exponent(exponent).space(surgerySpace)
+                    .weighting(surgeryWeighting).build();
         }
         if (ceWeight <= 0) {
             return region;
@@ -119,7 +129,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         }
         if (region instanceof GradientSurgery) {
             GradientSurgery g = (GradientSurgery) region;
-            b.surgery(true).exponent(g.getExponent()).surgerySpace(g.getSpace());
+            b.surgery(true).exponent(g.getExponent()).surgerySpace(g.getSpace()).surgeryWeighting(g.getWeighting());
             region = g.getBase();
         }
         LossKind kind = null;
@@ -177,11 +187,13 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         }
         for (int t = 1; t < terms.length; t++) {
             String[] parts = terms[t].split(":", -1);
-            if (parts[0].equals("surgery") && parts.length <= 3) {
+            if (parts[0].equals("surgery") && parts.length <= 4) {
                 b.surgery(true);
                 for (int i = 1; i < parts.length; i++) {
                     if (parts[i].equals("logits") || parts[i].equals("probabilities")) {
                         b.surgerySpace(GradientSurgery.Space.valueOf(parts[i].toUpperCase(Locale.ROOT)));
+                    } else if (parts[i].equals("balanced") || parts[i].equals("base")) {
+                        b.surgeryWeighting(GradientSurgery.Weighting.valueOf(parts[i].toUpperCase(Locale.ROOT)));
                     } else {
                         b.exponent(number(text, parts[i]));
                     }
@@ -229,6 +241,9 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             if (surgerySpace != GradientSurgery.Space.LOGITS) {
                 s.append(":probabilities");
             }
+            if (surgeryWeighting != GradientSurgery.Weighting.BASE) {
+                s.append(":balanced");
+            }
         }
         if (ceWeight > 0) {
             s.append("+ce:").append(ceWeight);
@@ -265,6 +280,9 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             if (surgerySpace != GradientSurgery.Space.LOGITS) {
                 s.append(" (probabilities)");
             }
+            if (surgeryWeighting != GradientSurgery.Weighting.BASE) {
+                s.append(" (balanced)");
+            }
         }
         if (ceWeight > 0) {
             s.append(" + ").append(ceWeight).append("·ce");
@@ -288,6 +306,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         private GradientSurgery.Space surgerySpace = GradientSurgery.Space.LOGITS;
         private double ceWeight;
         private double regionWeight = 1.0;
+        private GradientSurgery.Weighting surgeryWeighting = GradientSurgery.Weighting.BASE;
 
         private Builder() {
         }
@@ -333,6 +352,12 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
             return this;
         }
 
+        /** The surgery's voxel weighting: BASE (the paper's) or BALANCED (region losses; beyond the paper). */
+        public Builder surgeryWeighting(GradientSurgery.Weighting surgeryWeighting) {
+            this.surgeryWeighting = surgeryWeighting;
+            return this;
+        }
+
         /** λ_CE &gt; 0 adds λ_CE·MCXENT to the (surgery-wrapped) region loss. */
         public Builder ceWeight(double ceWeight) {
             this.ceWeight = ceWeight;
@@ -348,7 +373,7 @@ public record LossSpec(LossKind kind, boolean includeBackground, double tverskyA
         /** @throws IllegalArgumentException naming the setting (e.g. {@code exponent}) that is out of range */
         public LossSpec build() {
             return new LossSpec(kind, includeBackground, tverskyAlpha, tverskyBeta, surgery, exponent, surgerySpace,
-                    ceWeight, regionWeight);
+                    ceWeight, regionWeight, surgeryWeighting);
         }
     }
 }

@@ -101,10 +101,18 @@ class FusedKernelsTest {
         assertTrue(maxRelativeError(unfused(() -> loss.computeGradient(yt, zt, act, mt)), g) < tol);
         for (GradientSurgery.Space space : GradientSurgery.Space.values()) {
             for (double exponent : new double[]{1, 2, 0.5}) {
-                GradientSurgery s = GradientSurgery.builder().base(loss).space(space).exponent(exponent).build();
-                INDArray field = s.computeGradient(yt, zt, act, mt);
-                INDArray reference = unfused(() -> s.computeGradient(yt, zt, act, mt));
-                assertTrue(maxRelativeError(reference, field) < tol, space + " " + exponent);
+                for (GradientSurgery.Weighting weighting : GradientSurgery.Weighting.values()) {
+                    GradientSurgery s = GradientSurgery.builder().base(loss).space(space).exponent(exponent)
+                            .weighting(weighting).build();
+                    INDArray field = s.computeGradient(yt, zt, act, mt);
+                    INDArray reference = unfused(() -> s.computeGradient(yt, zt, act, mt));
+                    assertEquals(type, field.dataType());
+                    // the balanced field is small (w ~ 1/(P + G)): compare it to its own size
+                    double size = Math.max(1e-300, reference.amaxNumber().doubleValue());
+                    double err = weighting == GradientSurgery.Weighting.BASE ? maxRelativeError(reference, field)
+                            : field.sub(reference).amaxNumber().doubleValue() / size;
+                    assertTrue(err < tol, space + " " + exponent + " " + weighting + ": " + err);
+                }
             }
         }
     }

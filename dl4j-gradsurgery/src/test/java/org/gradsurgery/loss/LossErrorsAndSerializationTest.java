@@ -51,6 +51,8 @@ class LossErrorsAndSerializationTest {
                 GradientSurgery.builder().base(LossTversky.builder().beta(0.9).build()).exponent(2)
                         .space(GradientSurgery.Space.PROBABILITIES).build(),
                 GradientSurgery.wrap(new LossMCXENT()),
+                GradientSurgery.builder().base(LossDice.builder().includeBackground(false).build())
+                        .weighting(GradientSurgery.Weighting.BALANCED).build(),
                 LossWeightedSum.builder().add(0.7, GradientSurgery.wrap(new LossGeneralizedDice(), 0.5))
                         .add(-0.25, new LossMCXENT()).build());
     }
@@ -168,6 +170,24 @@ class LossErrorsAndSerializationTest {
         assertEquals(loss.computeGradient(y, z, SOFTMAX, null), back.computeGradient(y, z, SOFTMAX, null));
     }
 
+    /** JSON written before the weighting option existed (no "weighting" key) reads as the paper's weighting. */
+    @Test
+    void surgeryJsonWithoutWeightingReadsAsTheDefault() throws IOException {
+        ObjectMapper mapper = NeuralNetConfiguration.mapper();
+        GradientSurgery surgery = GradientSurgery.wrap(new LossTversky(), 2);
+        String json = mapper.writeValueAsString(surgery);
+        org.nd4j.shade.jackson.databind.node.ObjectNode tree =
+                (org.nd4j.shade.jackson.databind.node.ObjectNode) mapper.readTree(json);
+        assertEquals("BASE", tree.remove("weighting").asText(), "the weighting must be written: " + json);
+        String old = mapper.writeValueAsString(tree);
+        assertEquals(surgery, mapper.readValue(old, ILossFunction.class));
+        GradientSurgery balanced = GradientSurgery.builder().base(new LossTversky())
+                .weighting(GradientSurgery.Weighting.BALANCED).build();
+        assertEquals(balanced, mapper.readValue(mapper.writeValueAsString(balanced), ILossFunction.class));
+        assertNotEquals(surgery.hashCode(), GradientSurgery.builder().base(new LossTversky()).exponent(2)
+                .weighting(GradientSurgery.Weighting.BALANCED).build().hashCode());
+    }
+
     @Test
     void equalsAndHashCodeSeeEveryField() {
         List<ILossFunction> distinct = List.of(new LossDice(), LossDice.builder().reduction(Reduction.BATCH).build(),
@@ -179,6 +199,7 @@ class LossErrorsAndSerializationTest {
                 GradientSurgery.wrap(new LossDice()), GradientSurgery.wrap(new LossDice(), 2),
                 GradientSurgery.builder().base(new LossDice()).space(GradientSurgery.Space.PROBABILITIES).build(),
                 GradientSurgery.wrap(new LossJaccard()), new LossWeightedSum(),
+                GradientSurgery.builder().base(new LossDice()).weighting(GradientSurgery.Weighting.BALANCED).build(),
                 LossWeightedSum.builder().add(1, new LossDice()).build(),
                 LossWeightedSum.builder().add(2, new LossDice()).build());
         for (int i = 0; i < distinct.size(); i++) {

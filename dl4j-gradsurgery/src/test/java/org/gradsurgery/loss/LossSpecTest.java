@@ -50,6 +50,9 @@ class LossSpecTest {
         focal-tversky:no-background:alpha=0.2+surgery:2.0:probabilities | focal-tversky (α=0.2, β=0.5, no background) + surgery γ=2.0 (probabilities)
         jaccard:weight=0.5+surgery+ce:1.0                    | 0.5·jaccard + surgery + 1.0·ce
         mcxent+surgery                                       | mcxent + surgery
+        dice+surgery:balanced                                | dice + surgery (balanced)
+        tversky:alpha=0.3:beta=0.7+surgery:balanced          | tversky (α=0.3, β=0.7) + surgery (balanced)
+        generalized-dice+surgery:2.0:probabilities:balanced+ce:1.0 | generalized-dice + surgery γ=2.0 (probabilities) (balanced) + 1.0·ce
         """)
     void textFormRoundTripsAndDescribesTheLossItBuilds(String text, String label) {
         LossSpec s = LossSpec.parse(text);
@@ -74,6 +77,23 @@ class LossSpecTest {
         assertEquals(s, s.toBuilder().build());
     }
 
+    /** The balanced weighting (beyond the paper): an arm a study spec can name, on the region term only. */
+    @Test
+    void balancedSurgeryIsAnArm() {
+        assertEquals(GradientSurgery.builder().base(new LossDice()).weighting(GradientSurgery.Weighting.BALANCED)
+                .build(), LossSpec.parse("dice+surgery:balanced").create());
+        assertEquals("dice-surgery-balanced", LossSpec.parse("dice+surgery:balanced").slug());
+        assertEquals(LossSpec.parse("dice+surgery:balanced"), LossSpec.parse("dice+surgery:1:logits:balanced"));
+        assertEquals(LossSpec.parse("dice+surgery"), LossSpec.parse("dice+surgery:base"));
+        ILossFunction compound = LossSpec.parse("dice+surgery:balanced+ce:1.0").create();
+        assertEquals(LossWeightedSum.builder().add(1, GradientSurgery.builder().base(new LossDice())
+                .weighting(GradientSurgery.Weighting.BALANCED).build()).add(1, new LossMCXENT()).build(), compound);
+        assertEquals(LossSpec.of(LossKind.DICE), LossSpec.builder()
+                .surgeryWeighting(GradientSurgery.Weighting.BALANCED).build(), "inert without the surgery");
+        assertEquals("dice", LossSpec.builder().surgeryWeighting(GradientSurgery.Weighting.BALANCED).build()
+                .toString());
+    }
+
     /** Every kind × background × surgery × cross-entropy comes back from its loss. */
     @Test
     void everySpecComesBackFromItsLoss() {
@@ -84,6 +104,10 @@ class LossSpecTest {
                     for (double ce : new double[] {0, 0.5}) {
                         all.add(LossSpec.builder().kind(k).includeBackground(bg).surgery(surgery).exponent(1.5)
                                 .ceWeight(ce).tverskyAlpha(0.4).build());
+                        if (surgery && k.isRegion()) {
+                            all.add(LossSpec.builder().kind(k).includeBackground(bg).surgery(true)
+                                    .surgeryWeighting(GradientSurgery.Weighting.BALANCED).ceWeight(ce).build());
+                        }
                     }
                 }
             }
@@ -123,6 +147,8 @@ class LossSpecTest {
         dice+surgery:-1            | exponent must be a finite number >= 0, got -1.0
         tversky:alpha=-0.5         | tverskyAlpha must be a finite number >= 0, got -0.5
         dice+ce:-1                 | ceWeight must be a finite number >= 0, got -1.0
+        mcxent+surgery:balanced    | surgeryWeighting balanced needs a region loss
+        dice+surgery:2:balanced:probabilities:x | 'dice+surgery:2:balanced:probabilities:x' must be NAME
         """)
     void errorsSayWhatIsWrong(String text, String message) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LossSpec.parse(text));
