@@ -46,22 +46,34 @@ public final class ValidationMetrics {
      */
     public static ValidationMetrics evaluate(ComputationGraph net, DataSet validation, double[] spacing,
                                              double bandWidth, int batchSize) {
-        INDArray x = validation.getFeatures();
-        INDArray y = validation.getLabels();
-        int numClasses = (int) y.size(1);
+        return evaluate(net, java.util.List.of(validation), spacing, bandWidth, batchSize);
+    }
+
+    /**
+     * {@link #evaluate(ComputationGraph, DataSet, double[], double, int)} on a validation set in parts of different
+     * shapes (e.g. slices of cases of different in-plane sizes), each run at its own size: the metrics accumulate
+     * over all parts exactly as over one set (voxel counts for calibration, per-example Dice), with nothing padded.
+     */
+    public static ValidationMetrics evaluate(ComputationGraph net, java.util.List<DataSet> parts, double[] spacing,
+                                             double bandWidth, int batchSize) {
+        int numClasses = (int) parts.get(0).getLabels().size(1);
         SegmentationMetrics seg = SegmentationMetrics.builder().numClasses(numClasses).spacing(spacing)
                 .surfaceDistances(false).build();
         CalibrationMetrics all = CalibrationMetrics.builder().numClasses(numClasses).build();
         CalibrationMetrics band = CalibrationMetrics.builder().numClasses(numClasses).build();
-        long n = x.size(0);
-        for (long start = 0; start < n; start += batchSize) {
-            long end = Math.min(n, start + batchSize);
-            INDArray xb = x.get(NDArrayIndex.interval(start, end));
-            INDArray yb = y.get(NDArrayIndex.interval(start, end));
-            INDArray probs = net.output(false, xb)[0];
-            seg.update(probs, yb);
-            all.update(probs, yb);
-            band.update(probs, yb, RegionMasks.boundaryBand(Nd4j.argMax(yb, 1), bandWidth, spacing));
+        for (DataSet part : parts) {
+            INDArray x = part.getFeatures();
+            INDArray y = part.getLabels();
+            long n = x.size(0);
+            for (long start = 0; start < n; start += batchSize) {
+                long end = Math.min(n, start + batchSize);
+                INDArray xb = x.get(NDArrayIndex.interval(start, end));
+                INDArray yb = y.get(NDArrayIndex.interval(start, end));
+                INDArray probs = net.output(false, xb)[0];
+                seg.update(probs, yb);
+                all.update(probs, yb);
+                band.update(probs, yb, RegionMasks.boundaryBand(Nd4j.argMax(yb, 1), bandWidth, spacing));
+            }
         }
         CalibrationResult c = all.result();
         CalibrationResult b = band.result();

@@ -28,7 +28,8 @@ final class CompareCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--losses", defaultValue = "dice,dice+surgery", split = ",", paramLabel = "LOSS",
+    @Option(names = "--losses", defaultValue = "dice,dice+surgery", split = ",", paramLabel = "LOSS[,LOSS...]",
+            hideParamSyntax = true,
             completionCandidates = Options.LossNames.class,
             description = "Comma-separated losses, each NAME, NAME+surgery or NAME+surgery:GAMMA with NAME one of "
                     + "${COMPLETION-CANDIDATES}; options as in NAME:no-background:alpha=A:beta=B+surgery:GAMMA:"

@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
  * held-out slab; prints the table and the report path.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Train a small 2D U-Net twice on the bundled Colin27 T1 slices (5 deep-grey-matter classes), "
+        description = {"Train a small 2D U-Net twice on the bundled Colin27 T1 slices (background and 4 deep-grey-"
+                + "matter structures), "
                 + "once with Dice and once with Dice + gradient surgery, same seed and budget; evaluate both on the "
                 + "held-out slab; print the comparison and write report.md with both reliability diagrams.",
                 "No download, no arguments. --smoke runs a seconds-long variant (used by the tests)."})

@@ -62,6 +62,11 @@ public final class GradSurgeryCli implements java.util.concurrent.Callable<Integ
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler(GradSurgeryCli::handleExecutionException);
         cl.setParameterExceptionHandler(GradSurgeryCli::handleParameterException);
+        // every numeric flag's range, in one place, before any command runs
+        cl.setExecutionStrategy(parsed -> {
+            Ranges.check(parsed);
+            return new CommandLine.RunLast().execute(parsed);
+        });
         return cl;
     }
 

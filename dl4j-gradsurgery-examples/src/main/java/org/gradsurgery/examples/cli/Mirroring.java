@@ -19,9 +19,9 @@ final class Mirroring {
                     + "Default: off.")
     boolean on;
 
-    @Option(names = "--mirror-axes", split = ",", paramLabel = "A[,A]",
+    @Option(names = "--mirror-axes", split = ",", paramLabel = "A[,A[,A]]", hideParamSyntax = true,
             description = "Mirror along these spatial axes only (0-based, channels not counted: 0,1 in 2D; 0,1,2 in "
-                    + "3D), e.g. those flipped in training as nnU-Net does (the demo flips axis 1); implies --mirror.")
+                    + "3D), e.g. those flipped in training as nnU-Net does (the demo flips axis 1); implies --mirror (default: none).")
     int[] axes;
 
     /** Whether either flag asks for mirroring. */

@@ -67,12 +67,12 @@ final class Options {
         Boolean includeBackground;
 
         @Option(names = "--tversky-alpha", paramLabel = "A",
-                description = "Tversky α, the weight of false positives (tversky, focal-tversky; default: "
+                description = "Tversky α >= 0, the weight of false positives (tversky, focal-tversky; default: "
                         + AbstractTverskyLoss.DEFAULT_ALPHA + ").")
         Double tverskyAlpha;
 
         @Option(names = "--tversky-beta", paramLabel = "B",
-                description = "Tversky β, the weight of false negatives (tversky, focal-tversky; default: "
+                description = "Tversky β >= 0, the weight of false negatives (tversky, focal-tversky; default: "
                         + AbstractTverskyLoss.DEFAULT_BETA + ").")
         Double tverskyBeta;
 
@@ -80,24 +80,33 @@ final class Options {
         boolean surgery;
 
         @Option(names = "--exponent", paramLabel = "GAMMA",
-                description = "Surgery error exponent γ (default: " + GradientSurgery.DEFAULT_EXPONENT + ").")
+                description = "With --surgery: the error exponent γ >= 0 (default: " + GradientSurgery.DEFAULT_EXPONENT
+                        + ").")
         Double exponent;
 
         @Option(names = "--surgery-space", paramLabel = "SPACE",
-                description = "Where the surgery acts: ${COMPLETION-CANDIDATES} (default: LOGITS, the paper's).")
+                description = "With --surgery: where it acts, ${COMPLETION-CANDIDATES} (default: LOGITS, the paper's).")
         GradientSurgery.Space surgerySpace;
 
         @Option(names = "--ce-weight", paramLabel = "W",
-                description = "Add W x cross-entropy to the (surgery-wrapped) loss; 0 = none (default: 0).")
+                description = "Add W x cross-entropy (W >= 0) to the (surgery-wrapped) loss; 0 = none (default: 0).")
         Double ceWeight;
 
         @Option(names = "--region-weight", paramLabel = "W",
-                description = "Weight of the region loss next to a cross-entropy term (default: 1).")
+                description = "With --ce-weight > 0: the weight (>= 0) of the region loss next to the cross-entropy "
+                        + "(default: 1).")
         Double regionWeight;
 
-        /** The loss these flags describe. */
+        /** The loss these flags describe (the rest at the defaults). */
         LossSpec spec() {
-            LossSpec.Builder b = LossSpec.builder().surgery(surgery);
+            return spec(LossSpec.builder());
+        }
+
+        /** {@code b} with the settings of the flags given (the others as {@code b} holds them), built. */
+        LossSpec spec(LossSpec.Builder b) {
+            if (surgery) {
+                b.surgery(true);
+            }
             if (loss != null) {
                 b.kind(LossKind.parse(loss));
             }
@@ -122,23 +131,43 @@ final class Options {
             if (regionWeight != null) {
                 b.regionWeight(regionWeight);
             }
-            return b.build();
+            LossSpec l = b.build();
+            // LossSpec resets the settings a loss ignores; a flag the user gave for one is named, not dropped
+            if ((tverskyAlpha != null || tverskyBeta != null) && !l.kind().usesTverskyWeights()) {
+                throw ignored(tverskyAlpha != null ? "tverskyAlpha" : "tverskyBeta", "applies to tversky and "
+                        + "focal-tversky only, not to " + l.kind().specName());
+            }
+            if ((exponent != null || surgerySpace != null) && !l.surgery()) {
+                throw ignored(exponent != null ? "exponent" : "surgerySpace", "applies with --surgery only");
+            }
+            if (regionWeight != null && !(l.ceWeight() > 0)) {
+                throw ignored("regionWeight", "applies with --ce-weight > 0 only");
+            }
+            if (includeBackground != null && !l.kind().isRegion()) {
+                throw ignored("includeBackground", "applies to region losses only, not to " + l.kind().specName());
+            }
+            return l;
+        }
+
+        private static org.gradsurgery.InvalidSettingException ignored(String setting, String problem) {
+            return new org.gradsurgery.InvalidSettingException(null, setting, problem);
         }
     }
 
     /** The U-Net; spatial dims, channels and classes come from the data. */
     static final class Model {
         @Option(names = "--levels", paramLabel = "L",
-                description = "U-Net resolution levels (default: " + UNetSpec.DEFAULT_LEVELS + ").")
+                description = "U-Net resolution levels, 1 to 30 (1 = no pooling; 2D inputs are padded and 3D patches "
+                        + "must be divisible by 2^(levels-1)) (default: " + UNetSpec.DEFAULT_LEVELS + ").")
         Integer levels;
 
         @Option(names = "--filters", paramLabel = "F",
-                description = "Filters at the first level, doubling per level (default: "
+                description = "Filters at the first level (1 or more), doubling per level (default: "
                         + UNetSpec.DEFAULT_BASE_FILTERS + ").")
         Integer filters;
 
         @Option(names = "--convs-per-level", paramLabel = "K",
-                description = "Convolution -> norm -> ReLU steps per block (default: "
+                description = "Convolution -> norm -> ReLU steps per block, 1 or more (default: "
                         + UNetSpec.DEFAULT_CONVS_PER_LEVEL + ").")
         Integer convsPerLevel;
 
@@ -151,16 +180,20 @@ final class Options {
         UNet.Upsampling upsampling;
 
         @Option(names = "--dropout", paramLabel = "P",
-                description = "Drop probability on inner convolutions (default: 0).")
+                description = "Drop probability on inner convolutions, in [0, 1) (default: 0).")
         Double dropout;
 
         @Option(names = "--lr", paramLabel = "RATE",
-                description = "Adam learning rate (default: " + UNetSpec.DEFAULT_LEARNING_RATE + ").")
+                description = "Adam learning rate, > 0 (default: " + UNetSpec.DEFAULT_LEARNING_RATE + ").")
         Double lr;
 
         /** The U-Net settings these flags give (the rest at the defaults; dims, channels, classes from the data). */
         UNetSpec spec() {
-            UNetSpec.Builder b = UNetSpec.builder();
+            return spec(UNetSpec.builder());
+        }
+
+        /** {@code b} with the settings of the flags given (the others as {@code b} holds them), built. */
+        UNetSpec spec(UNetSpec.Builder b) {
             if (levels != null) {
                 b.levels(levels);
             }
@@ -189,7 +222,8 @@ final class Options {
     /** Training budget and bookkeeping. */
     static final class Training {
         @Option(names = "--epochs", paramLabel = "N",
-                description = "Epochs (default: " + TrainingConfig.DEFAULT_EPOCHS + ").")
+                description = "Epochs, passes over the training cases, 1 or more (default: " + TrainingConfig.DEFAULT_EPOCHS
+                        + ").")
         Integer epochs;
 
         @Option(names = "--max-iterations", paramLabel = "N",
@@ -197,7 +231,8 @@ final class Options {
         Long maxIterations;
 
         @Option(names = "--batch-size", paramLabel = "N",
-                description = "Examples per batch (default: " + TrainingConfig.DEFAULT_BATCH_SIZE + ").")
+                description = "Examples per batch, 1 or more: slices or 2D images, or 3D patches (default: "
+                        + TrainingConfig.DEFAULT_BATCH_SIZE + ").")
         Integer batchSize;
 
         @Option(names = "--seed", paramLabel = "N",
@@ -214,12 +249,17 @@ final class Options {
         Integer checkpointEvery;
 
         @Option(names = "--early-stopping", paramLabel = "METRIC",
-                description = "Stop when the validation METRIC (loss, dice or ece) stops improving.")
+                description = "Stop when the validation METRIC (loss, dice or ece) has not improved for --patience "
+                        + "validated epochs (default: off; needs --validate-every >= 1).")
         String earlyStopping;
 
-        @Option(names = "--patience", defaultValue = "5", paramLabel = "N",
-                description = "Epochs without improvement before early stopping (default: ${DEFAULT-VALUE}).")
-        int patience;
+        /** Validated epochs without improvement before {@code --early-stopping} stops (the CLI's default). */
+        static final int DEFAULT_PATIENCE = 5;
+
+        @Option(names = "--patience", paramLabel = "N",
+                description = "With --early-stopping: validated epochs without improvement before it stops, 1 or more "
+                        + "(default: " + DEFAULT_PATIENCE + ").")
+        Integer patience;
 
         @Option(names = "--progress", paramLabel = "MODE",
                 description = "Progress display: ${COMPLETION-CANDIDATES} (default: AUTO).")
@@ -230,8 +270,17 @@ final class Options {
             return seed != null ? seed : TrainingConfig.DEFAULT_SEED;
         }
 
+        /** The training these flags describe (the rest at the defaults), writing into {@code runDir}. */
         TrainingConfig config(Path runDir) {
-            TrainingConfig.Builder b = TrainingConfig.builder().runDirectory(runDir).seed(seed());
+            return config(TrainingConfig.builder().runDirectory(runDir).seed(seed()).build());
+        }
+
+        /** {@code base} with the settings of the flags given (the others as {@code base} holds them). */
+        TrainingConfig config(TrainingConfig base) {
+            TrainingConfig.Builder b = base.toBuilder();
+            if (seed != null) {
+                b.seed(seed);
+            }
             if (epochs != null) {
                 b.epochs(epochs);
             }
@@ -251,7 +300,14 @@ final class Options {
                 b.progress(progress);
             }
             if (earlyStopping != null) {
-                b.earlyStopping(EarlyStopping.on(EarlyStopping.Metric.parse(earlyStopping), patience));
+                b.earlyStopping(EarlyStopping.on(EarlyStopping.Metric.parse(earlyStopping),
+                        patience != null ? patience : DEFAULT_PATIENCE));
+            } else if (patience != null) {
+                if (base.earlyStopping() == null) {
+                    throw new org.gradsurgery.InvalidSettingException(null, "patience",
+                            "applies with --early-stopping METRIC only");
+                }
+                b.earlyStopping(EarlyStopping.on(base.earlyStopping().metric(), patience));
             }
             return b.build();
         }

@@ -52,9 +52,8 @@ import picocli.CommandLine.Option;
  * grid, so the output aligns with the input.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along axis 3 "
-                + "or the run's --slice-axis, "
-                + "3D models by sliding window) gives "
+        description = {"Predict with a saved model: a NIfTI volume (.nii/.nii.gz; 2D models slice by slice along the "
+                + "run's --slice-axis, by default the file's third axis; 3D models by sliding window) gives "
                 + "probabilities.nii.gz [X,Y,Z,C] and labels.nii.gz; a PNG gives labels.png (grey = class index) and "
                 + "probability_class<c>.png (0..255). The input is normalised (and resampled to the training spacing, "
                 + "the output back onto the input's grid) as the model's run recorded in its config.json."})
@@ -69,15 +68,18 @@ final class PredictCommand implements Callable<Integer> {
             description = "Image to segment: .nii, .nii.gz or .png.")
     Path input;
 
-    @Option(names = {"--out", "-o"}, required = true, paramLabel = "DIR", description = "Output directory.")
+    @Option(names = {"--out", "-o"}, required = true, paramLabel = "DIR",
+            description = "Output folder (created): probabilities.nii.gz and labels.nii.gz, or labels.png and "
+                    + "probability_class<c>.png.")
     Path out;
 
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N",
-            description = "Slices per forward pass (default: ${DEFAULT-VALUE}).")
+            description = "2D models: slices per forward pass, 1 or more (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]",
-            description = "3D models: sliding-window size (default: the patch size in the model's config.json).")
+    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]", hideParamSyntax = true,
+            description = "3D models: sliding-window size in voxels, one edge or three, each a multiple of "
+                    + "2^(levels-1) (default: the patch size in the model's config.json).")
     int[] patchSize;
 
     @Mixin
@@ -102,8 +104,14 @@ final class PredictCommand implements Callable<Integer> {
         // a run's model is preprocessed and shaped as its spec says; a bare saved graph gets z-scoring and the
         // layout read from the graph itself
         ExperimentSpec run = Files.isRegularFile(config) ? ExperimentSpec.read(config) : null;
+        PrintStream printer = Console.stream(spec);
         if (run != null) {
             ExperimentRunner.checked(run, net, model);
+        } else {
+            // not an error (a graph saved by the library is a valid model), but never silent
+            printer.println("warning: " + model + " has no " + RunDirectory.CONFIG + " beside it: the input is "
+                    + "z-scored over the whole image, not resampled, and read as grey; the layout comes from the "
+                    + "network. A run folder's model.zip predicts with its run's recorded preprocessing.");
         }
         threeD = run != null ? run.model().spatialDims() == 3 : is3d(net);
         divisor = run != null ? run.model().sizeDivisor() : sizeDivisor(net);
@@ -116,7 +124,6 @@ final class PredictCommand implements Callable<Integer> {
         double[] target = plan != null ? plan.spacing() : null;
         int axis = plan != null && plan.sliceAxis() != null ? plan.sliceAxis() : DataPlan.DEFAULT_SLICE_AXIS;
         recordedPatch = plan != null ? plan.patchSize() : null;
-        PrintStream printer = Console.stream(spec);
         if (nifti) {
             NiftiImage img = Nifti.read(input);          // its header: the output keeps the input's grid and affine
             Sample stored = org.gradsurgery.data.Case.of(input.getFileName().toString(), input, null).loadStored();
@@ -253,7 +260,7 @@ final class PredictCommand implements Callable<Integer> {
         int[] axes = mirroring.axes(3);
         SlidingWindowInference swi = (axes != null ? sb.mirrorAxes(axes) : sb).build();
         INDArray probs = swi
-                .predict(net, s.image().reshape(1, 1, shape[0], shape[1], shape[2]))
+                .predict(net, s.image().reshape(1, s.channels(), shape[0], shape[1], shape[2]))
                 .get(NDArrayIndex.point(0));                                         // [C, X, Y, Z]
         return new Prediction(probs, String.format(Locale.ROOT, "3D sliding window %s, %d classes%s",
                 java.util.Arrays.toString(patch), probs.size(0), swi.passesPerWindow() > 1 ? ", mirrored: "
@@ -273,28 +280,37 @@ final class PredictCommand implements Callable<Integer> {
     }
 
     /**
-     * Probabilities {@code [n, C, H, W]} of 2D samples {@code [1, H, W]}, zero-padded (centred) to the divisor; with
-     * mirroring, the mean over each padded slice and its flips ({@link ExperimentData#mirroredWholeImages}).
+     * Probabilities {@code [n, K, H, W]} of 2D samples {@code [C, H, W]} (one channel or several, e.g. RGB), each
+     * padded in-plane to a multiple of the divisor by edge replication, centred, as training and {@code evaluate} pad
+     * them ({@link Preprocessing#padToMultiple}), and cropped back; with mirroring, the mean over each padded slice
+     * and its flips ({@link ExperimentData#mirroredWholeImages}).
      */
     static INDArray predict(ComputationGraph net, List<Sample> slices, int divisor, int batchSize,
                             Mirroring mirroring) {
-        int[] shape = slices.get(0).shape();
-        if (shape.length != 2 || slices.get(0).channels() != 1) {
-            throw new IllegalArgumentException("predict: expected one-channel 2D slices, got " + slices.get(0));
+        Sample first = slices.get(0);
+        int[] shape = first.shape();
+        if (shape.length != 2) {
+            throw new IllegalArgumentException("predict: expected 2D slices, got " + first);
         }
+        int c = first.channels();
         int h = shape[0];
         int w = shape[1];
         int hp = (h + divisor - 1) / divisor * divisor;
         int wp = (w + divisor - 1) / divisor * divisor;
-        int oh = (hp - h) / 2;
-        int ow = (wp - w) / 2;
+        int oh = -Math.floorDiv(h - hp, 2);                       // where padTo puts the original, centred
+        int ow = -Math.floorDiv(w - wp, 2);
+        Transform pad = Preprocessing.padToMultiple(divisor, Preprocessing.Padding.EDGE);
+        SplittableRandom rng = new SplittableRandom(0);
         INDArray result = null;
         for (int from = 0; from < slices.size(); from += batchSize) {
             int to = Math.min(slices.size(), from + batchSize);
-            INDArray batch = Nd4j.zeros(DataType.FLOAT, to - from, 1, hp, wp);
+            INDArray batch = Nd4j.create(DataType.FLOAT, to - from, c, hp, wp);
             for (int i = from; i < to; i++) {
-                batch.get(NDArrayIndex.point(i - from), NDArrayIndex.point(0), NDArrayIndex.interval(oh, oh + h),
-                        NDArrayIndex.interval(ow, ow + w)).assign(slices.get(i).image().reshape(h, w));
+                Sample s = slices.get(i);
+                if (s.channels() != c || !java.util.Arrays.equals(s.shape(), shape)) {
+                    throw new IllegalArgumentException("predict: slice " + s + " differs from " + first);
+                }
+                batch.get(NDArrayIndex.point(i - from)).assign(pad.apply(s, rng).image().reshape(c, hp, wp));
             }
             INDArray full = mirroring.active() ? ExperimentData.mirroredWholeImages(net, batch, mirroring.axes(2))
                     : net.outputSingle(false, batch);

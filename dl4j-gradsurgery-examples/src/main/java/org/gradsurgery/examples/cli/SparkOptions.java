@@ -31,11 +31,12 @@ final class SparkOptions {
 
     @Option(names = "--spark-workers", paramLabel = "N", defaultValue = "0",
             description = "Network copies trained in parallel, each on minibatches of --batch-size; their parameters "
-                    + "are averaged every round (default: Spark's default parallelism).")
+                    + "are averaged every round; 0 = Spark's default parallelism (default: 0).")
     int workers;
 
     @Option(names = "--spark-averaging-frequency", paramLabel = "N", defaultValue = "1",
-            description = "Minibatches each worker fits between two averagings (default: ${DEFAULT-VALUE}).")
+            description = "Minibatches each worker fits between two averagings, 1 or more (default: "
+                    + "${DEFAULT-VALUE}).")
     int averagingFrequency;
 
     @Option(names = "--spark-training-master", paramLabel = "KIND", defaultValue = "parameter_averaging",

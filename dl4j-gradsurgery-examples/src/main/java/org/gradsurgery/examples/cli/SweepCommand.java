@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
         description = {"Hyperparameter sweep (Arbiter random or grid search) over the loss, the surgery and U-Net "
-                + "options on the demo data.",
+                + "options, on the bundled demo data or the data plan the spec names (docs/SWEEPS.md).",
                 "Writes one run directory per candidate, sweep.md and sweep.csv (candidates ranked with all "
                         + "metrics) and best-config.json."})
 final class SweepCommand implements Callable<Integer> {
@@ -57,28 +57,32 @@ final class SweepCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--datasets", paramLabel = "DIR",
-            description = "The repository's datasets/ folder (default: found from the working directory, see "
-                    + "train --help).")
+            description = "For a spec on the demo data: the repository's datasets/ folder (default: found from the "
+                    + "working directory, see train --help).")
     Path datasets;
 
     /**
-     * The plan's validation examples as one data set (the sweep scores every candidate on it): they must share one
-     * shape (2D images or slices of one size, or 3D patches).
+     * The plan's validation examples (the training pipeline's: slices, whole images or fixed 3D patches), grouped by
+     * shape in their order of first appearance: each part is scored at its own size, so validation cases of different
+     * sizes are never padded to a common one (whose border would be scored). Examples are drawn one at a time, so
+     * no batch pads them either.
      */
-    static DataSet validationSet(ExperimentData prepared) {
-        List<DataSet> parts = new ArrayList<>();
-        MultiDataSetIterator it = prepared.trainingData().validation(8);
+    static List<DataSet> validationSet(ExperimentData prepared) {
+        Map<String, List<DataSet>> byShape = new LinkedHashMap<>();
+        MultiDataSetIterator it = prepared.trainingData().validation(1);
         while (it.hasNext()) {
             MultiDataSet m = it.next();
-            parts.add(new DataSet(m.getFeatures(0), m.getLabels(0)));
+            byShape.computeIfAbsent(Arrays.toString(m.getFeatures(0).shape()), k -> new ArrayList<>())
+                    .add(new DataSet(m.getFeatures(0), m.getLabels(0)));
         }
-        try {
-            return DataSet.merge(parts);
-        } catch (RuntimeException e) {
-            throw new InvalidInputException("sweep: the validation examples must share one shape to be scored "
-                    + "together (" + e.getMessage() + "); use images of one size, slices of one size or --dims 3 "
-                    + "patches");
+        if (byShape.isEmpty()) {
+            throw new InvalidInputException("sweep: the plan has no validation examples");
         }
+        List<DataSet> parts = new ArrayList<>();
+        for (List<DataSet> same : byShape.values()) {
+            parts.add(DataSet.merge(same));
+        }
+        return parts;
     }
 
     @Override
@@ -102,12 +106,17 @@ final class SweepCommand implements Callable<Integer> {
         // the training pipeline of gradsurgery train, so a retrain sees the same data; 2D examples padded for the
         // deepest candidate
         ExperimentData prepared = ExperimentData.prepare(plan, source, s.trainingSeed(), s.maxLevels(), null);
-        DataSet validation = validationSet(prepared);
-        long[] shape = validation.getFeatures().shape();
-        o.printf(Locale.ROOT, "data: %s; %d training cases, %d validation examples of %s, %d classes %s%n",
-                source.describe(), prepared.plan().split().training().size(), shape[0],
-                Arrays.toString(Arrays.copyOfRange(shape, 2, shape.length)), prepared.numClasses(),
-                prepared.classNames());
+        List<DataSet> validation = validationSet(prepared);
+        List<String> shapes = new ArrayList<>();
+        long examples = 0;
+        for (DataSet part : validation) {
+            long[] shape = part.getFeatures().shape();
+            examples += shape[0];
+            shapes.add(shape[0] + " of " + Arrays.toString(Arrays.copyOfRange(shape, 2, shape.length)));
+        }
+        o.printf(Locale.ROOT, "data: %s; %d training cases, %d validation examples (%s, each scored at its own "
+                        + "size), %d classes %s%n", source.describe(), prepared.plan().split().training().size(),
+                examples, String.join(", ", shapes), prepared.numClasses(), prepared.classNames());
         o.flush();
         SweepData data = new SweepData(prepared.trainingData(), validation, prepared.spacing());
         @SuppressWarnings("unchecked")

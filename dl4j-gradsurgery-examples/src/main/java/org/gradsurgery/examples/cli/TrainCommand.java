@@ -38,8 +38,9 @@ final class TrainCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--resume", paramLabel = "RUN_DIR",
-            description = "Continue the run in RUN_DIR from its last checkpoint (--epochs/--max-iterations may raise "
-                    + "the budget).")
+            description = "Continue the run in RUN_DIR from its last checkpoint with the settings recorded in its "
+                    + "config.json. --epochs, --max-iterations (the budget) and --progress may change; other flags "
+                    + "may be given only with the recorded value.")
     Path resume;
 
     @Mixin
@@ -62,7 +63,7 @@ final class TrainCommand implements Callable<Integer> {
                     + "resumed; docs/DISTRIBUTED.md)");
         }
         if (resume != null) {
-            refuseFixedSettingsOnResume();
+            checkSettingsOnResume();
             AtomicFiles.requireWritableDirectory(resume);
             try (RunLock lock = RunLock.acquire(resume, "gradsurgery train --resume")) {
                 return resume(printer);
@@ -109,24 +110,26 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * Flags that may be given with {@code --resume}: the budget (docs/TRAINING.md) and how progress is shown;
-     * everything else is the run's.
+     * The run's recorded spec with the settings flags given next to {@code --resume} applied, checked by
+     * {@link ResumeRules}: the same values are accepted, a changed setting other than the budget is an error naming
+     * the flag and both values.
      */
-    static final java.util.Set<String> CHANGEABLE_ON_RESUME = java.util.Set.of("--resume", "--epochs",
-            "--max-iterations", "--progress", "--verbose");
-
-    /**
-     * On {@code --resume} the run's recorded spec (seed, data order, network, loss, learning rate, batch size, data)
-     * continues unchanged; any other flag is an error naming it, instead of being silently ignored.
-     */
-    private void refuseFixedSettingsOnResume() {
-        for (CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
-            if (!CHANGEABLE_ON_RESUME.contains(o.longestName())) {
-                throw new CommandLine.ParameterException(spec.commandLine(), o.longestName() + " cannot change on "
-                        + "--resume: the run continues with the settings recorded in " + resume.resolve("config.json")
-                        + "; only --epochs, --max-iterations and --progress may be given");
-            }
+    private void checkSettingsOnResume() throws java.io.IOException {
+        if (out != null && !out.toAbsolutePath().normalize().equals(resume.toAbsolutePath().normalize())) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--out " + out + " and --resume " + resume
+                    + " name two folders: a resumed run writes into its own folder");
         }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        if (parsed.matchedOptions().stream().allMatch(o -> ResumeRules.CHANGEABLE.contains(o.longestName())
+                || ResumeRules.COMMAND.contains(o.longestName()))) {
+            return;                                   // nothing to compare (and config.json is read by the resume)
+        }
+        ExperimentSpec recorded = ExperimentSpec.read(resume);
+        // inputSize (3D: the patch) is derived from the data plan, not set by a flag
+        ExperimentSpec given = new ExperimentSpec(model.spec(recorded.model().toBuilder().inputSize((int[]) null)),
+                loss.spec(recorded.loss().toBuilder()), training.config(recorded.training()),
+                data.plan(recorded.data()), training.seed != null ? training.seed : recorded.seed());
+        ResumeRules.check(parsed, recorded, given, resume.resolve(org.gradsurgery.training.RunDirectory.CONFIG));
     }
 
     private int resume(PrintStream printer) throws java.io.IOException {
@@ -138,6 +141,9 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (training.maxIterations != null) {
                     b.maxIterations(training.maxIterations);
+                }
+                if (training.progress != null) {
+                    b.progress(training.progress);
                 }
                 return b.build();
             });

@@ -41,9 +41,9 @@ final class UserData {
                     + "(default: the images' own rank).")
     Integer dims;
 
-    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]",
-            description = "3D training patch (and sliding window), each divisible by 2^(levels-1) (default: "
-                    + DataPlan.DEFAULT_PATCH + ").")
+    @Option(names = "--patch-size", split = ",", paramLabel = "P[,P,P]", hideParamSyntax = true,
+            description = "3D: training patch (and sliding window) in voxels, one edge or three, each divisible by "
+                    + "2^(levels-1) (default: " + DataPlan.DEFAULT_PATCH + " = " + DataPlan.DEFAULT_PATCH + "^3).")
     int[] patchSize;
 
     @Option(names = "--slice-axis", paramLabel = "A",
@@ -52,7 +52,7 @@ final class UserData {
     Integer sliceAxis;
 
     @Option(names = "--patches-per-case", paramLabel = "N",
-            description = "3D: random patches per training case and epoch (default: "
+            description = "3D: random patches per training case and epoch, 1 or more (default: "
                     + DataPlan.DEFAULT_PATCHES_PER_CASE + ").")
     Integer patchesPerCase;
 
@@ -61,11 +61,13 @@ final class UserData {
     Path labelMap;
 
     @Option(names = "--classes", paramLabel = "K",
-            description = "Number of classes incl. background (default: from --label-map or dataset.json).")
+            description = "Number of classes incl. background, 2 or more (default: from --label-map or "
+                    + "dataset.json; needed otherwise).")
     Integer classes;
 
     @Option(names = "--val-fraction", paramLabel = "F",
-            description = "Fraction of cases held out for validation and evaluation, chosen by --seed (default: "
+            description = "Fraction of cases held out for validation and evaluation, in (0, 1), chosen by --seed "
+                    + "(default: "
                     + DataPlan.DEFAULT_VALIDATION_FRACTION + ").")
     Double valFraction;
 
@@ -81,7 +83,7 @@ final class UserData {
                     + "z-score; none = as stored (default: zscore; the demo data come z-scored).")
     String intensity;
 
-    @Option(names = "--spacing", split = ",", paramLabel = "SX,SY[,SZ]",
+    @Option(names = "--spacing", split = ",", paramLabel = "SX,SY[,SZ]", hideParamSyntax = true,
             description = "Resample every case to this voxel spacing in mm (image linear, label nearest) after "
                     + "normalising; 2 values with --dims 2 on volumes = in-plane, the slice axis keeps each case's "
                     + "own (default: each case's own grid).")
@@ -93,21 +95,58 @@ final class UserData {
                     + "left-right flips).")
     String augment;
 
-    /** The source the flags name (the demo data without one). */
-    DataPlan.Source source() {
+    /**
+     * The source the flags name: their own data, else the demo data ({@code --datasets}, {@code --downsample}), else
+     * {@code base} (null: the demo data at its defaults).
+     */
+    DataPlan.Source source(DataPlan.Source base) {
         DataPlan.Source own = files.source(command);
         if (own != null && (downsample != null || datasets != null)) {
             throw usage((downsample != null ? "--downsample" : "--datasets") + " applies to the demo data, not to "
                     + "--msd, --images or --manifest");
         }
-        return own != null ? own : new DataPlan.Colin27(DemoData.locate(datasets, "--datasets").toString(),
-                downsample != null ? downsample : 1);
+        if (own != null) {
+            return own;
+        }
+        if (base != null && downsample == null && datasets == null) {
+            return base;
+        }
+        DataPlan.Colin27 demo = base instanceof DataPlan.Colin27 c ? c : null;
+        return new DataPlan.Colin27(datasets == null && demo != null ? demo.datasets()
+                : DemoData.locate(datasets, "--datasets").toString(),
+                downsample != null ? downsample : demo != null ? demo.downsample() : 1);
     }
 
-    /** The plan these flags describe. */
+    /** The plan these flags describe (every setting not given left to the data or the defaults). */
     DataPlan plan() throws IOException {
-        DataPlan.Builder b = DataPlan.builder(source()).dims(dims).patchSize(patchSize).patchesPerCase(patchesPerCase)
-                .sliceAxis(sliceAxis).spacing(targetSpacing).numClasses(classes);
+        return plan(null);
+    }
+
+    /**
+     * {@code base} (a run's recorded plan) with the settings of the flags given, the others as {@code base} holds
+     * them; with a null {@code base}, {@link #plan()}.
+     */
+    DataPlan plan(DataPlan base) throws IOException {
+        DataPlan.Builder b = base == null ? DataPlan.builder(source(null))
+                : base.toBuilder().source(source(base.source()));
+        if (dims != null) {
+            b.dims(dims);
+        }
+        if (patchSize != null) {
+            b.patchSize(patchSize);
+        }
+        if (patchesPerCase != null) {
+            b.patchesPerCase(patchesPerCase);
+        }
+        if (sliceAxis != null) {
+            b.sliceAxis(sliceAxis);
+        }
+        if (targetSpacing != null) {
+            b.spacing(targetSpacing);
+        }
+        if (classes != null) {
+            b.numClasses(classes);
+        }
         if (intensity != null) {
             b.intensity(DataPlan.Intensity.parse(intensity));
         }

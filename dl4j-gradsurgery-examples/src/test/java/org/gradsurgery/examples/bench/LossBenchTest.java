@@ -58,7 +58,7 @@ class LossBenchTest {
         r = run("bench", "loss", "--shapes", "2x1x8x8");
         assertTrue(r.err().contains("softmax needs at least 2 classes"), r.err());
         r = run("bench", "loss", "--repetitions", "0");
-        assertEquals("gradsurgery: error: --repetitions: must be >= 1, got 0", r.err().strip());
+        assertEquals("gradsurgery: error: --repetitions 0 is out of range: it must be an integer >= 1", r.err().strip());
         r = run("bench", "loss", "--activation", "relu");
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertTrue(r.err().contains("--activation"), r.err());

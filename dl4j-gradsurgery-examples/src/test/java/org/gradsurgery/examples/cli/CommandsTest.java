@@ -186,17 +186,26 @@ class CommandsTest {
     void userErrorsAreOneLineForEverySubcommand() {
         assertOneLineError(run("train", "--loss", "dcie"),
                 "--loss: unknown loss 'dcie' (known: dice, jaccard, tversky, focal-tversky, generalized-dice, mcxent)");
-        assertOneLineError(run("train", "--batch-size", "0"), "--batch-size must be >= 1, got 0");
+        assertOneLineError(run("train", "--batch-size", "0"), "--batch-size 0 is out of range: it must be an integer >= 1");
         assertOneLineError(run("train", "--epochs", "many"), "'--epochs'");
         assertOneLineError(run("train", "--surgery", "--exponent", "-1"), "--exponent");
         assertOneLineError(run("train", "--early-stopping", "accuracy"), "unknown early-stopping metric 'accuracy'");
+        // a loss flag the chosen loss would ignore is named, not dropped (LossSpec resets such settings)
+        assertOneLineError(run("train", "--exponent", "2"), "--exponent applies with --surgery only");
+        assertOneLineError(run("train", "--surgery-space", "probabilities"), "--surgery-space applies with --surgery");
+        assertOneLineError(run("train", "--loss", "dice", "--tversky-alpha", "0.3"),
+                "--tversky-alpha applies to tversky and focal-tversky only, not to dice");
+        assertOneLineError(run("train", "--region-weight", "2"), "--region-weight applies with --ce-weight > 0 only");
+        assertOneLineError(run("train", "--loss", "mcxent", "--include-background", "false"),
+                "--include-background applies to region losses only, not to mcxent");
+        assertOneLineError(run("train", "--patience", "3"), "--patience applies with --early-stopping METRIC only");
         assertOneLineError(run("train", "--resume", tmp.resolve("nothing").toString()), "no such file");
-        assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample must be 1");
+        assertOneLineError(run("train", "--downsample", "3", "--epochs", "1"), "--downsample 3 is out of range: it must be an integer from 1 to 2");
         assertOneLineError(run("compare", "--losses", "dice,dcie+surgery"), "--losses: unknown loss 'dcie'");
         assertOneLineError(run("compare", "--losses", "dice,dice+magic"), "NAME+surgery");
         assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip"), "no such file: /nowhere/model.zip");
         assertOneLineError(run("evaluate"), "Missing required option: '--model=FILE'");
-        assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip", "--bins", "0"), "--bins must be >= 1");
+        assertOneLineError(run("evaluate", "--model", "/nowhere/model.zip", "--bins", "0"), "--bins 0 is out of range: it must be an integer >= 1");
         assertOneLineError(run("predict", "--model", "m.zip", "--input", "scan.txt", "--out", "o"),
                 "must be a .nii, .nii.gz or .png file");
         assertOneLineError(run("predict", "--model", "m.zip", "--input", "/nowhere/scan.nii.gz", "--out", "o"),

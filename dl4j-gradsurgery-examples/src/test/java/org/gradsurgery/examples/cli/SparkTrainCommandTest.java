@@ -40,7 +40,7 @@ class SparkTrainCommandTest {
         assertOneLineError(CliRun.of("train", "--spark-workers", "2", "--out", tmp.resolve("b").toString()),
                 "--spark-workers needs --spark-master");
         assertOneLineError(CliRun.of("train", "--spark-master", "local[2]", "--spark-workers", "-1", "--out",
-                tmp.resolve("c").toString()), "--spark-workers must be >= 0");
+                tmp.resolve("c").toString()), "--spark-workers -1 is out of range: it must be an integer >= 0");
         assertFalse(Files.exists(tmp.resolve("a").resolve(RunDirectory.MODEL)));
     }
 

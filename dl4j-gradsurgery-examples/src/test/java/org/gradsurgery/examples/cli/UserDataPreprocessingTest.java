@@ -203,8 +203,10 @@ class UserDataPreprocessingTest {
                 msd.toString(), "--augment", "rotate");
         assertError("--spacing needs 3 values for 3D volumes, got 2", "train", "--msd", msd.toString(), "--dims", "3",
                 "--patch-size", "8", "--spacing", "1,1");
+        assertError("--spacing 0,1,1 is out of range: it must be a finite number of mm > 0 (each value)", "train",
+                "--msd", msd.toString(), "--spacing", "0,1,1");
         assertError("--spacing needs 2 or 3 positive numbers of mm", "train", "--msd", msd.toString(),
-                "--spacing", "0,1,1");
+                "--spacing", "1,1,1,1");
         assertError("--downsample applies to the demo data", "train", "--msd", msd.toString(), "--downsample", "2");
         Path images = Files.createDirectories(tmp.resolve("empty/images"));
         Path labels = Files.createDirectories(tmp.resolve("empty/labels"));

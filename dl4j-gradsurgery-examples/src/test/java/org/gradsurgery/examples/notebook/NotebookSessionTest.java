@@ -62,14 +62,24 @@ class NotebookSessionTest {
     @Test
     void interruptStopsAnEndlessLoopAndTheSessionLivesOn() throws Exception {
         text("long spins = 0;");
+        // the loop marks its first spin, so the interrupt cannot come while the cell is still being compiled
+        // (a fixed sleep did under load, and the interrupt then found nothing to stop)
+        Path started = Files.createTempDirectory("nbtest").resolve("started");
+        String mark = started.toString().replace("\\", "\\\\");
         CompletableFuture<String> cell = CompletableFuture.supplyAsync(() -> {
             try {
-                return text("while (true) { spins++; }");
+                return text("while (true) { if (spins++ == 0) java.nio.file.Files.createFile("
+                        + "java.nio.file.Path.of(\"" + mark + "\")); }");
             } catch (NotebookSession.CellFailure f) {
                 return f.ename();
             }
         });
-        Thread.sleep(500);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.exists(started) && !cell.isDone() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(Files.exists(started), "the cell did not start its loop: " + (cell.isDone()
+                ? cell.get() : "still compiling after 60 s"));
         session.interrupt();
         assertEquals("Interrupted", cell.get(30, TimeUnit.SECONDS));
         assertEquals("true", text("spins > 0"));

@@ -24,7 +24,8 @@ import picocli.CommandLine.Parameters;
  * {@code gradsurgery kernel install|uninstall|run}: this build as a Jupyter kernel for Java ({@link JavaKernel},
  * {@link KernelSpec}).
  */
-@Command(name = "kernel", description = "The Jupyter kernel for Java notebooks on this build.",
+@Command(name = "kernel", mixinStandardHelpOptions = true,
+        description = "The Jupyter kernel for Java notebooks on this build.",
         subcommands = {KernelCommand.Install.class, KernelCommand.Uninstall.class, KernelCommand.Run.class})
 public final class KernelCommand implements Runnable {
     private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9._-]+");
