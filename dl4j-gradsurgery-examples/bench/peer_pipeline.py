@@ -5,17 +5,17 @@ stage by stage, as PipelineBench.java times it.
 usage: peer_pipeline.py PLAN.json   (written by PipelineBench: task folder, train/validation ids, recipe, seed)
 
 - load: nib.load(image).get_fdata(float32) and the label map as integers, for every case of imagesTr/ (not hidden),
-  as StudyData.load reads every case of the task;
+  as ExperimentData.prepare reads every case of the task;
 - preprocess: z-score over all voxels (the spec's dataset has no crop or resampling), then pad each case at the high
   end of every axis to the common size (the largest extent rounded up to a multiple of 2^(levels-1)) with the case's
   minimum, label 0;
-- augment ("nnunet-lite", Study.augmentation): each axis flipped with p 0.5; with p 0.15 x' = a x, a ~ U[0.75, 1.25];
+- augment ("nnunet-lite", ExperimentData.augmentation): each axis flipped with p 0.5; with p 0.15 x' = a x, a ~ U[0.75, 1.25];
   with p 0.3 gamma g ~ U[0.7, 1.5] on the image's [min, max] range ("flips": flips only; "none": nothing);
 - batch: stack `batch` augmented cases of a seeded shuffle and one-hot the labels;
 - step: peer_unet.UNet (levels, base filters, instance norm, transposed-conv up: the study's UNet) forward, softmax
   soft Dice, backward, Adam with lr_t = lr (1 - t/T)^power over T = batches per epoch x epochs;
-- inference: peer_infer.sliding_window_inference on each validation case padded as above (window = the padded
-  size, the plan's overlap, Gaussian weights), as the study scores a case.
+- inference: peer_infer.sliding_window_inference on each validation case padded as above (one window of the padded
+  size, Gaussian weights); the study scores a case by one forward pass on it padded so.
 The loss is soft Dice whatever the Java arm: the peer times the same work, not the same gradient.
 Prints progress on stderr and one JSON object on the last stdout line.
 """
@@ -178,7 +178,7 @@ def main():
             img, _ = padded[cid]
             x = torch.from_numpy(img[None])
             t0 = time.perf_counter()
-            sliding_window_inference(x, target, net, plan["overlap"], 4, weights)
+            sliding_window_inference(x, target, net, 0.5, 4, weights)  # one window: the overlap changes nothing
             stages["inference"] += time.perf_counter() - t0
     print(json.dumps({"torch": torch.__version__, "nibabel": nib.__version__, "threads": torch.get_num_threads(),
                       "loss": "soft Dice", "batches": done, "epoch_s": epoch_s, "wait_s": wait, "stages": stages,

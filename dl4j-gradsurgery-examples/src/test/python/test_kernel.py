@@ -20,6 +20,8 @@ import jupyter_kernel_test
 KERNEL = os.environ.get("GRADSURGERY_KERNEL", "java")
 # a cold JVM, JShell and the first compile take a few seconds on a loaded machine
 jupyter_kernel_test.TIMEOUT = 120
+# how long execute_helper waits for each iopub message once the reply has come (the suite waits 0.1 s)
+IOPUB_TIMEOUT = 30
 
 
 class KernelConformanceTests(jupyter_kernel_test.KernelTests):
@@ -51,6 +53,34 @@ class KernelConformanceTests(jupyter_kernel_test.KernelTests):
     code_history_pattern = "6 *"
     supported_history_operations = ("tail", "range", "search")
     code_inspect_sample = "Math.max"
+
+    def execute_helper(self, code, timeout=jupyter_kernel_test.TIMEOUT, silent=False, store_history=True,
+                       stop_on_error=True):
+        """The suite's execute_helper with one change: after the execute_reply it waits up to IOPUB_TIMEOUT for each
+        output message and the final idle status instead of 0.1 s. The kernel publishes them on another socket than
+        the reply, and on a CI machine at load 20 the idle status came more than 0.1 s after the reply (the test
+        then failed with Empty although the kernel was right). The message checks are the suite's."""
+        from jupyter_client.utils import run_sync
+        from jupyter_kernel_test.msgspec_v5 import validate_message
+        msg_id = self.kc.execute(code=code, silent=silent, store_history=store_history,
+                                 stop_on_error=stop_on_error)
+        reply = self.get_non_kernel_info_reply(timeout=timeout)
+        validate_message(reply, "execute_reply", msg_id)
+        busy_msg = run_sync(self.kc.iopub_channel.get_msg)(timeout=IOPUB_TIMEOUT)
+        validate_message(busy_msg, "status", msg_id)
+        self.assertEqual(busy_msg["content"]["execution_state"], "busy")
+        output_msgs = []
+        while True:
+            msg = run_sync(self.kc.iopub_channel.get_msg)(timeout=IOPUB_TIMEOUT)
+            validate_message(msg, msg["msg_type"], msg_id)
+            if msg["msg_type"] == "status":
+                self.assertEqual(msg["content"]["execution_state"], "idle")
+                break
+            elif msg["msg_type"] == "execute_input":
+                self.assertEqual(msg["content"]["code"], code)
+                continue
+            output_msgs.append(msg)
+        return reply, output_msgs
 
     def test_kernel_info_has_status(self):
         self.flush_channels()

@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.data.nifti.Nifti;
 import org.gradsurgery.data.nifti.NiftiImage;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -146,18 +147,18 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
                 shape[d] = Math.toIntExact(dims[d]);
             }
             if (spatial < 2) {
-                throw new IllegalArgumentException(p + ": a 1D NIfTI image (shape " + Arrays.toString(dims)
+                throw new InvalidInputException(p + ": a 1D NIfTI image (shape " + Arrays.toString(dims)
                         + ") is not an image");
             }
             // Axes past the spatial ones are channels: dims[3..] (MSD modalities) and the RGB axis.
             int n = Grid.product(shape);
             long total = arr.length();
             if (total % n != 0) {
-                throw new IllegalStateException(p + ": " + total + " values do not tile the grid " + Arrays.toString(shape));
+                throw new InvalidInputException(p + ": " + total + " values do not tile the grid " + Arrays.toString(shape));
             }
             int channels = Math.toIntExact(total / n);
             if (asLabels && channels != 1) {
-                throw new IllegalArgumentException(p + ": a label map must have one value per voxel, got shape "
+                throw new InvalidInputException(p + ": a label map must have one value per voxel, got shape "
                         + Arrays.toString(arr.shape()));
             }
             double[] sp = Arrays.copyOf(img.spacing(), spatial);
@@ -206,7 +207,7 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
 
         void checkSameGrid(Loaded o) {
             if (!Arrays.equals(shape, o.shape)) {
-                throw new IllegalArgumentException("grid mismatch: " + path + " has spatial shape "
+                throw new InvalidInputException("grid mismatch: " + path + " has spatial shape "
                         + Arrays.toString(shape) + " but " + o.path + " has " + Arrays.toString(o.shape));
             }
             if (png != o.png) {
@@ -215,7 +216,7 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
             for (int i = 0; i < 3; i++) {
                 for (int j = 0; j < 4; j++) {
                     if (Math.abs(affine[i][j] - o.affine[i][j]) > AFFINE_TOLERANCE) {
-                        throw new IllegalArgumentException("grid mismatch: " + path + " and " + o.path
+                        throw new InvalidInputException("grid mismatch: " + path + " and " + o.path
                                 + " have different affines (entry [" + i + "][" + j + "]: " + affine[i][j] + " vs "
                                 + o.affine[i][j] + ")\n  " + Arrays.deepToString(affine) + "\n  "
                                 + Arrays.deepToString(o.affine));

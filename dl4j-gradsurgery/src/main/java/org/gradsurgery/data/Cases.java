@@ -14,6 +14,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.gradsurgery.InvalidInputException;
 
 /**
  * Case lists from the common on-disk layouts. The Medical Segmentation Decathlon layout is {@link MsdDataset}.
@@ -45,7 +46,7 @@ public final class Cases {
 
     static List<Path> listImages(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("not a directory: " + dir);
+            throw new InvalidInputException("not a directory: " + dir);
         }
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(Cases::isImageFile).sorted().collect(Collectors.toList());
@@ -62,7 +63,7 @@ public final class Cases {
         for (Path p : listImages(labelsDir)) {
             Path prev = labels.put(Png.name(p), p);
             if (prev != null) {
-                throw new IllegalArgumentException("two label files for case " + Png.name(p) + ": " + prev + " and " + p);
+                throw new InvalidInputException("two label files for case " + Png.name(p) + ": " + prev + " and " + p);
             }
         }
         Map<String, TreeMap<String, Path>> images = new TreeMap<>();
@@ -82,7 +83,7 @@ public final class Cases {
             }
             Path prev = images.computeIfAbsent(id, k -> new TreeMap<>()).put(channel, p);
             if (prev != null) {
-                throw new IllegalArgumentException("two image files for case " + id + ": " + prev + " and " + p);
+                throw new InvalidInputException("two image files for case " + id + ": " + prev + " and " + p);
             }
         }
         List<String> orphanLabels = new ArrayList<>();
@@ -92,12 +93,12 @@ public final class Cases {
             }
         }
         if (!unmatched.isEmpty() || !orphanLabels.isEmpty()) {
-            throw new IllegalArgumentException("cannot pair " + imagesDir + " with " + labelsDir + ": "
+            throw new InvalidInputException("cannot pair " + imagesDir + " with " + labelsDir + ": "
                     + (unmatched.isEmpty() ? "" : "images without a label " + head(unmatched) + " ")
                     + (orphanLabels.isEmpty() ? "" : "labels without an image " + head(orphanLabels)));
         }
         if (images.isEmpty()) {
-            throw new IllegalArgumentException("no NIfTI or PNG images in " + imagesDir);
+            throw new InvalidInputException("no NIfTI or PNG images in " + imagesDir);
         }
         List<Case> out = new ArrayList<>();
         for (Map.Entry<String, TreeMap<String, Path>> e : images.entrySet()) {
@@ -142,13 +143,13 @@ public final class Cases {
                     }
                 }
                 if (imageCols.isEmpty()) {
-                    throw new IllegalArgumentException(manifest + " line " + (i + 1) + ": the header " + fields
+                    throw new InvalidInputException(manifest + " line " + (i + 1) + ": the header " + fields
                             + " has no 'image' column (expected e.g. 'image,label')");
                 }
                 continue;
             }
             if (fields.size() != header.size()) {
-                throw new IllegalArgumentException(manifest + " line " + (i + 1) + ": " + fields.size()
+                throw new InvalidInputException(manifest + " line " + (i + 1) + ": " + fields.size()
                         + " fields, the header has " + header.size());
             }
             List<Path> imgs = new ArrayList<>();
@@ -161,18 +162,18 @@ public final class Cases {
             out.add(new Case(id, imgs, label, mask));
         }
         if (out.isEmpty()) {
-            throw new IllegalArgumentException(manifest + ": no cases (a header row and one row per case expected)");
+            throw new InvalidInputException(manifest + ": no cases (a header row and one row per case expected)");
         }
         return out;
     }
 
     private static Path resolve(Path base, String field, Path manifest, int line) {
         if (field.isEmpty()) {
-            throw new IllegalArgumentException(manifest + " line " + line + ": empty path");
+            throw new InvalidInputException(manifest + " line " + line + ": empty path");
         }
         Path p = base.resolve(field).normalize();
         if (!Files.isRegularFile(p)) {
-            throw new IllegalArgumentException(manifest + " line " + line + ": file not found: " + p);
+            throw new InvalidInputException(manifest + " line " + line + ": file not found: " + p);
         }
         return p;
     }
@@ -202,7 +203,7 @@ public final class Cases {
             }
         }
         if (quoted) {
-            throw new IllegalArgumentException(file + " line " + lineNo + ": unterminated quote");
+            throw new InvalidInputException(file + " line " + lineNo + ": unterminated quote");
         }
         out.add(cur.toString().strip());
         return out;

@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.data.nifti.Nifti;
 import org.gradsurgery.data.nifti.NiftiImage;
 import org.nd4j.shade.jackson.databind.JsonNode;
@@ -77,16 +78,16 @@ public final class MsdDataset {
         List<String> problems = new ArrayList<>();
         Path jsonFile = dir.resolve("dataset.json");
         if (!Files.isRegularFile(jsonFile)) {
-            throw new IllegalArgumentException("not an MSD task folder: " + dir + " has no dataset.json");
+            throw new InvalidInputException("not an MSD task folder: " + dir + " has no dataset.json");
         }
         JsonNode json;
         try {
             json = new ObjectMapper().readTree(jsonFile.toFile());
         } catch (IOException e) {
-            throw new IllegalArgumentException(jsonFile + " is not valid JSON: " + e.getMessage(), e);
+            throw new InvalidInputException(jsonFile + " is not valid JSON: " + e.getMessage(), e);
         }
         if (json == null || !json.isObject()) {
-            throw new IllegalArgumentException(jsonFile + ": expected a JSON object");
+            throw new InvalidInputException(jsonFile + ": expected a JSON object");
         }
         List<String> modalities = indexed(json, "modality", jsonFile, problems);
         List<String> labels = indexed(json, "labels", jsonFile, problems);
@@ -131,7 +132,7 @@ public final class MsdDataset {
             }
         }
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("MSD layout check failed for " + dir + ":\n  - "
+            throw new InvalidInputException("MSD layout check failed for " + dir + ":\n  - "
                     + String.join("\n  - ", problems));
         }
         List<String> unreferenced = new ArrayList<>();
@@ -254,7 +255,7 @@ public final class MsdDataset {
         Case c = training.get(0);
         Sample s = c.load();
         if (s.channels() != modalities.size()) {
-            throw new IllegalArgumentException(c.images().get(0) + " has " + s.channels() + " channel(s) but "
+            throw new InvalidInputException(c.images().get(0) + " has " + s.channels() + " channel(s) but "
                     + root.resolve("dataset.json") + " lists " + modalities.size() + " modalities " + modalities);
         }
         int max = 0;
@@ -264,7 +265,7 @@ public final class MsdDataset {
             min = Math.min(min, v);
         }
         if (min < 0 || max >= labelNames.size()) {
-            throw new IllegalArgumentException(c.label() + " holds label values " + min + ".." + max + " but "
+            throw new InvalidInputException(c.label() + " holds label values " + min + ".." + max + " but "
                     + root.resolve("dataset.json") + " names " + labelNames.size() + " labels " + labelNames);
         }
         NiftiImage header = Case.isPng(c.images().get(0)) ? null : Nifti.read(c.images().get(0));
@@ -302,7 +303,7 @@ public final class MsdDataset {
      */
     public static Path extract(Path archive, Path destDir) throws IOException {
         if (!Files.isRegularFile(archive)) {
-            throw new IllegalArgumentException("archive not found: " + archive);
+            throw new InvalidInputException("archive not found: " + archive);
         }
         Files.createDirectories(destDir);
         Path dest = destDir.toAbsolutePath().normalize();
@@ -321,7 +322,7 @@ public final class MsdDataset {
                         if (target.equals(tmp)) {
                             continue; // "./"
                         }
-                        throw new IllegalArgumentException(archive + ": entry '" + name + "' would extract outside "
+                        throw new InvalidInputException(archive + ": entry '" + name + "' would extract outside "
                                 + dest);
                     }
                     Path rel = tmp.relativize(target);
@@ -334,7 +335,7 @@ public final class MsdDataset {
                         Files.createDirectories(target.getParent());
                         Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
                     } else {
-                        throw new IllegalArgumentException(archive + ": entry '" + name + "' is a link or special "
+                        throw new InvalidInputException(archive + ": entry '" + name + "' is a link or special "
                                 + "file; MSD archives hold only folders and files");
                     }
                     tops.add(rel.getName(0).toString());
@@ -343,13 +344,13 @@ public final class MsdDataset {
                 throw new IOException(archive + ": not a readable tar archive (" + e.getMessage() + ")", e);
             }
             if (tops.size() != 1) {
-                throw new IllegalArgumentException(archive + ": expected one top-level task folder, found "
+                throw new InvalidInputException(archive + ": expected one top-level task folder, found "
                         + new java.util.TreeSet<>(tops));
             }
             String top = tops.iterator().next();
             Path finalDir = dest.resolve(top);
             if (Files.exists(finalDir)) {
-                throw new IllegalArgumentException(finalDir + " already exists; remove it or point at it directly");
+                throw new InvalidInputException(finalDir + " already exists; remove it or point at it directly");
             }
             Files.move(tmp.resolve(top), finalDir, StandardCopyOption.ATOMIC_MOVE);
             return finalDir;

@@ -13,6 +13,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.stream.ImageInputStream;
+import org.gradsurgery.InvalidInputException;
 import org.w3c.dom.NamedNodeMap;
 import org.w3c.dom.Node;
 
@@ -54,11 +55,11 @@ public final class Png {
 
     private static Decoded decode(Path file, boolean pixels) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IOException("PNG file not found: " + file);
+            throw new InvalidInputException("PNG file not found: " + file);
         }
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) {
-                throw new IOException("cannot open " + file);
+                throw new InvalidInputException("cannot open " + file);
             }
             Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName("png");
             ImageReader reader = readers.next();
@@ -68,11 +69,11 @@ public final class Png {
                 try {
                     meta = reader.getImageMetadata(0);
                 } catch (IOException | RuntimeException e) {
-                    throw new IOException(file + " is not a readable PNG: " + e.getMessage(), e);
+                    throw new InvalidInputException(file + " is not a readable PNG: " + e.getMessage(), e);
                 }
                 Node ihdr = find(meta.getAsTree("javax_imageio_png_1.0"), "IHDR");
                 if (ihdr == null) {
-                    throw new IOException(file + ": PNG without IHDR");
+                    throw new InvalidInputException(file + ": PNG without IHDR");
                 }
                 NamedNodeMap at = ihdr.getAttributes();
                 String colour = at.getNamedItem("colorType").getNodeValue();
@@ -85,7 +86,7 @@ public final class Png {
                     case "RGB" -> Kind.RGB;
                     case "RGBAlpha" -> Kind.RGB_ALPHA;
                     case "Palette" -> Kind.PALETTE;
-                    default -> throw new IOException(file + ": unknown PNG colour type " + colour);
+                    default -> throw new InvalidInputException(file + ": unknown PNG colour type " + colour);
                 };
                 Info info = new Info(kind, depth, width, height);
                 if (!pixels) {
@@ -95,7 +96,7 @@ public final class Png {
                 try {
                     img = reader.read(0);
                 } catch (IOException | RuntimeException e) {
-                    throw new IOException(file + ": PNG pixel data unreadable: " + e.getMessage(), e);
+                    throw new InvalidInputException(file + ": PNG pixel data unreadable: " + e.getMessage(), e);
                 }
                 return new Decoded(info, img);
             } finally {
@@ -193,7 +194,7 @@ public final class Png {
         Decoded d = decode(file, true);
         Kind k = d.info().kind();
         if (k != Kind.PALETTE && k != Kind.GREY && k != Kind.GREY_ALPHA) {
-            throw new IllegalArgumentException(file + " is a " + k + " PNG: its colours need a ColourMap to become "
+            throw new InvalidInputException(file + " is a " + k + " PNG: its colours need a ColourMap to become "
                     + "class ids (Png.readLabels(path, colourMap))");
         }
         Raster r = d.image().getRaster();
@@ -218,7 +219,7 @@ public final class Png {
         IndexColorModel cm = null;
         if (k == Kind.RGB || k == Kind.RGB_ALPHA) {
             if (d.info().bitDepth() != 8) {
-                throw new IllegalArgumentException(file + ": colour masks must be 8-bit RGB, got " + d.info().bitDepth()
+                throw new InvalidInputException(file + ": colour masks must be 8-bit RGB, got " + d.info().bitDepth()
                         + "-bit");
             }
             b1 = r.getSamples(r.getMinX(), r.getMinY(), w, h, 1, (int[]) null);
@@ -242,7 +243,7 @@ public final class Png {
                 colour = "grey " + b0[i];
             }
             if (c.isEmpty()) {
-                throw new IllegalArgumentException(file + ": pixel (row " + i / w + ", column " + i % w + ") has colour "
+                throw new InvalidInputException(file + ": pixel (row " + i / w + ", column " + i % w + ") has colour "
                         + colour + ", which is not in the colour map");
             }
             out[i] = c.getAsInt();

@@ -15,6 +15,7 @@ import org.gradsurgery.calibration.TemperatureScaling;
 import org.gradsurgery.calibration.TemperatureScalingResult;
 import org.gradsurgery.data.Case;
 import org.gradsurgery.data.LabelMap;
+import org.gradsurgery.data.CaseWindows;
 import org.gradsurgery.data.Preprocessing;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.Transform;
@@ -79,6 +80,7 @@ public final class CaseEvaluator {
     private final Mode mode;
     private final int sliceAxis;
     private final int multiple;
+    private final int[] padHighEnd;
     private final int sliceBatch;
     private final SlidingWindowInference slidingWindow;
     private final Inference inference;
@@ -96,6 +98,7 @@ public final class CaseEvaluator {
         this.mode = b.mode;
         this.sliceAxis = b.sliceAxis;
         this.multiple = b.multiple;
+        this.padHighEnd = b.padHighEnd;
         this.sliceBatch = b.sliceBatch;
         this.slidingWindow = b.slidingWindow;
         this.inference = b.inference;
@@ -307,10 +310,10 @@ public final class CaseEvaluator {
 
     private INDArray whole(ComputationGraph net, Sample s) {
         int[] shape = s.shape();
-        Sample padded = Preprocessing.padToMultiple(multiple, Preprocessing.Padding.EDGE).apply(s,
-                new SplittableRandom(0));
+        Sample padded = padHighEnd != null ? CaseWindows.padHighEnd(s, padHighEnd, multiple, -1)
+                : Preprocessing.padToMultiple(multiple, Preprocessing.Padding.EDGE).apply(s, new SplittableRandom(0));
         INDArray z = inference.logits(net, input(padded));
-        int[] st = start(shape, padded.shape());
+        int[] st = padHighEnd != null ? new int[shape.length] : start(shape, padded.shape());
         INDArrayIndex[] idx = new INDArrayIndex[shape.length + 2];
         idx[0] = NDArrayIndex.all();
         idx[1] = NDArrayIndex.all();
@@ -323,10 +326,11 @@ public final class CaseEvaluator {
     private INDArray slices(ComputationGraph net, Sample s) {
         int[] shape = s.shape();
         int[] plane = Preprocessing.inPlaneAxes(sliceAxis);
-        Sample padded = Preprocessing.padToMultiple(multiple, Preprocessing.Padding.EDGE, plane).apply(s,
+        Sample padded = padHighEnd != null ? CaseWindows.padHighEnd(s, padHighEnd, multiple, sliceAxis)
+                : Preprocessing.padToMultiple(multiple, Preprocessing.Padding.EDGE, plane).apply(s,
                 new SplittableRandom(0));
         int[] pshape = padded.shape();
-        int[] st = start(shape, pshape);
+        int[] st = padHighEnd != null ? new int[shape.length] : start(shape, pshape);
         // [C, s0, s1, s2] -> [slice, C, a, b]
         INDArray vol = padded.image().permute(sliceAxis + 1, 0, plane[0] + 1, plane[1] + 1);
         INDArray out = Nd4j.create(DataType.FLOAT, 1, numClasses, shape[0], shape[1], shape[2]);
@@ -365,6 +369,7 @@ public final class CaseEvaluator {
         private Mode mode;
         private int sliceAxis = 2;
         private int multiple = 1;
+        private int[] padHighEnd;
         private int sliceBatch = 16;
         private SlidingWindowInference slidingWindow;
         private Inference inference = Inference.graph();
@@ -436,6 +441,17 @@ public final class CaseEvaluator {
         public Builder whole(int multiple) {
             this.mode = Mode.WHOLE;
             this.multiple = multiple;
+            return this;
+        }
+
+        /**
+         * In {@link #slices} and {@link #whole} mode: pad each case at the high end with its minimum intensity to at
+         * least {@code size} (the slice axis keeps its own size), as a network trained on cases padded to that common
+         * size saw them ({@link CaseWindows#padHighEnd}), instead of centred edge padding; the padding is cut off
+         * before scoring. A network learns where its training padding is, so it is scored on the same padding.
+         */
+        public Builder padHighEnd(int[] size) {
+            this.padHighEnd = size == null ? null : size.clone();
             return this;
         }
 

@@ -3,10 +3,8 @@ package org.gradsurgery.experiment;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Datasets;
 import org.gradsurgery.data.Sample;
@@ -18,28 +16,28 @@ import org.gradsurgery.data.Sample;
  * none, left-right flips (axis 1) for training, that split. Where the {@code datasets/} folder is, is the caller's
  * business (the CLI finds it from the working directory).
  */
-public final class Colin27Source implements DataSource {
+public final class Colin27Source extends InMemorySource {
     private final DataPlan.Colin27 spec;
     private final Datasets.Colin27DeepGm data;
-    private final Map<String, Sample> slices = new LinkedHashMap<>();
     private final List<String> training = new ArrayList<>();
     private final List<String> validation = new ArrayList<>();
 
     public Colin27Source(DataPlan.Colin27 spec) throws IOException {
+        super("the Colin27 demo data");
         this.spec = spec;
         try {
             this.data = Datasets.colin27DeepGm(Path.of(spec.datasets()), spec.downsample());
         } catch (IllegalArgumentException e) {
             throw InvalidSettingException.unreadable("source", e.getMessage());
         }
-        add(data.trainSamples(), data.trainSlices(), training);
-        add(data.validationSamples(), data.validationSlices(), validation);
+        addSlices(data.trainSamples(), data.trainSlices(), training);
+        addSlices(data.validationSamples(), data.validationSlices(), validation);
     }
 
-    private void add(List<Sample> samples, int[] index, List<String> ids) {
+    private void addSlices(List<Sample> samples, int[] index, List<String> ids) {
         for (int i = 0; i < samples.size(); i++) {
             String id = "z" + index[i];
-            slices.put(id, samples.get(i).withId(id));
+            add(id, samples.get(i).withId(id));
             ids.add(id);
         }
     }
@@ -50,33 +48,13 @@ public final class Colin27Source implements DataSource {
     }
 
     @Override
-    public List<String> caseIds() {
-        return List.copyOf(slices.keySet());
-    }
-
-    @Override
-    public Sample load(String id) {
-        Sample s = slices.get(id);
-        if (s == null) {
-            throw InvalidSettingException.unreadable("split", "the Colin27 demo data has no slice " + id);
-        }
-        return s;
-    }
-
-    @Override
     public List<String> classNames() {
         return data.classNames();
     }
 
     @Override
     public DataPlan withDefaults(DataPlan plan) {
-        DataPlan.Builder b = plan.toBuilder();
-        if (plan.dims() == null) {
-            b.dims(2);
-        }
-        if (plan.intensity() == null) {
-            b.intensity(DataPlan.Intensity.NONE);
-        }
+        DataPlan.Builder b = imagesAsGiven(plan);
         if (plan.augmentation() == null) {
             b.augmentation(DataPlan.Augmentation.FLIPS).flipAxes(1);
         }

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import org.gradsurgery.InvalidSettingException;
+import org.nd4j.shade.jackson.annotation.JsonAlias;
 import org.nd4j.shade.jackson.annotation.JsonCreator;
 import org.nd4j.shade.jackson.annotation.JsonInclude;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
@@ -26,14 +27,22 @@ import org.nd4j.shade.jackson.annotation.JsonValue;
  * fitted intensity statistics, is what a run records, so {@code evaluate}, {@code predict} and {@code train --resume}
  * see the same cases, preprocessed the same way.
  *
- * <p>Per case, in order (nnU-Net's): raw label codes → classes ({@code labelGrouping}, k ↦ g(k)); intensity
- * normalisation ({@link Intensity}); resampling to {@code spacing} (image linear, label nearest); then per example
- * either a 2D slice along {@code sliceAxis} (padded to a multiple of 2^(levels−1)), the whole 2D image, or (3D) a
- * random {@code patchSize} patch, ⅓ of them centred on foreground; training examples get the {@link Augmentation}.
+ * <p>Per case, in order (nnU-Net's): raw label codes → classes ({@code labelGrouping}, k ↦ g(k), a code it does not
+ * list ↦ {@code unlistedLabels}, or an error when that is unset); with {@code cropToNonzero}, the bounding box of the
+ * non-zero image voxels (and z-scoring over those voxels only); intensity normalisation ({@link Intensity});
+ * resampling to {@code spacing} (image linear, label nearest); then per example either a 2D slice along
+ * {@code sliceAxis} (padded to a multiple of 2^(levels−1)), the whole 2D image, or (3D) a random {@code patchSize}
+ * patch, ⅓ of them centred on foreground; training examples get the {@link Augmentation}. With {@code commonPadding}
+ * (a study's layout) every case is instead padded at the high end of each axis the network sees, with its minimum
+ * intensity and label 0, to one common size: the largest case of the source rounded up to a multiple of
+ * 2^(levels−1) ({@code paddedSize}, recorded when the plan is resolved); 3D then trains on whole padded volumes, 2D
+ * on the slices or images of the padded cases, and every evaluated case is padded the same way (to at least
+ * {@code paddedSize}) and the padding cut off before scoring.
  *
  * <p>Defaults (here only): dims = the images' rank, patchSize {@value #DEFAULT_PATCH}³, {@value #DEFAULT_PATCHES_PER_CASE}
  * patches per case, sliceAxis {@value #DEFAULT_SLICE_AXIS}, intensity zscore, no resampling, augmentation none,
- * labels used as they are, validation fraction {@value #DEFAULT_VALIDATION_FRACTION} drawn with the experiment's seed.
+ * labels used as they are, no cropping, no common padding, validation fraction {@value #DEFAULT_VALIDATION_FRACTION}
+ * drawn with the experiment's seed.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DataPlan(@JsonProperty("source") Source source,
@@ -47,8 +56,12 @@ public record DataPlan(@JsonProperty("source") Source source,
                        @JsonProperty("augmentation") Augmentation augmentation,
                        @JsonProperty("flipAxes") int[] flipAxes,
                        @JsonProperty("labelGrouping") Map<Long, Integer> labelGrouping,
+                       @JsonProperty("unlistedLabels") Integer unlistedLabels,
                        @JsonProperty("numClasses") Integer numClasses,
                        @JsonProperty("classNames") List<String> classNames,
+                       @JsonProperty("cropToNonzero") Boolean cropToNonzero,
+                       @JsonProperty("commonPadding") Boolean commonPadding,
+                       @JsonProperty("paddedSize") int[] paddedSize,
                        @JsonProperty("split") Split split) {
     public static final int DEFAULT_PATCH = 64;
     public static final int DEFAULT_PATCHES_PER_CASE = 4;
@@ -126,18 +139,35 @@ public record DataPlan(@JsonProperty("source") Source source,
 
     /**
      * Which cases train, validate and test. Given lists (e.g. read from a split file with {@link #read}) are used as
-     * they are; otherwise the cases are shuffled with {@code seed} (null = the experiment's) and
-     * ⌈{@code validationFraction}·n⌉ of them validate, the rest train; {@code test} lists cases that neither train
-     * nor validate (for a final evaluation).
+     * they are. Otherwise, with counts, the sorted case ids are shuffled by {@code java.util.Random(seed)} and the
+     * first {@code trainingCases}, the next {@code validationCases}, then {@code testCases} are taken (the rest
+     * unused; a study's split); without counts the cases are shuffled with {@code seed} and
+     * ⌈{@code validationFraction}·n⌉ of them validate, the rest train. {@code seed} null = the experiment's;
+     * {@code test} lists cases that neither train nor validate (for a final evaluation). Split files may name the
+     * training list {@code train} (a study's older split.json).
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Split(@JsonProperty("validationFraction") Double validationFraction,
+                        @JsonProperty("trainingCases") Integer trainingCases,
+                        @JsonProperty("validationCases") Integer validationCases,
+                        @JsonProperty("testCases") Integer testCases,
                         @JsonProperty("seed") Long seed,
-                        @JsonProperty("training") List<String> training,
+                        @JsonAlias("train") @JsonProperty("training") List<String> training,
                         @JsonProperty("validation") List<String> validation,
                         @JsonProperty("test") List<String> test) {
         @JsonCreator
         public Split {
+            if ((trainingCases == null) != (validationCases == null) || (trainingCases == null) != (testCases == null)) {
+                throw new InvalidSettingException(OWNER, "split", "counts go together: trainingCases, "
+                        + "validationCases and testCases");
+            }
+            if (trainingCases != null && (trainingCases < 1 || validationCases < 1 || testCases < 1)) {
+                throw new InvalidSettingException(OWNER, "split", "needs trainingCases, validationCases and testCases "
+                        + ">= 1, got " + trainingCases + "/" + validationCases + "/" + testCases);
+            }
+            if (trainingCases != null && validationFraction != null) {
+                throw new InvalidSettingException(OWNER, "validationFraction", "and case counts exclude each other");
+            }
             if (validationFraction != null && !(validationFraction > 0 && validationFraction < 1)) {
                 throw new InvalidSettingException(OWNER, "validationFraction", "must be in (0, 1): the run is "
                         + "evaluated on the held-out cases, got " + validationFraction);
@@ -168,12 +198,28 @@ public record DataPlan(@JsonProperty("source") Source source,
 
         /** A split drawn by fraction and seed. */
         public static Split byFraction(double validationFraction, Long seed) {
-            return new Split(validationFraction, seed, null, null, null);
+            return new Split(validationFraction, null, null, null, seed, null, null, null);
+        }
+
+        /** A split drawn by case counts and seed (see the record's documentation). */
+        public static Split byCounts(int training, int validation, int test, Long seed) {
+            return new Split(null, training, validation, test, seed, null, null, null);
         }
 
         /** The given case lists. */
         public static Split of(List<String> training, List<String> validation, List<String> test) {
-            return new Split(null, null, training, validation, test);
+            return new Split(null, null, null, null, null, training, validation, test);
+        }
+
+        /** This split's drawing rule (fraction or counts, seed) with the drawn lists. */
+        public Split withLists(List<String> training, List<String> validation, List<String> test) {
+            return new Split(validationFraction, trainingCases, validationCases, testCases, seed, training, validation,
+                    test);
+        }
+
+        /** Whether cases are drawn by counts. */
+        public boolean byCounts() {
+            return trainingCases != null;
         }
 
         /** Whether the case lists are given (rather than drawn). */
@@ -208,8 +254,34 @@ public record DataPlan(@JsonProperty("source") Source source,
             @JsonSubTypes.Type(value = Folders.class, name = "folders"),
             @JsonSubTypes.Type(value = Manifest.class, name = "manifest"),
             @JsonSubTypes.Type(value = Generated.class, name = "generated"),
-            @JsonSubTypes.Type(value = Colin27.class, name = "colin27")})
-    public sealed interface Source permits Msd, Folders, Manifest, Generated, Colin27 {
+            @JsonSubTypes.Type(value = Colin27.class, name = "colin27"),
+            @JsonSubTypes.Type(value = KnownProbability.class, name = "known-probability")})
+    public sealed interface Source permits Msd, Folders, Manifest, Generated, Colin27, KnownProbability {
+    }
+
+    /**
+     * The known-probability testbed ({@link org.gradsurgery.data.KnownProbabilityImages}): {@code cases} square
+     * images of {@code size} pixels whose foreground probability q per pixel is known, edge widths in
+     * [{@code edgeMin}, {@code edgeMax}] pixels, intensity noise sd {@code noise}, drawn from {@code seed}.
+     */
+    public record KnownProbability(@JsonProperty("cases") int cases, @JsonProperty("size") int size,
+                                   @JsonProperty("edgeMin") double edgeMin, @JsonProperty("edgeMax") double edgeMax,
+                                   @JsonProperty("noise") double noise, @JsonProperty("seed") long seed)
+            implements Source {
+        @JsonCreator
+        public KnownProbability {
+            if (cases < 3) {
+                throw new InvalidSettingException(OWNER, "source.cases", "must be >= 3, got " + cases);
+            }
+            if (size < 4) {
+                throw new InvalidSettingException(OWNER, "source.size", "must be >= 4, got " + size);
+            }
+        }
+
+        /** The same testbed with at most {@code n} cases. */
+        public KnownProbability atMost(int n) {
+            return new KnownProbability(Math.min(n, cases), size, edgeMin, edgeMax, noise, seed);
+        }
     }
 
     /** A Medical Segmentation Decathlon task folder (dataset.json, imagesTr/, labelsTr/). */
@@ -372,6 +444,26 @@ public record DataPlan(@JsonProperty("source") Source source,
             }
             labelGrouping = java.util.Collections.unmodifiableMap(new TreeMap<>(labelGrouping));
         }
+        if (unlistedLabels != null && unlistedLabels < 0) {
+            throw new InvalidSettingException(OWNER, "unlistedLabels", "is a class (>= 0), got " + unlistedLabels);
+        }
+        if (unlistedLabels != null && labelGrouping == null) {
+            throw new InvalidSettingException(OWNER, "unlistedLabels", "applies with a labelGrouping");
+        }
+        // false and unset are the same setting: one form, so equal plans are equal records
+        cropToNonzero = Boolean.TRUE.equals(cropToNonzero) ? Boolean.TRUE : null;
+        commonPadding = Boolean.TRUE.equals(commonPadding) ? Boolean.TRUE : null;
+        if (paddedSize != null) {
+            if (commonPadding == null || Arrays.stream(paddedSize).anyMatch(v -> v < 1)) {
+                throw new InvalidSettingException(OWNER, "paddedSize", "is the positive common size of commonPadding, "
+                        + "got " + Arrays.toString(paddedSize));
+            }
+            paddedSize = paddedSize.clone();
+        }
+        if (commonPadding != null && (patchSize != null || patchesPerCase != null)) {
+            throw new InvalidSettingException(OWNER, "commonPadding", "trains on whole padded cases; it excludes "
+                    + "patchSize and patchesPerCase");
+        }
         if (numClasses != null && numClasses < 2) {
             throw new InvalidSettingException(OWNER, "numClasses", "must be >= 2 (background + one structure), got "
                     + numClasses);
@@ -411,8 +503,12 @@ public record DataPlan(@JsonProperty("source") Source source,
         b.augmentation = augmentation;
         b.flipAxes = flipAxes;
         b.labelGrouping = labelGrouping;
+        b.unlistedLabels = unlistedLabels;
         b.numClasses = numClasses;
         b.classNames = classNames;
+        b.cropToNonzero = cropToNonzero;
+        b.commonPadding = commonPadding;
+        b.paddedSize = paddedSize;
         b.split = split;
         return b;
     }
@@ -425,6 +521,16 @@ public record DataPlan(@JsonProperty("source") Source source,
     /** The augmentation (none when unset). */
     public Augmentation augmentationOrDefault() {
         return augmentation != null ? augmentation : Augmentation.NONE;
+    }
+
+    /** Whether cases are cropped to their non-zero image box. */
+    public boolean cropsToNonzero() {
+        return Boolean.TRUE.equals(cropToNonzero);
+    }
+
+    /** Whether cases are padded to one common size (a study's layout). */
+    public boolean padsToCommonSize() {
+        return Boolean.TRUE.equals(commonPadding);
     }
 
     /** The split (drawn by the default fraction when unset). */
@@ -443,6 +549,11 @@ public record DataPlan(@JsonProperty("source") Source source,
     }
 
     @Override
+    public int[] paddedSize() {
+        return paddedSize == null ? null : paddedSize.clone();
+    }
+
+    @Override
     public int[] flipAxes() {
         return flipAxes == null ? null : flipAxes.clone();
     }
@@ -454,15 +565,18 @@ public record DataPlan(@JsonProperty("source") Source source,
                 && Objects.equals(sliceAxis, p.sliceAxis) && intensity == p.intensity
                 && Objects.equals(intensityStatistics, p.intensityStatistics) && Arrays.equals(spacing, p.spacing)
                 && augmentation == p.augmentation && Arrays.equals(flipAxes, p.flipAxes)
-                && Objects.equals(labelGrouping, p.labelGrouping) && Objects.equals(numClasses, p.numClasses)
-                && Objects.equals(classNames, p.classNames) && Objects.equals(split, p.split);
+                && Objects.equals(labelGrouping, p.labelGrouping) && Objects.equals(unlistedLabels, p.unlistedLabels)
+                && Objects.equals(numClasses, p.numClasses) && Objects.equals(classNames, p.classNames)
+                && Objects.equals(cropToNonzero, p.cropToNonzero) && Objects.equals(commonPadding, p.commonPadding)
+                && Arrays.equals(paddedSize, p.paddedSize) && Objects.equals(split, p.split);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(source, dims, Arrays.hashCode(patchSize), patchesPerCase, sliceAxis, intensity,
                 intensityStatistics, Arrays.hashCode(spacing), augmentation, Arrays.hashCode(flipAxes),
-                labelGrouping, numClasses, classNames, split);
+                labelGrouping, unlistedLabels, numClasses, classNames, cropToNonzero, commonPadding,
+                Arrays.hashCode(paddedSize), split);
     }
 
     @Override
@@ -483,8 +597,12 @@ public record DataPlan(@JsonProperty("source") Source source,
         private Augmentation augmentation;
         private int[] flipAxes;
         private Map<Long, Integer> labelGrouping;
+        private Integer unlistedLabels;
         private Integer numClasses;
         private List<String> classNames;
+        private Boolean cropToNonzero;
+        private Boolean commonPadding;
+        private int[] paddedSize;
         private Split split;
 
         private Builder(Source source) {
@@ -546,6 +664,27 @@ public record DataPlan(@JsonProperty("source") Source source,
             return this;
         }
 
+        /** The class of every code {@code labelGrouping} does not list (e.g. 0: "everything else is background"). */
+        public Builder unlistedLabels(Integer unlistedLabels) {
+            this.unlistedLabels = unlistedLabels;
+            return this;
+        }
+
+        public Builder cropToNonzero(Boolean cropToNonzero) {
+            this.cropToNonzero = cropToNonzero;
+            return this;
+        }
+
+        public Builder commonPadding(Boolean commonPadding) {
+            this.commonPadding = commonPadding;
+            return this;
+        }
+
+        public Builder paddedSize(int... paddedSize) {
+            this.paddedSize = paddedSize;
+            return this;
+        }
+
         public Builder numClasses(Integer numClasses) {
             this.numClasses = numClasses;
             return this;
@@ -563,7 +702,8 @@ public record DataPlan(@JsonProperty("source") Source source,
 
         public DataPlan build() {
             return new DataPlan(source, dims, patchSize, patchesPerCase, sliceAxis, intensity, intensityStatistics,
-                    spacing, augmentation, flipAxes, labelGrouping, numClasses, classNames, split);
+                    spacing, augmentation, flipAxes, labelGrouping, unlistedLabels, numClasses, classNames, cropToNonzero,
+                    commonPadding, paddedSize, split);
         }
     }
 }

@@ -25,6 +25,8 @@ public final class DataSources {
             return new GeneratedSource(g);
         } else if (spec instanceof DataPlan.Colin27 c) {
             return new Colin27Source(c);
+        } else if (spec instanceof DataPlan.KnownProbability k) {
+            return new KnownProbabilitySource(k);
         }
         throw new IllegalStateException("no DataSource for " + spec);
     }

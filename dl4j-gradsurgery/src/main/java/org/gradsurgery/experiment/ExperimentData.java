@@ -7,13 +7,16 @@ import java.math.BigDecimal;
 import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Augmentation;
+import org.gradsurgery.data.CaseWindows;
 import org.gradsurgery.data.Cases;
 import org.gradsurgery.data.CtNormalization;
 import org.gradsurgery.data.DataCheck;
@@ -24,6 +27,7 @@ import org.gradsurgery.data.Resample;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.SegmentationDataSetIterator;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
+import org.gradsurgery.data.StageTimes;
 import org.gradsurgery.data.Transform;
 import org.gradsurgery.evaluation.EvaluationResult;
 import org.gradsurgery.evaluation.CaseEvaluation;
@@ -49,6 +53,12 @@ import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 public final class ExperimentData {
     /** Batch size of evaluation on 2D examples (bounds memory; 3D evaluates one volume at a time). */
     public static final int EVAL_BATCH = 8;
+    /** {@link StageTimes} stage: reading a case's files from the source. */
+    public static final String LOAD = "load";
+    /** {@link StageTimes} stage: label grouping, crop, normalisation, resampling and padding of a case. */
+    public static final String PREPROCESS = "preprocess";
+    /** {@link StageTimes} stage: the plan's random training augmentation of one example. */
+    public static final String AUGMENT = "augment";
 
     private final DataPlan plan;
     private final DataSource source;
@@ -58,6 +68,11 @@ public final class ExperimentData {
     private final double[] metricSpacing;
     private final LabelMap labelMap;
     private final CtNormalization ct;
+    /** With commonPadding: every case of the source preprocessed on its own grid, and padded, by id. */
+    private Map<String, Sample> preprocessed;
+    private Map<String, Sample> padded;
+    /** Where the stages are timed (null = not timed). */
+    private StageTimes times;
 
     private ExperimentData(DataPlan plan, DataSource source, int levels, int rank, int channels,
                            double[] metricSpacing) {
@@ -67,8 +82,16 @@ public final class ExperimentData {
         this.rank = rank;
         this.channels = channels;
         this.metricSpacing = metricSpacing;
-        this.labelMap = plan.labelGrouping() == null ? null : LabelMap.of(plan.labelGrouping());
+        this.labelMap = labelMap(plan);
         this.ct = ct(plan);
+    }
+
+    private static LabelMap labelMap(DataPlan plan) {
+        if (plan.labelGrouping() == null) {
+            return null;
+        }
+        LabelMap m = LabelMap.of(plan.labelGrouping());
+        return plan.unlistedLabels() != null ? m.withDefault(plan.unlistedLabels()) : m;
     }
 
     /**
@@ -133,6 +156,18 @@ public final class ExperimentData {
      */
     public static ExperimentData prepare(DataPlan plan, DataSource source, long seed, int levels,
                                          PrintStream progress) throws IOException {
+        return prepare(plan, source, seed, levels, progress, null);
+    }
+
+    /**
+     * {@link #prepare(DataPlan, DataSource, long, int, PrintStream)}, adding the wall time of each stage to
+     * {@code times} (null = not timed), then and in every training iterator made later: {@value #LOAD} (a case's
+     * files), {@value #PREPROCESS} (label grouping, crop, normalisation, resampling, the common padding) and
+     * {@value #AUGMENT} (each training example's random transforms, on whatever thread builds the batch). What
+     * {@code bench pipeline} reports per stage of the study's own code.
+     */
+    public static ExperimentData prepare(DataPlan plan, DataSource source, long seed, int levels,
+                                         PrintStream progress, StageTimes times) throws IOException {
         DataPlan p = source.withDefaults(plan);
         if (progress != null) {
             for (String note : source.notes(p)) {
@@ -149,6 +184,10 @@ public final class ExperimentData {
         int k = numClasses(p, source);
         List<String> names = p.classNames() != null ? p.classNames() : source.classNames().size() == k
                 ? source.classNames() : defaultNames(k);
+        if (names.size() != k) {
+            throw invalid("classNames", "has " + names.size() + " names, the " + (p.labelGrouping() != null
+                    ? "label grouping makes " : "data has ") + k + " classes");
+        }
         int d = p.dims() != null ? p.dims() : rank;
         if (d == 3 && rank == 2) {
             throw invalid("dims", "3 needs 3D volumes, but case " + first.id() + " is a 2D image "
@@ -162,7 +201,7 @@ public final class ExperimentData {
         int[] patch = null;
         Integer perCase = null;
         int multiple = 1 << (levels - 1);
-        if (d == 3) {
+        if (d == 3 && !p.padsToCommonSize()) {
             patch = p.patchSize() != null ? p.patchSize()
                     : new int[] {DataPlan.DEFAULT_PATCH, DataPlan.DEFAULT_PATCH, DataPlan.DEFAULT_PATCH};
             for (int s : patch) {
@@ -172,10 +211,10 @@ public final class ExperimentData {
                 }
             }
             perCase = p.patchesPerCase() != null ? p.patchesPerCase() : DataPlan.DEFAULT_PATCHES_PER_CASE;
-        } else if (p.patchSize() != null) {
+        } else if (p.patchSize() != null && d != 3) {
             throw invalid("patchSize", "applies to dims 3; 2D trains on whole slices padded to a multiple of "
                     + "2^(levels-1) = " + multiple);
-        } else if (p.patchesPerCase() != null) {
+        } else if (p.patchesPerCase() != null && d != 3) {
             throw invalid("patchesPerCase", "applies to dims 3");
         }
         double[] target = p.spacing();
@@ -201,7 +240,96 @@ public final class ExperimentData {
             }
             spacing = s;
         }
-        return new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
+        if (!resolved.padsToCommonSize()) {
+            ExperimentData data = new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
+            data.times = times;
+            return data;
+        }
+        StageTimes t = times != null ? times : new StageTimes();
+        Map<String, Sample> cases = preprocessAll(resolved, source, progress, t);
+        long t0 = System.nanoTime();
+        // the size recorded by the run (evaluate, resume), else the source's largest case rounded up
+        int[] size = resolved.paddedSize() != null ? resolved.paddedSize()
+                : CaseWindows.commonSize(cases.values(), multiple);
+        int keep = d == 2 && rank == 3 ? axis : -1;
+        Map<String, Sample> padded = new LinkedHashMap<>();
+        cases.keySet().stream().sorted().forEach(id -> padded.put(id, CaseWindows.padHighEnd(cases.get(id), size,
+                multiple, keep)));
+        t.add(PREPROCESS, System.nanoTime() - t0);
+        ExperimentData data = new ExperimentData(resolved.toBuilder().paddedSize(size).build(), source, levels, rank,
+                first.channels(), spacing);
+        data.preprocessed = cases;
+        data.padded = padded;
+        data.times = times;
+        return data;
+    }
+
+    /**
+     * Every case of the source preprocessed ({@link #caseTransform}, label grouping first), checking on the way what
+     * the data must satisfy: label values within the classes (without a label grouping), 3D volumes for dims 3, and
+     * that every code the label grouping lists occurs in some label (so a typo cannot leave a structure in the
+     * background).
+     */
+    private static Map<String, Sample> preprocessAll(DataPlan plan, DataSource source, PrintStream progress,
+                                                     StageTimes times) throws IOException {
+        List<String> ids = source.caseIds();
+        Map<String, Sample> out = new LinkedHashMap<>();
+        java.util.TreeSet<Long> seen = new java.util.TreeSet<>();
+        LabelMap labelMap = labelMap(plan);
+        Transform transform = caseTransform(plan);
+        int k = plan.numClasses();
+        int i = 0;
+        for (String id : ids) {
+            long t0 = System.nanoTime();
+            Sample raw = source.load(id);
+            long t1 = System.nanoTime();
+            times.add(LOAD, t1 - t0);
+            for (int v : raw.labelData()) {
+                seen.add((long) v);
+                if (labelMap == null && (v < 0 || v >= k)) {
+                    throw new InvalidInputException("case " + id + " of " + source.describe() + ": label value " + v
+                            + " is outside 0.." + (k - 1) + "; give a label grouping to map raw codes to classes");
+                }
+            }
+            if (plan.dims() == 3 && raw.spatialRank() != 3) {
+                throw new InvalidInputException("case " + id + " of " + source.describe() + " is not a 3D volume; "
+                        + "dims 3 needs volumes");
+            }
+            out.put(id, transform.apply(labelMap != null ? labelMap.asTransform().apply(raw, new SplittableRandom(0))
+                    : raw, new SplittableRandom(0)));
+            times.add(PREPROCESS, System.nanoTime() - t1);
+            if (progress != null && (++i % 25 == 0 || i == ids.size())) {
+                progress.printf(Locale.ROOT, "loaded %d/%d cases%n", i, ids.size());
+            }
+        }
+        if (plan.labelGrouping() != null) {
+            for (Map.Entry<Long, Integer> e : plan.labelGrouping().entrySet()) {
+                if (!seen.contains(e.getKey())) {
+                    String all = seen.toString();
+                    throw invalid("labelGrouping", "code " + e.getKey() + " (class " + e.getValue() + ") occurs in no "
+                            + "label file of " + source.describe() + "; codes found: " + (all.length() > 200
+                            ? all.substring(0, 200) + "...]" : all));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Case {@code id} as the network sees it, on its own grid: label grouping, cropping, intensity normalisation and
+     * resampling of the plan applied (no padding).
+     */
+    public Sample preprocessed(String id) throws IOException {
+        if (preprocessed != null) {
+            Sample s = preprocessed.get(id);
+            if (s == null) {
+                throw InvalidSettingException.unreadable("split", source.describe() + " has no case " + id);
+            }
+            return s;
+        }
+        Sample s = source.load(id);
+        return caseTransform(plan).apply(labelMap != null ? labelMap.asTransform().apply(s, new SplittableRandom(0))
+                : s, new SplittableRandom(0));
     }
 
     private static int numClasses(DataPlan p, DataSource source) {
@@ -235,7 +363,7 @@ public final class ExperimentData {
         return names;
     }
 
-    /** Listed lists checked against the source; otherwise drawn ({@link Cases#heldOut}) and recorded. */
+    /** Listed lists checked against the source; otherwise drawn (by counts, or {@link Cases#heldOut}) and recorded. */
     private static DataPlan.Split split(DataPlan.Split s, List<String> ids, long seed) {
         if (s.listed()) {
             List<String> all = new ArrayList<>(s.training());
@@ -251,6 +379,20 @@ public final class ExperimentData {
             return s;
         }
         long splitSeed = s.seed() != null ? s.seed() : seed;
+        if (s.byCounts()) {
+            int n = s.trainingCases() + s.validationCases() + s.testCases();
+            if (n > ids.size()) {
+                throw invalid("split", s.trainingCases() + " + " + s.validationCases() + " + " + s.testCases()
+                        + " cases asked, the data source has " + ids.size());
+            }
+            List<String> sorted = new ArrayList<>(ids);
+            java.util.Collections.sort(sorted);
+            java.util.Collections.shuffle(sorted, new java.util.Random(splitSeed));
+            int t = s.trainingCases();
+            int v = t + s.validationCases();
+            return new DataPlan.Split(null, s.trainingCases(), s.validationCases(), s.testCases(), splitSeed,
+                    sorted.subList(0, t), sorted.subList(t, v), sorted.subList(v, n));
+        }
         boolean[] held;
         try {
             held = Cases.heldOut(ids.size(), s.fraction(), splitSeed);
@@ -262,7 +404,7 @@ public final class ExperimentData {
         for (int i = 0; i < ids.size(); i++) {
             (held[i] ? val : train).add(ids.get(i));
         }
-        return new DataPlan.Split(s.fraction(), splitSeed, train, val, null);
+        return DataPlan.Split.byFraction(s.fraction(), splitSeed).withLists(train, val, null);
     }
 
     private static List<DataPlan.IntensityStatistics> fitCt(DataSource source, List<String> training, DataPlan p,
@@ -364,7 +506,9 @@ public final class ExperimentData {
     /** The intensity normalisation of {@code plan} ({@code ct} needs its statistics). */
     public static Transform intensity(DataPlan plan) {
         return switch (plan.intensityOrDefault()) {
-            case ZSCORE -> Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL);
+            // a case cropped to its non-zero box is z-scored over those voxels (nnU-Net's use of the non-zero mask)
+            case ZSCORE -> Preprocessing.zScore(plan.cropsToNonzero() ? Preprocessing.NormalizationRegion.NONZERO
+                    : Preprocessing.NormalizationRegion.ALL);
             // z-scoring undoes the linear rescale to [0, 1]: this is clip to the percentiles, then z-score
             case PERCENTILE -> Preprocessing.percentileClip(0.5, 99.5, 0, 1)
                     .then(Preprocessing.zScore(Preprocessing.NormalizationRegion.ALL));
@@ -408,6 +552,16 @@ public final class ExperimentData {
         return t;
     }
 
+    /**
+     * What a labelled case goes through before training and evaluation, on its own grid: the crop to its non-zero
+     * box (with {@code cropToNonzero}), then {@link #inputTransform}. (Prediction uses {@link #inputTransform} alone,
+     * so its output keeps the input's grid.)
+     */
+    public static Transform caseTransform(DataPlan plan) {
+        Transform t = inputTransform(plan);
+        return plan.cropsToNonzero() ? CaseWindows.cropToNonzero().then(t) : t;
+    }
+
     /** The training augmentation of {@code plan} (identity for none). */
     public static Transform augmentation(DataPlan plan) {
         int[] axes = plan.flipAxes();
@@ -426,7 +580,7 @@ public final class ExperimentData {
      * never along the slice axis (3D patches are cut to size).
      */
     private Transform preprocess() {
-        Transform t = inputTransform(plan);
+        Transform t = caseTransform(plan);
         return dims() == 2 ? t.then(Preprocessing.divisibleForSlices(levels, sliceAxis())) : t;
     }
 
@@ -437,9 +591,9 @@ public final class ExperimentData {
     private SegmentationDataSetIterator.Builder examples(List<String> ids, int batchSize, long seed, boolean train)
             throws IOException {
         SegmentationDataSetIterator.Builder b = source.examples(ids).numClasses(numClasses()).batchSize(batchSize)
-                .preprocess(preprocess()).shuffle(train).seed(seed);
+                .preprocess(timed(PREPROCESS, preprocess())).shuffle(train).seed(seed);
         if (train) {
-            b.augment(augmentation(plan));
+            b.augment(timed(AUGMENT, augmentation(plan)));
         }
         if (labelMap != null) {
             b.labelMap(labelMap);
@@ -460,6 +614,9 @@ public final class ExperimentData {
 
     /** Training batches; validation on fixed (seeded) patches in 3D, on every validation slice or image in 2D. */
     public TrainingData trainingData() {
+        if (padded != null) {
+            return paddedTrainingData();
+        }
         long seed = plan.split().seed() != null ? plan.split().seed() : 0;
         return new TrainingData() {
             @Override
@@ -479,6 +636,59 @@ public final class ExperimentData {
                         : rank == 2 ? (n + batchSize - 1) / batchSize : -1;
             }
         };
+    }
+
+    /**
+     * Training on the padded cases (commonPadding): 3D whole volumes, 2D every slice of the padded volumes (or the
+     * padded images); validation on the padded validation cases in order.
+     */
+    private TrainingData paddedTrainingData() {
+        List<Sample> train = plan.split().training().stream().map(this::paddedCase).toList();
+        List<Sample> val = plan.split().validation().stream().map(this::paddedCase).toList();
+        Transform aug = timed(AUGMENT, augmentation(plan));
+        boolean sliced = dims() == 2 && rank == 3;
+        int examples = sliced ? train.stream().mapToInt(s -> s.shape()[sliceAxis()]).sum() : train.size();
+        return new TrainingData() {
+            @Override
+            public MultiDataSetIterator training(int batchSize, long seed) {
+                return iterator(train, batchSize, seed, aug, true);
+            }
+
+            @Override
+            public MultiDataSetIterator validation(int batchSize) {
+                return iterator(val, batchSize, 0, Transform.identity(), false);
+            }
+
+            @Override
+            public int batchesPerEpoch(int batchSize) {
+                return (examples + batchSize - 1) / batchSize;
+            }
+
+            private MultiDataSetIterator iterator(List<Sample> s, int batchSize, long seed, Transform t,
+                                                  boolean shuffle) {
+                SegmentationDataSetIterator.Builder b = SegmentationDataSetIterator.builder().samples(s)
+                        .numClasses(numClasses()).batchSize(batchSize).augment(t).shuffle(shuffle).seed(seed);
+                if (sliced) {
+                    b.slices(sliceAxis(), false);
+                } else {
+                    b.wholeVolumes();
+                }
+                return new SegmentationMultiDataSetIterator(b.build());
+            }
+        };
+    }
+
+    /** {@code t}, its every application timed as {@code stage} when this data is timed. */
+    private Transform timed(String stage, Transform t) {
+        return times == null ? t : times.timed(stage, t);
+    }
+
+    private Sample paddedCase(String id) {
+        Sample s = padded.get(id);
+        if (s == null) {
+            throw InvalidSettingException.unreadable("split", source.describe() + " has no case " + id);
+        }
+        return s;
     }
 
     private interface IoSupplier<T> {
@@ -516,16 +726,8 @@ public final class ExperimentData {
      */
     public CaseEvaluation evaluateCases(ComputationGraph net, int bins, int[] mirrorAxes, List<String> ids,
                                         List<String> calibrationIds) throws IOException {
-        CaseEvaluator.Builder b = CaseEvaluator.builder().numClasses(numClasses()).bins(bins)
-                .preprocess(inputTransform(plan)).labelMap(labelMap);
-        if (dims() == 3) {
-            SlidingWindowInference.Builder sb = SlidingWindowInference.builder().patchSize(plan.patchSize());
-            b.slidingWindow((mirrorAxes != null ? sb.mirrorAxes(mirrorAxes) : sb).build());
-        } else {
-            b.slices(sliceAxis(), 1 << (levels - 1)).sliceBatch(EVAL_BATCH).inference(wholeImageInference(mirrorAxes));
-        }
         try {
-            return b.build().evaluate(net, ids, id -> {
+            return evaluator(bins, mirrorAxes).evaluate(net, ids, id -> {
                 Sample s = source.load(id);
                 if (s.channels() != channels) {
                     throw new InvalidInputException("case " + id + " has " + s.channels() + " channel(s) but the "
@@ -540,6 +742,33 @@ public final class ExperimentData {
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
+    }
+
+    /**
+     * The evaluator behind {@link #evaluateCases}: a raw case of the source goes through label grouping and
+     * {@link #caseTransform} ({@link CaseEvaluator#prepare}); its logits ({@link CaseEvaluator#logits}, on a case as
+     * {@link #preprocessed} gives it) come from the network run as it was trained: on the case padded to the common
+     * size (commonPadding), by Gaussian sliding windows of the patch size (3D patches), or slice by slice (2D).
+     */
+    public CaseEvaluator evaluator(int bins, int[] mirrorAxes) {
+        CaseEvaluator.Builder b = CaseEvaluator.builder().numClasses(numClasses()).bins(bins)
+                .preprocess(caseTransform(plan)).labelMap(labelMap);
+        if (plan.padsToCommonSize()) {
+            b.padHighEnd(plan.paddedSize());       // the cases padded as in training, the padding cut off
+        }
+        if (dims() == 3 && plan.padsToCommonSize()) {
+            if (mirrorAxes != null) {
+                throw new InvalidInputException("test-time mirroring is not available for a network trained on whole "
+                        + "padded volumes (commonPadding, a study's 3D run)");
+            }
+            b.whole(1 << (levels - 1));      // trained on whole padded volumes: whole cases, padded to a multiple
+        } else if (dims() == 3) {
+            SlidingWindowInference.Builder sb = SlidingWindowInference.builder().patchSize(plan.patchSize());
+            b.slidingWindow((mirrorAxes != null ? sb.mirrorAxes(mirrorAxes) : sb).build());
+        } else {
+            b.slices(sliceAxis(), 1 << (levels - 1)).sliceBatch(EVAL_BATCH).inference(wholeImageInference(mirrorAxes));
+        }
+        return b.build();
     }
 
     /**
@@ -567,7 +796,8 @@ public final class ExperimentData {
     /** What a report says about the data, its split and its preprocessing. */
     public String describe() {
         DataPlan.Split s = plan.split();
-        String examples = dims() == 3 ? "random " + join(plan.patchSize()) + " patches, " + plan.patchesPerCase()
+        String examples = plan.padsToCommonSize() ? "whole cases padded to one common size" + (dims() == 2
+                && rank == 3 ? ", slices along axis " + plan.sliceAxis() : "") : dims() == 3 ? "random " + join(plan.patchSize()) + " patches, " + plan.patchesPerCase()
                 + " per case and epoch" : rank == 3 ? "slices along axis " + plan.sliceAxis() : "whole images";
         String how = s.validationFraction() != null && s.seed() != null ? String.format(Locale.ROOT,
                 "validation fraction %s, seed %d", s.validationFraction(), s.seed()) : "as listed";

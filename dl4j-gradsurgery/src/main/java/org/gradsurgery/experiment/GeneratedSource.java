@@ -1,10 +1,6 @@
 package org.gradsurgery.experiment;
 
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
-import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.data.Sample;
 
 /**
@@ -13,15 +9,15 @@ import org.gradsurgery.data.Sample;
  * and its one image channel is x = 0.5·k + N(0, 0.3²) at a voxel of class k, so the classes are learnable but not
  * separable by a threshold. Spacing 1 mm. For tests, examples and smoke runs.
  */
-public final class GeneratedSource implements DataSource {
+public final class GeneratedSource extends InMemorySource {
     private final DataPlan.Generated spec;
-    private final Map<String, Sample> samples = new LinkedHashMap<>();
 
     public GeneratedSource(DataPlan.Generated spec) {
+        super("the generated data");
         this.spec = spec;
         for (int i = 0; i < spec.cases(); i++) {
             String id = String.format("case%03d", i);
-            samples.put(id, generate(id, spec.size(), spec.numClasses(), new SplittableRandom(spec.seed() + i)));
+            add(id, generate(id, spec.size(), spec.numClasses(), new SplittableRandom(spec.seed() + i)));
         }
     }
 
@@ -65,20 +61,6 @@ public final class GeneratedSource implements DataSource {
     private static double gaussian(SplittableRandom rng) {
         double u = 1 - rng.nextDouble();
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextDouble());
-    }
-
-    @Override
-    public List<String> caseIds() {
-        return List.copyOf(samples.keySet());
-    }
-
-    @Override
-    public Sample load(String id) {
-        Sample s = samples.get(id);
-        if (s == null) {
-            throw InvalidSettingException.unreadable("split", describe() + " has no case " + id);
-        }
-        return s;
     }
 
     @Override

@@ -13,11 +13,11 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.calibration.TemperatureScalingResult;
-import org.gradsurgery.data.Augmentation;
-import org.gradsurgery.data.Sample;
-import org.gradsurgery.data.SegmentationDataSetIterator;
-import org.gradsurgery.data.SegmentationMultiDataSetIterator;
-import org.gradsurgery.data.Transform;
+import org.gradsurgery.InvalidInputException;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.DataSources;
+import org.gradsurgery.experiment.ExperimentData;
+import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.model.UNet;
@@ -26,19 +26,17 @@ import org.gradsurgery.training.Trainer;
 import org.gradsurgery.training.TrainingConfig;
 import org.gradsurgery.training.TrainingData;
 import org.gradsurgery.training.TrainingResult;
-import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
-import org.nd4j.linalg.learning.config.Adam;
-import org.nd4j.linalg.schedule.PolySchedule;
-import org.nd4j.linalg.schedule.ScheduleType;
 
 /**
- * Runs a {@link StudySpec}: loads and splits the data once, then trains and scores every (seed, arm) run in that
- * order (so the arms of the first seed finish first and the first paired comparison is available early) and writes
- * the report ({@link StudyReport}).
+ * Runs a {@link StudySpec}: resolves its data plan once through {@link ExperimentData} (the loading path of every
+ * run, whatever the source), then trains and scores every (seed, arm) run in that order (so the arms of the first
+ * seed finish first and the first paired comparison is available early) and writes the report ({@link StudyReport}).
  *
  * <p><b>Folder layout.</b> {@code OUT/study-spec.json} (the spec as run), {@code OUT/split.json}, one run folder per
- * run {@code OUT/runs/<arm>/seed-<s>/} (the trainer's {@code config.json}, {@code metrics.csv}, {@code model.zip},
- * {@code checkpoint/}, then {@code cases.csv} and {@code result.json}), and the report files.
+ * run {@code OUT/runs/<arm>/seed-<s>/} (the trainer's {@code config.json}, which is the run's
+ * {@link ExperimentSpec}, so {@code gradsurgery evaluate --model RUN/model.zip} re-scores it on other cases;
+ * {@code metrics.csv}, {@code model.zip}, {@code checkpoint/}, then {@code cases.csv} and {@code result.json}), and the
+ * report files.
  *
  * <p><b>Resume.</b> Running the same study into the same folder again skips every run with a {@code result.json},
  * continues a run with a checkpoint from it ({@link Trainer#resume}: bit-identical on a deterministic backend with the
@@ -54,6 +52,9 @@ public final class Study {
     public static final String SPEC_FILE = "study-spec.json";
     static final String RESULT = "result.json";
     static final String CASES = "cases.csv";
+    /** The study's case-level split, inside the study folder ({@code {"training": [...], "validation": [...],
+     * "test": [...]}}; older folders name the first list {@code train}). */
+    public static final String SPLIT_FILE = "split.json";
 
     private final StudySpec spec;
     private final Path dir;
@@ -129,22 +130,34 @@ public final class Study {
     private Path execute(boolean train) throws IOException {
         Path specFile = dir.resolve(SPEC_FILE);
         if (Files.isRegularFile(specFile)) {
-            StudySpec before = StudySpec.read(specFile);
+            StudySpec before = StudySpec.read(specFile, null);
             if (!before.sameRunsAs(spec)) {
-                throw new org.gradsurgery.InvalidInputException(dir + " holds a study with other settings (" + specFile + "); "
+                throw new InvalidInputException(dir + " holds a study with other settings (" + specFile + "); "
                         + "only arms and seeds may change between runs of one study: choose another --out");
             }
         }
         if (train) {
             AtomicFiles.writeString(specFile, spec.toJson() + "\n");
         }
-        StudyData data = StudyData.load(spec.dataset(), spec.network().levels(), null, out);
-        StudySplit split = split(data);
-        if (train) {
-            split.write(dir.resolve(StudySplit.FILE));
+        DataPlan.Split listed = listedSplit();
+        DataPlan plan = listed == null ? spec.data() : spec.data().toBuilder().split(listed).build();
+        // one split for every run: a split drawn by counts without a seed uses 0
+        ExperimentData data = ExperimentData.prepare(plan, DataSources.open(plan.source()), 0,
+                spec.model().levels(), out);
+        DataPlan.Split split = data.plan().split();
+        if (split.test() == null || split.test().isEmpty()) {
+            throw new InvalidInputException("split: a study needs test cases (data.split.testCases, or a \"test\" "
+                    + "list)");
         }
+        if (train) {
+            AtomicFiles.writeString(dir.resolve(SPLIT_FILE), StudySpec.JSON.writeValueAsString(DataPlan.Split.of(
+                    split.training(), split.validation(), split.test())) + "\n");
+        }
+        List<String> scored = new ArrayList<>(split.validation());
+        scored.addAll(split.test());
+        StudyData cases = StudyData.of(data, scored);
         out.printf(Locale.ROOT, "study %s: %d classes (%s), split %d train / %d validation / %d test cases%n",
-                spec.name(), data.numClasses(), String.join(", ", data.classNames()), split.train().size(),
+                spec.name(), data.numClasses(), String.join(", ", data.classNames()), split.training().size(),
                 split.validation().size(), split.test().size());
         List<Run> runs = runs();
         long started = System.nanoTime();
@@ -154,6 +167,7 @@ public final class Study {
             if (Files.isRegularFile(r.dir().resolve(RESULT))) {
                 out.printf(Locale.ROOT, "run %d/%d: %s, seed %d: done (%s)%n", i + 1, runs.size(), r.loss().label(),
                         r.seed(), dir.relativize(r.dir()));
+                record(experiment(r, data), r.dir());
                 continue;
             }
             String eta = "";
@@ -164,71 +178,99 @@ public final class Study {
             }
             out.printf(Locale.ROOT, "== run %d/%d: %s, seed %d%s -> %s%n", i + 1, runs.size(), r.loss().label(),
                     r.seed(), eta, dir.relativize(r.dir()));
-            execute(r, data, split);
+            execute(r, data, cases);
             doneHere++;
         }
-        Path report = StudyReport.write(dir, spec, data, split, runs, out);
+        Path report = StudyReport.write(dir, spec, cases, split, runs, out);
         out.println("report: " + report);
         return report;
     }
 
-    private StudySplit split(StudyData data) throws IOException {
-        StudySplit s;
-        Path existing = dir.resolve(StudySplit.FILE);
-        if (splitFile != null) {
-            s = StudySplit.read(splitFile);
-            if (Files.isRegularFile(existing) && !StudySplit.read(existing).equals(s)) {
-                throw new org.gradsurgery.InvalidInputException("--split " + splitFile + " differs from the split this study "
-                        + "already used (" + existing + ")");
-            }
-        } else if (Files.isRegularFile(existing)) {
-            s = StudySplit.read(existing);
-        } else if (spec.split().file() != null) {
-            s = StudySplit.read(Path.of(spec.split().file()));
-        } else {
-            s = StudySplit.draw(new ArrayList<>(data.cases().keySet()), spec.split().train(),
-                    spec.split().validation(), spec.split().test(), spec.split().seed());
+    /**
+     * The split to use instead of the spec's: {@code --split FILE} (which must equal the split the folder already
+     * used), else the folder's split.json, else null.
+     */
+    private DataPlan.Split listedSplit() throws IOException {
+        Path existing = dir.resolve(SPLIT_FILE);
+        DataPlan.Split before = Files.isRegularFile(existing) ? readSplit(existing, existing.toString()) : null;
+        if (splitFile == null) {
+            return before;
         }
-        s.checkAgainst(data.ids(), "the data set (" + data.cases().size() + " cases)");
+        DataPlan.Split s = readSplit(splitFile, "--split " + splitFile);
+        if (before != null && !(before.training().equals(s.training()) && before.validation().equals(s.validation())
+                && java.util.Objects.equals(before.test(), s.test()))) {
+            throw new InvalidInputException("--split " + splitFile + " differs from the split this study already used ("
+                    + existing + ")");
+        }
         return s;
     }
 
+    private static DataPlan.Split readSplit(Path file, String name) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new InvalidInputException(name + ": no such file");
+        }
+        DataPlan.Split s = DataPlan.Split.read(file);
+        if (!s.listed()) {
+            throw new InvalidInputException(name + ": lists no training and validation cases");
+        }
+        return DataPlan.Split.of(s.training(), s.validation(), s.test());
+    }
+
+    /**
+     * Run {@code r} as an experiment: the study's network completed for the data with the arm's loss, the run's
+     * seed and the polynomially decayed learning rate over its updates; the study's training settings with the
+     * run's seed and folder; the study's resolved data plan (so {@code evaluate} re-scores the run's model on other
+     * cases with the same preprocessing and label grouping).
+     */
+    private ExperimentSpec experiment(Run r, ExperimentData data) {
+        return spec.experiment(r.loss(), r.seed(), r.dir(), progress, data);
+    }
+
+    /** Adds the experiment's sections to the run's config.json if it lacks them (runs of older studies). */
+    private static void record(ExperimentSpec run, Path runDir) throws IOException {
+        Path config = runDir.resolve(RunDirectory.CONFIG);
+        if (!Files.isRegularFile(config)) {
+            return;
+        }
+        org.nd4j.shade.jackson.databind.JsonNode tree = StudySpec.JSON.readTree(config.toFile());
+        if (tree instanceof org.nd4j.shade.jackson.databind.node.ObjectNode o && !(o.has("model") && o.has("data"))) {
+            run.sections().forEach((k, v) -> o.set(k, StudySpec.JSON.valueToTree(v)));
+            AtomicFiles.writeString(config, StudySpec.JSON.writeValueAsString(o) + "\n");
+        }
+    }
+
     /** Trains (or resumes) and scores one run, then writes its cases.csv and result.json. */
-    private void execute(Run r, StudyData data, StudySplit split) throws IOException {
+    private void execute(Run r, ExperimentData data, StudyData cases) throws IOException {
         long t0 = System.nanoTime();
-        List<Sample> train = samples(data.select(split.train()));
-        List<Sample> val = samples(data.select(split.validation()));
-        TrainingData td = trainingData(data, train, val, augmentation(spec.recipe().augment()));
-        StudySpec.Recipe recipe = spec.recipe();
-        int batches = td.batchesPerEpoch(recipe.batchSize());
+        TrainingData td = data.trainingData();
+        ExperimentSpec run = experiment(r, data);
+        int batches = td.batchesPerEpoch(run.training().batchSize());
         Path state = r.dir().resolve(RunDirectory.CHECKPOINT_DIR).resolve(RunDirectory.STATE);
         TrainingResult result;
         if (Files.isRegularFile(state)) {
             result = Trainer.resume(r.dir(), td, out,
                     listeners.toArray(new org.deeplearning4j.optimize.api.TrainingListener[0]));
+            record(run, r.dir());
         } else {
             deleteRecursively(r.dir());
-            long total = (long) batches * recipe.epochs();
-            ComputationGraph net = network(spec, data, train.get(0).channels(), r.loss(), r.seed(), total);
-            TrainingConfig cfg = TrainingConfig.builder().epochs(recipe.epochs()).batchSize(recipe.batchSize())
-                    .seed(r.seed()).validateEvery(1).checkpointEvery(1).runDirectory(r.dir()).eceBins(spec.bins())
-                    .progress(progress).build();
+            ComputationGraph net = UNet.builder().from(run.model()).loss(run.loss().create()).build().graph();
             Map<String, Object> study = new LinkedHashMap<>();
             study.put("name", spec.name());
             study.put("arm", r.arm());
-            study.put("spec", StudySpec.JSON.readTree(spec.toJson()));
-            result = Trainer.builder(cfg).output(out).metadata("loss", r.loss().toString()).metadata("study", study)
-                    .metadata("parametersNote", "updates per epoch " + batches).listeners(listeners).build().fit(net, td);
+            Trainer.Builder t = Trainer.builder(run.training()).output(out);
+            run.sections().forEach(t::metadata);
+            result = t.metadata("study", study).metadata("parametersNote", "updates per epoch " + batches)
+                    .listeners(listeners).build().fit(net, td);
         }
         double trainSeconds = (System.nanoTime() - t0) / 1e9;
-        StudyEvaluation ev = new StudyEvaluation(data, spec.bins(), spec.boundaryBandMm(),
-                1 << (spec.network().levels() - 1));
+        StudyEvaluation ev = new StudyEvaluation(cases, spec.bins(), spec.boundaryBandMm(),
+                1 << (spec.model().levels() - 1));
         ComputationGraph net = result.network();
-        List<StudyData.StudyCase> valCases = data.select(split.validation());
+        DataPlan.Split split = data.plan().split();
         double temperature = 1.0;
         boolean converged = true;
         if (spec.temperatureScaling()) {
-            TemperatureScalingResult t = ev.fitTemperature(net, valCases);
+            TemperatureScalingResult t = ev.fitTemperature(net, cases.select(split.validation()));
             temperature = t.temperature();
             converged = t.converged();
             if (!converged) {
@@ -236,7 +278,7 @@ public final class Study {
                         temperature);
             }
         }
-        StudyEvaluation.Outcome o = ev.evaluate(net, data.select(split.test()), temperature);
+        StudyEvaluation.Outcome o = ev.evaluate(net, cases.select(split.test()), temperature);
         double seconds = (System.nanoTime() - t0) / 1e9;
         RunResult rr = new RunResult(r.arm(), r.loss().label(), r.seed(), result.epochs(), result.iterations(),
                 trainSeconds, seconds, temperature, converged, o.pooled(), RunResult.bins(o.reliability()));
@@ -246,73 +288,6 @@ public final class Study {
                 r.loss().label(), r.seed(), o.rows().stream().mapToDouble(m -> m.get("dice_mean")).average()
                         .orElse(Double.NaN), o.pooled().get("ece"), o.pooled().get("ece_ts"), temperature,
                 result.iterations(), duration(seconds));
-    }
-
-    /** The cases as training samples: each padded to the study's common size. */
-    public static List<Sample> samples(List<StudyData.StudyCase> cases) {
-        return cases.stream().map(StudyData.StudyCase::padded).toList();
-    }
-
-    /**
-     * A run's network: the spec's U-Net for the data (dims, channels, classes) with {@code loss}, seeded with
-     * {@code seed}, trained by Adam at the recipe's learning rate decayed polynomially over {@code totalUpdates}.
-     */
-    public static ComputationGraph network(StudySpec spec, StudyData data, int channels, LossSpec loss, long seed,
-                                           long totalUpdates) {
-        StudySpec.Recipe recipe = spec.recipe();
-        return UNet.builder().spatialDims(data.dims()).inputChannels(channels).numClasses(data.numClasses())
-                .levels(spec.network().levels()).baseFilters(spec.network().baseFilters()).loss(loss.create())
-                .seed(seed).updater(new Adam(new PolySchedule(ScheduleType.ITERATION, recipe.learningRate(),
-                        recipe.polyPower(), Math.toIntExact(totalUpdates)))).build().graph();
-    }
-
-    /** The recipe's augmentation by name ({@link StudySpec.Recipe}: none, flips, nnunet-lite). */
-    public static Transform augmentation(String name) {
-        return switch (name) {
-            case "none" -> Transform.identity();
-            case "flips" -> Augmentation.randomFlip(0.5);
-            case "nnunet-lite" -> Augmentation.randomFlip(0.5)
-                    .then(Augmentation.randomScaleShift(0.15, 0.75, 1.25, 0, 0))
-                    .then(Augmentation.randomGamma(0.3, 0.7, 1.5));
-            default -> throw new IllegalArgumentException("recipe.augment: unknown augmentation " + name);
-        };
-    }
-
-    /**
-     * A run's batches: the training samples shuffled and augmented with {@code aug} per epoch (whole padded cases
-     * in 3D, slices along the data's slice axis for a 2D model on volumes), the validation samples as they are.
-     */
-    public static TrainingData trainingData(StudyData data, List<Sample> train, List<Sample> val, Transform aug) {
-        boolean sliced = data.dims() == 2 && train.get(0).spatialRank() == 3;
-        int examples = sliced ? train.stream().mapToInt(s -> s.shape()[data.sliceAxis()]).sum() : train.size();
-        return new TrainingData() {
-            @Override
-            public MultiDataSetIterator training(int batchSize, long seed) {
-                return iterator(train, batchSize, seed, aug, true);
-            }
-
-            @Override
-            public MultiDataSetIterator validation(int batchSize) {
-                return iterator(val, batchSize, 0, Transform.identity(), false);
-            }
-
-            @Override
-            public int batchesPerEpoch(int batchSize) {
-                return (examples + batchSize - 1) / batchSize;
-            }
-
-            private MultiDataSetIterator iterator(List<Sample> s, int batchSize, long seed, Transform t,
-                                                  boolean shuffle) {
-                SegmentationDataSetIterator.Builder b = SegmentationDataSetIterator.builder().samples(s)
-                        .numClasses(data.numClasses()).batchSize(batchSize).augment(t).shuffle(shuffle).seed(seed);
-                if (sliced) {
-                    b.slices(data.sliceAxis(), false);
-                } else {
-                    b.wholeVolumes();
-                }
-                return new SegmentationMultiDataSetIterator(b.build());
-            }
-        };
     }
 
     static void deleteRecursively(Path p) throws IOException {

@@ -12,6 +12,7 @@ import java.util.Map;
 import org.gradsurgery.calibration.ReliabilityBins;
 import org.gradsurgery.calibration.ReliabilityDiagram;
 import org.gradsurgery.io.AtomicFiles;
+import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.loss.LossSpec;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -92,7 +93,7 @@ public final class StudyReport {
     }
 
     /** Writes study.csv, study.md and the PNGs into {@code dir}; returns the path of study.md. */
-    static Path write(Path dir, StudySpec spec, StudyData data, StudySplit split, List<Study.Run> runs,
+    static Path write(Path dir, StudySpec spec, StudyData data, DataPlan.Split split, List<Study.Run> runs,
                       PrintStream out) throws IOException {
         List<Done> done = new ArrayList<>();
         for (Study.Run r : runs) {
@@ -109,10 +110,10 @@ public final class StudyReport {
                         + "test cases (`split.json`). Network: U-Net, %d levels, %d base filters. Recipe: %d epochs, "
                         + "batch %d, Adam lr %.4g with poly decay (power %.2f), augmentation %s; the last epoch's "
                         + "model is scored. Temperature scaling: %s. Calibration: %d bins; boundary band ±%.1f mm.%n%n",
-                describe(spec.dataset()), k, String.join(", ", data.classNames()), data.dims(), split.train().size(),
-                split.validation().size(), split.test().size(), spec.network().levels(), spec.network().baseFilters(),
-                spec.recipe().epochs(), spec.recipe().batchSize(), spec.recipe().learningRate(),
-                spec.recipe().polyPower(), spec.recipe().augment(),
+                describe(spec, data), k, String.join(", ", data.classNames()), data.dims(),
+                split.training().size(), split.validation().size(), split.test().size(), spec.model().levels(),
+                spec.model().baseFilters(), spec.training().epochs(), spec.training().batchSize(),
+                spec.model().learningRate(), spec.polyPower(), spec.data().augmentationOrDefault().specName(),
                 spec.temperatureScaling() ? "T fitted by NLL on the validation cases, applied to the test cases"
                         : "off", spec.bins(), spec.boundaryBandMm()));
         md.append(String.format(Locale.ROOT, "Runs finished: %d of %d.%n%n", done.size(), runs.size()));
@@ -217,14 +218,11 @@ public final class StudyReport {
         return file;
     }
 
-    private static String describe(StudySpec.Dataset d) {
-        if (d.synthetic() != null) {
-            StudySpec.Synthetic s = d.synthetic();
-            return String.format(Locale.ROOT, "known-probability testbed, %d images of %d², edge width %.2g–%.2g px, "
-                    + "noise sd %.2g", s.cases(), s.size(), s.edgeMin(), s.edgeMax(), s.noise());
-        }
-        return (d.msd() != null ? "MSD folder " : "folder ") + Path.of(d.msd() != null ? d.msd() : d.folder())
-                .getFileName() + (d.grouping() != null ? ", grouping " + d.grouping() : "");
+    private static String describe(StudySpec spec, StudyData data) {
+        DataPlan d = spec.data();
+        return data.description() + (d.labelGrouping() != null ? ", label grouping " + d.labelGrouping() : "")
+                + (d.cropsToNonzero() ? ", cropped to the non-zero box" : "")
+                + (d.spacing() != null ? ", resampled to " + java.util.Arrays.toString(d.spacing()) + " mm" : "");
     }
 
     private static double meanHd95(Done d, int k) {
@@ -250,7 +248,7 @@ public final class StudyReport {
         md.append("Paired over test cases, all seeds pooled (case i of seed s with case i of seed s); 95 % percentile "
                 + "bootstrap interval, " + Statistics.DEFAULT_RESAMPLES + " resamples, seed 0. Per-case calibration "
                 + "metrics are computed over that case's voxels.\n\n");
-        md.append("| region loss | pairs | Δ Dice | Δ ECE | Δ boundary ECE | Δ NLL | Δ ECE after TS |\n"
+        md.append("| with surgery − without | pairs | Δ Dice | Δ ECE | Δ boundary ECE | Δ NLL | Δ ECE after TS |\n"
                 + "|---|---|---|---|---|---|---|\n");
         StringBuilder verdicts = new StringBuilder();
         for (String arm : spec.arms()) {
@@ -279,7 +277,9 @@ public final class StudyReport {
             if (w.isEmpty()) {
                 continue;
             }
-            md.append("| ").append(without.label()).append(" | ");
+            // named by both arms: one region loss can have several surgery arms (e.g. :balanced, :probabilities)
+            String pair = with.label() + " − " + without.label();
+            md.append("| ").append(pair).append(" | ");
             boolean first = true;
             for (String col : new String[] {"dice_mean", "ece", "boundary_ece", "nll", "ece_ts"}) {
                 List<Double> a = new ArrayList<>();
@@ -310,7 +310,7 @@ public final class StudyReport {
             boolean diceOk = Math.abs(diceW - diceWo) < CLAIM_DICE_CHANGE;
             verdicts.append(String.format(Locale.ROOT, "* **%s** (%d seed(s)): top-label ECE %.4f → %.4f (%s by %.0f %%), "
                             + "mean foreground Dice %.4f → %.4f (%+.2f points). Claim (ECE at least %.0f %% lower and "
-                            + "Dice within 1 point): **%s**.%n", without.label(), w.size(), eceWo, eceW,
+                            + "Dice within 1 point): **%s**.%n", pair, w.size(), eceWo, eceW,
                     reduction >= 0 ? "lower" : "higher", Math.abs(reduction) * 100, diceWo, diceW,
                     (diceW - diceWo) * 100, CLAIM_ECE_REDUCTION * 100,
                     eceOk && diceOk ? "held" : "did not hold" + (eceOk ? " (Dice)" : diceOk ? " (ECE)"

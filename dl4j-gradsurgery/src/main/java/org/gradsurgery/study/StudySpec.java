@@ -6,70 +6,92 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
+import org.gradsurgery.InvalidInputException;
+import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.ExperimentData;
+import org.gradsurgery.experiment.ExperimentSpec;
+import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossSpec;
+import org.gradsurgery.training.TrainingConfig;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.schedule.PolySchedule;
+import org.nd4j.linalg.schedule.ScheduleType;
 import org.nd4j.shade.jackson.annotation.JsonCreator;
-import org.nd4j.shade.jackson.annotation.JsonInclude;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.nd4j.shade.jackson.databind.DeserializationFeature;
+import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 import org.nd4j.shade.jackson.databind.SerializationFeature;
+import org.nd4j.shade.jackson.databind.node.ObjectNode;
 
 /**
- * A whole comparison as one JSON document: the data, its case-level split, the network, the training recipe, the
- * arms (one loss each), the seeds, and post-hoc temperature scaling. Every run of the study is one (arm, seed) pair
- * trained on the same data order, augmentation and budget for that seed; see {@code docs/STUDY.md} for the format.
+ * A whole comparison as one JSON document, made of the typed descriptions a single run uses plus what only the study
+ * has. Every run of the study is one (arm, seed) pair, an {@link org.gradsurgery.experiment.ExperimentSpec} with the
+ * arm's loss and the seed, trained on the same data order, augmentation and budget for that seed; see
+ * {@code docs/STUDY.md} for the format.
  *
  * <pre>
  * { "name": "...",
- *   "dataset": {"synthetic": {...}} | {"msd": DIR} | {"folder": DIR, "imagePattern": "{id}_t1.nii.gz",
- *               "labelPattern": "{id}_labels.nii.gz"}, plus "grouping", "classNames", "dims", "sliceAxis",
- *               "spacing", "cropToNonzero",
- *   "split": {"train": 150, "validation": 23, "test": 50, "seed": 0},
- *   "network": {"levels": 4, "baseFilters": 16},
- *   "recipe": {"epochs": 50, "batchSize": 4, "learningRate": 0.003, "polyPower": 0.9, "augment": "nnunet-lite"},
+ *   "data": DataPlan (source, dims, split by counts or lists, label grouping, augmentation, ...; commonPadding),
+ *   "model": UNetSpec (levels, baseFilters, updater = Adam at the initial learning rate, "learningRate": x short for
+ *            it; dims, channels and classes come from the data),
+ *   "training": TrainingConfig (epochs, batchSize, ...; seed and run folder are set per run),
+ *   "polyPower": 0.9,       lr_t = lr·(1 − t/T)^polyPower over the T updates of a run (nnU-Net's schedule)
  *   "arms": ["dice", "dice+surgery", ...],     (LossSpec text, e.g. "dice+surgery+ce:1", "mcxent")
  *   "seeds": [1, 2, 3], "temperatureScaling": true, "bins": 15, "boundaryBandMm": 2 }
  * </pre>
- * Data folders are never defaults: they are spec fields or the command line's {@code --data DIR}.
+ * A section given in part takes its type's defaults for the rest ({@link UNetSpec#DEFAULTS},
+ * {@link TrainingConfig#builder()}); the study's own settings default to polyPower 0.9, 15 bins, a 2 mm band. Data
+ * folders are never defaults: they are spec fields or the command line's {@code --data DIR}. A spec in the shape
+ * written before the study used these types ({@code dataset}, {@code network}, {@code recipe}) is read through
+ * {@link LegacyStudySpec}.
  */
-@JsonInclude(JsonInclude.Include.NON_NULL)
-public record StudySpec(@JsonProperty("name") String name, @JsonProperty("dataset") Dataset dataset,
-                        @JsonProperty("split") Split split, @JsonProperty("network") Network network,
-                        @JsonProperty("recipe") Recipe recipe, @JsonProperty("arms") List<String> arms,
+public record StudySpec(@JsonProperty("name") String name, @JsonProperty("data") DataPlan data,
+                        @JsonProperty("model") UNetSpec model, @JsonProperty("training") TrainingConfig training,
+                        @JsonProperty("polyPower") double polyPower, @JsonProperty("arms") List<String> arms,
                         @JsonProperty("seeds") List<Long> seeds,
                         @JsonProperty("temperatureScaling") boolean temperatureScaling,
                         @JsonProperty("bins") int bins, @JsonProperty("boundaryBandMm") double boundaryBandMm) {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    /** Default power of the polynomial learning-rate decay (nnU-Net's). */
+    public static final double DEFAULT_POLY_POWER = 0.9;
+    /** Default calibration bins (Guo et al.'s 15). */
+    public static final int DEFAULT_BINS = 15;
+    /** Default half-width of the boundary band in mm. */
+    public static final double DEFAULT_BOUNDARY_BAND_MM = 2.0;
 
-    /** Checks every setting; errors name it as {@code study.<section>.<setting>}. */
+    /** Checks every setting; errors name it as {@code study.<setting>}. */
     @JsonCreator
     public StudySpec {
         require(name != null && name.matches("[A-Za-z0-9._-]+"), "name", "must be letters, digits, '.', '_' or '-'",
                 name);
-        require(dataset != null, "dataset", "is required", null);
-        require(split != null, "split", "is required", null);
-        network = network == null ? new Network(0, 0) : network;
-        require(recipe != null, "recipe", "is required", null);
+        require(data != null, "data", "is required", null);
+        require(data.split() != null && (data.split().byCounts() || data.split().listed()), "data.split",
+                "needs trainingCases, validationCases and testCases (or the case lists)", null);
+        model = model == null ? UNetSpec.DEFAULTS : model;
+        require(model.updater() instanceof Adam, "model.updater", "must be Adam (the study decays its learning rate "
+                + "polynomially)", model.updater().getClass().getSimpleName());
+        training = training == null ? TrainingConfig.builder().build() : training;
+        polyPower = polyPower == 0 ? DEFAULT_POLY_POWER : polyPower;
+        require(polyPower > 0 && polyPower <= 10, "polyPower", "must be in (0, 10]", polyPower);
         require(arms != null && !arms.isEmpty(), "arms", "needs at least one loss", arms);
         require(new LinkedHashSet<>(arms).size() == arms.size(), "arms", "lists a loss twice", arms);
         for (String a : arms) {
             try {
                 LossSpec.parse(a);
             } catch (IllegalArgumentException e) {
-                throw new org.gradsurgery.InvalidInputException("study.arms: '" + a + "': " + e.getMessage(), e);
+                throw new InvalidInputException("study.arms: '" + a + "': " + e.getMessage(), e);
             }
         }
         require(seeds != null && !seeds.isEmpty(), "seeds", "needs at least one seed", seeds);
         require(new LinkedHashSet<>(seeds).size() == seeds.size(), "seeds", "lists a seed twice", seeds);
-        bins = bins == 0 ? 15 : bins;
+        bins = bins == 0 ? DEFAULT_BINS : bins;
         require(bins >= 2 && bins <= 1000, "bins", "must be in 2..1000", bins);
-        boundaryBandMm = boundaryBandMm == 0 ? 2.0 : boundaryBandMm;
+        boundaryBandMm = boundaryBandMm == 0 ? DEFAULT_BOUNDARY_BAND_MM : boundaryBandMm;
         require(boundaryBandMm > 0 && !Double.isInfinite(boundaryBandMm), "boundaryBandMm", "must be > 0",
                 boundaryBandMm);
         arms = List.copyOf(arms);
@@ -78,8 +100,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
 
     static void require(boolean ok, String setting, String what, Object value) {
         if (!ok) {
-            throw new org.gradsurgery.InvalidInputException("study." + setting + " " + what + (value == null ? "" : ", got "
-                    + value));
+            throw new InvalidInputException("study." + setting + " " + what + (value == null ? "" : ", got " + value));
         }
     }
 
@@ -92,27 +113,132 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
         return out;
     }
 
-    /** Reads a spec file; a malformed or invalid document is an IllegalArgumentException naming the file. */
-    public static StudySpec read(Path file) throws IOException {
+    /**
+     * The updater of a run of {@code updates} updates: the model's Adam with its learning rate decayed as
+     * lr·(1 − t/T)^polyPower.
+     */
+    public IUpdater updater(long updates) {
+        Adam a = (Adam) model.updater();
+        Adam out = new Adam(new PolySchedule(ScheduleType.ITERATION, a.getLearningRate(), polyPower,
+                Math.toIntExact(updates)));
+        out.setBeta1(a.getBeta1());
+        out.setBeta2(a.getBeta2());
+        out.setEpsilon(a.getEpsilon());
+        return out;
+    }
+
+    /**
+     * Run ({@code loss}, {@code seed}) of this study as an experiment on {@code data} (this spec's plan resolved):
+     * the study's network completed for the data (dims, channels, classes) with Adam decayed over the run's
+     * T = batches per epoch × epochs updates ({@link #updater}); the study's training settings with the run's seed,
+     * folder ({@code runDir}, may be null) and progress display; the resolved data plan. What {@code study} trains
+     * and {@code bench pipeline} times.
+     */
+    public ExperimentSpec experiment(LossSpec loss, long seed, Path runDir, TrainingConfig.ProgressMode progress,
+                                     ExperimentData data) {
+        TrainingConfig cfg = training.toBuilder().seed(seed).runDirectory(runDir).eceBins(bins).progress(progress)
+                .build();
+        long updates = (long) data.trainingData().batchesPerEpoch(cfg.batchSize()) * cfg.epochs();
+        UNetSpec unet = data.complete(model).toBuilder().updater(updater(updates)).build();
+        return new ExperimentSpec(unet, loss, cfg, data.plan(), seed);
+    }
+
+    /**
+     * Reads a spec file (the current shape, or the older one through {@link LegacyStudySpec}); {@code dataFolder}
+     * (the command line's {@code --data}, may be null) names the source's folder.
+     */
+    public static StudySpec read(Path file, Path dataFolder) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new org.gradsurgery.InvalidInputException("--spec " + file + ": no such file");
+            throw new InvalidInputException("--spec " + file + ": no such file");
         }
+        JsonNode tree;
         try {
-            return JSON.readValue(file.toFile(), StudySpec.class);
-        } catch (org.nd4j.shade.jackson.core.JsonProcessingException e) {
-            Throwable cause = e.getCause() instanceof IllegalArgumentException ? e.getCause() : e;
-            String msg = cause == e ? e.getOriginalMessage() : cause.getMessage();
-            throw new org.gradsurgery.InvalidInputException(file + ": " + msg, e);
+            tree = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new InvalidInputException(file + ": not valid JSON: " + e.getMessage().replace('\n', ' '), e);
+        }
+        return bind(tree, dataFolder, file + ": ");
+    }
+
+    /** Parses a spec document (either shape). */
+    public static StudySpec parse(String json) {
+        try {
+            return bind(JSON.readTree(json), null, "study spec: ");
+        } catch (IOException e) {
+            throw new InvalidInputException("study spec: not valid JSON: " + e.getMessage().replace('\n', ' '), e);
         }
     }
 
-    /** Parses a spec document. */
-    public static StudySpec parse(String json) {
+    private static StudySpec bind(JsonNode tree, Path dataFolder, String where) {
+        if (!tree.isObject()) {
+            throw new InvalidInputException(where + "expected a JSON object");
+        }
+        ObjectNode o = LegacyStudySpec.isLegacy(tree) ? LegacyStudySpec.convert(tree) : ((ObjectNode) tree).deepCopy();
+        // a section given in part takes its type's defaults for the rest; "learningRate" is short for Adam's
+        if (o.path("model").has("learningRate") && !o.path("model").has("updater")) {
+            ObjectNode m = (ObjectNode) o.get("model");
+            m.set("updater", JSON.valueToTree(new Adam(m.remove("learningRate").asDouble())));
+        }
+        o.set("model", merged(JSON.valueToTree(UNetSpec.DEFAULTS), o.get("model")));
+        o.set("training", merged(readTree(TrainingConfig.builder().build().toJson()), o.get("training")));
+        if (o.path("data").path("source").isObject()) {
+            dataFolder((ObjectNode) o.path("data").path("source"), dataFolder);
+        }
         try {
-            return JSON.readValue(json, StudySpec.class);
+            return JSON.treeToValue(o, StudySpec.class);
         } catch (IOException e) {
-            Throwable cause = e.getCause() instanceof IllegalArgumentException ? e.getCause() : e;
-            throw new org.gradsurgery.InvalidInputException("study spec: " + cause.getMessage(), e);
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof IllegalArgumentException iae && t != e) {
+                    throw new InvalidInputException(where + iae.getMessage(), e);
+                }
+            }
+            throw new InvalidInputException(where + e.getMessage().replace('\n', ' '), e);
+        }
+    }
+
+    private static JsonNode readTree(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static JsonNode merged(JsonNode defaults, JsonNode given) {
+        if (given == null || given.isNull()) {
+            return defaults;
+        }
+        if (!given.isObject()) {
+            return given;
+        }
+        ObjectNode out = ((ObjectNode) defaults).deepCopy();
+        given.fields().forEachRemaining(e -> out.set(e.getKey(), e.getValue()));
+        return out;
+    }
+
+    /**
+     * Sets or checks the folder of an msd, folders or colin27 source (for colin27 the {@code datasets/} folder):
+     * {@code --data}, else the spec's own (never blank).
+     */
+    private static void dataFolder(ObjectNode source, Path folder) {
+        String type = source.path("type").asText();
+        List<String> fields = switch (type) {
+            case "msd" -> List.of("dir");
+            case "folders" -> List.of("images", "labels");
+            case "colin27" -> List.of("datasets");
+            default -> List.of();
+        };
+        if (folder != null) {
+            if (fields.isEmpty()) {
+                throw new InvalidInputException("--data applies to msd, folders and colin27 sources, not " + type);
+            }
+            fields.forEach(f -> source.put(f, folder.toAbsolutePath().normalize().toString()));
+        }
+        for (String f : fields) {
+            if (source.path(f).asText("").isBlank()) {
+                throw new InvalidInputException("the study's data folder is not set: give --data DIR (or "
+                        + "data.source." + f + " in the spec)");
+            }
         }
     }
 
@@ -125,29 +251,22 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
         }
     }
 
-    /** This spec with the dataset's folder replaced (the command line's {@code --data DIR}). */
-    public StudySpec withDataFolder(Path folder) {
-        return new StudySpec(name, dataset.withFolder(folder), split, network, recipe, arms, seeds, temperatureScaling,
-                bins, boundaryBandMm);
-    }
-
     /**
-     * A tiny version to check that everything runs: the first seed, 1 epoch; the synthetic testbed cut to 24 images
-     * split 12 / 4 / 8.
+     * A tiny version to check that everything runs: the first seed, 1 epoch; a known-probability source cut to 24
+     * images and a split by counts cut to at most 12 / 4 / 8 cases.
      */
     public StudySpec smoke() {
-        Dataset d = dataset;
-        Split s = split;
-        if (d.synthetic() != null) {
-            Synthetic y = d.synthetic();
-            d = new Dataset(new Synthetic(Math.min(24, y.cases()), y.size(), y.edgeMin(), y.edgeMax(), y.noise(),
-                    y.seed()), null, null, null, null, d.grouping(), d.classNames(), d.dims(), d.sliceAxis(),
-                    d.spacing(), d.cropToNonzero());
-            s = new Split(12, 4, 8, split.seed(), null);
+        DataPlan.Builder d = data.toBuilder();
+        if (data.source() instanceof DataPlan.KnownProbability k) {
+            d.source(k.atMost(24));
         }
-        return new StudySpec(name + "-smoke", d, s, network, new Recipe(1, recipe.batchSize(), recipe.learningRate(),
-                recipe.polyPower(), recipe.augment()), arms, seeds.subList(0, 1), temperatureScaling, bins,
-                boundaryBandMm);
+        DataPlan.Split s = data.split();
+        if (s.byCounts()) {
+            d.split(DataPlan.Split.byCounts(Math.min(12, s.trainingCases()), Math.min(4, s.validationCases()),
+                    Math.min(8, s.testCases()), s.seed()));
+        }
+        return new StudySpec(name + "-smoke", d.build(), model, training.toBuilder().epochs(1).build(), polyPower,
+                arms, seeds.subList(0, 1), temperatureScaling, bins, boundaryBandMm);
     }
 
     /**
@@ -158,7 +277,7 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
         for (String a : only) {
             require(arms.contains(a), "arms", "has no arm '" + a + "' (--arms); the spec's arms are " + arms, null);
         }
-        return new StudySpec(name, dataset, split, network, recipe, arms.stream().filter(only::contains).toList(),
+        return new StudySpec(name, data, model, training, polyPower, arms.stream().filter(only::contains).toList(),
                 seeds, temperatureScaling, bins, boundaryBandMm);
     }
 
@@ -168,164 +287,25 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("datase
             require(seeds.contains(seed), "seeds", "has no seed " + seed + " (--seeds); the spec's seeds are "
                     + seeds, null);
         }
-        return new StudySpec(name, dataset, split, network, recipe, arms, seeds.stream().filter(only::contains)
+        return new StudySpec(name, data, model, training, polyPower, arms, seeds.stream().filter(only::contains)
                 .toList(), temperatureScaling, bins, boundaryBandMm);
     }
 
     /** Whether two specs describe the same runs apart from which arms and seeds are listed (a study may grow). */
     public boolean sameRunsAs(StudySpec other) {
-        return dataset.equals(other.dataset) && split.equals(other.split) && network.equals(other.network)
-                && recipe.equals(other.recipe) && bins == other.bins && boundaryBandMm == other.boundaryBandMm
+        return data.equals(other.data) && model.equals(other.model) && training.equals(other.training)
+                && polyPower == other.polyPower && bins == other.bins && boundaryBandMm == other.boundaryBandMm
                 && temperatureScaling == other.temperatureScaling;
     }
 
-    /**
-     * The known-probability testbed ({@link org.gradsurgery.data.KnownProbabilityImages}): {@code cases} square
-     * images of {@code size} pixels, edge widths in [edgeMin, edgeMax], intensity noise sd {@code noise}, drawn from
-     * {@code seed}.
-     */
-    public record Synthetic(@JsonProperty("cases") int cases, @JsonProperty("size") int size,
-                            @JsonProperty("edgeMin") double edgeMin, @JsonProperty("edgeMax") double edgeMax,
-                            @JsonProperty("noise") double noise, @JsonProperty("seed") long seed) {
-        @JsonCreator
-        public Synthetic {
-            require(cases >= 3, "dataset.synthetic.cases", "must be >= 3", cases);
-        }
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof StudySpec s && sameRunsAs(s) && name.equals(s.name) && arms.equals(s.arms)
+                && seeds.equals(s.seeds);
     }
 
-    /**
-     * Where the cases come from (exactly one of {@code synthetic}, {@code msd}, {@code folder}) and how they are
-     * shaped.
-     *
-     * @param synthetic    the known-probability testbed
-     * @param msd          an MSD task folder ({@code imagesTr/}, {@code labelsTr/} paired by file name); "" = from
-     *                     the command line
-     * @param folder       one folder holding image and label files named by {@code imagePattern}/{@code labelPattern}
-     *                     (e.g. {@code {id}_t1.nii.gz}, paired by {@link org.gradsurgery.experiment.FileCasesSource});
-     *                     "" = from the command line
-     * @param grouping     class index (1..K−1, as text) → raw label codes; every other code is background. Null =
-     *                     labels are already 0..K−1
-     * @param classNames   names of the K classes (background first); required with folders, read from MSD otherwise
-     * @param dims         2 = slices along {@code sliceAxis} (or 2D images), 3 = whole volumes
-     * @param sliceAxis    the file axis slices are taken along (2D on volumes)
-     * @param spacing      resample every case to this voxel size in mm (image linear, label nearest), or null
-     * @param cropToNonzero crop each case to the bounding box of its non-zero image voxels (skull-stripped data)
-     */
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Dataset(@JsonProperty("synthetic") Synthetic synthetic, @JsonProperty("msd") String msd,
-                          @JsonProperty("folder") String folder, @JsonProperty("imagePattern") String imagePattern,
-                          @JsonProperty("labelPattern") String labelPattern,
-                          @JsonProperty("grouping") Map<String, List<Long>> grouping,
-                          @JsonProperty("classNames") List<String> classNames, @JsonProperty("dims") int dims,
-                          @JsonProperty("sliceAxis") int sliceAxis, @JsonProperty("spacing") double[] spacing,
-                          @JsonProperty("cropToNonzero") boolean cropToNonzero) {
-        @JsonCreator
-        public Dataset {
-            int sources = (synthetic != null ? 1 : 0) + (msd != null ? 1 : 0) + (folder != null ? 1 : 0);
-            require(sources == 1, "dataset", "needs exactly one of synthetic, msd, folder", sources + " given");
-            dims = dims == 0 ? (synthetic != null ? 2 : 3) : dims;
-            require(dims == 2 || dims == 3, "dataset.dims", "must be 2 or 3", dims);
-            require(synthetic == null || dims == 2, "dataset.dims", "must be 2 for the synthetic testbed", dims);
-            require(sliceAxis >= 0 && sliceAxis <= 2, "dataset.sliceAxis", "must be 0, 1 or 2", sliceAxis);
-            if (folder != null) {
-                require(imagePattern != null && labelPattern != null, "dataset.imagePattern/labelPattern",
-                        "are required with a folder", null);
-                // the patterns themselves are checked by DataPlan.Folders when the folder is opened
-            }
-            if (grouping != null) {
-                grouping = new TreeMap<>(Grouping.of(grouping).asSpec());
-            }
-            if (spacing != null) {
-                require(spacing.length == 3 && java.util.Arrays.stream(spacing).allMatch(s -> s > 0
-                        && !Double.isInfinite(s)), "dataset.spacing", "needs 3 positive values in mm",
-                        java.util.Arrays.toString(spacing));
-                spacing = spacing.clone();
-            }
-            classNames = classNames == null ? null : List.copyOf(classNames);
-        }
-
-        Dataset withFolder(Path dir) {
-            if (synthetic != null) {
-                throw new org.gradsurgery.InvalidInputException("--data applies to msd and folder datasets, not synthetic");
-            }
-            String d = dir.toAbsolutePath().normalize().toString();
-            return new Dataset(null, msd != null ? d : null, folder != null ? d : null, imagePattern, labelPattern,
-                    grouping, classNames, dims, sliceAxis, spacing, cropToNonzero);
-        }
-
-        /** The data folder named by the spec or the command line. */
-        Path root() {
-            String r = msd != null ? msd : folder;
-            if (r == null || r.isBlank()) {
-                throw new org.gradsurgery.InvalidInputException("the study's data folder is not set: give --data DIR (or "
-                        + "dataset." + (msd != null ? "msd" : "folder") + " in the spec)");
-            }
-            return Path.of(r);
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Dataset d && Objects.equals(synthetic, d.synthetic) && Objects.equals(msd, d.msd)
-                    && Objects.equals(folder, d.folder) && Objects.equals(imagePattern, d.imagePattern)
-                    && Objects.equals(labelPattern, d.labelPattern) && Objects.equals(grouping, d.grouping)
-                    && Objects.equals(classNames, d.classNames) && dims == d.dims && sliceAxis == d.sliceAxis
-                    && java.util.Arrays.equals(spacing, d.spacing) && cropToNonzero == d.cropToNonzero;
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(synthetic, msd, folder, imagePattern, labelPattern, grouping, classNames, dims,
-                    sliceAxis, java.util.Arrays.hashCode(spacing), cropToNonzero);
-        }
-    }
-
-    /**
-     * Case-level split: the first {@code train}, then {@code validation}, then {@code test} cases of a seeded
-     * shuffle of the case ids (the rest unused), unless a split file is given ({@code --split FILE} or
-     * {@code file}, relative to the spec).
-     */
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Split(@JsonProperty("train") int train, @JsonProperty("validation") int validation,
-                        @JsonProperty("test") int test, @JsonProperty("seed") long seed,
-                        @JsonProperty("file") String file) {
-        @JsonCreator
-        public Split {
-            require(file != null || (train >= 1 && validation >= 1 && test >= 1), "split",
-                    "needs train, validation and test >= 1 (or a file)", train + "/" + validation + "/" + test);
-        }
-    }
-
-    /** The U-Net: levels and base filters (0 = the defaults 3 and 8 of the CLI's small network). */
-    public record Network(@JsonProperty("levels") int levels, @JsonProperty("baseFilters") int baseFilters) {
-        @JsonCreator
-        public Network {
-            levels = levels == 0 ? 3 : levels;
-            baseFilters = baseFilters == 0 ? 8 : baseFilters;
-            require(levels >= 1 && levels <= 6, "network.levels", "must be in 1..6", levels);
-            require(baseFilters >= 1 && baseFilters <= 256, "network.baseFilters", "must be in 1..256", baseFilters);
-        }
-    }
-
-    /**
-     * The training recipe, the same for every arm: Adam at {@code learningRate} with polynomial decay
-     * lr_t = lr·(1 − t/T)^polyPower over the T updates of the run (nnU-Net's schedule, power 0.9), {@code epochs}
-     * epochs of batches of {@code batchSize}, augmentation {@code none}, {@code flips} (every spatial axis mirrored
-     * with p 0.5) or {@code nnunet-lite} (flips, brightness ×U[0.75, 1.25] with p 0.15, gamma U[0.7, 1.5] with p 0.3).
-     * The model evaluated is the last epoch's (no selection on validation data, which temperature scaling uses).
-     */
-    public record Recipe(@JsonProperty("epochs") int epochs, @JsonProperty("batchSize") int batchSize,
-                         @JsonProperty("learningRate") double learningRate, @JsonProperty("polyPower") double polyPower,
-                         @JsonProperty("augment") String augment) {
-        @JsonCreator
-        public Recipe {
-            require(epochs >= 1, "recipe.epochs", "must be >= 1", epochs);
-            require(batchSize >= 1, "recipe.batchSize", "must be >= 1", batchSize);
-            require(learningRate > 0 && learningRate < 1, "recipe.learningRate", "must be in (0, 1)", learningRate);
-            polyPower = polyPower == 0 ? 0.9 : polyPower;
-            require(polyPower > 0 && polyPower <= 10, "recipe.polyPower", "must be in (0, 10]", polyPower);
-            augment = augment == null ? "flips" : augment.toLowerCase(Locale.ROOT);
-            require(List.of("none", "flips", "nnunet-lite").contains(augment), "recipe.augment",
-                    "must be none, flips or nnunet-lite", augment);
-        }
+    @Override
+    public int hashCode() {
+        return Objects.hash(name, data, model, arms, seeds);
     }
 }

@@ -172,11 +172,11 @@ class PngTest {
     }
 
     @Test
-    void notAPngIsAnIOException() throws IOException {
+    void notAPngIsAnInvalidInputNamingTheFile() throws IOException {
         Path p = tmp.resolve("fake.png");
         Files.writeString(p, "this is text");
-        assertThrows(IOException.class, () -> Png.readImage(p));
-        assertThrows(IOException.class, () -> Png.readImage(tmp.resolve("missing.png")));
+        assertThrows(org.gradsurgery.InvalidInputException.class, () -> Png.readImage(p));
+        assertThrows(org.gradsurgery.InvalidInputException.class, () -> Png.readImage(tmp.resolve("missing.png")));
     }
 
     /** The committed ITK CT head slice: counts per grey value were computed with PIL/numpy when the set was prepared. */

@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.data.CaseWindows;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.evaluation.CaseEvaluator;
 import org.gradsurgery.model.UNet;
@@ -38,14 +38,17 @@ class StudyEvaluationPaddingTest {
 
     @Test
     void aSmallerCaseIsScoredOnItsTrainingPaddingAndCroppedToItsOwnGrid() {
-        List<StudyData.StudyCase> raw = new ArrayList<>();
-        for (Sample s : List.of(sample("small", new int[] {5, 8, 6}, 1), sample("large", new int[] {8, 8, 8}, 2))) {
-            raw.add(new StudyData.StudyCase(s.id(), s, s, s.shape(), s.spacing(), null));
+        Sample smallCase = sample("small", new int[] {5, 8, 6}, 1);
+        Sample largeCase = sample("large", new int[] {8, 8, 8}, 2);
+        int[] size = CaseWindows.commonSize(List.of(smallCase, largeCase), 4);
+        Map<String, StudyData.StudyCase> cases = new java.util.LinkedHashMap<>();
+        for (Sample s : List.of(smallCase, largeCase)) {
+            cases.put(s.id(), new StudyData.StudyCase(s.id(), s, s.spacing(), null));
         }
-        Map<String, StudyData.StudyCase> cases = StudyData.pad(raw, 3, 0, 4);
-        StudyData data = new StudyData(List.of("background", "foreground"), cases, 3, 0);
+        StudyData data = new StudyData("two cases", List.of("background", "foreground"), cases, 3, 0, size);
         StudyData.StudyCase small = cases.get("small");
-        assertArrayEquals(new int[] {8, 8, 8}, small.padded().shape());
+        Sample padded = CaseWindows.padHighEnd(smallCase, size, 4, -1);
+        assertArrayEquals(new int[] {8, 8, 8}, padded.shape());
 
         ComputationGraph net = UNet.builder().spatialDims(3).numClasses(2).levels(3).baseFilters(2).seed(7).build()
                 .graph();
@@ -53,7 +56,7 @@ class StudyEvaluationPaddingTest {
         assertArrayEquals(new long[] {1, 2, 5, 8, 6}, z.shape());
 
         // softmax of the scored logits = the network's probabilities on the training-padded case, cropped
-        INDArray x = small.padded().image().reshape('c', 1, 1, 8, 8, 8);
+        INDArray x = padded.image().reshape('c', 1, 1, 8, 8, 8);
         INDArray expected = net.outputSingle(false, x).get(NDArrayIndex.point(0), NDArrayIndex.point(1),
                 NDArrayIndex.interval(0, 5), NDArrayIndex.interval(0, 8), NDArrayIndex.interval(0, 6));
         INDArray d = z.get(NDArrayIndex.point(0), NDArrayIndex.point(0)).sub(z.get(NDArrayIndex.point(0),

@@ -18,11 +18,12 @@ class StudySmokeTest {
 
     static StudySpec tiny(int epochs, List<Long> seeds) {
         return StudySpec.parse("""
-                {"name": "tiny", "dataset": {"synthetic": {"cases": 20, "size": 16, "edgeMin": 0.5, "edgeMax": 3,
-                  "noise": 0.3, "seed": 5}},
-                 "split": {"train": 10, "validation": 4, "test": 6, "seed": 1},
-                 "network": {"levels": 2, "baseFilters": 4},
-                 "recipe": {"epochs": %d, "batchSize": 4, "learningRate": 0.01, "augment": "flips"},
+                {"name": "tiny", "data": {"source": {"type": "known-probability", "cases": 20, "size": 16,
+                  "edgeMin": 0.5, "edgeMax": 3, "noise": 0.3, "seed": 5}, "augmentation": "flips",
+                  "commonPadding": true, "split": {"trainingCases": 10, "validationCases": 4, "testCases": 6,
+                  "seed": 1}},
+                 "model": {"levels": 2, "baseFilters": 4, "learningRate": 0.01},
+                 "training": {"epochs": %d, "batchSize": 4},
                  "arms": ["mcxent", "dice", "dice+surgery"], "seeds": %s, "temperatureScaling": true}
                 """.formatted(epochs, seeds.toString()));
     }
@@ -34,7 +35,8 @@ class StudySmokeTest {
                 TrainingConfig.ProgressMode.OFF).run();
         String text = Files.readString(md);
         for (String part : new String[] {"## Test metrics per arm", "## Per class", "## With surgery − without",
-                "### The paper's claim, checked", "mean abs(p − q)", "| dice |", "| dice + surgery |"}) {
+                "### The paper's claim, checked", "mean abs(p − q)", "| dice |", "| dice + surgery |",
+                "| dice + surgery − dice | "}) {
             assertTrue(text.contains(part), part + " missing in\n" + text);
         }
         assertTrue(text.contains("Runs finished: 3 of 3."), text);

@@ -35,23 +35,28 @@ import picocli.CommandLine.Option;
                 + "(MONAI's sliding_window_inference algorithm).")
 public final class InferBench implements Callable<Integer> {
 
-    @Option(names = "--size", description = "Edge of the cubic volume (default ${DEFAULT-VALUE}).")
+    @Option(names = "--size", paramLabel = "N", description = "Edge of the cubic volume, 4 or more "
+            + "(default: ${DEFAULT-VALUE}).")
     int size = 128;
 
-    @Option(names = "--patch", description = "Window edge, divisible by 4 (default ${DEFAULT-VALUE}).")
+    @Option(names = "--patch", paramLabel = "P", description = "Window edge, a multiple of 4 (default: "
+            + "${DEFAULT-VALUE}).")
     int patch = 64;
 
-    @Option(names = "--overlap", description = "Overlap of neighbouring windows in [0, 1) (default ${DEFAULT-VALUE}).")
+    @Option(names = "--overlap", paramLabel = "F", description = "Overlap of neighbouring windows in [0, 1) "
+            + "(default: ${DEFAULT-VALUE}).")
     double overlap = 0.5;
 
-    @Option(names = "--windows-per-pass", description = "Windows per forward pass (default ${DEFAULT-VALUE}).")
+    @Option(names = "--windows-per-pass", paramLabel = "N", description = "Windows per forward pass, 1 or more "
+            + "(default: ${DEFAULT-VALUE}).")
     int windowsPerPass = 4;
 
-    @Option(names = "--volumes", description = "Timed volumes (default ${DEFAULT-VALUE}).")
+    @Option(names = "--volumes", paramLabel = "N", description = "Timed volumes, 1 or more (default: "
+            + "${DEFAULT-VALUE}).")
     int volumes = 3;
 
-    @Option(names = "--norm", description = "BATCH, INSTANCE or NONE (default ${DEFAULT-VALUE}, as the study's "
-            + "network).")
+    @Option(names = "--norm", paramLabel = "KIND", description = "${COMPLETION-CANDIDATES} (default: "
+            + "${DEFAULT-VALUE}, as the study's network).")
     UNet.Normalization norm = UNet.Normalization.INSTANCE;
 
     @Option(names = "--peer", description = "Also run bench/peer_infer.py (PyTorch) and print the ratio.")
@@ -62,13 +67,9 @@ public final class InferBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (size < 4 || patch < 4 || patch % 4 != 0) {
-            throw new org.gradsurgery.InvalidInputException("--patch must be a multiple of 4 (the network's 3 levels) "
-                    + "and --size >= 4, got --patch " + patch + ", --size " + size);
-        }
-        if (!(overlap >= 0 && overlap < 1) || windowsPerPass < 1 || volumes < 1) {
-            throw new org.gradsurgery.InvalidInputException("--overlap must be in [0, 1), --windows-per-pass and "
-                    + "--volumes >= 1, got " + overlap + ", " + windowsPerPass + ", " + volumes);
+        if (patch % 4 != 0) {       // its range (Ranges) is checked before: >= 4
+            throw new org.gradsurgery.InvalidInputException("--patch must be a multiple of 4 (the network's 3 levels), "
+                    + "got " + patch);
         }
         PrintWriter out = spec.commandLine().getOut();
         BenchUNets.Spec s = new BenchUNets.Spec(3, 3, 8, patch, 2, norm, UNet.Upsampling.TRANSPOSED_CONV,

@@ -28,12 +28,12 @@ final class StudyCommand implements Callable<Integer> {
             + "re-use it to resume).")
     Path out;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "The data folder (MSD task folder or image/label "
-            + "folder) for a spec whose dataset names none.")
+    @Option(names = "--data", paramLabel = "DIR", description = "The data folder (MSD task folder, or the folder "
+            + "of images and labels) of a spec whose msd or folders source names none.")
     Path data;
 
-    @Option(names = "--split", paramLabel = "FILE", description = "A split.json (train/validation/test case ids) to "
-            + "use instead of drawing one.")
+    @Option(names = "--split", paramLabel = "FILE", description = "A split.json {\"training\": [...], "
+            + "\"validation\": [...], \"test\": [...]} of case ids to use instead of drawing one.")
     Path split;
 
     @Option(names = "--arms", split = ",", paramLabel = "ARM[,ARM...]", description = "Run only these arms of the "
@@ -49,8 +49,8 @@ final class StudyCommand implements Callable<Integer> {
             + "trained); safe while the study runs in another process.")
     boolean reportOnly;
 
-    @Option(names = "--smoke", description = "A tiny version of the spec (first seed, 1 epoch, synthetic data cut to "
-            + "24 images) to check that everything runs.")
+    @Option(names = "--smoke", description = "A tiny version of the spec (first seed, 1 epoch, a split by counts cut "
+            + "to at most 12/4/8 cases, the known-probability testbed to 24 images) to check that everything runs.")
     boolean smoke;
 
     @Option(names = "--progress", paramLabel = "auto|bar|plain|off", description = "Training progress display "
@@ -59,10 +59,7 @@ final class StudyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        StudySpec s = StudySpec.read(specFile);
-        if (data != null) {
-            s = s.withDataFolder(data);
-        }
+        StudySpec s = StudySpec.read(specFile, data);
         if (arms != null) {
             s = s.withArms(arms);
         }

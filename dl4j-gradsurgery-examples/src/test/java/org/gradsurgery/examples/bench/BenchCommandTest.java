@@ -126,9 +126,13 @@ class BenchCommandTest {
         assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
         assertEquals("gradsurgery: error: " + dir + " is not an MSD task folder (no imagesTr/ and labelsTr/)",
                 r.err().strip());
-        CliRun o = run("bench", "pipeline", "--overlap", "1");
-        assertEquals(GradSurgeryCli.EXIT_USAGE, o.exit());
-        assertTrue(o.err().contains("--overlap must be in [0, 1)"), o.err());
+        // a spec that is not the study's 3D recipe (2D, no common padding) is refused before anything loads
+        java.nio.file.Path spec = org.gradsurgery.examples.DemoData.locate().getParent()
+                .resolve("dl4j-gradsurgery-examples/examples/studies/colin27-deepgm-2d.json");
+        CliRun o = run("bench", "pipeline", "--spec", spec.toString());
+        assertEquals(GradSurgeryCli.EXIT_USAGE, o.exit(), o.out() + o.err());
+        assertEquals("gradsurgery: error: --spec " + spec + ": bench pipeline times the study's 3D recipe and needs an "
+                + "msd source with dims 3 and commonPadding", o.err().strip());
     }
 
     @Test

@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.Random;
 import java.util.function.IntFunction;
 import java.util.stream.Stream;
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.training.TrainingData;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
@@ -128,8 +129,9 @@ public interface SparkData {
                 paths.add(file.toUri().toString());
             }
             if (paths.isEmpty()) {
-                throw new IllegalArgumentException("SparkData.export: the training data of epoch " + (e + 1)
-                        + " is empty");
+                // the user's data or split left no training example: their input, not our bug
+                throw new InvalidInputException("the training data of epoch " + (e + 1) + " is empty: no training "
+                        + "example to export for Spark (check the data source and its split)");
             }
             // the next call for epoch e + 1 resets the iterator once more
             iterator.reset();
