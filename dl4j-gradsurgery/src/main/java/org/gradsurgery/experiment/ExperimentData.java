@@ -27,6 +27,7 @@ import org.gradsurgery.data.Resample;
 import org.gradsurgery.data.Sample;
 import org.gradsurgery.data.SegmentationDataSetIterator;
 import org.gradsurgery.data.SegmentationMultiDataSetIterator;
+import org.gradsurgery.data.StageTimes;
 import org.gradsurgery.data.Transform;
 import org.gradsurgery.evaluation.EvaluationResult;
 import org.gradsurgery.evaluation.CaseEvaluation;
@@ -52,6 +53,12 @@ import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 public final class ExperimentData {
     /** Batch size of evaluation on 2D examples (bounds memory; 3D evaluates one volume at a time). */
     public static final int EVAL_BATCH = 8;
+    /** {@link StageTimes} stage: reading a case's files from the source. */
+    public static final String LOAD = "load";
+    /** {@link StageTimes} stage: label grouping, crop, normalisation, resampling and padding of a case. */
+    public static final String PREPROCESS = "preprocess";
+    /** {@link StageTimes} stage: the plan's random training augmentation of one example. */
+    public static final String AUGMENT = "augment";
 
     private final DataPlan plan;
     private final DataSource source;
@@ -64,6 +71,8 @@ public final class ExperimentData {
     /** With commonPadding: every case of the source preprocessed on its own grid, and padded, by id. */
     private Map<String, Sample> preprocessed;
     private Map<String, Sample> padded;
+    /** Where the stages are timed (null = not timed). */
+    private StageTimes times;
 
     private ExperimentData(DataPlan plan, DataSource source, int levels, int rank, int channels,
                            double[] metricSpacing) {
@@ -147,6 +156,18 @@ public final class ExperimentData {
      */
     public static ExperimentData prepare(DataPlan plan, DataSource source, long seed, int levels,
                                          PrintStream progress) throws IOException {
+        return prepare(plan, source, seed, levels, progress, null);
+    }
+
+    /**
+     * {@link #prepare(DataPlan, DataSource, long, int, PrintStream)}, adding the wall time of each stage to
+     * {@code times} (null = not timed), then and in every training iterator made later: {@value #LOAD} (a case's
+     * files), {@value #PREPROCESS} (label grouping, crop, normalisation, resampling, the common padding) and
+     * {@value #AUGMENT} (each training example's random transforms, on whatever thread builds the batch). What
+     * {@code bench pipeline} reports per stage of the study's own code.
+     */
+    public static ExperimentData prepare(DataPlan plan, DataSource source, long seed, int levels,
+                                         PrintStream progress, StageTimes times) throws IOException {
         DataPlan p = source.withDefaults(plan);
         if (progress != null) {
             for (String note : source.notes(p)) {
@@ -220,9 +241,13 @@ public final class ExperimentData {
             spacing = s;
         }
         if (!resolved.padsToCommonSize()) {
-            return new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
+            ExperimentData data = new ExperimentData(resolved, source, levels, rank, first.channels(), spacing);
+            data.times = times;
+            return data;
         }
-        Map<String, Sample> cases = preprocessAll(resolved, source, progress);
+        StageTimes t = times != null ? times : new StageTimes();
+        Map<String, Sample> cases = preprocessAll(resolved, source, progress, t);
+        long t0 = System.nanoTime();
         // the size recorded by the run (evaluate, resume), else the source's largest case rounded up
         int[] size = resolved.paddedSize() != null ? resolved.paddedSize()
                 : CaseWindows.commonSize(cases.values(), multiple);
@@ -230,10 +255,12 @@ public final class ExperimentData {
         Map<String, Sample> padded = new LinkedHashMap<>();
         cases.keySet().stream().sorted().forEach(id -> padded.put(id, CaseWindows.padHighEnd(cases.get(id), size,
                 multiple, keep)));
+        t.add(PREPROCESS, System.nanoTime() - t0);
         ExperimentData data = new ExperimentData(resolved.toBuilder().paddedSize(size).build(), source, levels, rank,
                 first.channels(), spacing);
         data.preprocessed = cases;
         data.padded = padded;
+        data.times = times;
         return data;
     }
 
@@ -243,8 +270,8 @@ public final class ExperimentData {
      * that every code the label grouping lists occurs in some label (so a typo cannot leave a structure in the
      * background).
      */
-    private static Map<String, Sample> preprocessAll(DataPlan plan, DataSource source, PrintStream progress)
-            throws IOException {
+    private static Map<String, Sample> preprocessAll(DataPlan plan, DataSource source, PrintStream progress,
+                                                     StageTimes times) throws IOException {
         List<String> ids = source.caseIds();
         Map<String, Sample> out = new LinkedHashMap<>();
         java.util.TreeSet<Long> seen = new java.util.TreeSet<>();
@@ -253,7 +280,10 @@ public final class ExperimentData {
         int k = plan.numClasses();
         int i = 0;
         for (String id : ids) {
+            long t0 = System.nanoTime();
             Sample raw = source.load(id);
+            long t1 = System.nanoTime();
+            times.add(LOAD, t1 - t0);
             for (int v : raw.labelData()) {
                 seen.add((long) v);
                 if (labelMap == null && (v < 0 || v >= k)) {
@@ -267,6 +297,7 @@ public final class ExperimentData {
             }
             out.put(id, transform.apply(labelMap != null ? labelMap.asTransform().apply(raw, new SplittableRandom(0))
                     : raw, new SplittableRandom(0)));
+            times.add(PREPROCESS, System.nanoTime() - t1);
             if (progress != null && (++i % 25 == 0 || i == ids.size())) {
                 progress.printf(Locale.ROOT, "loaded %d/%d cases%n", i, ids.size());
             }
@@ -560,9 +591,9 @@ public final class ExperimentData {
     private SegmentationDataSetIterator.Builder examples(List<String> ids, int batchSize, long seed, boolean train)
             throws IOException {
         SegmentationDataSetIterator.Builder b = source.examples(ids).numClasses(numClasses()).batchSize(batchSize)
-                .preprocess(preprocess()).shuffle(train).seed(seed);
+                .preprocess(timed(PREPROCESS, preprocess())).shuffle(train).seed(seed);
         if (train) {
-            b.augment(augmentation(plan));
+            b.augment(timed(AUGMENT, augmentation(plan)));
         }
         if (labelMap != null) {
             b.labelMap(labelMap);
@@ -614,7 +645,7 @@ public final class ExperimentData {
     private TrainingData paddedTrainingData() {
         List<Sample> train = plan.split().training().stream().map(this::paddedCase).toList();
         List<Sample> val = plan.split().validation().stream().map(this::paddedCase).toList();
-        Transform aug = augmentation(plan);
+        Transform aug = timed(AUGMENT, augmentation(plan));
         boolean sliced = dims() == 2 && rank == 3;
         int examples = sliced ? train.stream().mapToInt(s -> s.shape()[sliceAxis()]).sum() : train.size();
         return new TrainingData() {
@@ -645,6 +676,11 @@ public final class ExperimentData {
                 return new SegmentationMultiDataSetIterator(b.build());
             }
         };
+    }
+
+    /** {@code t}, its every application timed as {@code stage} when this data is timed. */
+    private Transform timed(String stage, Transform t) {
+        return times == null ? t : times.timed(stage, t);
     }
 
     private Sample paddedCase(String id) {
@@ -690,6 +726,31 @@ public final class ExperimentData {
      */
     public CaseEvaluation evaluateCases(ComputationGraph net, int bins, int[] mirrorAxes, List<String> ids,
                                         List<String> calibrationIds) throws IOException {
+        try {
+            return evaluator(bins, mirrorAxes).evaluate(net, ids, id -> {
+                Sample s = source.load(id);
+                if (s.channels() != channels) {
+                    throw new InvalidInputException("case " + id + " has " + s.channels() + " channel(s) but the "
+                            + "model was trained on " + channels + " (" + source.describe() + ")");
+                }
+                if (s.spatialRank() < rank) {
+                    throw new InvalidInputException("case " + id + " is " + s.spatialRank() + "D but the model was "
+                            + "trained on " + rank + "D cases (" + source.describe() + ")");
+                }
+                return s;
+            }, calibrationIds, null);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /**
+     * The evaluator behind {@link #evaluateCases}: a raw case of the source goes through label grouping and
+     * {@link #caseTransform} ({@link CaseEvaluator#prepare}); its logits ({@link CaseEvaluator#logits}, on a case as
+     * {@link #preprocessed} gives it) come from the network run as it was trained: on the case padded to the common
+     * size (commonPadding), by Gaussian sliding windows of the patch size (3D patches), or slice by slice (2D).
+     */
+    public CaseEvaluator evaluator(int bins, int[] mirrorAxes) {
         CaseEvaluator.Builder b = CaseEvaluator.builder().numClasses(numClasses()).bins(bins)
                 .preprocess(caseTransform(plan)).labelMap(labelMap);
         if (plan.padsToCommonSize()) {
@@ -707,22 +768,7 @@ public final class ExperimentData {
         } else {
             b.slices(sliceAxis(), 1 << (levels - 1)).sliceBatch(EVAL_BATCH).inference(wholeImageInference(mirrorAxes));
         }
-        try {
-            return b.build().evaluate(net, ids, id -> {
-                Sample s = source.load(id);
-                if (s.channels() != channels) {
-                    throw new InvalidInputException("case " + id + " has " + s.channels() + " channel(s) but the "
-                            + "model was trained on " + channels + " (" + source.describe() + ")");
-                }
-                if (s.spatialRank() < rank) {
-                    throw new InvalidInputException("case " + id + " is " + s.spatialRank() + "D but the model was "
-                            + "trained on " + rank + "D cases (" + source.describe() + ")");
-                }
-                return s;
-            }, calibrationIds, null);
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
+        return b.build();
     }
 
     /**

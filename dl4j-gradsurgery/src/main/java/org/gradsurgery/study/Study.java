@@ -18,7 +18,6 @@ import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.experiment.DataSources;
 import org.gradsurgery.experiment.ExperimentData;
 import org.gradsurgery.experiment.ExperimentSpec;
-import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.model.UNet;
@@ -224,11 +223,7 @@ public final class Study {
      * cases with the same preprocessing and label grouping).
      */
     private ExperimentSpec experiment(Run r, ExperimentData data) {
-        TrainingConfig cfg = spec.training().toBuilder().seed(r.seed()).runDirectory(r.dir()).eceBins(spec.bins())
-                .progress(progress).build();
-        long updates = (long) data.trainingData().batchesPerEpoch(cfg.batchSize()) * cfg.epochs();
-        UNetSpec model = data.complete(spec.model()).toBuilder().updater(spec.updater(updates)).build();
-        return new ExperimentSpec(model, r.loss(), cfg, data.plan(), r.seed());
+        return spec.experiment(r.loss(), r.seed(), r.dir(), progress, data);
     }
 
     /** Adds the experiment's sections to the run's config.json if it lacks them (runs of older studies). */

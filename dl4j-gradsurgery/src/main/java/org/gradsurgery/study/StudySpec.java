@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Objects;
 import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.experiment.DataPlan;
+import org.gradsurgery.experiment.ExperimentData;
+import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.training.TrainingConfig;
@@ -123,6 +125,22 @@ public record StudySpec(@JsonProperty("name") String name, @JsonProperty("data")
         out.setBeta2(a.getBeta2());
         out.setEpsilon(a.getEpsilon());
         return out;
+    }
+
+    /**
+     * Run ({@code loss}, {@code seed}) of this study as an experiment on {@code data} (this spec's plan resolved):
+     * the study's network completed for the data (dims, channels, classes) with Adam decayed over the run's
+     * T = batches per epoch × epochs updates ({@link #updater}); the study's training settings with the run's seed,
+     * folder ({@code runDir}, may be null) and progress display; the resolved data plan. What {@code study} trains
+     * and {@code bench pipeline} times.
+     */
+    public ExperimentSpec experiment(LossSpec loss, long seed, Path runDir, TrainingConfig.ProgressMode progress,
+                                     ExperimentData data) {
+        TrainingConfig cfg = training.toBuilder().seed(seed).runDirectory(runDir).eceBins(bins).progress(progress)
+                .build();
+        long updates = (long) data.trainingData().batchesPerEpoch(cfg.batchSize()) * cfg.epochs();
+        UNetSpec unet = data.complete(model).toBuilder().updater(updater(updates)).build();
+        return new ExperimentSpec(unet, loss, cfg, data.plan(), seed);
     }
 
     /**

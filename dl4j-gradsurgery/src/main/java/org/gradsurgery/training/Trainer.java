@@ -28,7 +28,9 @@ import org.nd4j.shade.jackson.databind.JsonNode;
  * caller's DL4J {@link TrainingListener}s attached (they get {@code iterationDone} from DL4J and
  * {@code onEpochStart/End} from the trainer) and a {@link ProgressBar}; after every {@code validateEvery} epochs the
  * validation loss, mean foreground Dice and top-label ECE ({@link SegmentationEvaluator}); one {@code metrics.csv} row per
- * epoch; early stopping; checkpoints; and resume.
+ * epoch; early stopping; checkpoints; and resume. The next {@link TrainingData#prefetch()} batches are built on a
+ * background thread while the network trains ({@link TrainingData#prefetched}, as DL4J's own {@code fit(iterator)}
+ * does), so loading and augmentation overlap the step; the batches are the same either way.
  *
  * <p><b>Reproducibility and resume.</b> Everything a run depends on is a function of the seed and of counters that a
  * checkpoint stores:
@@ -219,11 +221,25 @@ public final class Trainer {
             total = total > 0 ? Math.min(total, config.maxIterations()) : config.maxIterations();
         }
         ProgressBar bar = new ProgressBar(out, config.progress(), config.progressIntervalSeconds(), clock);
-        MultiDataSetIterator it = data.training(config.batchSize(), config.seed());
+        MultiDataSetIterator it = TrainingData.prefetched(data.training(config.batchSize(), config.seed()),
+                data.prefetch());
+        try {
+            return epochs(net, data, st, all, it, bar, total, batchesPerEpoch);
+        } finally {
+            TrainingData.close(it);
+        }
+    }
+
+    private TrainingResult epochs(ComputationGraph net, TrainingData data, State st, List<TrainingListener> all,
+                                    MultiDataSetIterator it, ProgressBar bar, long total, int batchesPerEpoch)
+            throws IOException {
+        Path run = config.runDirectory();
         for (int e = 0; e < st.epoch; e++) {
             it.reset();
         }
-        for (int b = 0; b < st.batchInEpoch; b++) {
+        // hasNext() before each next(): DL4J's async iterators take the next batch from their queue in hasNext(),
+        // and their next() without it returns null without consuming anything
+        for (int b = 0; b < st.batchInEpoch && it.hasNext(); b++) {
             it.next();
         }
         if (st.epoch > 0 || st.batchInEpoch > 0) {

@@ -37,7 +37,11 @@ class TrainerTest {
     /** Records a fingerprint of every batch the training iterator hands out, in order. */
     static final class Recording implements TrainingData {
         final TrainingData base = TinySegmentation.data();
-        final List<Double> batches = new ArrayList<>();
+        final List<Double> batches = java.util.Collections.synchronizedList(new ArrayList<>());
+        /** Threads that built batches. */
+        final java.util.Set<Thread> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        /** Declares itself async-capable (and thus prefetched by the trainer) with a queue of this many; 0 = not. */
+        int prefetch;
 
         @Override
         public MultiDataSetIterator training(int batchSize, long seed) {
@@ -54,6 +58,7 @@ class TrainerTest {
                 }
 
                 private MultiDataSet record(MultiDataSet m) {
+                    threads.add(Thread.currentThread());
                     // position-weighted sums: a different order, flip or example changes them
                     double f = m.getFeatures(0).ravel().mul(org.nd4j.linalg.factory.Nd4j
                             .linspace(1, m.getFeatures(0).length(), m.getFeatures(0).length())
@@ -84,7 +89,7 @@ class TrainerTest {
 
                 @Override
                 public boolean asyncSupported() {
-                    return false;
+                    return prefetch > 0;
                 }
 
                 @Override
@@ -102,6 +107,11 @@ class TrainerTest {
         @Override
         public int batchesPerEpoch(int batchSize) {
             return base.batchesPerEpoch(batchSize);
+        }
+
+        @Override
+        public int prefetch() {
+            return prefetch;
         }
     }
 
@@ -173,6 +183,30 @@ class TrainerTest {
     }
 
     @Test
+    void prefetchingBuildsBatchesOnAnotherThreadAndChangesNothing() throws IOException {
+        Recording inline = new Recording();
+        TrainingResult a = Trainer.builder(config(null).build()).output(QUIET).build()
+                .fit(TinySegmentation.net(), inline);
+        Recording ahead = new Recording();
+        ahead.prefetch = 2;
+        TrainingResult b = Trainer.builder(config(null).build()).output(QUIET).build()
+                .fit(TinySegmentation.net(), ahead);
+        assertEquals(java.util.Set.of(Thread.currentThread()), inline.threads);
+        assertFalse(ahead.threads.contains(Thread.currentThread()), "batches built on the training thread");
+        assertEquals(inline.batches, ahead.batches, "batches and their order");
+        assertArrayEquals(params(a.network()), params(b.network()), "final parameters");
+        // the prefetch thread is stopped when fit returns
+        for (Thread t : ahead.threads) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            assertFalse(t.isAlive(), "prefetch thread still running: " + t);
+        }
+    }
+
+    @Test
     void runStoppedMidEpochByMaxIterationsContinuesExactly() throws IOException {
         Recording dataA = new Recording();
         TrainingResult a = Trainer.builder(config(tmp.resolve("a")).maxIterations(10).build()).output(QUIET).build()
@@ -194,6 +228,20 @@ class TrainerTest {
         assertArrayEquals(updaterState(a.network()), updaterState(b.network()));
         assertThrows(IllegalArgumentException.class,
                 () -> Trainer.resume(runB, new Recording(), QUIET, c -> c.toBuilder().seed(1).build()));
+
+        // the same resume with the batches prefetched: the used batches of epoch 2 are skipped just the same
+        Path runC = tmp.resolve("c");
+        Recording first2 = new Recording();
+        first2.prefetch = 2;
+        Trainer.builder(config(runC).maxIterations(5).build()).output(QUIET).build()
+                .fit(TinySegmentation.net(), first2);
+        Recording rest2 = new Recording();
+        rest2.prefetch = 2;
+        TrainingResult c = Trainer.resume(runC, rest2, QUIET, x -> x.toBuilder().maxIterations(10).build());
+        assertFalse(rest2.threads.contains(Thread.currentThread()));
+        assertArrayEquals(params(a.network()), params(c.network()), "prefetched resume");
+        assertEquals(RunDirectory.readMetrics(tmp.resolve("a")).stream().map(EpochMetrics::iteration).toList(),
+                RunDirectory.readMetrics(runC).stream().map(EpochMetrics::iteration).toList());
     }
 
     @Test

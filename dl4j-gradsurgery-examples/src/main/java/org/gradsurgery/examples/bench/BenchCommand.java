@@ -10,8 +10,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: loss cost against MCXENT, NIfTI I/O against nibabel, U-Net training against PyTorch, "
-                + "memory soak.",
-        subcommands = {LossBench.class, IoBench.class, UNetBench.class, SoakBench.class})
+                + "memory soak, the study's 3D pipeline stage by stage and sliding-window inference against PyTorch.",
+        subcommands = {LossBench.class, IoBench.class, UNetBench.class, SoakBench.class, PipelineBench.class,
+                InferBench.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

@@ -36,6 +36,15 @@ final class BenchSupport {
         return s.length % 2 == 1 ? s[m] : 0.5 * (s[m - 1] + s[m]);
     }
 
+    /** A JSON array of numbers as doubles. */
+    static double[] doubles(JsonNode array) {
+        double[] d = new double[array.size()];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = array.get(i).asDouble();
+        }
+        return d;
+    }
+
     static double min(double[] xs) {
         return Arrays.stream(xs).min().orElseThrow();
     }
@@ -172,11 +181,11 @@ final class BenchSupport {
      * that has the script's modules. The script prints progress on stderr (passed through) and one JSON object as its
      * last stdout line; a JSON object with an {@code "unavailable"} field means a module is missing.
      */
-    static PeerResult runPython(String script, List<String> args, Map<String, String> env, long timeoutSeconds)
-            throws IOException, InterruptedException {
+    static PeerResult runPython(String script, List<String> args, Map<String, String> env, long timeoutSeconds,
+                                String... modules) throws IOException, InterruptedException {
         PeerResult last = null;
         for (String python : interpreters()) {
-            last = runPython(python, script, args, env, timeoutSeconds);
+            last = runPython(python, script, args, env, timeoutSeconds, modules);
             if (last.ok()) {
                 return last;
             }
@@ -185,14 +194,22 @@ final class BenchSupport {
     }
 
     private static PeerResult runPython(String python, String script, List<String> args, Map<String, String> env,
-                                        long timeoutSeconds) throws IOException, InterruptedException {
-        Path tmp = Files.createTempFile("gradsurgery-" + script.replace(".py", "") + "-", ".py");
+                                        long timeoutSeconds, String... modules)
+            throws IOException, InterruptedException {
+        // the script and the peer modules it imports, side by side in a fresh folder (python puts the script's
+        // folder first on sys.path)
+        Path dir = Files.createTempDirectory("gradsurgery-" + script.replace(".py", "") + "-");
+        Path tmp = dir.resolve(script);
         try {
-            try (InputStream in = BenchSupport.class.getResourceAsStream(script)) {
-                if (in == null) {
-                    throw new IllegalStateException("peer script " + script + " is missing from the jar");
+            List<String> files = new ArrayList<>(List.of(modules));
+            files.add(script);
+            for (String f : files) {
+                try (InputStream in = BenchSupport.class.getResourceAsStream(f)) {
+                    if (in == null) {
+                        throw new IllegalStateException("peer script " + f + " is missing from the jar");
+                    }
+                    Files.write(dir.resolve(f), in.readAllBytes());
                 }
-                Files.write(tmp, in.readAllBytes());
             }
             List<String> cmd = new ArrayList<>();
             cmd.add(python);
@@ -225,7 +242,25 @@ final class BenchSupport {
             }
             return new PeerResult(json, null);
         } finally {
-            Files.deleteIfExists(tmp);
+            deleteTree(dir);
+        }
+    }
+
+    /** Deletes {@code dir} and everything below it (nothing if it does not exist). */
+    static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 }

@@ -42,16 +42,19 @@ import picocli.CommandLine.Option;
         description = "NIfTI read MB/s (int16/float32, .nii/.nii.gz) against nibabel's get_fdata() in the same run.")
 public final class IoBench implements Callable<Integer> {
 
-    @Option(names = "--size", description = "Edge of the cubic volume in voxels (default ${DEFAULT-VALUE}).")
+    @Option(names = "--size", paramLabel = "N",
+            description = "Edge of the cubic volume in voxels (default ${DEFAULT-VALUE}).")
     int size = 256;
 
-    @Option(names = "--repetitions", description = "Timed reads per file and reader (default ${DEFAULT-VALUE}).")
+    @Option(names = "--repetitions", paramLabel = "N",
+            description = "Timed reads per file and reader (default ${DEFAULT-VALUE}).")
     int repetitions = 5;
 
     @Option(names = "--no-peer", description = "Do not run nibabel.")
     boolean noPeer;
 
-    @Option(names = "--keep", description = "Keep the generated files in this directory instead of a temp dir.")
+    @Option(names = "--keep", paramLabel = "DIR",
+            description = "Keep the generated files in this directory instead of a temp dir.")
     Path keep;
 
     @CommandLine.Spec
@@ -158,7 +161,7 @@ public final class IoBench implements Callable<Integer> {
             return rows;
         } finally {
             if (keepDir == null) {
-                deleteTree(dir);
+                BenchSupport.deleteTree(dir);
             }
         }
     }
@@ -245,19 +248,5 @@ public final class IoBench implements Callable<Integer> {
         }
         INDArray a = Nd4j.create(v, new long[]{n, n, n}, 'f');
         return type == DataType.FLOAT ? a : a.castTo(type);
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -57,19 +57,20 @@ public final class LossBench implements Callable<Integer> {
                     + "Default: ${DEFAULT-VALUE}.", defaultValue = "8x4x256x256,2x4x96x96x96")
     List<String> shapes;
 
-    @Option(names = "--repetitions", description = "Timed calls per case (default ${DEFAULT-VALUE}).",
+    @Option(names = "--repetitions", paramLabel = "N", description = "Timed calls per case (default ${DEFAULT-VALUE}).",
             defaultValue = "7")
     int repetitions;
 
-    @Option(names = "--warmup", description = "Untimed calls per case first (default ${DEFAULT-VALUE}).",
+    @Option(names = "--warmup", paramLabel = "N",
+            description = "Untimed calls per case first (default ${DEFAULT-VALUE}).",
             defaultValue = "3")
     int warmup;
 
-    @Option(names = "--activation", description = "softmax or sigmoid (default ${DEFAULT-VALUE}).",
+    @Option(names = "--activation", paramLabel = "NAME", description = "softmax or sigmoid (default ${DEFAULT-VALUE}).",
             defaultValue = "softmax")
     String activation;
 
-    @Option(names = "--seed", description = "Seed of the random tensors (default ${DEFAULT-VALUE}).",
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the random tensors (default ${DEFAULT-VALUE}).",
             defaultValue = "42")
     long seed;
 

@@ -31,25 +31,32 @@ import picocli.CommandLine.Option;
         description = "Peak RSS after 20/80/320 training iterations for every U-Net option (fresh JVM each).")
 public final class SoakBench implements Callable<Integer> {
 
-    @Option(names = "--dims", split = ",", description = "Dimensionalities (default ${DEFAULT-VALUE}).")
+    @Option(names = "--dims", paramLabel = "D", split = ",",
+            description = "Dimensionalities (default ${DEFAULT-VALUE}).")
     List<Integer> dims = List.of(2, 3);
 
-    @Option(names = "--norm", split = ",", description = "Normalisations (default ${DEFAULT-VALUE}).")
+    @Option(names = "--norm", paramLabel = "KIND", split = ",",
+            description = "Normalisations (default ${DEFAULT-VALUE}).")
     List<UNet.Normalization> norms = List.of(UNet.Normalization.values());
 
-    @Option(names = "--upsampling", split = ",", description = "Upsampling options (default ${DEFAULT-VALUE}).")
+    @Option(names = "--upsampling", paramLabel = "KIND", split = ",",
+            description = "Upsampling options (default ${DEFAULT-VALUE}).")
     List<UNet.Upsampling> upsamplings = List.of(UNet.Upsampling.values());
 
-    @Option(names = "--checkpoints", split = ",", description = "Iteration counts (default ${DEFAULT-VALUE}).")
+    @Option(names = "--checkpoints", paramLabel = "N", split = ",",
+            description = "Iteration counts (default ${DEFAULT-VALUE}).")
     List<Integer> checkpoints = List.of(20, 80, 320);
 
-    @Option(names = "--tolerance", description = "Allowed relative growth (default ${DEFAULT-VALUE}).")
+    @Option(names = "--tolerance", paramLabel = "F",
+            description = "Allowed relative growth (default ${DEFAULT-VALUE}).")
     double tolerance = 0.10;
 
-    @Option(names = "--size", description = "Spatial edge (default: each network's, 128 in 2D, 64 in 3D).")
+    @Option(names = "--size", paramLabel = "N",
+            description = "Spatial edge (default: each network's, 128 in 2D, 64 in 3D).")
     Integer size;
 
-    @Option(names = "--xmx", description = "Fixed, pre-touched heap of each child JVM (default ${DEFAULT-VALUE}); a "
+    @Option(names = "--xmx", paramLabel = "SIZE",
+            description = "Fixed, pre-touched heap of each child JVM (default ${DEFAULT-VALUE}); a "
             + "large heap is the hard case, since the GC then runs rarely.")
     String xmx = "1g";
 

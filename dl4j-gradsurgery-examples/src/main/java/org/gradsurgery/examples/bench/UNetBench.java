@@ -36,33 +36,37 @@ import picocli.CommandLine.Option;
         description = "U-Net training ms/iteration of the benchmark 2D and 3D networks (BenchUNets), optionally against PyTorch.")
 public final class UNetBench implements Callable<Integer> {
 
-    @Option(names = "--dims", description = "2 or 3 (default ${DEFAULT-VALUE}).")
+    @Option(names = "--dims", paramLabel = "2|3", description = "2 or 3 (default ${DEFAULT-VALUE}).")
     int dims = 2;
 
-    @Option(names = "--batch", description = "Batch size (default: 4 in 2D, 1 in 3D).")
+    @Option(names = "--batch", paramLabel = "N", description = "Batch size (default: 4 in 2D, 1 in 3D).")
     Integer batch;
 
-    @Option(names = "--iterations", description = "Timed iterations (default ${DEFAULT-VALUE}).")
+    @Option(names = "--iterations", paramLabel = "N", description = "Timed iterations (default ${DEFAULT-VALUE}).")
     int iterations = 10;
 
-    @Option(names = "--warmup", description = "Untimed iterations first (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "N", description = "Untimed iterations first (default ${DEFAULT-VALUE}).")
     int warmup = 2;
 
-    @Option(names = "--size", description = "Spatial edge (default: 128 in 2D, 64 in 3D).")
+    @Option(names = "--size", paramLabel = "N", description = "Spatial edge (default: 128 in 2D, 64 in 3D).")
     Integer size;
 
-    @Option(names = "--format", description = "2D data format: NCHW or NHWC (default ${DEFAULT-VALUE}).")
+    @Option(names = "--format", paramLabel = "NCHW|NHWC",
+            description = "2D data format: NCHW or NHWC (default ${DEFAULT-VALUE}).")
     CNN2DFormat format = CNN2DFormat.NCHW;
 
-    @Option(names = "--workspace", description = "Training/inference workspace mode: ENABLED or NONE "
+    @Option(names = "--workspace", paramLabel = "MODE",
+            description = "Training/inference workspace mode: ENABLED or NONE "
             + "(default ${DEFAULT-VALUE}).")
     WorkspaceMode workspace = WorkspaceMode.ENABLED;
 
-    @Option(names = "--upsampling", description = "TRANSPOSED_CONV (2x2 stride-2 transposed conv) or UPSAMPLE_CONV "
+    @Option(names = "--upsampling", paramLabel = "KIND",
+            description = "TRANSPOSED_CONV (2x2 stride-2 transposed conv) or UPSAMPLE_CONV "
             + "(nearest x2 + 3x3 conv) (default ${DEFAULT-VALUE}).")
     UNet.Upsampling upsampling = UNet.Upsampling.TRANSPOSED_CONV;
 
-    @Option(names = "--norm", description = "BATCH, INSTANCE or NONE (default: BATCH in 2D, NONE in 3D).")
+    @Option(names = "--norm", paramLabel = "KIND",
+            description = "BATCH, INSTANCE or NONE (default: BATCH in 2D, NONE in 3D).")
     UNet.Normalization norm;
 
     @Option(names = "--peer", description = "Also run bench/peer_unet.py (PyTorch) and print the ratio.")
@@ -81,7 +85,8 @@ public final class UNetBench implements Callable<Integer> {
             + "-XX:+AlwaysPreTouch, as `bench soak` runs it, so that heap growth does not count).")
     int[] soak;
 
-    @Option(names = "--soak-tolerance", description = "Allowed relative growth of peak RSS (default ${DEFAULT-VALUE}).")
+    @Option(names = "--soak-tolerance", paramLabel = "F",
+            description = "Allowed relative growth of peak RSS (default ${DEFAULT-VALUE}).")
     double soakTolerance = 0.10;
 
     @Option(names = "--with-io", description = "Also run `bench io` (256^3; nibabel too when --peer).")
@@ -299,14 +304,6 @@ public final class UNetBench implements Callable<Integer> {
         return new MultiDataSet(new INDArray[]{x}, new INDArray[]{y});
     }
 
-    private static double[] doubles(JsonNode array) {
-        double[] d = new double[array.size()];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = array.get(i).asDouble();
-        }
-        return d;
-    }
-
     private void runPeer(PrintWriter out, BenchUNets.Spec s, int b, int threads, Result dl4j) throws Exception {
         List<String> args = new ArrayList<>(List.of("--dims", Integer.toString(s.dims()), "--batch",
                 Integer.toString(b), "--size", Integer.toString(s.size()), "--iterations",
@@ -322,7 +319,7 @@ public final class UNetBench implements Callable<Integer> {
             return;
         }
         JsonNode j = r.json();
-        Result torch = new Result(doubles(j.get("ms")), doubles(j.get("cpu_ms")), b);
+        Result torch = new Result(BenchSupport.doubles(j.get("ms")), BenchSupport.doubles(j.get("cpu_ms")), b);
         out.printf(Locale.ROOT, "PyTorch: median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f "
                         + "ms/iteration (torch %s, %d threads, %,d parameters, peak RSS %s)%n", torch.medianMs(),
                 torch.minMs(), torch.samplesPerSecond(), torch.medianCpuMs(), j.get("torch").asText(),

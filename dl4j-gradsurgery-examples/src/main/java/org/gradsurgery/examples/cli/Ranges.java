@@ -122,7 +122,17 @@ final class Ranges {
             Map.entry("bench unet --warmup", atLeast(0)),
             Map.entry("bench unet --size", atLeast(1)),
             Map.entry("bench unet --soak", atLeast(1)),
-            Map.entry("bench unet --soak-tolerance", NON_NEGATIVE));
+            Map.entry("bench unet --soak-tolerance", NON_NEGATIVE),
+            Map.entry("bench pipeline --train-cases", atLeast(1)),
+            Map.entry("bench pipeline --validation-cases", atLeast(1)),
+            Map.entry("bench pipeline --max-batches", atLeast(0)),
+            Map.entry("bench pipeline --warmup", atLeast(0)),
+            Map.entry("bench pipeline --prefetch", atLeast(0)),
+            Map.entry("bench infer --size", atLeast(4)),
+            Map.entry("bench infer --patch", atLeast(4)),
+            Map.entry("bench infer --overlap", new Range(0, true, 1, false, "an overlap in [0, 1)")),
+            Map.entry("bench infer --windows-per-pass", atLeast(1)),
+            Map.entry("bench infer --volumes", atLeast(1)));
 
     /** Whether {@code o} takes numbers (int, long, double, boxed, arrays or collections of them). */
     static boolean numeric(OptionSpec o) {

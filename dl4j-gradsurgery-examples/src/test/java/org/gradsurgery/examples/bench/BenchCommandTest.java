@@ -72,6 +72,69 @@ class BenchCommandTest {
         assertTrue(bad.err().contains("--soak needs at least two iteration counts"), bad.err());
     }
 
+    /**
+     * The CI smoke of `bench pipeline` (issue 16): the study's pipeline on 4 + 1 cases cut from the bundled volume, one
+     * batch per epoch, inline and prefetched, then sliding-window inference; the PyTorch peer runs when torch and
+     * nibabel are importable, and otherwise the output says why not.
+     */
+    @Test
+    void pipelineSmokeTimesEveryStageAndRunsThePeerOrSaysWhyNot() {
+        CliRun r = run("bench", "pipeline", "--smoke", "--peer");
+        assertEquals(0, r.exit(), r.out() + r.err());
+        Matcher m = Pattern.compile("DL4J stages \\(s, share of their sum\\): load ([0-9.]+) \\(([0-9.]+) %\\), "
+                + "preprocess ([0-9.]+) \\(([0-9.]+) %\\), augment ([0-9.]+) \\(([0-9.]+) %\\), batch ([0-9.]+) "
+                + "\\(([0-9.]+) %\\), step ([0-9.]+) \\(([0-9.]+) %\\), inference ([0-9.]+) \\(([0-9.]+) %\\), total "
+                + "([0-9.]+)").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        double shares = 0;
+        double seconds = 0;
+        for (int g = 1; g <= 11; g += 2) {
+            seconds += Double.parseDouble(m.group(g));
+            shares += Double.parseDouble(m.group(g + 1));
+        }
+        assertEquals(100, shares, 0.5, r.out());
+        assertEquals(Double.parseDouble(m.group(13)), seconds, 0.02, r.out());
+        for (int g : new int[]{1, 9, 11}) {   // load, step and inference always take time
+            assertTrue(Double.parseDouble(m.group(g)) > 0, "stage " + g + " in " + r.out());
+        }
+        assertTrue(r.out().contains("split: 4 training cases, 1 validation cases (of 8)"), r.out());
+        assertTrue(r.out().matches("(?s).*DL4J epoch \\(inline\\): 1 batches.*DL4J epoch \\(prefetch 4\\): 1 "
+                + "batches.*"), r.out());
+        boolean ran = r.out().contains("ratio DL4J/PyTorch, same run");
+        boolean said = r.out().matches("(?s).*PyTorch: not run: \\S.*");
+        assertTrue(ran ^ said, r.out());
+        if (said) {
+            System.out.println("bench pipeline peer skipped: " + r.out().lines()
+                    .filter(l -> l.startsWith("PyTorch: not run")).findFirst().orElseThrow());
+        }
+    }
+
+    @Test
+    void inferTimesVolumesAndRejectsABadPatch() {
+        CliRun r = run("bench", "infer", "--size", "12", "--patch", "8", "--volumes", "1");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("volume 12^3, window 8^3, overlap 0.50, 8 windows per volume"), r.out());
+        assertTrue(r.out().matches("(?s).*DL4J:\\s+median \\d+ ms/volume \\([0-9.]+ volumes/s\\).*"), r.out());
+        CliRun bad = run("bench", "infer", "--patch", "10");
+        assertEquals(GradSurgeryCli.EXIT_USAGE, bad.exit());
+        assertTrue(bad.err().contains("--patch must be a multiple of 4"), bad.err());
+    }
+
+    @Test
+    void pipelineRejectsAFolderThatIsNoMsdTask(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        CliRun r = run("bench", "pipeline", dir.toString());
+        assertEquals(GradSurgeryCli.EXIT_USAGE, r.exit());
+        assertEquals("gradsurgery: error: " + dir + " is not an MSD task folder (no imagesTr/ and labelsTr/)",
+                r.err().strip());
+        // a spec that is not the study's 3D recipe (2D, no common padding) is refused before anything loads
+        java.nio.file.Path spec = org.gradsurgery.examples.DemoData.locate().getParent()
+                .resolve("dl4j-gradsurgery-examples/examples/studies/colin27-deepgm-2d.json");
+        CliRun o = run("bench", "pipeline", "--spec", spec.toString());
+        assertEquals(GradSurgeryCli.EXIT_USAGE, o.exit(), o.out() + o.err());
+        assertEquals("gradsurgery: error: --spec " + spec + ": bench pipeline times the study's 3D recipe and needs an "
+                + "msd source with dims 3 and commonPadding", o.err().strip());
+    }
+
     @Test
     void badFlagsAreOneLineErrors() {
         CliRun r = run("bench", "unet", "--dims", "3", "--format", "NHWC");

@@ -41,6 +41,11 @@ class HelpTextsTest {
             assertTrue(r.out().contains("Usage: " + c.qualifiedName(" ")), r.out());
             assertTrue(!r.out().toLowerCase(Locale.ROOT).matches("(?s).*\\bissue \\d.*"), "no issue numbers: "
                     + r.out());
+            // picocli's fallbacks: an option without paramLabel shows its Java field name, an unknown variable
+            // stays as written
+            assertTrue(!r.out().matches("(?s).*=<[a-z][A-Za-z0-9]*>.*"), c.qualifiedName() + ": a flag without a "
+                    + "paramLabel shows its field name: " + r.out());
+            assertTrue(!r.out().contains("${"), c.qualifiedName() + ": an unrendered variable: " + r.out());
         }
     }
 
