@@ -13,6 +13,9 @@
  *       {@link org.gradsurgery.layers.SpatialBatchNormalization} (Ioffe and Szegedy 2015) for rank 4 and 5 (DL4J's
  *       {@code BatchNormalization} fails at run time on rank 5); FLOAT channels-first arrays take fused
  *       single-pass kernels.</li>
+ *   <li>{@link org.gradsurgery.layers.NativeConvolution3D}: DL4J's {@code Convolution3D} (same configuration,
+ *       parameters, results and libnd4j ops) called per example and per slab of depth planes, so that the scratch
+ *       memory oneDNN allocates per call stays bounded at large patches and batches.</li>
  *   <li>{@link org.gradsurgery.layers.NativeConvolution2D}, {@link org.gradsurgery.layers.TransposedConvolution2D} and
  *       {@link org.gradsurgery.layers.TransposedConvolution3D}: DL4J's convolution and transposed convolutions (same
  *       configuration, parameters and results) on libnd4j's ops and GEMMs instead of DL4J M2.1's Java-side im2col
@@ -29,11 +32,11 @@
  * GraphBuilder g = new NeuralNetConfiguration.Builder().updater(new Adam(1e-3)).weightInit(WeightInit.RELU)
  *         .graphBuilder().addInputs("image")
  *         .setInputTypes(InputType.convolutional3D(Convolution3D.DataFormat.NCDHW, 64, 64, 64, 1));
- * g.addLayer("enc1_conv", new Convolution3D.Builder(3, 3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+ * g.addLayer("enc1_conv", new NativeConvolution3D.Builder(3, 3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
  *         .dataFormat(Convolution3D.DataFormat.NCDHW).activation(Activation.IDENTITY).build(), "image");
  * g.addLayer("enc1_norm", new InstanceNormalization.Builder()            // channels from the input types
  *         .activation(new ActivationLReLU(0.01)).build(), "enc1_conv"); // or .build() + an ActivationLayer
- * g.addLayer("enc2_conv", new Convolution3D.Builder(3, 3, 3).stride(2, 2, 2).nOut(32)
+ * g.addLayer("enc2_conv", new NativeConvolution3D.Builder(3, 3, 3).stride(2, 2, 2).nOut(32)
  *         .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW)
  *         .activation(Activation.IDENTITY).build(), "enc1_norm");
  * g.addLayer("enc2_norm", new InstanceNormalization.Builder().activation(new ActivationLReLU(0.01)).build(),

@@ -28,6 +28,7 @@ import org.gradsurgery.InvalidSettingException;
 import org.gradsurgery.experiment.UNetSpec;
 import org.gradsurgery.layers.ChannelConcatVertex;
 import org.gradsurgery.layers.NativeConvolution2D;
+import org.gradsurgery.layers.NativeConvolution3D;
 import org.gradsurgery.layers.InstanceNormalization;
 import org.gradsurgery.layers.BlockMaxPooling2D;
 import org.gradsurgery.layers.SegmentationLossLayer;
@@ -540,7 +541,7 @@ public final class UNet {
             Layer l = o.spatialDims() == 2
                     ? new NativeConvolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(fmt()).build()
-                    : new Convolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
+                    : new NativeConvolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
             if (dropout) {
                 // DL4J's Dropout takes the retain probability

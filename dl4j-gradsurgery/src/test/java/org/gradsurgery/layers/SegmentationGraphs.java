@@ -99,7 +99,7 @@ final class SegmentationGraphs {
                 return new NativeConvolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(format2d()).build();
             }
-            return new Convolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
+            return new NativeConvolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
         }
 

@@ -97,8 +97,35 @@ final class BenchSupport {
         }
     }
 
-    /** Peak resident set size of this process (VmHWM) in bytes, or -1 off Linux. */
-    static long peakRssBytes() {
+    /** The highest VmHWM seen before any {@link #resetPeakRss()}, so that resets do not lose the process's peak. */
+    private static long peakBeforeResets = -1;
+
+    /** Peak resident set size of this process (VmHWM, across {@link #resetPeakRss()} calls) in bytes, or -1 off Linux. */
+    static synchronized long peakRssBytes() {
+        return Math.max(peakBeforeResets, procStatusBytes("VmHWM:"));
+    }
+
+    /**
+     * Resets the kernel's VmHWM to the current RSS (writing 5 to {@code /proc/self/clear_refs}, Linux 4.0+), so that
+     * the next VmHWM reading is the peak of what runs in between; {@link #peakRssBytes()} still reports the whole
+     * process's peak. Returns false where the reset is not possible (then VmHWM keeps counting from the start).
+     */
+    static synchronized boolean resetPeakRss() {
+        long now = procStatusBytes("VmHWM:");
+        if (now < 0) {
+            return false;
+        }
+        peakBeforeResets = Math.max(peakBeforeResets, now);
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** VmHWM as the kernel reports it now (since the last {@link #resetPeakRss()}), in bytes, or -1 off Linux. */
+    static long peakRssSinceResetBytes() {
         return procStatusBytes("VmHWM:");
     }
 

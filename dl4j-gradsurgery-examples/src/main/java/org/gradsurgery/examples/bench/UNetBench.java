@@ -31,6 +31,11 @@ import picocli.CommandLine.Option;
  * The figures printed are the median and minimum ms per iteration, samples/s, the process CPU time per iteration
  * (all threads; it stretches far less than wall time when other jobs share the cores), and the DL4J/PyTorch
  * ratios of median wall and CPU ms per sample; only these same-run ratios are meaningful on a shared machine.
+ *
+ * <p>With {@code --edges E1,E2,…} it sweeps the patch edge instead: each edge runs as {@code bench unet --size E} in
+ * a fresh JVM (peak RSS, VmHWM, is per process), with its own PyTorch peer under {@code --peer}, and the sweep writes
+ * {@code edges.csv} and {@code edges.png} (peak RSS and step time against the edge, both frameworks) into
+ * {@code --out} ({@link EdgeSweep}).
  */
 @Command(name = "unet", mixinStandardHelpOptions = true,
         description = "U-Net training ms/iteration of the benchmark 2D and 3D networks (BenchUNets), optionally against PyTorch.")
@@ -89,6 +94,15 @@ public final class UNetBench implements Callable<Integer> {
             description = "Allowed relative growth of peak RSS (default ${DEFAULT-VALUE}).")
     double soakTolerance = 0.10;
 
+    @Option(names = "--edges", split = ",", paramLabel = "E",
+            description = "Sweep the patch edge instead: one fresh process per edge (and per peer), then edges.csv and "
+            + "edges.png in --out. E.g. --dims 3 --edges 32,48,64,96,128 --peer (--iterations defaults to 3 here).")
+    int[] edges;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Folder for the --edges CSV and PNG (default ${DEFAULT-VALUE}).")
+    java.nio.file.Path outDir = java.nio.file.Path.of("bench-edges");
+
     @Option(names = "--with-io", description = "Also run `bench io` (256^3; nibabel too when --peer).")
     boolean withIo;
 
@@ -145,6 +159,10 @@ public final class UNetBench implements Callable<Integer> {
 
         if (soak != null) {
             return runSoak(out, s, b) ? 0 : 1;
+        }
+        if (edges != null) {
+            runEdges(out, s, b);
+            return 0;
         }
         Result dl4j = runDl4j(out, s, b);
         out.printf(Locale.ROOT, "DL4J:    median %.0f ms/iteration, min %.0f ms, %.2f samples/s; CPU %.0f ms/iteration"
@@ -277,6 +295,84 @@ public final class UNetBench implements Callable<Integer> {
         out.println(BenchSupport.machineLine() + " (at the end)");
         out.flush();
         return flat;
+    }
+
+    /**
+     * {@code --edges}: runs {@code bench unet --size E} for every edge in a fresh JVM with this one's heap limit and
+     * JavaCPP settings, echoing its progress lines, and writes the figures ({@link EdgeSweep}).
+     */
+    private void runEdges(PrintWriter out, BenchUNets.Spec s, int b) throws Exception {
+        for (int e : edges) {
+            // the Spec checks divisibility by 2^(levels-1) with a message naming --size; check each edge up front
+            new BenchUNets.Spec(s.dims(), s.levels(), s.baseFilters(), e, s.classes(), s.norm(), s.upsampling(),
+                    s.format(), s.workspace());
+        }
+        org.gradsurgery.io.AtomicFiles.requireWritableDirectory(outDir);
+        boolean iterationsGiven = spec.commandLine().getParseResult() != null
+                && spec.commandLine().getParseResult().hasMatchedOption("--iterations");
+        int n = iterationsGiven ? iterations : 3;
+        List<EdgeSweep.Row> rows = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int k = 0; k < edges.length; k++) {
+            int e = edges[k];
+            out.printf(Locale.ROOT, "[%d/%d] edge %d, batch %d ...%n", k + 1, edges.length, e, b);
+            out.flush();
+            List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin",
+                    "java").toString(), "-Xmx" + (Runtime.getRuntime().maxMemory() >> 20) + "m"));
+            java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                    .filter(a -> a.startsWith("-D") && a.contains("javacpp")).forEach(cmd::add);
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
+                    "org.gradsurgery.examples.cli.GradSurgeryCli", "bench", "unet", "--dims", Integer.toString(s.dims()),
+                    "--size", Integer.toString(e), "--batch", Integer.toString(b), "--iterations", Integer.toString(n),
+                    "--warmup", Integer.toString(warmup), "--norm", s.norm().name(), "--upsampling",
+                    s.upsampling().name(), "--format", s.format().name(), "--workspace", s.workspace().name()));
+            if (peer) {
+                cmd.add("--peer");
+            }
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            List<String> lines = new ArrayList<>();
+            try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(
+                    p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    lines.add(line);
+                    if (line.startsWith("DL4J:") || line.startsWith("PyTorch:") || line.startsWith("memory:")
+                            || line.startsWith("ratio") || line.contains("Exception") || line.startsWith("gradsurgery")) {
+                        out.println("    " + line.strip());
+                        out.flush();
+                    }
+                }
+            }
+            p.waitFor();
+            rows.add(EdgeSweep.parse(e, b, lines));
+            double elapsed = (System.nanoTime() - t0) / 1e9;
+            // larger edges cost more: scale the ETA by voxels still to come over voxels done
+            double done = 0;
+            double left = 0;
+            for (int j = 0; j < edges.length; j++) {
+                double v = Math.pow(edges[j], s.dims());
+                if (j <= k) {
+                    done += v;
+                } else {
+                    left += v;
+                }
+            }
+            out.printf(Locale.ROOT, "    (%.0f s so far, ETA %.0f s)%n", elapsed, elapsed / done * left);
+            out.flush();
+        }
+        out.println("| edge | batch | DL4J peak RSS MiB | PyTorch peak RSS MiB | ratio | DL4J wall / CPU ms | "
+                + "PyTorch wall / CPU ms | CPU ratio |");
+        out.println("|---|---|---|---|---|---|---|---|");
+        for (EdgeSweep.Row r : rows) {
+            out.printf(Locale.ROOT, "| %d | %d | %.0f | %.0f | %.2fx | %.0f / %.0f | %.0f / %.0f | %.2fx |%n", r.edge(),
+                    r.batch(), r.dl4jPeakMiB(), r.torchPeakMiB(), r.rssRatio(), r.dl4jMs(), r.dl4jCpuMs(), r.torchMs(),
+                    r.torchCpuMs(), r.cpuRatio());
+        }
+        String subtitle = String.format(Locale.ROOT, "%dD, %d+%d iterations, load %s", s.dims(), warmup, n,
+                BenchSupport.loadAverage().split(" ")[0]);
+        EdgeSweep.write(outDir, rows, subtitle);
+        out.println("wrote " + outDir.resolve("edges.csv") + " and " + outDir.resolve("edges.png"));
+        out.println(BenchSupport.machineLine() + " (at the end)");
+        out.flush();
     }
 
     private static void printDetached(PrintWriter out, DetachedAllocations d, int iterations) {

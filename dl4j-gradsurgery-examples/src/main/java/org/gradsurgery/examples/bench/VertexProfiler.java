@@ -16,7 +16,8 @@ import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.api.TrainingListener;
 
 /**
- * Per-vertex forward and backward wall time of a {@link ComputationGraph} during {@code fit}, plus the updater.
+ * Per-vertex forward and backward wall time of a {@link ComputationGraph} during {@code fit}, plus the updater, and
+ * the transient memory each of them touches.
  *
  * <p>DL4J's {@link TrainingListener} sees the forward and backward pass only as a whole. The graph, however, runs
  * every vertex through its {@code getVertices()} array ({@code vertices[topologicalOrder[i]].doForward(..)} and
@@ -27,6 +28,11 @@ import org.deeplearning4j.optimize.api.TrainingListener;
  * set-up, epsilon accumulation, bookkeeping) is reported as "other". In {@code fit}, DL4J never calls
  * {@code doForward} on the output layer: its activation (softmax) and loss run inside its {@code doBackward}, so
  * the output layer's whole cost shows as backward.
+ *
+ * <p>Memory: before each timed call the kernel's peak-RSS counter is reset ({@link BenchSupport#resetPeakRss()}),
+ * and after it the call's transient peak is Δ = VmHWM − RSS before the call: what the call's ops touched on top of
+ * what was resident (workspace growth, scratch that libnd4j or oneDNN allocate and free inside an op). The profile
+ * keeps the largest Δ per vertex and phase; the step's peak RSS is about the resident memory plus the largest Δ.
  */
 final class VertexProfiler implements AutoCloseable {
 
@@ -34,9 +40,12 @@ final class VertexProfiler implements AutoCloseable {
     private final GraphVertex[] originals;
     private final Map<String, String> kinds = new LinkedHashMap<>();
     private final Map<String, long[]> nanos = new LinkedHashMap<>();   // name → {forward, backward}
+    private final Map<String, long[]> peaks = new LinkedHashMap<>();   // name → largest transient Δ bytes {fwd, bwd}
     private final TrainingListener updaterTimer;
     private long updaterNanos;
     private long gradientDoneAt;
+    private long updaterPeak;
+    private long rssAtGradient;
 
     private VertexProfiler(ComputationGraph net) {
         this.net = net;
@@ -51,13 +60,17 @@ final class VertexProfiler implements AutoCloseable {
             kinds.put(name, v.hasLayer() ? v.getLayer().conf().getLayer().getClass().getSimpleName()
                     : v.getClass().getSimpleName());
             long[] slot = new long[2];
+            long[] peak = new long[2];
             nanos.put(name, slot);
+            peaks.put(name, peak);
             vertices[i] = (GraphVertex) Proxy.newProxyInstance(GraphVertex.class.getClassLoader(),
-                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot));
+                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot, peak));
         }
         this.updaterTimer = new BaseTrainingListener() {
             @Override
             public void onGradientCalculation(Model model) {
+                BenchSupport.resetPeakRss();
+                rssAtGradient = BenchSupport.rssBytes();
                 gradientDoneAt = System.nanoTime();
                 DetachedAllocations.label("updater");
             }
@@ -65,6 +78,7 @@ final class VertexProfiler implements AutoCloseable {
             @Override
             public void iterationDone(Model model, int iteration, int epoch) {
                 updaterNanos += System.nanoTime() - gradientDoneAt;
+                updaterPeak = Math.max(updaterPeak, BenchSupport.peakRssSinceResetBytes() - rssAtGradient);
                 DetachedAllocations.label(null);
             }
         };
@@ -76,7 +90,7 @@ final class VertexProfiler implements AutoCloseable {
         return new VertexProfiler(net);
     }
 
-    private record Timing(GraphVertex target, long[] slot) implements InvocationHandler {
+    private record Timing(GraphVertex target, long[] slot, long[] peak) implements InvocationHandler {
         @Override
         public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
             int which = switch (m.getName()) {
@@ -87,6 +101,11 @@ final class VertexProfiler implements AutoCloseable {
             String previous = which >= 0
                     ? DetachedAllocations.label(target.getVertexName() + (which == 0 ? " forward" : " backward"))
                     : null;
+            long rss0 = 0;
+            if (which >= 0) {
+                BenchSupport.resetPeakRss();
+                rss0 = BenchSupport.rssBytes();
+            }
             long t0 = which >= 0 ? System.nanoTime() : 0;
             try {
                 return m.invoke(target, args);
@@ -95,14 +114,19 @@ final class VertexProfiler implements AutoCloseable {
             } finally {
                 if (which >= 0) {
                     slot[which] += System.nanoTime() - t0;
+                    peak[which] = Math.max(peak[which], BenchSupport.peakRssSinceResetBytes() - rss0);
                     DetachedAllocations.label(previous);
                 }
             }
         }
     }
 
-    /** One row of the profile: milliseconds per iteration. */
-    record Row(String name, String kind, double forwardMs, double backwardMs) {
+    /**
+     * One row of the profile: milliseconds per iteration, and the largest transient memory (MiB over the RSS before
+     * the call) of one forward and one backward call.
+     */
+    record Row(String name, String kind, double forwardMs, double backwardMs, double forwardPeakMiB,
+               double backwardPeakMiB) {
         double totalMs() {
             return forwardMs + backwardMs;
         }
@@ -111,8 +135,9 @@ final class VertexProfiler implements AutoCloseable {
     List<Row> perVertex(int iterations) {
         List<Row> rows = new ArrayList<>();
         for (Map.Entry<String, long[]> e : nanos.entrySet()) {
+            long[] p = peaks.get(e.getKey());
             rows.add(new Row(e.getKey(), kinds.get(e.getKey()), e.getValue()[0] / 1e6 / iterations,
-                    e.getValue()[1] / 1e6 / iterations));
+                    e.getValue()[1] / 1e6 / iterations, p[0] / 1048576.0, p[1] / 1048576.0));
         }
         return rows;
     }
@@ -121,12 +146,14 @@ final class VertexProfiler implements AutoCloseable {
     List<Row> perKind(int iterations) {
         Map<String, double[]> sums = new LinkedHashMap<>();
         for (Row r : perVertex(iterations)) {
-            double[] s = sums.computeIfAbsent(r.kind(), k -> new double[2]);
+            double[] s = sums.computeIfAbsent(r.kind(), k -> new double[4]);
             s[0] += r.forwardMs();
             s[1] += r.backwardMs();
+            s[2] = Math.max(s[2], r.forwardPeakMiB());
+            s[3] = Math.max(s[3], r.backwardPeakMiB());
         }
         List<Row> rows = new ArrayList<>();
-        sums.forEach((k, s) -> rows.add(new Row(k, k, s[0], s[1])));
+        sums.forEach((k, s) -> rows.add(new Row(k, k, s[0], s[1], s[2], s[3])));
         rows.sort((a, b) -> Double.compare(b.totalMs(), a.totalMs()));
         return rows;
     }
@@ -135,25 +162,32 @@ final class VertexProfiler implements AutoCloseable {
         return updaterNanos / 1e6 / iterations;
     }
 
+    /** The updater's largest transient memory in MiB (see the class comment). */
+    double updaterPeakMiB() {
+        return updaterPeak / 1048576.0;
+    }
+
     /** Prints the per-vertex table (topological order) and the per-kind summary against the mean iteration time. */
     void print(PrintWriter out, int iterations, double meanIterationMs) {
-        out.printf("profile (mean ms per iteration over %d iterations; %% of the mean iteration %.0f ms)%n",
-                iterations, meanIterationMs);
-        out.printf("  %-18s %-26s %10s %10s %7s%n", "vertex", "kind", "forward", "backward", "%");
+        out.printf("profile (mean ms per iteration over %d iterations; %% of the mean iteration %.0f ms; peak: the "
+                + "largest MiB a call touched above the RSS before it)%n", iterations, meanIterationMs);
+        out.printf("  %-18s %-26s %10s %10s %7s %10s %10s%n", "vertex", "kind", "forward", "backward", "%",
+                "fwd peak", "bwd peak");
         for (Row r : perVertex(iterations)) {
-            out.printf("  %-18s %-26s %10.1f %10.1f %6.1f%%%n", r.name(), r.kind(), r.forwardMs(), r.backwardMs(),
-                    100 * r.totalMs() / meanIterationMs);
+            out.printf("  %-18s %-26s %10.1f %10.1f %6.1f%% %10.1f %10.1f%n", r.name(), r.kind(), r.forwardMs(),
+                    r.backwardMs(), 100 * r.totalMs() / meanIterationMs, r.forwardPeakMiB(), r.backwardPeakMiB());
         }
         out.println("  (the output layer's softmax + loss run inside its backward: DL4J skips its forward in fit)");
         out.println("  by kind:");
         double accounted = 0;
         for (Row r : perKind(iterations)) {
-            out.printf("  %-45s %10.1f %10.1f %6.1f%%%n", r.kind(), r.forwardMs(), r.backwardMs(),
-                    100 * r.totalMs() / meanIterationMs);
+            out.printf("  %-45s %10.1f %10.1f %6.1f%% %10.1f %10.1f%n", r.kind(), r.forwardMs(), r.backwardMs(),
+                    100 * r.totalMs() / meanIterationMs, r.forwardPeakMiB(), r.backwardPeakMiB());
             accounted += r.totalMs();
         }
         double upd = updaterMs(iterations);
-        out.printf("  %-45s %21.1f %6.1f%%%n", "updater (Adam + parameter step)", upd, 100 * upd / meanIterationMs);
+        out.printf("  %-45s %21.1f %6.1f%% %21.1f%n", "updater (Adam + parameter step)", upd,
+                100 * upd / meanIterationMs, updaterPeakMiB());
         double other = meanIterationMs - accounted - upd;
         out.printf("  %-45s %21.1f %6.1f%%%n", "other (score, workspaces, bookkeeping)", other,
                 100 * other / meanIterationMs);

@@ -1,0 +1,290 @@
+package org.gradsurgery.layers.impl;
+
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.Convolution3D;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.convolution.Convolution3DLayer;
+import org.deeplearning4j.nn.params.Convolution3DParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.util.Convolution3DUtils;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Runtime part of {@link org.gradsurgery.layers.NativeConvolution3D}: DL4J's {@code Convolution3DLayer} (the same
+ * libnd4j {@code conv3dnew}/{@code conv3dnew_bp} ops, the same parameters and results) with each op called per
+ * example and, for large volumes, per slab of depth planes, so that the scratch memory the ops allocate is bounded.
+ *
+ * <p>Why: on libnd4j's oneDNN natives each call reorders its input, output and gradients into oneDNN's blocked
+ * layouts (channels padded to a block of 16), outside any workspace: {@code conv3dnew_bp} touched 4 × its input for
+ * 16 → 8 channels, 432 MiB at 96³ × 2, the largest single term of a 3D U-Net step's peak RSS
+ * ({@code docs/PERFORMANCE.md}, "3D memory against PyTorch"). Per example and per slab, the scratch is that of one
+ * slab.
+ *
+ * <p>Slabs (stride 1, dilation 1, odd depth kernel k, {@code Same} mode, p = (k − 1)/2): output planes [d₀, d₁) of
+ * one example come from input planes [a, b) = [max(0, d₀ − p), min(D, d₁ + p)); the op runs in {@code Same} mode on
+ * that view, so its planes next to a cut see zero padding instead of their neighbours and are dropped (forward) or
+ * given a zero gradient (backward). Backward, the input gradients of overlapping slabs add up, and the parameter
+ * gradients are summed over slabs and examples:
+ * <pre>
+ *   ∂L/∂x[n, :, a:b] += conv3dnew_bp(x[n, :, a:b], g̃)_x,   g̃ = ∂L/∂z[n, :, d₀:d₁] at its planes, 0 at the halo
+ *   ∂L/∂W = Σ_{n, slab} conv3dnew_bp(…)_W,                 ∂L/∂b = Σ_{n, slab} conv3dnew_bp(…)_b
+ * </pre>
+ * Other configurations run per example only. The backward pass recomputes the pre-output only for non-identity
+ * activations, as {@link NativeConvolution2D} does.
+ */
+public class NativeConvolution3D extends Convolution3DLayer {
+
+    /**
+     * Scratch allowed per op call, in bytes (the default: 128 MiB). A slab of P planes is estimated to need
+     * 4 B · H · W · P · 2 · (⌈C_in/16⌉ + ⌈C_out/16⌉) · 16: oneDNN's blocked copies of the input, its gradient and two
+     * of the output gradient.
+     */
+    public static final long DEFAULT_SCRATCH_BUDGET = 128L << 20;
+
+    private long scratchBudget = DEFAULT_SCRATCH_BUDGET;
+
+    public NativeConvolution3D(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    /** Sets the scratch budget per op call (bytes, ≥ 1); small values force slabs (tests use this). */
+    public void setScratchBudget(long bytes) {
+        if (bytes < 1) {
+            throw new IllegalArgumentException("scratch budget must be >= 1 byte, got " + bytes);
+        }
+        this.scratchBudget = bytes;
+    }
+
+    private Convolution3D conf3d() {
+        return (Convolution3D) layerConf();
+    }
+
+    private boolean ncdhw() {
+        return conf3d().getDataFormat() == Convolution3D.DataFormat.NCDHW;
+    }
+
+    /** Output size and top-left padding of one input, as DL4J's layer computes them. */
+    private record Geometry(int[] outSize, int[] pad) {
+    }
+
+    private Geometry geometry(INDArray x) {
+        Convolution3D c = conf3d();
+        int[] k = c.getKernelSize();
+        int[] s = c.getStride();
+        int[] d = c.getDilation();
+        boolean cf = ncdhw();
+        if (convolutionMode == ConvolutionMode.Same) {
+            int[] out = Convolution3DUtils.get3DOutputSize(x, k, s, null, convolutionMode, d, cf);
+            int[] in = cf ? new int[] {(int) x.size(2), (int) x.size(3), (int) x.size(4)}
+                    : new int[] {(int) x.size(1), (int) x.size(2), (int) x.size(3)};
+            return new Geometry(out, Convolution3DUtils.get3DSameModeTopLeftPadding(out, in, k, s, d));
+        }
+        int[] pad = c.getPadding();
+        return new Geometry(Convolution3DUtils.get3DOutputSize(x, k, s, pad, convolutionMode, d, cf), pad);
+    }
+
+    private int[] intArgs(int[] pad) {
+        Convolution3D c = conf3d();
+        int[] k = c.getKernelSize();
+        int[] s = c.getStride();
+        int[] d = c.getDilation();
+        return new int[] {k[0], k[1], k[2], s[0], s[1], s[2], pad[0], pad[1], pad[2], d[0], d[1], d[2],
+                convolutionMode == ConvolutionMode.Same ? 1 : 0, ncdhw() ? 0 : 1};
+    }
+
+    /**
+     * Planes per slab for an input of depth {@code depth}: {@code depth} (one slab) unless the configuration allows
+     * slabs and one example's scratch exceeds the budget.
+     */
+    public int planesPerSlab(INDArray x, long nIn, long nOut) {
+        Convolution3D c = conf3d();
+        int depth = (int) x.size(ncdhw() ? 2 : 1);
+        boolean slabbable = ncdhw() && convolutionMode == ConvolutionMode.Same && c.getStride()[0] == 1
+                && c.getDilation()[0] == 1 && c.getKernelSize()[0] % 2 == 1;
+        if (!slabbable) {
+            return depth;
+        }
+        long plane = x.size(3) * x.size(4) * x.dataType().width() * 2L * 16L * (blocks(nIn) + blocks(nOut));
+        int halo = c.getKernelSize()[0] - 1;
+        long planes = scratchBudget / plane - halo;
+        if (planes >= depth) {
+            return depth;
+        }
+        int slabs = (int) Math.min(depth, (depth + Math.max(1, planes) - 1) / Math.max(1, planes));
+        return (depth + slabs - 1) / slabs;
+    }
+
+    private static long blocks(long channels) {
+        return (channels + 15) / 16;
+    }
+
+    private static INDArray depthSlab(INDArray a, long n, long from, long to) {
+        return a.get(new INDArrayIndex[] {NDArrayIndex.interval(n, n + 1), NDArrayIndex.all(),
+                NDArrayIndex.interval(from, to), NDArrayIndex.all(), NDArrayIndex.all()});
+    }
+
+    private static INDArray example(INDArray a, long n) {
+        return a.get(NDArrayIndex.interval(n, n + 1), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all(),
+                NDArrayIndex.all());
+    }
+
+    /** libnd4j's weight layout [kD, kH, kW, iC, oC] as a view of DL4J's [oC, iC, kD, kH, kW]. */
+    private static INDArray opWeights(INDArray w) {
+        return w.permute(2, 3, 4, 1, 0);
+    }
+
+    @Override
+    protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
+        // DL4J's own checks (rank, channels), with its messages; its result is not used.
+        INDArray x = input.castTo(dataType);
+        if (x.rank() != 5 || x.size(ncdhw() ? 1 : 4) != layerConf().getNIn()) {
+            return super.preOutput(training, forBackprop, workspaceMgr);
+        }
+        INDArray weights = getParamWithNoise(Convolution3DParamInitializer.WEIGHT_KEY, training, workspaceMgr);
+        INDArray bias = conf3d().hasBias()
+                ? getParamWithNoise(Convolution3DParamInitializer.BIAS_KEY, training, workspaceMgr) : null;
+        Geometry g = geometry(x);
+        long n = x.size(0);
+        long oc = weights.size(0);
+        long[] shape = ncdhw() ? new long[] {n, oc, g.outSize()[0], g.outSize()[1], g.outSize()[2]}
+                : new long[] {n, g.outSize()[0], g.outSize()[1], g.outSize()[2], oc};
+        INDArray z = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, shape, 'c');
+        INDArray w = opWeights(weights);
+        int[] args = intArgs(g.pad());
+        int planes = planesPerSlab(x, weights.size(1), oc);
+        long depth = x.size(ncdhw() ? 2 : 1);
+        int p = (conf3d().getKernelSize()[0] - 1) / 2;
+        // one buffer for every slab's output (a workspace only frees at the end of its scope)
+        INDArray buffer = planes >= depth ? null : workspaceMgr.createUninitialized(ArrayType.FF_WORKING_MEM,
+                dataType, new long[] {1, oc, Math.min(depth, planes + 2L * p), shape[3], shape[4]}, 'c');
+        for (long e = 0; e < n; e++) {
+            if (planes >= depth) {
+                conv(example(x, e), w, bias, example(z, e), args);
+                continue;
+            }
+            for (long d0 = 0; d0 < depth; d0 += planes) {
+                long d1 = Math.min(depth, d0 + planes);
+                long a = Math.max(0, d0 - p);
+                long b = Math.min(depth, d1 + p);
+                INDArray out = depthSlab(buffer, 0, 0, b - a);
+                conv(depthSlab(x, e, a, b), w, bias, out, intArgs(new int[] {p, g.pad()[1], g.pad()[2]}));
+                depthSlab(z, e, d0, d1).assign(depthSlab(out, 0, d0 - a, d0 - a + (d1 - d0)));
+            }
+        }
+        return new Pair<>(z, null);
+    }
+
+    private static void conv(INDArray x, INDArray w, INDArray bias, INDArray z, int[] args) {
+        INDArray[] inputs = bias != null ? new INDArray[] {x, w, bias} : new INDArray[] {x, w};
+        Nd4j.exec(DynamicCustomOp.builder("conv3dnew").addInputs(inputs).addOutputs(z).addIntegerArguments(args)
+                .callInplace(false).build());
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray x = input.castTo(dataType);
+        if (x.rank() != 5) {
+            return super.backpropGradient(epsilon, workspaceMgr);
+        }
+        INDArray weights = getParamWithNoise(Convolution3DParamInitializer.WEIGHT_KEY, true, workspaceMgr);
+        boolean hasBias = conf3d().hasBias();
+        INDArray bias = hasBias ? getParamWithNoise(Convolution3DParamInitializer.BIAS_KEY, true, workspaceMgr) : null;
+        INDArray delta = NativeConvolution2D.deltaThroughActivation(layerConf().getActivationFn(),
+                epsilon.castTo(dataType), () -> preOutput(true, true, workspaceMgr).getFirst());
+
+        INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        INDArray weightGrad = gradientViews.get(Convolution3DParamInitializer.WEIGHT_KEY);
+        INDArray biasGrad = hasBias ? gradientViews.get(Convolution3DParamInitializer.BIAS_KEY) : null;
+        // the first call writes the gradient views, later ones write these and are added
+        INDArray wPart = null;
+        INDArray bPart = null;
+
+        Geometry g = geometry(x);
+        long n = x.size(0);
+        long ic = weights.size(1);
+        long oc = weights.size(0);
+        INDArray w = opWeights(weights);
+        int planes = planesPerSlab(x, ic, oc);
+        long depth = x.size(ncdhw() ? 2 : 1);
+        int p = (conf3d().getKernelSize()[0] - 1) / 2;
+        boolean first = true;
+        boolean whole = planes >= depth;
+        // one pair of buffers for every slab (a workspace only frees at the end of its scope)
+        long maxPlanes = Math.min(depth, planes + 2L * p);
+        INDArray gOutBuffer = whole ? null : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                new long[] {1, oc, maxPlanes, delta.size(3), delta.size(4)}, 'c');
+        INDArray gInBuffer = whole ? null : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                new long[] {1, ic, maxPlanes, x.size(3), x.size(4)}, 'c');
+        for (long e = 0; e < n; e++) {
+            if (!whole) {
+                example(gradInput, e).assign(0);
+            }
+            for (long d0 = 0; d0 < depth; d0 += planes) {
+                long d1 = Math.min(depth, d0 + planes);
+                long a = whole ? 0 : Math.max(0, d0 - p);
+                long b = whole ? depth : Math.min(depth, d1 + p);
+                INDArray in = whole ? example(x, e) : depthSlab(x, e, a, b);
+                INDArray gOut;
+                INDArray gIn;
+                int[] args;
+                if (whole) {
+                    gOut = example(delta, e);
+                    gIn = example(gradInput, e);
+                    args = intArgs(g.pad());
+                } else {
+                    gOut = depthSlab(gOutBuffer, 0, 0, b - a).assign(0);
+                    depthSlab(gOut, 0, d0 - a, d0 - a + (d1 - d0)).assign(depthSlab(delta, e, d0, d1));
+                    gIn = depthSlab(gInBuffer, 0, 0, b - a);
+                    args = intArgs(new int[] {p, g.pad()[1], g.pad()[2]});
+                }
+                INDArray gW = weightGrad;
+                INDArray gB = biasGrad;
+                if (!first) {
+                    if (wPart == null) {
+                        wPart = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                                weightGrad.shape(), 'c');
+                        bPart = hasBias ? workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                                biasGrad.shape(), 'c') : null;
+                    }
+                    gW = wPart;
+                    gB = bPart;
+                }
+                DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv3dnew_bp").callInplace(false)
+                        .addIntegerArguments(args);
+                if (hasBias) {
+                    op.addInputs(in, w, bias, gOut).addOutputs(gIn, opWeights(gW), gB);
+                } else {
+                    op.addInputs(in, w, gOut).addOutputs(gIn, opWeights(gW));
+                }
+                Nd4j.exec(op.build());
+                if (!whole) {
+                    depthSlab(gradInput, e, a, b).addi(gIn);
+                }
+                if (!first) {
+                    weightGrad.addi(wPart);
+                    if (hasBias) {
+                        biasGrad.addi(bPart);
+                    }
+                }
+                first = false;
+            }
+        }
+        Gradient gradient = new DefaultGradient();
+        if (hasBias) {
+            gradient.setGradientFor(Convolution3DParamInitializer.BIAS_KEY, biasGrad);
+        }
+        gradient.setGradientFor(Convolution3DParamInitializer.WEIGHT_KEY, weightGrad, 'c');
+        weightNoiseParams.clear();
+        return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
+    }
+}
