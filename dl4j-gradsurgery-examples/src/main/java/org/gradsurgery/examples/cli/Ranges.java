@@ -122,6 +122,7 @@ final class Ranges {
             Map.entry("bench unet --warmup", atLeast(0)),
             Map.entry("bench unet --size", atLeast(1)),
             Map.entry("bench unet --soak", atLeast(1)),
+            Map.entry("bench unet --edges", atLeast(1)),
             Map.entry("bench unet --soak-tolerance", NON_NEGATIVE),
             Map.entry("bench pipeline --train-cases", atLeast(1)),
             Map.entry("bench pipeline --validation-cases", atLeast(1)),
