@@ -103,7 +103,7 @@ public final class SweepReport {
     /**
      * The {@code gradsurgery train} loss flags of {@code spec}: {@code --loss NAME} plus the flags of its settings
      * that differ from train's defaults ({@code --include-background false}, {@code --reduction batch},
-     * {@code --tversky-alpha A --tversky-beta B}, {@code --surgery --exponent γ [--surgery-space probabilities]},
+     * {@code --tversky-alpha A --tversky-beta B}, {@code --surgery --exponent γ [--surgery-space probabilities] [--surgery-weighting balanced]},
      * {@code --ce-weight λ [--region-weight λ]}).
      */
     public static List<String> trainLossFlags(LossSpec spec) {
@@ -122,6 +122,9 @@ public final class SweepReport {
             a.addAll(List.of("--surgery", "--exponent", String.valueOf(spec.exponent())));
             if (spec.surgerySpace() != GradientSurgery.Space.LOGITS) {
                 a.addAll(List.of("--surgery-space", spec.surgerySpace().name().toLowerCase(Locale.ROOT)));
+            }
+            if (spec.surgeryWeighting() != GradientSurgery.Weighting.BASE) {
+                a.addAll(List.of("--surgery-weighting", spec.surgeryWeighting().name().toLowerCase(Locale.ROOT)));
             }
         }
         if (spec.ceWeight() > 0) {

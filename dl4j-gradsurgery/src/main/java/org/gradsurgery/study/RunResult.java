@@ -14,7 +14,8 @@ import org.nd4j.shade.jackson.databind.SerializationFeature;
 
 /**
  * What one finished run of a study recorded ({@code result.json}, written last, so its presence marks the run done):
- * budget, wall time, fitted temperature, the pooled test metrics ({@link StudyEvaluation}) and their reliability
+ * budget, time ({@code trainSeconds}: the training steps of every epoch, across resumes; {@code seconds}: the wall
+ * time of the session that finished the run, scoring included), fitted temperature, the pooled test metrics ({@link StudyEvaluation}) and their reliability
  * bins as {@code [counts, Σ confidence, Σ outcome]}.
  */
 public record RunResult(@JsonProperty("arm") String arm, @JsonProperty("label") String label,

@@ -21,6 +21,7 @@ import org.gradsurgery.experiment.ExperimentSpec;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.loss.LossSpec;
 import org.gradsurgery.model.UNet;
+import org.gradsurgery.training.EpochMetrics;
 import org.gradsurgery.training.RunDirectory;
 import org.gradsurgery.training.Trainer;
 import org.gradsurgery.training.TrainingConfig;
@@ -262,7 +263,8 @@ public final class Study {
             result = t.metadata("study", study).metadata("parametersNote", "updates per epoch " + batches)
                     .listeners(listeners).build().fit(net, td);
         }
-        double trainSeconds = (System.nanoTime() - t0) / 1e9;
+        // every epoch's steps, also those of sessions before a resume (this process's clock would miss them)
+        double trainSeconds = result.history().stream().mapToDouble(EpochMetrics::seconds).sum();
         StudyEvaluation ev = new StudyEvaluation(cases, spec.bins(), spec.boundaryBandMm(),
                 1 << (spec.model().levels() - 1));
         ComputationGraph net = result.network();

@@ -14,6 +14,8 @@ import org.gradsurgery.calibration.ReliabilityDiagram;
 import org.gradsurgery.io.AtomicFiles;
 import org.gradsurgery.experiment.DataPlan;
 import org.gradsurgery.loss.LossSpec;
+import org.gradsurgery.training.EpochMetrics;
+import org.gradsurgery.training.RunDirectory;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -39,7 +41,13 @@ public final class StudyReport {
     }
 
     /** A finished run: its result and case rows. */
-    record Done(Study.Run run, RunResult result, List<String> cases, List<Map<String, Double>> rows) {
+    record Done(Study.Run run, RunResult result, List<String> cases, List<Map<String, Double>> rows,
+                List<EpochMetrics> history) {
+        /** Seconds of training steps over every epoch, across resumes (metrics.csv; validation and scoring not). */
+        double trainingSeconds() {
+            return history.stream().mapToDouble(EpochMetrics::seconds).sum();
+        }
+
         double meanOverCases(String col) {
             return rows.stream().mapToDouble(r -> r.getOrDefault(col, Double.NaN)).filter(v -> !Double.isNaN(v))
                     .average().orElse(Double.NaN);
@@ -89,7 +97,9 @@ public final class StudyReport {
             }
             rows.add(m);
         }
-        return new Done(r, RunResult.read(res), cases, rows);
+        List<EpochMetrics> history = Files.isRegularFile(r.dir().resolve(RunDirectory.METRICS))
+                ? RunDirectory.readMetrics(r.dir()) : List.of();
+        return new Done(r, RunResult.read(res), cases, rows, history);
     }
 
     /** Writes study.csv, study.md and the PNGs into {@code dir}; returns the path of study.md. */
@@ -199,11 +209,13 @@ public final class StudyReport {
             md.append("\n![reliability against q](reliability_q.png)\n\nReliability against q: per bin of the predicted "
                     + "foreground probability p, the mean true probability q (not sampled labels).\n");
         }
-        md.append("\n## Runs\n\n| arm | seed | epochs | updates | wall time | T | folder |\n|---|---|---|---|---|---|---|\n");
+        md.append("\n## Runs\n\nTraining time: the training steps of every epoch, summed over the sessions that trained "
+                + "the run (`metrics.csv`'s `seconds`; validation and scoring excluded).\n\n"
+                + "| arm | seed | epochs | updates | training time | T | folder |\n|---|---|---|---|---|---|---|\n");
         for (Done d : done) {
             md.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %s | %.3f%s | `%s` |%n", d.result().label(),
                     d.result().seed(), d.result().epochs(), d.result().iterations(),
-                    Study.duration(d.result().seconds()), d.result().temperature(),
+                    Study.duration(d.trainingSeconds()), d.result().temperature(),
                     d.result().temperatureConverged() ? "" : " (bound)", dir.relativize(d.run().dir())));
         }
         for (Study.Run r : runs) {
@@ -368,19 +380,10 @@ public final class StudyReport {
             double[] y = ds.stream().mapToDouble(d -> d.meanOverCases("dice_mean")).toArray();
             scatter.addSeries(label, x, y);
             for (Done d : ds) {
-                List<double[]> rows = new ArrayList<>();
-                Path m = d.run().dir().resolve("metrics.csv");
-                if (Files.isRegularFile(m)) {
-                    List<String> lines = Files.readAllLines(m);
-                    for (String line : lines.subList(1, lines.size())) {
-                        String[] f = line.split(",");
-                        rows.add(new double[] {Double.parseDouble(f[0]), Double.parseDouble(f[4])});
-                    }
-                }
-                if (!rows.isEmpty()) {
+                if (!d.history().isEmpty()) {
                     XYSeries s = curves.addSeries(label + " s" + d.run().seed(),
-                            rows.stream().mapToDouble(r -> r[0]).toArray(), rows.stream().mapToDouble(r -> r[1])
-                                    .toArray());
+                            d.history().stream().mapToDouble(EpochMetrics::epoch).toArray(),
+                            d.history().stream().mapToDouble(EpochMetrics::valDice).toArray());
                     s.setMarker(SeriesMarkers.NONE);
                 }
             }

@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.util.List;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.gradsurgery.training.EpochMetrics;
+import org.gradsurgery.training.RunDirectory;
 import org.gradsurgery.training.TrainingConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,6 +52,12 @@ class StudyResumeTest {
         assertTrue(Files.notExists(killed.resolve("runs/dice/seed-4/result.json")));
         new Study(spec, killed, null, quiet, TrainingConfig.ProgressMode.OFF).run();
         assertEquals(Files.readAllLines(whole.resolve("study.csv")), Files.readAllLines(killed.resolve("study.csv")));
+        // the resumed run's training time counts the epoch before the kill too (metrics.csv rounds to ms)
+        Path resumed = killed.resolve("runs/dice/seed-4");
+        List<EpochMetrics> history = RunDirectory.readMetrics(resumed);
+        assertEquals(2, history.size());
+        assertEquals(history.stream().mapToDouble(EpochMetrics::seconds).sum(),
+                RunResult.read(resumed.resolve(Study.RESULT)).trainSeconds(), 1e-3 * history.size());
         // another spec into the same folder is refused, more seeds are not
         StudySpec other = StudySpec.parse(spec.toJson().replace("\"learningRate\" : 0.01", "\"learningRate\" : 0.02"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new Study(other, killed, null, quiet,

@@ -31,6 +31,7 @@ final class Options {
             Map.entry("reduction", "--reduction"),
             Map.entry("tverskyAlpha", "--tversky-alpha"), Map.entry("tverskyBeta", "--tversky-beta"),
             Map.entry("exponent", "--exponent"), Map.entry("surgerySpace", "--surgery-space"),
+            Map.entry("surgeryWeighting", "--surgery-weighting"),
             Map.entry("ceWeight", "--ce-weight"), Map.entry("regionWeight", "--region-weight"),
             Map.entry("levels", "--levels"), Map.entry("baseFilters", "--filters"),
             Map.entry("convsPerLevel", "--convs-per-level"), Map.entry("normalization", "--norm"),
@@ -96,6 +97,12 @@ final class Options {
                 description = "With --surgery: where it acts, ${COMPLETION-CANDIDATES} (default: LOGITS, the paper's).")
         GradientSurgery.Space surgerySpace;
 
+        @Option(names = "--surgery-weighting", paramLabel = "KIND",
+                description = "With --surgery: the voxel weights of the field, ${COMPLETION-CANDIDATES} (default: BASE, "
+                        + "the region loss's own, the paper's; BALANCED: one weight per class so the field settles at "
+                        + "p = q, region losses only, beyond the paper).")
+        GradientSurgery.Weighting surgeryWeighting;
+
         @Option(names = "--ce-weight", paramLabel = "W",
                 description = "Add W x cross-entropy (W >= 0) to the (surgery-wrapped) loss; 0 = none (default: 0).")
         Double ceWeight;
@@ -136,6 +143,9 @@ final class Options {
             if (surgerySpace != null) {
                 b.surgerySpace(surgerySpace);
             }
+            if (surgeryWeighting != null) {
+                b.surgeryWeighting(surgeryWeighting);
+            }
             if (ceWeight != null) {
                 b.ceWeight(ceWeight);
             }
@@ -148,8 +158,9 @@ final class Options {
                 throw ignored(tverskyAlpha != null ? "tverskyAlpha" : "tverskyBeta", "applies to tversky and "
                         + "focal-tversky only, not to " + l.kind().specName());
             }
-            if ((exponent != null || surgerySpace != null) && !l.surgery()) {
-                throw ignored(exponent != null ? "exponent" : "surgerySpace", "applies with --surgery only");
+            if ((exponent != null || surgerySpace != null || surgeryWeighting != null) && !l.surgery()) {
+                throw ignored(exponent != null ? "exponent" : surgerySpace != null ? "surgerySpace"
+                        : "surgeryWeighting", "applies with --surgery only");
             }
             if (regionWeight != null && !(l.ceWeight() > 0)) {
                 throw ignored("regionWeight", "applies with --ce-weight > 0 only");

@@ -57,6 +57,7 @@ final class ResumeRules {
             Map.entry("--surgery", s -> s.loss().surgery()),
             Map.entry("--exponent", s -> s.loss().exponent()),
             Map.entry("--surgery-space", s -> s.loss().surgerySpace()),
+            Map.entry("--surgery-weighting", s -> s.loss().surgeryWeighting()),
             Map.entry("--ce-weight", s -> s.loss().ceWeight()),
             Map.entry("--region-weight", s -> s.loss().regionWeight()),
             Map.entry("--levels", s -> s.model().levels()),

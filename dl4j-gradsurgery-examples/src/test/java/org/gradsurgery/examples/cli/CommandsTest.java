@@ -193,6 +193,9 @@ class CommandsTest {
         // a loss flag the chosen loss would ignore is named, not dropped (LossSpec resets such settings)
         assertOneLineError(run("train", "--exponent", "2"), "--exponent applies with --surgery only");
         assertOneLineError(run("train", "--surgery-space", "probabilities"), "--surgery-space applies with --surgery");
+        assertOneLineError(run("train", "--surgery-weighting", "balanced"), "--surgery-weighting applies with --surgery");
+        assertOneLineError(run("train", "--loss", "mcxent", "--surgery", "--surgery-weighting", "balanced"),
+                "--surgery-weighting");
         assertOneLineError(run("train", "--loss", "dice", "--tversky-alpha", "0.3"),
                 "--tversky-alpha applies to tversky and focal-tversky only, not to dice");
         assertOneLineError(run("train", "--region-weight", "2"), "--region-weight applies with --ce-weight > 0 only");

@@ -106,6 +106,20 @@ class SweepTrainCommandTest {
                 + "--ce-weight 1.0 --region-weight 1.0", String.join(" ", args));
     }
 
+    /** Every study arm's loss, the balanced weighting and the probability space included, has train flags. */
+    @Test
+    void studyArmsRetrainWithTrainFlags() {
+        for (String arm : List.of("dice+surgery:balanced", "dice:no-background:batch+surgery:probabilities",
+                "tversky:alpha=0.3:beta=0.7+surgery:0.5:probabilities:balanced+ce:1.0", "generalized-dice+surgery")) {
+            LossSpec spec = LossSpec.parse(arm);
+            List<String> args = new java.util.ArrayList<>(List.of("train"));
+            args.addAll(SweepReport.trainLossFlags(spec));
+            assertEquals(spec, parseTrain(args).loss.spec(), String.join(" ", args));
+        }
+        assertEquals("--loss dice --surgery --exponent 1.0 --surgery-weighting balanced",
+                String.join(" ", SweepReport.trainLossFlags(LossSpec.parse("dice+surgery:balanced"))));
+    }
+
     @Test
     void lossFlagErrorsNameTheFlag() {
         assertEquals("gradsurgery: error: --tversky-alpha -1 is out of range: it must be a finite number >= 0",
