@@ -30,7 +30,8 @@ class StudyCommandTest {
         CliRun r = CliRun.of("study", "--spec", SPECS.resolve("synthetic.json").toString(), "--out",
                 dir.toString(), "--smoke", "--progress", "off");
         assertEquals(0, r.exit(), r.err());
-        checkReport(dir, List.of("mcxent", "dice", "dice + surgery", "dice + surgery (balanced)"), 8);
+        checkReport(dir, List.of("mcxent", "dice", "dice + surgery", "dice + surgery (balanced)",
+                "dice + surgery (probabilities)"), 8);
         assertTrue(Files.readString(dir.resolve("study.md")).contains("mean abs(p − q)"));
     }
 

@@ -42,8 +42,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * keeps the file's name, offset, size and modification time, and every {@link NiftiImage#data}/{@link
  * NiftiImage#labels} call opens the file, reads the voxels and closes it. When no conversion is needed (float32 read
  * as FLOAT, float64 as DOUBLE, int32/int64 labels, unscaled, native byte order) the bytes go straight from the file
- * into the new array's memory; otherwise they pass through one reused off-heap block buffer per thread and are
- * converted. A file replaced or cut after {@code read} is an error naming it, never silently other voxels.
+ * into the new array's memory; otherwise they are read in chunks into a small scratch array of the stored type and
+ * converted by libnd4j's native cast (or, for the few conversions it cannot do exactly as Java does, by Java
+ * loops; see {@code VoxelCodec}). A file replaced or cut after {@code read} is an error naming it, never silently
+ * other voxels.
  * <p>Why not a memory map: a {@code MappedByteBuffer} can only be unmapped by the garbage collector, and while it is
  * mapped Windows refuses to delete or overwrite the file; a positional read into the destination is one copy, as a
  * mapped read is, without the page faults of the mapping. So no handle or mapping outlives a call on any platform.

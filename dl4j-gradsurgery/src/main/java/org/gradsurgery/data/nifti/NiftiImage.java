@@ -74,6 +74,16 @@ public final class NiftiImage {
         return VoxelCodec.decode(raw, header, target, scale, path);
     }
 
+    /**
+     * What {@link #data(DataType)} (FLOAT, DOUBLE) or {@link #labels()} (INT, LONG) returns, decoded with an
+     * explicit native-cast chunk (0: the Java loops), so tests can compare the two routes.
+     */
+    INDArray decode(VoxelCodec.Target target, int castChunk) {
+        boolean scale = (target == VoxelCodec.Target.FLOAT || target == VoxelCodec.Target.DOUBLE)
+                && header.hasScaling();
+        return VoxelCodec.decode(raw, header, target, scale, path, castChunk);
+    }
+
     /** nibabel's best affine (a fresh 4×4 copy): see {@link NiftiHeader#bestAffine()}. */
     public double[][] affine() {
         return header.bestAffine();
