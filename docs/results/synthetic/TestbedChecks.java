@@ -19,7 +19,8 @@ import org.gradsurgery.study.Statistics;
  * {@code oracle}: mean per-case Dice of thresholding the true probability q (not a model) at t, on the test cases of
  * the split (the spec's synthetic set: 48², edge 0.5–4 px, noise 0.3, seed 2026). {@code paired}: arm A − arm B per
  * test case (same seed and case), all seeds pooled, with StudyReport's bootstrap (Statistics.paired: 10,000
- * resamples, seed 0), for the per-case columns of study.csv files (their rows pooled). {@code threshold}: the same
+ * resamples, seed 0), for the per-case columns of study.csv files (their rows pooled; mean foreground Dice, the calibration metrics, and
+ * mean abs(p − q) when the study has a known q; any study's study.csv, not only the testbed's). {@code threshold}: the same
  * Dice as {@code oracle} for a study run's model, its foreground p in place of q (at 0.5 it repeats the run's
  * {@code dice_1} column: the first two cases are printed to check).
  */
@@ -118,8 +119,13 @@ public class TestbedChecks {
         }
     }
 
+    /** The fields of a study.csv line; the label column is quoted and may hold commas. */
+    private static String[] fields(String line) {
+        return line.split(",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", -1);
+    }
+
     private static void paired(List<String> lines, String armA, String armB) {
-        String[] head = lines.get(0).split(",");
+        String[] head = fields(lines.get(0));
         Map<String, Integer> col = new HashMap<>();
         for (int i = 0; i < head.length; i++) {
             col.put(head[i], i);
@@ -127,7 +133,7 @@ public class TestbedChecks {
         Map<String, String[]> a = new HashMap<>();
         Map<String, String[]> b = new HashMap<>();
         for (String line : lines.subList(1, lines.size())) {
-            String[] f = line.split(",");
+            String[] f = fields(line);
             String key = f[col.get("seed")] + "/" + f[col.get("case")];
             if (f[col.get("arm")].equals(armA)) {
                 a.put(key, f);
@@ -140,8 +146,11 @@ public class TestbedChecks {
         keys.sort(null);
         System.out.printf(Locale.ROOT, "%s − %s, %d pairs (mean, 95 %% bootstrap interval)%n", armA, armB,
                 keys.size());
-        for (String metric : new String[]{"dice_1", "ece", "classwise_ece", "boundary_ece", "nll", "mae_q",
+        for (String metric : new String[]{"dice_mean", "ece", "classwise_ece", "boundary_ece", "nll", "mae_q",
             "ece_ts"}) {
+            if (!col.containsKey(metric)) {
+                continue;   // mae_q: only with a known q
+            }
             double[] x = new double[keys.size()];
             double[] z = new double[keys.size()];
             for (int i = 0; i < keys.size(); i++) {
