@@ -173,14 +173,7 @@ class NativeConvolution2DTest {
         INDArray yd = d.activate(xd, false, NO_WS);
         // FLOAT is the type the oneDNN kernels take (DOUBLE runs libnd4j's own loops): check their backprop too.
         INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
-        Pair<Gradient, INDArray> gf = f.backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);
-        Pair<Gradient, INDArray> gd = d.backpropGradient(eps, NO_WS);
-        assertEquals(0, gf.getSecond().castTo(DataType.DOUBLE).sub(gd.getSecond()).amaxNumber().doubleValue(), 1e-5);
-        for (String key : gd.getFirst().gradientForVariable().keySet()) {
-            INDArray a = gf.getFirst().getGradientFor(key).castTo(DataType.DOUBLE);
-            INDArray b = gd.getFirst().getGradientFor(key);
-            assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-5 * Math.max(1, b.amaxNumber().doubleValue()), key);
-        }
+        FloatAgainstDouble.assertBackpropAgrees(f, d, eps);
     }
 
     @Test

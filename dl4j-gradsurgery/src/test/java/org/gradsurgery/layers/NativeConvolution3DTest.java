@@ -27,7 +27,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -132,14 +131,7 @@ class NativeConvolution3DTest {
         INDArray yd = d.activate(xd, true, NO_WS);
         assertEquals(0, yf.castTo(DataType.DOUBLE).sub(yd).amaxNumber().doubleValue(), 1e-5);
         INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
-        Pair<Gradient, INDArray> gf = f.backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);
-        Pair<Gradient, INDArray> gd = d.backpropGradient(eps, NO_WS);
-        assertEquals(0, gf.getSecond().castTo(DataType.DOUBLE).sub(gd.getSecond()).amaxNumber().doubleValue(), 1e-5);
-        for (String key : gd.getFirst().gradientForVariable().keySet()) {
-            INDArray a = gf.getFirst().getGradientFor(key).castTo(DataType.DOUBLE);
-            INDArray b = gd.getFirst().getGradientFor(key);
-            assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-5 * Math.max(1, b.amaxNumber().doubleValue()), key);
-        }
+        FloatAgainstDouble.assertBackpropAgrees(f, d, eps);
     }
 
     /** Finite differences through two slabbed 3D convolutions (one-plane slabs), a 1x1x1 one and softmax + MCXENT. */
