@@ -16,16 +16,31 @@ import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Runtime part shared by {@link InstanceNormalization} and {@link SpatialBatchNormalization}: normalisation over
  * the subclass's group axes, the per-channel affine map and the analytic backprop documented on
- * {@link AbstractSpatialNormalization}. Statistics are recomputed from the (cached) input in backprop rather than
- * carried across workspaces from the forward pass.
+ * {@link AbstractSpatialNormalization}.
+ *
+ * <p>On the fused path ({@link NormalizationKernels}) a training-mode forward pass keeps its group statistics (μ_g and
+ * σ²_g, a few doubles per group on the Java heap, never workspace memory, which the next iteration reuses) for the
+ * backprop of the same pass, which then reads the input twice instead of three times. They are used only while the
+ * layer's input is the very array object they were computed from, with the same shape, in the same iteration and
+ * epoch; otherwise (a new input set, an inference pass in between, {@link #clear()}) backprop recomputes them from the
+ * input, as the ND4J path always does.
  */
 public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatialNormalization> extends BaseLayer<C> {
+
+    /** The statistics of the last training-mode fused forward pass and what they were computed from. */
+    private record CarriedMoments(INDArray input, long[] shape, int iteration, int epoch,
+                                  NormalizationKernels.Moments moments) {
+    }
+
+    private CarriedMoments carried;
+
+    /** How many backprop calls used carried statistics (tests check that a network's training step does). */
+    long carriedUses;
 
     protected AbstractSpatialNormalizationLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -40,8 +55,8 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
      */
     protected abstract INDArray[] inferenceMoments(SpatialLayout layout);
 
-    /** Called in backprop with the batch statistics (keep-dims shapes) and the group size m. */
-    protected void recordStatistics(INDArray mean, INDArray biasedVar, long groupSize, Gradient gradient) {
+    /** Called in backprop with the batch statistics (one value per group) and the group size m. */
+    protected void recordStatistics(double[] mean, double[] biasedVar, long groupSize, Gradient gradient) {
     }
 
     protected SpatialLayout layout(INDArray x) {
@@ -108,7 +123,39 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
             Arrays.fill(v, otherwise);
             return v;
         }
-        return getParam(key).toDoubleVector();
+        return values(getParam(key));
+    }
+
+    /** The elements of a parameter or gradient vector, read in place (no ND4J op, no native copy). */
+    static double[] values(INDArray vector) {
+        double[] v = new double[(int) vector.length()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = vector.getDouble(i);
+        }
+        return v;
+    }
+
+    /** Writes {@code values} into a parameter-gradient view in place and registers it in {@code gradient}. */
+    protected void setGradient(Gradient gradient, String key, double[] values) {
+        INDArray view = gradientViews.get(key);
+        for (int i = 0; i < values.length; i++) {
+            view.putScalar(i, values[i]);
+        }
+        gradient.setGradientFor(key, view);
+    }
+
+    /** The carried statistics if they belong to the current input (see the class comment), else null. */
+    private NormalizationKernels.Moments carriedMoments() {
+        CarriedMoments c = carried;
+        boolean valid = c != null && c.input() == input && Arrays.equals(c.shape(), input.shape())
+                && c.iteration() == getIterationCount() && c.epoch() == getEpochCount();
+        return valid ? c.moments() : null;
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        carried = null;
     }
 
     private double[] invStd(double[] var) {
@@ -126,6 +173,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
+        carried = null;
         applyDropOutIfNecessary(training, workspaceMgr);
         INDArray x = input.castTo(dataType);
         SpatialLayout layout = layout(x);
@@ -139,6 +187,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
                 NormalizationKernels.Moments m = NormalizationKernels.moments(x, blocks);
                 mean = m.mean();
                 var = m.var();
+                carried = new CarriedMoments(input, input.shape(), getIterationCount(), getEpochCount(), m);
             } else {
                 mean = moments[0].reshape(moments[0].length()).toDoubleVector();
                 var = moments[1].reshape(moments[1].length()).toDoubleVector();
@@ -200,14 +249,20 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         INDArray dx = g.sub(g.mean(true, axes))
                 .subi(xHat.mul(g.mul(xHat).mean(true, axes)))
                 .muli(invStd);
-        recordStatistics(st[1], st[2], groupSize, gradient);
+        recordStatistics(values(st[1].reshape(st[1].length())), values(st[2].reshape(st[2].length())), groupSize,
+                gradient);
         dx = backpropDropOutIfPresent(dx);
         return new Pair<>(gradient, workspaceMgr.leverageTo(ArrayType.ACTIVATION_GRAD, dx));
     }
 
     private Pair<Gradient, INDArray> fusedBackprop(INDArray x, INDArray dy, NormalizationKernels.Blocks blocks,
                                                    long groupSize, LayerWorkspaceMgr workspaceMgr) {
-        NormalizationKernels.Moments m = NormalizationKernels.moments(x, blocks);
+        NormalizationKernels.Moments m = carriedMoments();
+        if (m == null) {
+            m = NormalizationKernels.moments(x, blocks);
+        } else {
+            carriedUses++;
+        }
         boolean affine = layerConf().isAffine();
         int c = (int) layerConf().getNOut();
         double[] dGamma = affine ? new double[c] : null;
@@ -221,16 +276,9 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
             setGradient(gradient, SpatialNormalizationParamInitializer.GAMMA, dGamma);
             setGradient(gradient, SpatialNormalizationParamInitializer.BETA, dBeta);
         }
-        recordStatistics(Nd4j.createFromArray(m.mean()).castTo(dataType),
-                Nd4j.createFromArray(m.var()).castTo(dataType), groupSize, gradient);
+        recordStatistics(m.mean(), m.var(), groupSize, gradient);
         dx = backpropDropOutIfPresent(dx);
         return new Pair<>(gradient, dx);
-    }
-
-    private void setGradient(Gradient gradient, String key, double[] values) {
-        INDArray view = gradientViews.get(key);
-        view.assign(Nd4j.createFromArray(values).castTo(dataType).reshape(view.shape()));
-        gradient.setGradientFor(key, view);
     }
 
     @Override

@@ -34,21 +34,23 @@ public class SpatialBatchNormalization
     /**
      * Gradient of the running estimates = {@code (1 − d)·(running − batch)}, so that the step
      * {@code running − gradient} is {@code d·running + (1 − d)·batch}; the batch variance is made unbiased.
+     * Computed per channel in Java and written into the gradient views in place: a handful of ND4J ops per layer
+     * and step cost more than the arithmetic.
      */
     @Override
-    protected void recordStatistics(INDArray mean, INDArray biasedVar, long groupSize, Gradient gradient) {
-        long c = layerConf().getNOut();
+    protected void recordStatistics(double[] mean, double[] biasedVar, long groupSize, Gradient gradient) {
         double keep = 1.0 - layerConf().getDecay();
-        INDArray batchVar = biasedVar.reshape(c);
-        if (groupSize > 1) {
-            batchVar = batchVar.mul(groupSize / (groupSize - 1.0));
+        double unbias = groupSize > 1 ? groupSize / (groupSize - 1.0) : 1.0;
+        double[] runningMean = values(getParam(SpatialNormalizationParamInitializer.GLOBAL_MEAN));
+        double[] runningVar = values(getParam(SpatialNormalizationParamInitializer.GLOBAL_VAR));
+        double[] dMean = new double[mean.length];
+        double[] dVar = new double[mean.length];
+        for (int c = 0; c < mean.length; c++) {
+            dMean[c] = keep * (runningMean[c] - mean[c]);
+            dVar[c] = keep * (runningVar[c] - biasedVar[c] * unbias);
         }
-        INDArray dMean = gradientViews.get(SpatialNormalizationParamInitializer.GLOBAL_MEAN);
-        INDArray dVar = gradientViews.get(SpatialNormalizationParamInitializer.GLOBAL_VAR);
-        dMean.assign(getParam(SpatialNormalizationParamInitializer.GLOBAL_MEAN).sub(mean.reshape(c)).muli(keep));
-        dVar.assign(getParam(SpatialNormalizationParamInitializer.GLOBAL_VAR).sub(batchVar).muli(keep));
-        gradient.setGradientFor(SpatialNormalizationParamInitializer.GLOBAL_MEAN, dMean);
-        gradient.setGradientFor(SpatialNormalizationParamInitializer.GLOBAL_VAR, dVar);
+        setGradient(gradient, SpatialNormalizationParamInitializer.GLOBAL_MEAN, dMean);
+        setGradient(gradient, SpatialNormalizationParamInitializer.GLOBAL_VAR, dVar);
     }
 
     /** The running estimates' "gradients" are updates: never divided by the minibatch size. */

@@ -6,10 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.gradsurgery.layers.AbstractSpatialNormalization;
@@ -25,8 +33,11 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.impl.LossMSE;
 
 /**
  * {@link NormalizationKernels} against the ND4J op path of {@link AbstractSpatialNormalizationLayer} (which the
@@ -133,6 +144,103 @@ class NormalizationKernelsTest {
                 }
             }
         }
+    }
+
+    /** Backprop of a fresh layer right after a training forward pass on {@code x} (never a stale carry). */
+    private static Result fresh(Case c, INDArray x, INDArray eps) {
+        return run(c, true, true, x, eps.dup());
+    }
+
+    private static void assertSameResult(Result expected, Pair<Gradient, INDArray> actual, String what) {
+        assertClose(expected.dx(), actual.getSecond(), 1e-6, what + ": dL/dx");
+        for (String key : expected.gradient().gradientForVariable().keySet()) {
+            assertClose(expected.gradient().getGradientFor(key), actual.getFirst().getGradientFor(key), 1e-6,
+                    what + ": " + key);
+        }
+    }
+
+    private static final Case CARRY = new Case(true, 4, Activation.RELU, true, DataType.FLOAT);
+
+    /** Inputs whose batch statistics differ a lot, so that statistics of the wrong one change every gradient. */
+    private static INDArray[] twoInputs() {
+        Nd4j.getRandom().setSeed(5);
+        INDArray first = Nd4j.randn(DataType.FLOAT, CARRY.shape()).muli(2).addi(0.7);
+        INDArray second = Nd4j.randn(DataType.FLOAT, CARRY.shape()).muli(0.5).subi(3);
+        return new INDArray[] {first, second};
+    }
+
+    @Test
+    void theStatisticsCarriedFromTheForwardPassAreUsedAndGiveTheRecomputedResult() {
+        INDArray x = twoInputs()[0];
+        INDArray eps = Nd4j.randn(DataType.FLOAT, CARRY.shape());
+        Layer layer = instantiate(CARRY.conf(x.size(1)), DataType.FLOAT, 17);
+        layer.activate(x.dup(), true, NO_WS);
+        Pair<Gradient, INDArray> carried = layer.backpropGradient(eps.dup(), NO_WS);
+        assertEquals(1, ((AbstractSpatialNormalizationLayer<?>) layer).carriedUses);
+        assertSameResult(run(CARRY, false, true, x, eps.dup()), carried, "against the ND4J path");
+    }
+
+    @Test
+    void aStaleStatisticsCacheIsNeverUsed() {
+        INDArray[] x = twoInputs();
+        INDArray eps = Nd4j.randn(DataType.FLOAT, CARRY.shape());
+        Result second = fresh(CARRY, x[1], eps);
+        // The check can fail: the first input's statistics give other gradients.
+        Result onFirst = fresh(CARRY, x[0], eps);
+        assertTrue(onFirst.dx().castTo(DataType.DOUBLE).sub(second.dx().castTo(DataType.DOUBLE)).amaxNumber()
+                .doubleValue() > 1e-2);
+
+        // Two training passes, then backprop: the second pass's statistics, carried.
+        assertBackpropOnSecondInput("after two training passes", x, eps, second, 1,
+                (layer, first) -> layer.activate(x[1].dup(), true, NO_WS));
+        // An inference pass on another input: that input's batch statistics, recomputed.
+        assertBackpropOnSecondInput("after an inference pass", x, eps, second, 0,
+                (layer, first) -> layer.activate(x[1].dup(), false, NO_WS));
+        // Another input set directly.
+        assertBackpropOnSecondInput("after setInput", x, eps, second, 0,
+                (layer, first) -> layer.setInput(x[1].dup(), NO_WS));
+        // The same array overwritten in place in a later iteration.
+        assertBackpropOnSecondInput("after the iteration count moved", x, eps, second, 0, (layer, first) -> {
+            first.assign(x[1]);
+            layer.setIterationCount(layer.getIterationCount() + 1);
+        });
+    }
+
+    /**
+     * A training pass on {@code x[0]}, then {@code between}, then backprop, which must give {@code expected} (the
+     * fresh result on x[1]) and use carried statistics {@code carriedUses} times.
+     */
+    private static void assertBackpropOnSecondInput(String what, INDArray[] x, INDArray eps, Result expected,
+                                                    int carriedUses, BiConsumer<Layer, INDArray> between) {
+        Layer layer = instantiate(CARRY.conf(x[0].size(1)), DataType.FLOAT, 17);
+        INDArray first = x[0].dup();
+        layer.activate(first, true, NO_WS);
+        between.accept(layer, first);
+        assertSameResult(expected, layer.backpropGradient(eps.dup(), NO_WS), what);
+        assertEquals(carriedUses, ((AbstractSpatialNormalizationLayer<?>) layer).carriedUses, what);
+    }
+
+    @Test
+    void aNetworkTrainingStepWithWorkspacesUsesTheCarriedStatistics() {
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT)
+                .updater(new Adam(1e-3))
+                .trainingWorkspaceMode(WorkspaceMode.ENABLED).inferenceWorkspaceMode(WorkspaceMode.ENABLED)
+                .graphBuilder().addInputs("in")
+                .setInputTypes(InputType.convolutional(8, 8, 2))
+                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(4)
+                        .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(), "in")
+                .addLayer("norm", new SpatialBatchNormalization.Builder().activation(Activation.RELU).build(), "conv")
+                .addLayer("out", new CnnLossLayer.Builder(new LossMSE()).activation(Activation.IDENTITY).build(),
+                        "norm")
+                .setOutputs("out").build();
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        Nd4j.getRandom().setSeed(11);
+        DataSet data = new DataSet(Nd4j.randn(DataType.FLOAT, 3, 2, 8, 8), Nd4j.randn(DataType.FLOAT, 3, 4, 8, 8));
+        for (int i = 0; i < 3; i++) {
+            graph.fit(data);
+        }
+        assertEquals(3, ((AbstractSpatialNormalizationLayer<?>) graph.getLayer("norm")).carriedUses);
     }
 
     @Test
