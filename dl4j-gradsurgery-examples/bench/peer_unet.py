@@ -105,6 +105,7 @@ def main():
     ap.add_argument("--dims", type=int, default=2)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--size", type=int, default=None)
+    ap.add_argument("--shape", default=None, help="spatial extent, comma-separated (overrides --size)")
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
@@ -118,7 +119,10 @@ def main():
     size = a.size or (64 if a.dims == 3 else 128)
     kind = a.norm or ("none" if a.dims == 3 else "batch")
     net = UNet(a.dims, levels, base, 2, kind, a.upsampling)
-    shape = (a.batch, 1) + (size,) * a.dims
+    extent = tuple(int(v) for v in a.shape.split(",")) if a.shape else (size,) * a.dims
+    if len(extent) != a.dims:
+        sys.exit("--shape %s needs %d values" % (a.shape, a.dims))
+    shape = (a.batch, 1) + extent
     x = torch.randn(shape)
     fg = (x > 0).float()
     y = torch.cat([1 - fg, fg], dim=1)

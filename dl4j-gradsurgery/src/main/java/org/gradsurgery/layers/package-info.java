@@ -19,8 +19,9 @@
  *   <li>{@link org.gradsurgery.layers.NativeConvolution2D}, {@link org.gradsurgery.layers.TransposedConvolution2D} and
  *       {@link org.gradsurgery.layers.TransposedConvolution3D}: DL4J's convolution and transposed convolutions (same
  *       configuration, parameters and results) on libnd4j's ops and GEMMs instead of DL4J M2.1's Java-side im2col
- *       path, which never reaches oneDNN, and its per-call weight permutes; {@link org.gradsurgery.layers.BlockMaxPooling2D}:
- *       DL4J's 2D pooling with a plane-by-plane kernel for non-overlapping max-pooling.</li>
+ *       path, which never reaches oneDNN, and its per-call weight permutes; {@link org.gradsurgery.layers.BlockMaxPooling2D}
+ *       and {@link org.gradsurgery.layers.BlockMaxPooling3D}: DL4J's 2D and 3D pooling with a plane-by-plane
+ *       (volume-by-volume) kernel for non-overlapping max-pooling.</li>
  * </ul>
  *
  * <p>The model package's {@code UNet} builds complete, validated 2D and 3D U-Nets from these blocks (tested and

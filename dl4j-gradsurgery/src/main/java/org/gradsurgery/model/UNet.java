@@ -19,7 +19,6 @@ import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
-import org.deeplearning4j.nn.conf.layers.Subsampling3DLayer;
 import org.deeplearning4j.nn.conf.layers.Upsampling2D;
 import org.deeplearning4j.nn.conf.layers.Upsampling3D;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -31,6 +30,7 @@ import org.gradsurgery.layers.NativeConvolution2D;
 import org.gradsurgery.layers.NativeConvolution3D;
 import org.gradsurgery.layers.InstanceNormalization;
 import org.gradsurgery.layers.BlockMaxPooling2D;
+import org.gradsurgery.layers.BlockMaxPooling3D;
 import org.gradsurgery.layers.SegmentationLossLayer;
 import org.gradsurgery.layers.SpatialBatchNormalization;
 import org.gradsurgery.layers.TransposedConvolution2D;
@@ -533,7 +533,7 @@ public final class UNet {
                 return new BlockMaxPooling2D.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(fmt()).build();
             }
-            return new Subsampling3DLayer.Builder(Subsampling3DLayer.PoolingType.MAX, new int[] {2, 2, 2}, new int[] {2, 2, 2})
+            return new BlockMaxPooling3D.Builder(PoolingType.MAX, new int[] {2, 2, 2}, new int[] {2, 2, 2})
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
         }
 

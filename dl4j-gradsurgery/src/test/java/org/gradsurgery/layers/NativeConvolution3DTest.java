@@ -105,9 +105,10 @@ class NativeConvolution3DTest {
         int planes = impl.planesPerSlab(x, 3, 4);
         boolean slabbable = c.format() == Convolution3D.DataFormat.NCDHW && c.mode() == ConvolutionMode.Same
                 && c.stride() == 1;
-        // the slab cases really run in slabs: 1 plane (or 2) for the 3- and 5-plane kernels, and the 1-plane kernel
-        // (no halo) in slabs of 3 or 4
-        if (c.budget() > 0 && slabbable) {
+        // the slab cases really run in slabs: 1 plane (or 2) for the 3- and 5-plane kernels; the 1x1x1 kernel takes
+        // the GEMM path, which needs no slabs
+        boolean pointwise = c.kernel()[0] == 1 && c.kernel()[1] == 1 && c.kernel()[2] == 1;
+        if (c.budget() > 0 && slabbable && !pointwise) {
             assertTrue(planes < 6, "planes per slab " + planes);
         } else {
             assertEquals(6, planes);
@@ -134,7 +135,22 @@ class NativeConvolution3DTest {
         FloatAgainstDouble.assertBackpropAgrees(f, d, eps);
     }
 
-    /** Finite differences through two slabbed 3D convolutions (one-plane slabs), a 1x1x1 one and softmax + MCXENT. */
+    /** The point-wise (1x1x1) GEMM path in FLOAT against DOUBLE, with a batch of 3 (β accumulation over examples). */
+    @Test
+    void pointwiseGemmPathInFloatMatchesDouble() {
+        Layer[] twins = NativeConvolution2DTest.assertFloatForwardMatchesDouble(new NativeConvolution3D.Builder(1, 1, 1)
+                .nIn(5).nOut(3).convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(),
+                3, 5, 4, 3, 6);
+        INDArray xd = Nd4j.rand(DataType.DOUBLE, 3, 5, 4, 3, 6).subi(0.5);
+        twins[0].activate(xd.castTo(DataType.FLOAT), true, NO_WS);
+        twins[1].activate(xd, true, NO_WS);
+        FloatAgainstDouble.assertBackpropAgrees(twins[0], twins[1], Nd4j.rand(DataType.DOUBLE, 3, 3, 4, 3, 6).subi(0.5));
+    }
+
+    /**
+     * Finite differences through two slabbed 3D convolutions (one-plane slabs), a 1x1x1 one (the GEMM path) and
+     * softmax + MCXENT.
+     */
     @Test
     void gradientCheckWithSlabs() {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE)
@@ -155,7 +171,7 @@ class NativeConvolution3DTest {
         for (String name : new String[] {"c1", "c2", "logits"}) {
             org.gradsurgery.layers.impl.NativeConvolution3D l = (org.gradsurgery.layers.impl.NativeConvolution3D) net.getLayer(name);
             l.setScratchBudget(1);
-            assertEquals(1, l.planesPerSlab(x, 3, 3));
+            assertEquals(name.equals("logits") ? 5 : 1, l.planesPerSlab(x, 3, 3), name);
         }
         INDArray fg = SegmentationGraphs.binary(new long[] {2, 1, 5, 4, 3}, 0.5, 5);
         INDArray y = Nd4j.concat(1, fg.rsub(1.0), fg);

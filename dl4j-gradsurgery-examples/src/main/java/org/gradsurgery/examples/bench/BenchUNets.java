@@ -18,8 +18,11 @@ import org.gradsurgery.model.UNet;
  */
 final class BenchUNets {
 
-    /** Everything that shapes a benchmark network. */
-    record Spec(int dims, int levels, int baseFilters, int size, int classes, UNet.Normalization norm,
+    /**
+     * Everything that shapes a benchmark network. {@code extent} is the spatial size of one input, one entry per
+     * spatial axis (D, H, W in 3D; H, W in 2D): a cube or square of {@code --size}, or {@code --shape} in 3D.
+     */
+    record Spec(int dims, int levels, int baseFilters, int[] extent, int classes, UNet.Normalization norm,
                 UNet.Upsampling upsampling, CNN2DFormat format, WorkspaceMode workspace) {
         Spec {
             if (dims != 2 && dims != 3) {
@@ -28,10 +31,56 @@ final class BenchUNets {
             if (dims == 3 && format == CNN2DFormat.NHWC) {
                 throw new org.gradsurgery.InvalidInputException("--format NHWC is 2D only (3D runs NCDHW)");
             }
-            int div = 1 << (levels - 1);
-            if (size % div != 0) {
-                throw new org.gradsurgery.InvalidInputException("--size " + size + " must be divisible by 2^(levels-1) = " + div);
+            if (extent.length != dims) {
+                throw new org.gradsurgery.InvalidInputException("--shape needs " + dims + " values (one per spatial "
+                        + "axis), got " + java.util.Arrays.toString(extent));
             }
+            int[] copy = extent.clone();
+            int div = 1 << (levels - 1);
+            boolean cube = java.util.Arrays.stream(copy).allMatch(e -> e == copy[0]);
+            for (int e : copy) {
+                if (e % div != 0) {
+                    throw new org.gradsurgery.InvalidInputException((cube ? "--size " + e : "--shape "
+                            + shapeText(copy, ",")) + " must be divisible by 2^(levels-1) = " + div);
+                }
+            }
+            extent = copy;
+        }
+
+        /** A cube (3D) or square (2D) input of edge {@code size}. */
+        Spec(int dims, int levels, int baseFilters, int size, int classes, UNet.Normalization norm,
+             UNet.Upsampling upsampling, CNN2DFormat format, WorkspaceMode workspace) {
+            this(dims, levels, baseFilters, cube(dims, size), classes, norm, upsampling, format, workspace);
+        }
+
+        private static int[] cube(int dims, int size) {
+            int[] e = new int[dims == 3 ? 3 : 2];
+            java.util.Arrays.fill(e, size);
+            return e;
+        }
+
+        @Override
+        public int[] extent() {
+            return extent.clone();
+        }
+
+        /** Whether every spatial axis has the same size (the {@code --size} form). */
+        boolean cubic() {
+            return java.util.Arrays.stream(extent).allMatch(e -> e == extent[0]);
+        }
+
+        /** Voxels (pixels) of one input channel. */
+        long voxels() {
+            long v = 1;
+            for (int e : extent) {
+                v *= e;
+            }
+            return v;
+        }
+
+        /** The copy of this spec with another spatial extent. */
+        Spec withExtent(int... other) {
+            return new Spec(dims, levels, baseFilters, other, classes, norm, upsampling, format, workspace);
         }
 
         /** Issue 7's 2D network. */
@@ -48,9 +97,10 @@ final class BenchUNets {
 
         long[] inputShape(int batch) {
             if (dims == 3) {
-                return new long[]{batch, 1, size, size, size};
+                return new long[]{batch, 1, extent[0], extent[1], extent[2]};
             }
-            return format == CNN2DFormat.NCHW ? new long[]{batch, 1, size, size} : new long[]{batch, size, size, 1};
+            return format == CNN2DFormat.NCHW ? new long[]{batch, 1, extent[0], extent[1]}
+                    : new long[]{batch, extent[0], extent[1], 1};
         }
 
         /** The channel axis of inputs and labels. */
@@ -61,7 +111,8 @@ final class BenchUNets {
         String describe() {
             return String.format("%dD U-Net: %d levels, %d base filters, %s input, %d classes, norm %s, "
                             + "upsampling %s, format %s, workspaces %s", dims, levels, baseFilters,
-                    dims == 3 ? "1x" + size + "^3" : "1x" + size + "x" + size, classes, norm, upsampling,
+                    dims == 3 && cubic() ? "1x" + extent[0] + "^3" : "1x" + shapeText(extent, "x"), classes, norm,
+                    upsampling,
                     dims == 3 ? "NCDHW" : format, workspace);
         }
     }
@@ -69,14 +120,19 @@ final class BenchUNets {
     private BenchUNets() {
     }
 
+    static String shapeText(int[] extent, String separator) {
+        return java.util.Arrays.stream(extent).mapToObj(Integer::toString)
+                .collect(java.util.stream.Collectors.joining(separator));
+    }
+
     static ComputationGraphConfiguration configuration(Spec s) {
         UNet.Builder b = UNet.builder().spatialDims(s.dims()).inputChannels(1).numClasses(s.classes())
                 .levels(s.levels()).baseFilters(s.baseFilters()).convsPerLevel(2).normalization(s.norm())
                 .upsampling(s.upsampling()).seed(42);
         if (s.dims() == 2) {
-            b.dataFormat(s.format()).inputSize(s.size(), s.size());
+            b.dataFormat(s.format()).inputSize(s.extent[0], s.extent[1]);
         } else {
-            b.inputSize(s.size(), s.size(), s.size());
+            b.inputSize(s.extent[0], s.extent[1], s.extent[2]);
         }
         ComputationGraphConfiguration conf = b.build().configuration();
         conf.setTrainingWorkspaceMode(s.workspace());

@@ -56,6 +56,11 @@ public final class UNetBench implements Callable<Integer> {
     @Option(names = "--size", paramLabel = "N", description = "Spatial edge (default: 128 in 2D, 64 in 3D).")
     Integer size;
 
+    @Option(names = "--shape", split = ",", paramLabel = "D,H,W",
+            description = "3D only: a non-cubic input D,H,W instead of --size, each divisible by 2^(levels-1) = 4 "
+            + "(e.g. 44,60,48: MSD Hippocampus cases padded to a common size, as `bench pipeline` trains them).")
+    int[] shape;
+
     @Option(names = "--format", paramLabel = "NCHW|NHWC",
             description = "2D data format: NCHW or NHWC (default ${DEFAULT-VALUE}).")
     CNN2DFormat format = CNN2DFormat.NCHW;
@@ -144,9 +149,15 @@ public final class UNetBench implements Callable<Integer> {
         if (b < 1) {
             throw new org.gradsurgery.InvalidInputException("--batch must be >= 1, got " + b);
         }
+        if (shape != null && (dims != 3 || size != null || edges != null)) {
+            throw new org.gradsurgery.InvalidInputException("--shape is for --dims 3 and replaces --size (and --edges)");
+        }
         BenchUNets.Spec s = new BenchUNets.Spec(dims, base.levels(), base.baseFilters(),
-                size != null ? size : base.size(), base.classes(), norm != null ? norm : base.norm(), upsampling,
+                size != null ? size : base.extent()[0], base.classes(), norm != null ? norm : base.norm(), upsampling,
                 format, workspace);
+        if (shape != null) {
+            s = s.withExtent(shape);
+        }
         PrintWriter out = spec.commandLine().getOut();
         int threads = Nd4j.getEnvironment().maxThreads();
         out.println("bench unet: " + s.describe() + ", batch " + b + ", " + warmup + " warm-up + " + iterations
@@ -208,12 +219,16 @@ public final class UNetBench implements Callable<Integer> {
         }
         double[] ms = new double[iterations];
         double[] cpu = new double[iterations];
+        double[] clockMs = new double[iterations];   // the profile's clock (VertexProfiler#now)
+        boolean threadCpu = VertexProfiler.usesThreadCpu();
         VertexProfiler profiler = profile || allocations ? VertexProfiler.install(net) : null;
         DetachedAllocations detached = allocations ? DetachedAllocations.install(true) : null;
         try {
             for (int i = 0; i < iterations; i++) {
                 BenchSupport.Stopwatch w = BenchSupport.Stopwatch.start();
+                long c0 = VertexProfiler.now(threadCpu);
                 net.fit(data);
+                clockMs[i] = (VertexProfiler.now(threadCpu) - c0) / 1e6;
                 ms[i] = w.wallSeconds() * 1e3;
                 cpu[i] = w.cpuSeconds() * 1e3;
                 out.printf(Locale.ROOT, "  iteration %d: %.0f ms, CPU %.0f ms (score %.4f)%n", i + 1, ms[i], cpu[i],
@@ -221,7 +236,7 @@ public final class UNetBench implements Callable<Integer> {
                 out.flush();
             }
             if (profile) {
-                profiler.print(out, iterations, java.util.Arrays.stream(ms).average().orElseThrow());
+                profiler.print(out, iterations, java.util.Arrays.stream(clockMs).average().orElseThrow());
             }
             if (detached != null) {
                 printDetached(out, detached, iterations);
@@ -402,7 +417,7 @@ public final class UNetBench implements Callable<Integer> {
 
     private void runPeer(PrintWriter out, BenchUNets.Spec s, int b, int threads, Result dl4j) throws Exception {
         List<String> args = new ArrayList<>(List.of("--dims", Integer.toString(s.dims()), "--batch",
-                Integer.toString(b), "--size", Integer.toString(s.size()), "--iterations",
+                Integer.toString(b), "--shape", BenchUNets.shapeText(s.extent(), ","), "--iterations",
                 Integer.toString(iterations), "--warmup", Integer.toString(warmup), "--threads",
                 Integer.toString(threads), "--norm", s.norm().name().toLowerCase(Locale.ROOT), "--upsampling",
                 (s.upsampling() == UNet.Upsampling.TRANSPOSED_CONV ? "transposed" : "upsample"), "--format", s.format().name()));

@@ -29,6 +29,11 @@ import org.deeplearning4j.optimize.api.TrainingListener;
  * {@code doForward} on the output layer: its activation (softmax) and loss run inside its {@code doBackward}, so
  * the output layer's whole cost shows as backward.
  *
+ * <p>Clock: with one libnd4j thread ({@code OMP_NUM_THREADS=1}) every op runs on the calling thread, so the profile
+ * reads that thread's CPU time, which, unlike wall time, does not stretch while the core is shared with other
+ * processes (the iteration it is compared with must then be the same thread's CPU time); with more threads it reads
+ * wall time.
+ *
  * <p>Memory: before each timed call the kernel's peak-RSS counter is reset ({@link BenchSupport#resetPeakRss()}),
  * and after it the call's transient peak is Δ = VmHWM − RSS before the call: what the call's ops touched on top of
  * what was resident (workspace growth, scratch that libnd4j or oneDNN allocate and free inside an op). The profile
@@ -46,8 +51,10 @@ final class VertexProfiler implements AutoCloseable {
     private long gradientDoneAt;
     private long updaterPeak;
     private long rssAtGradient;
+    private final boolean threadCpu;
 
-    private VertexProfiler(ComputationGraph net) {
+    private VertexProfiler(ComputationGraph net, boolean threadCpu) {
+        this.threadCpu = threadCpu;
         this.net = net;
         GraphVertex[] vertices = net.getVertices();
         this.originals = vertices.clone();
@@ -64,20 +71,20 @@ final class VertexProfiler implements AutoCloseable {
             nanos.put(name, slot);
             peaks.put(name, peak);
             vertices[i] = (GraphVertex) Proxy.newProxyInstance(GraphVertex.class.getClassLoader(),
-                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot, peak));
+                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot, peak, threadCpu));
         }
         this.updaterTimer = new BaseTrainingListener() {
             @Override
             public void onGradientCalculation(Model model) {
                 BenchSupport.resetPeakRss();
                 rssAtGradient = BenchSupport.rssBytes();
-                gradientDoneAt = System.nanoTime();
+                gradientDoneAt = now(threadCpu);
                 DetachedAllocations.label("updater");
             }
 
             @Override
             public void iterationDone(Model model, int iteration, int epoch) {
-                updaterNanos += System.nanoTime() - gradientDoneAt;
+                updaterNanos += now(threadCpu) - gradientDoneAt;
                 updaterPeak = Math.max(updaterPeak, BenchSupport.peakRssSinceResetBytes() - rssAtGradient);
                 DetachedAllocations.label(null);
             }
@@ -85,12 +92,33 @@ final class VertexProfiler implements AutoCloseable {
         net.addListeners(updaterTimer);
     }
 
-    /** Starts timing {@code net}'s vertices; close to restore the graph. */
+    /**
+     * Starts timing {@code net}'s vertices (by this thread's CPU time when libnd4j runs one thread, else wall time);
+     * close to restore the graph.
+     */
     static VertexProfiler install(ComputationGraph net) {
-        return new VertexProfiler(net);
+        return new VertexProfiler(net, usesThreadCpu());
     }
 
-    private record Timing(GraphVertex target, long[] slot, long[] peak) implements InvocationHandler {
+    /** Whether profiles read the calling thread's CPU time: libnd4j runs one thread, and the JVM can measure it. */
+    static boolean usesThreadCpu() {
+        return org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads() == 1
+                && java.lang.management.ManagementFactory.getThreadMXBean().isCurrentThreadCpuTimeSupported();
+    }
+
+    /** Nanoseconds on the profile's clock. */
+    static long now(boolean threadCpu) {
+        return threadCpu ? java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime()
+                : System.nanoTime();
+    }
+
+    /** Which clock the profile reads, for its header. */
+    String clock() {
+        return threadCpu ? "CPU ms of the training thread (libnd4j runs 1 thread)" : "wall ms";
+    }
+
+    private record Timing(GraphVertex target, long[] slot, long[] peak, boolean threadCpu)
+            implements InvocationHandler {
         @Override
         public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
             int which = switch (m.getName()) {
@@ -106,14 +134,14 @@ final class VertexProfiler implements AutoCloseable {
                 BenchSupport.resetPeakRss();
                 rss0 = BenchSupport.rssBytes();
             }
-            long t0 = which >= 0 ? System.nanoTime() : 0;
+            long t0 = which >= 0 ? now(threadCpu) : 0;
             try {
                 return m.invoke(target, args);
             } catch (InvocationTargetException e) {
                 throw e.getCause();
             } finally {
                 if (which >= 0) {
-                    slot[which] += System.nanoTime() - t0;
+                    slot[which] += now(threadCpu) - t0;
                     peak[which] = Math.max(peak[which], BenchSupport.peakRssSinceResetBytes() - rss0);
                     DetachedAllocations.label(previous);
                 }
@@ -169,8 +197,8 @@ final class VertexProfiler implements AutoCloseable {
 
     /** Prints the per-vertex table (topological order) and the per-kind summary against the mean iteration time. */
     void print(PrintWriter out, int iterations, double meanIterationMs) {
-        out.printf("profile (mean ms per iteration over %d iterations; %% of the mean iteration %.0f ms; peak: the "
-                + "largest MiB a call touched above the RSS before it)%n", iterations, meanIterationMs);
+        out.printf("profile (%s, mean per iteration over %d iterations; %% of the mean iteration %.0f ms; peak: the "
+                + "largest MiB a call touched above the RSS before it)%n", clock(), iterations, meanIterationMs);
         out.printf("  %-18s %-26s %10s %10s %7s %10s %10s%n", "vertex", "kind", "forward", "backward", "%",
                 "fwd peak", "bwd peak");
         for (Row r : perVertex(iterations)) {

@@ -121,6 +121,7 @@ final class Ranges {
             Map.entry("bench unet --iterations", atLeast(1)),
             Map.entry("bench unet --warmup", atLeast(0)),
             Map.entry("bench unet --size", atLeast(1)),
+            Map.entry("bench unet --shape", atLeast(1)),
             Map.entry("bench unet --soak", atLeast(1)),
             Map.entry("bench unet --edges", atLeast(1)),
             Map.entry("bench unet --soak-tolerance", NON_NEGATIVE),

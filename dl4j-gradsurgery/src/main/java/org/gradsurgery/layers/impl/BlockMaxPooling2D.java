@@ -42,11 +42,11 @@ public class BlockMaxPooling2D extends SubsamplingLayer {
                 && dataType == DataType.FLOAT && x.rank() == 4 && x.size(2) % k[0] == 0 && x.size(3) % k[1] == 0;
     }
 
-    private static INDArray whole(INDArray a) {
+    static INDArray whole(INDArray a) {
         return NormalizationKernels.whole(a) ? a : a.dup('c');
     }
 
-    private static FloatBuffer floats(INDArray a) {
+    static FloatBuffer floats(INDArray a) {
         return a.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
@@ -164,15 +164,15 @@ public class BlockMaxPooling2D extends SubsamplingLayer {
         }
     }
 
-    private interface PlaneTask {
+    interface PlaneTask {
         void run(int plane, float[] input, float[] pooled, float[] inputSized);
     }
 
     /**
-     * Runs {@code task} on every plane, over contiguous ranges of planes, one per thread (as many as ND4J may use,
+     * Runs {@code task} on every plane (or volume: {@link BlockMaxPooling3D}), over contiguous ranges of planes, one per thread (as many as ND4J may use,
      * when there is enough work), each range with its own scratch: a plane, a pooled plane and a second plane.
      */
-    private static void forPlanes(int planes, int planeSize, int pooledSize, PlaneTask task) {
+    static void forPlanes(int planes, int planeSize, int pooledSize, PlaneTask task) {
         int threads = (long) planes * planeSize < (1 << 16) ? 1
                 : Math.max(1, Math.min(planes, Math.min(Nd4j.getEnvironment().maxThreads(),
                 Runtime.getRuntime().availableProcessors())));

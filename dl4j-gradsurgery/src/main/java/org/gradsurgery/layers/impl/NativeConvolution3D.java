@@ -40,6 +40,15 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </pre>
  * Other configurations run per example only. The backward pass recomputes the pre-output only for non-identity
  * activations, as {@link NativeConvolution2D} does.
+ *
+ * <p>Point-wise convolutions (kernel 1×1×1, stride 1, no padding, {@code NCDHW}: a U-Net's classifier head) are
+ * GEMMs over each example's voxels instead, x_e as the matrix {@code [C_in, S]}:
+ * <pre>
+ *   z_e = W · x_e + b,   ∂L/∂x_e = Wᵀ · δ_e,   ∂L/∂W = Σ_e δ_e · x_eᵀ,   ∂L/∂b = Σ_{e, voxels} δ_e
+ * </pre>
+ * (the same sums as the op's, in another order: equal to float rounding). Why: {@code conv3dnew_bp} took 15–25 ms
+ * of thread CPU for the 8 → 2 head at 2 × 44 × 60 × 48 (oneDNN pads both channel counts to blocks of 8 or 16 and
+ * reorders every array), the GEMMs about 2 ms.
  */
 public class NativeConvolution3D extends Convolution3DLayer {
 
@@ -103,13 +112,14 @@ public class NativeConvolution3D extends Convolution3DLayer {
 
     /**
      * Planes per slab for an input of depth {@code depth}: {@code depth} (one slab) unless the configuration allows
-     * slabs and one example's scratch exceeds the budget.
+     * slabs and one example's scratch exceeds the budget (point-wise convolutions never need slabs: their GEMMs
+     * allocate no scratch).
      */
     public int planesPerSlab(INDArray x, long nIn, long nOut) {
         Convolution3D c = conf3d();
         int depth = (int) x.size(ncdhw() ? 2 : 1);
         boolean slabbable = ncdhw() && convolutionMode == ConvolutionMode.Same && c.getStride()[0] == 1
-                && c.getDilation()[0] == 1 && c.getKernelSize()[0] % 2 == 1;
+                && c.getDilation()[0] == 1 && c.getKernelSize()[0] % 2 == 1 && !pointwise();
         if (!slabbable) {
             return depth;
         }
@@ -158,6 +168,16 @@ public class NativeConvolution3D extends Convolution3DLayer {
         long[] shape = ncdhw() ? new long[] {n, oc, g.outSize()[0], g.outSize()[1], g.outSize()[2]}
                 : new long[] {n, g.outSize()[0], g.outSize()[1], g.outSize()[2], oc};
         INDArray z = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, shape, 'c');
+        if (pointwise()) {
+            INDArray w2 = matrix(weights);
+            for (long e = 0; e < n; e++) {
+                Nd4j.gemm(w2, voxelMatrix(x, e), voxelMatrix(z, e), false, false, 1.0, 0.0);
+            }
+            if (bias != null) {
+                z.addi(bias.reshape(1, oc, 1, 1, 1));
+            }
+            return new Pair<>(z, null);
+        }
         INDArray w = opWeights(weights);
         int[] args = intArgs(g.pad());
         int planes = planesPerSlab(x, weights.size(1), oc);
@@ -181,6 +201,28 @@ public class NativeConvolution3D extends Convolution3DLayer {
             }
         }
         return new Pair<>(z, null);
+    }
+
+    /** Kernel 1×1×1, stride 1, no padding, NCDHW, FLOAT or DOUBLE: the GEMM path (see the class comment). */
+    private boolean pointwise() {
+        Convolution3D c = conf3d();
+        int[] k = c.getKernelSize();
+        int[] st = c.getStride();
+        int[] p = c.getPadding();
+        boolean noPadding = convolutionMode == ConvolutionMode.Same || (p[0] == 0 && p[1] == 0 && p[2] == 0);
+        return ncdhw() && k[0] == 1 && k[1] == 1 && k[2] == 1 && st[0] == 1 && st[1] == 1 && st[2] == 1
+                && noPadding && (dataType == DataType.FLOAT || dataType == DataType.DOUBLE);
+    }
+
+    /** DL4J's {@code [C_out, C_in, 1, 1, 1]} weights (or their gradient) as the matrix {@code [C_out, C_in]}. */
+    private static INDArray matrix(INDArray w) {
+        return w.reshape('c', w.size(0), w.size(1));
+    }
+
+    /** Example {@code e} of an NCDHW array as the matrix {@code [C, D·H·W]} (a view when the example is contiguous). */
+    private static INDArray voxelMatrix(INDArray a, long e) {
+        INDArray ex = a.slice(e);
+        return ex.reshape('c', ex.size(0), ex.length() / ex.size(0));
     }
 
     private static void conv(INDArray x, INDArray w, INDArray bias, INDArray z, int[] args) {
@@ -209,6 +251,22 @@ public class NativeConvolution3D extends Convolution3DLayer {
         INDArray wPart = null;
         INDArray bPart = null;
 
+        if (pointwise()) {
+            INDArray w2 = matrix(weights);
+            INDArray gW2 = matrix(weightGrad);
+            for (long e = 0; e < x.size(0); e++) {
+                INDArray d2 = voxelMatrix(delta, e);
+                Nd4j.gemm(w2, d2, voxelMatrix(gradInput, e), true, false, 1.0, 0.0);
+                // ∂L/∂W accumulates over the batch in place: β = 0 for the first example, 1 after
+                Nd4j.gemm(d2, voxelMatrix(x, e), gW2, false, true, 1.0, e == 0 ? 0.0 : 1.0);
+            }
+            if (hasBias) {
+                // into the gradient view directly: a reduction's own result would be allocated outside the workspaces
+                Nd4j.exec(new org.nd4j.linalg.api.ops.impl.reduce.same.Sum(delta, biasGrad.reshape(delta.size(1)),
+                        false, 0, 2, 3, 4));
+            }
+            return result(weightGrad, biasGrad, gradInput);
+        }
         Geometry g = geometry(x);
         long n = x.size(0);
         long ic = weights.size(1);
@@ -279,8 +337,13 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 first = false;
             }
         }
+        return result(weightGrad, biasGrad, gradInput);
+    }
+
+    /** DL4J's gradient of the layer (bias if any, then weights) and ∂L/∂x. */
+    private Pair<Gradient, INDArray> result(INDArray weightGrad, INDArray biasGrad, INDArray gradInput) {
         Gradient gradient = new DefaultGradient();
-        if (hasBias) {
+        if (biasGrad != null) {
             gradient.setGradientFor(Convolution3DParamInitializer.BIAS_KEY, biasGrad);
         }
         gradient.setGradientFor(Convolution3DParamInitializer.WEIGHT_KEY, weightGrad, 'c');

@@ -1,0 +1,180 @@
+package org.gradsurgery.layers.impl;
+
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.Convolution3D;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.convolution.subsampling.Subsampling3DLayer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Runtime part of {@link org.gradsurgery.layers.BlockMaxPooling3D}: a volume-by-volume Java kernel for max-pooling
+ * over non-overlapping windows of FLOAT {@code NCDHW} arrays (the plane machinery of {@link BlockMaxPooling2D}, one
+ * channel volume per task), DL4J's {@link Subsampling3DLayer} for everything else.
+ */
+public class BlockMaxPooling3D extends Subsampling3DLayer {
+
+    public BlockMaxPooling3D(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    private org.deeplearning4j.nn.conf.layers.Subsampling3DLayer conf3d() {
+        return (org.deeplearning4j.nn.conf.layers.Subsampling3DLayer) layerConf();
+    }
+
+    /** Max over kernel = stride windows that tile the input exactly, no padding or dilation, NCDHW, FLOAT. */
+    private boolean volumeCase(INDArray x) {
+        org.deeplearning4j.nn.conf.layers.Subsampling3DLayer c = conf3d();
+        int[] k = c.getKernelSize();
+        int[] d = c.getDilation();
+        int[] p = c.getPadding();
+        boolean noPadding = c.getConvolutionMode() == ConvolutionMode.Same || (p[0] == 0 && p[1] == 0 && p[2] == 0);
+        return c.getPoolingType() == PoolingType.MAX && Arrays.equals(k, c.getStride())
+                && d[0] == 1 && d[1] == 1 && d[2] == 1 && noPadding && c.getIDropout() == null
+                && c.getDataFormat() == Convolution3D.DataFormat.NCDHW && dataType == DataType.FLOAT
+                && x.dataType() == DataType.FLOAT && x.rank() == 5
+                && x.size(2) % k[0] == 0 && x.size(3) % k[1] == 0 && x.size(4) % k[2] == 0;
+    }
+
+    /** Window k, input volume d × h × w, pooled volume od × oh × ow, and the number of (example, channel) volumes. */
+    private record Windows(int[] k, int d, int h, int w, int od, int oh, int ow, int volumes) {
+        int size() {
+            return d * h * w;
+        }
+
+        int pooled() {
+            return od * oh * ow;
+        }
+    }
+
+    private Windows windows(INDArray x) {
+        int[] k = conf3d().getKernelSize();
+        int d = (int) x.size(2);
+        int h = (int) x.size(3);
+        int w = (int) x.size(4);
+        return new Windows(k, d, h, w, d / k[0], h / k[1], w / k[2], (int) (x.size(0) * x.size(1)));
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
+        INDArray x = input;
+        if (!volumeCase(x)) {
+            return super.activate(training, workspaceMgr);
+        }
+        x = BlockMaxPooling2D.whole(x);
+        Windows g = windows(x);
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
+                new long[] {x.size(0), x.size(1), g.od, g.oh, g.ow}, 'c');
+        FloatBuffer in = BlockMaxPooling2D.floats(x);
+        FloatBuffer o = BlockMaxPooling2D.floats(out);
+        BlockMaxPooling2D.forPlanes(g.volumes, g.size(), g.pooled(), (volume, p, q, unused) -> {
+            in.get(volume * g.size(), p, 0, g.size());
+            if (g.k[0] == 2 && g.k[1] == 2 && g.k[2] == 2) {
+                pool2x2x2(p, q, g.h, g.w, g.od, g.oh, g.ow);
+            } else {
+                pool(p, q, g.h, g.w, g.k, g.od, g.oh, g.ow);
+            }
+            o.put(volume * g.pooled(), q, 0, g.pooled());
+        });
+        return out;
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray x = input;
+        if (!volumeCase(x) || epsilon.dataType() != DataType.FLOAT) {
+            return super.backpropGradient(epsilon, workspaceMgr);
+        }
+        x = BlockMaxPooling2D.whole(x);
+        INDArray eps = BlockMaxPooling2D.whole(epsilon);
+        Windows g = windows(x);
+        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        FloatBuffer in = BlockMaxPooling2D.floats(x);
+        FloatBuffer grad = BlockMaxPooling2D.floats(eps);
+        FloatBuffer r = BlockMaxPooling2D.floats(dx);
+        BlockMaxPooling2D.forPlanes(g.volumes, g.size(), g.pooled(), (volume, p, q, s) -> {
+            in.get(volume * g.size(), p, 0, g.size());
+            grad.get(volume * g.pooled(), q, 0, g.pooled());
+            route(p, q, s, g.h, g.w, g.k, g.od, g.oh, g.ow);
+            r.put(volume * g.size(), s, 0, g.size());
+        });
+        return new Pair<>(new DefaultGradient(), dx);
+    }
+
+    /** q ← the maxima of the kD×kH×kW windows of the d×h×w volume p. */
+    private static void pool(float[] p, float[] q, int h, int w, int[] k, int od, int oh, int ow) {
+        for (int i = 0; i < od; i++) {
+            for (int j = 0; j < oh; j++) {
+                for (int l = 0; l < ow; l++) {
+                    float m = p[((i * k[0]) * h + j * k[1]) * w + l * k[2]];
+                    for (int t = 0; t < k[0]; t++) {
+                        for (int u = 0; u < k[1]; u++) {
+                            int row = ((i * k[0] + t) * h + j * k[1] + u) * w + l * k[2];
+                            for (int v = 0; v < k[2]; v++) {
+                                m = Math.max(m, p[row + v]);
+                            }
+                        }
+                    }
+                    q[(i * oh + j) * ow + l] = m;
+                }
+            }
+        }
+    }
+
+    /** {@link #pool} for 2×2×2 windows, the U-Net's case, spelled out (as {@code BlockMaxPooling2D.pool2x2}). */
+    private static void pool2x2x2(float[] p, float[] q, int h, int w, int od, int oh, int ow) {
+        int plane = h * w;
+        for (int i = 0; i < od; i++) {
+            for (int j = 0; j < oh; j++) {
+                int a = (2 * i * h + 2 * j) * w;
+                int b = a + w;
+                int c = a + plane;
+                int e = c + w;
+                int out = (i * oh + j) * ow;
+                for (int l = 0; l < ow; l++) {
+                    int v = 2 * l;
+                    float m0 = Math.max(Math.max(p[a + v], p[a + v + 1]), Math.max(p[b + v], p[b + v + 1]));
+                    float m1 = Math.max(Math.max(p[c + v], p[c + v + 1]), Math.max(p[e + v], p[e + v + 1]));
+                    q[out + l] = Math.max(m0, m1);
+                }
+            }
+        }
+    }
+
+    /**
+     * r ← ∂L/∂x: each window's gradient q goes to its maximum, the first in (depth, row, column) order of the
+     * window (as in libnd4j's maxpool3dnew_bp), every other element is 0.
+     */
+    private static void route(float[] p, float[] q, float[] r, int h, int w, int[] k, int od, int oh, int ow) {
+        Arrays.fill(r, 0f);
+        for (int i = 0; i < od; i++) {
+            for (int j = 0; j < oh; j++) {
+                for (int l = 0; l < ow; l++) {
+                    int best = ((i * k[0]) * h + j * k[1]) * w + l * k[2];
+                    for (int t = 0; t < k[0]; t++) {
+                        for (int u = 0; u < k[1]; u++) {
+                            int row = ((i * k[0] + t) * h + j * k[1] + u) * w + l * k[2];
+                            for (int v = 0; v < k[2]; v++) {
+                                if (p[row + v] > p[best]) {
+                                    best = row + v;
+                                }
+                            }
+                        }
+                    }
+                    r[best] = q[(i * oh + j) * ow + l];
+                }
+            }
+        }
+    }
+}
