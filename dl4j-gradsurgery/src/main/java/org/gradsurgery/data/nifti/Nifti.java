@@ -45,7 +45,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * into the new array's memory; otherwise they are read in chunks into a small scratch array of the stored type and
  * converted by libnd4j's native cast (or, for the few conversions it cannot do exactly as Java does, by Java
  * loops; see {@code VoxelCodec}). A file replaced or cut after {@code read} is an error naming it, never silently
- * other voxels.
+ * other voxels. On nd4j-native the new array's memory is a plain {@code malloc} the read itself faults in, not
+ * libnd4j's allocation, which writes every page of it first ({@code MallocArrays}); {@code close()} frees it.
  * <p>Why not a memory map: a {@code MappedByteBuffer} can only be unmapped by the garbage collector, and while it is
  * mapped Windows refuses to delete or overwrite the file; a positional read into the destination is one copy, as a
  * mapped read is, without the page faults of the mapping. So no handle or mapping outlives a call on any platform.

@@ -7,7 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * A NIfTI image read by {@link Nifti#read(Path)}: the header plus the raw voxel bytes (in memory, or, for large
  * uncompressed files, where they are in the file: each decode then reads the file and closes it again). Voxel values are decoded on each call into a new array, so callers may modify
- * what they get.
+ * what they get; its memory is freed by {@code close()} or, if nobody closes it, when the GC collects it.
  *
  * <h2>Layout</h2>
  * Arrays have shape {@code dim[1..dim[0]]} and element [i, j, k, …] is the file's voxel (i, j, k, …): NIfTI stores
@@ -41,7 +41,12 @@ public final class NiftiImage {
         return switch (type) {
             case FLOAT -> decode(VoxelCodec.Target.FLOAT, header.hasScaling());
             case DOUBLE -> decode(VoxelCodec.Target.DOUBLE, header.hasScaling());
-            case HALF, BFLOAT16 -> decode(VoxelCodec.Target.FLOAT, header.hasScaling()).castTo(type);
+            case HALF, BFLOAT16 -> {
+                // the FLOAT array is only a step: freed now rather than when the GC finds it
+                try (INDArray f = decode(VoxelCodec.Target.FLOAT, header.hasScaling())) {
+                    yield f.castTo(type);
+                }
+            }
             default -> throw new IllegalArgumentException("NiftiImage.data: type must be FLOAT, DOUBLE, HALF or "
                     + "BFLOAT16, got " + type + " (use labels() for integer label maps)");
         };

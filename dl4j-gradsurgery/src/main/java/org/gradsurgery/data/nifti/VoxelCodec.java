@@ -116,10 +116,7 @@ final class VoxelCodec {
         long voxels = h.voxelCount();
         long[] dims = h.dims();
         long[] shape = type.isColour() ? append(dims, type.channels()) : dims;
-        INDArray out;
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            out = Nd4j.createUninitialized(target.type, shape, 'f');
-        }
+        INDArray out = allocate(target.type, shape);
         if (raw.region() != null) {
             try {
                 readRegion(raw, h, target, scale, out, file, castChunk);
@@ -167,6 +164,31 @@ final class VoxelCodec {
         }
         checkCount(v, voxels);
         return out;
+    }
+
+    /**
+     * A new Fortran-order array for decoded voxels, outside any workspace, its memory not yet written: on
+     * nd4j-native a {@link MallocArrays} array (a plain malloc, which the decode's writes fault in, instead of
+     * libnd4j's allocation, which writes every page first), on other backends {@code Nd4j.createUninitialized}.
+     */
+    static INDArray allocate(DataType type, long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            return n > 0 && nativeCpu() ? MallocArrays.create(type, shape, n)
+                    : Nd4j.createUninitialized(type, shape, 'f');
+        }
+    }
+
+    /**
+     * Whether the running backend is nd4j-native, whose buffer classes {@link MallocArrays} extends (checked by
+     * name, so that class is never loaded on another backend).
+     */
+    static boolean nativeCpu() {
+        return "org.nd4j.linalg.cpu.nativecpu.buffer.DefaultDataBufferFactory"
+                .equals(Nd4j.getDataBufferFactory().getClass().getName());
     }
 
     private static void checkCount(long decoded, long voxels) {
