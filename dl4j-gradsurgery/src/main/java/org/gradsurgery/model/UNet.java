@@ -482,7 +482,7 @@ public final class UNet {
                         up, skips[i]);
                 x = block("dec" + i, filters(i), x);
             }
-            x = layer(LOGITS, conv(1, o.numClasses(), Activation.IDENTITY, false), x);
+            x = layer(LOGITS, conv(1, o.numClasses(), Activation.IDENTITY, false, true), x);
             layer(OUTPUT, new SegmentationLossLayer.Builder().lossFunction(loss)
                     .activation(o.activation().activation()).dataFormat(fmt()).build(), x);
             return g.setOutputs(OUTPUT).build();
@@ -502,7 +502,9 @@ public final class UNet {
             for (int j = 1; j <= o.convsPerLevel(); j++) {
                 boolean norm = o.normalization() != Normalization.NONE;
                 boolean drop = o.dropout() > 0 && !INPUT.equals(x);
-                x = layer(prefix + "_conv" + j, conv(3, nOut, norm ? Activation.IDENTITY : Activation.RELU, drop), x);
+                // the network's input needs no gradient: its convolution computes only the parameter gradients
+                x = layer(prefix + "_conv" + j, conv(3, nOut, norm ? Activation.IDENTITY : Activation.RELU, drop,
+                        !INPUT.equals(x)), x);
                 if (norm) {
                     x = layer(prefix + "_norm" + j, norm(), x);
                 }
@@ -525,7 +527,7 @@ public final class UNet {
                     ? new Upsampling2D.Builder(2).dataFormat(fmt()).build()
                     : new Upsampling3D.Builder(Convolution3D.DataFormat.NCDHW, 2).build();
             String u = layer(name + "_upsample", upsample, input);
-            return layer(name, conv(3, nOut, Activation.IDENTITY, false), u);
+            return layer(name, conv(3, nOut, Activation.IDENTITY, false, true), u);
         }
 
         private Layer pool() {
@@ -537,9 +539,10 @@ public final class UNet {
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
         }
 
-        private Layer conv(int kernel, int nOut, Activation activation, boolean dropout) {
+        private Layer conv(int kernel, int nOut, Activation activation, boolean dropout, boolean inputGradient) {
             Layer l = o.spatialDims() == 2
-                    ? new NativeConvolution2D.Builder(kernel, kernel).nOut(nOut).activation(activation)
+                    ? new NativeConvolution2D.Builder(kernel, kernel).inputGradient(inputGradient).nOut(nOut)
+                    .activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(fmt()).build()
                     : new NativeConvolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();

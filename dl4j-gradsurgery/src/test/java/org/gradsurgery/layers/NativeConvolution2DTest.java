@@ -150,6 +150,66 @@ class NativeConvolution2DTest {
         }
     }
 
+    /**
+     * Without the input gradient, the parameter gradients are still DL4J's (1e-12, DOUBLE: the weight gradient as one
+     * convolution where it applies, conv2d_bp into scratch otherwise) and backprop returns no input gradient.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void withoutInputGradientTheParameterGradientsAreDl4js(Case c) {
+        for (int channels : new int[] {1, 3}) {
+            Layer ours = instantiate(c.configure(new NativeConvolution2D.Builder(c.kernel(), c.kernel())
+                    .inputGradient(false)).nIn(channels).build(), null);
+            Layer theirs = instantiate(c.configure(new ConvolutionLayer.Builder(c.kernel(), c.kernel()))
+                    .nIn(channels).build(), ours.params());
+            long[] shape = inputShape(c.format());
+            shape[c.format() == CNN2DFormat.NCHW ? 1 : 3] = channels;
+            INDArray x = Nd4j.rand(DataType.DOUBLE, shape).subi(0.5);
+            INDArray y = ours.activate(x, true, NO_WS);
+            theirs.activate(x, true, NO_WS);
+            INDArray eps = Nd4j.rand(DataType.DOUBLE, y.shape()).subi(0.5);
+            Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
+            Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
+            assertNull(gOurs.getSecond(), "no input gradient");
+            assertEquals(gTheirs.getFirst().gradientForVariable().keySet(),
+                    gOurs.getFirst().gradientForVariable().keySet());
+            for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
+                INDArray a = gOurs.getFirst().getGradientFor(key);
+                INDArray b = gTheirs.getFirst().getGradientFor(key);
+                assertArrayEquals(b.shape(), a.shape(), key);
+                assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, channels + " channels, " + key);
+            }
+        }
+    }
+
+    /**
+     * The same in FLOAT, where oneDNN runs the weight gradient as a forward convolution with a kernel the size of
+     * the image (summation order differs from conv2d_bp's, hence float tolerance): against the DOUBLE layer, for one
+     * input channel (the U-Net's first layer, a reshape) and three (a strided view), with a U-Net-sized image.
+     */
+    @Test
+    void withoutInputGradientFloatMatchesDouble() {
+        for (int channels : new int[] {1, 3}) {
+            org.deeplearning4j.nn.conf.layers.Layer conf = new NativeConvolution2D.Builder(3, 3).inputGradient(false)
+                    .nIn(channels).nOut(16).convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY)
+                    .build();
+            Layer[] twins = assertFloatForwardMatchesDouble(conf, 2, channels, 32, 24);
+            INDArray xd = Nd4j.rand(DataType.DOUBLE, 2, channels, 32, 24);
+            twins[0].activate(xd.castTo(DataType.FLOAT), true, NO_WS);
+            INDArray yd = twins[1].activate(xd, true, NO_WS);
+            INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
+            Pair<Gradient, INDArray> gf = twins[0].backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);
+            Pair<Gradient, INDArray> gd = twins[1].backpropGradient(eps, NO_WS);
+            assertNull(gf.getSecond());
+            for (String key : new String[] {ConvolutionParamInitializer.WEIGHT_KEY, ConvolutionParamInitializer.BIAS_KEY}) {
+                INDArray a = gf.getFirst().getGradientFor(key).castTo(DataType.DOUBLE);
+                INDArray b = gd.getFirst().getGradientFor(key);
+                assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-5 * Math.max(1, b.amaxNumber().doubleValue()),
+                        channels + " channels, " + key);
+            }
+        }
+    }
+
     @Test
     void dropoutAndFloatPrecisionFollowDl4j() {
         // Training-mode dropout is DL4J's (applied to the input in activate, undone in backprop).
@@ -180,7 +240,8 @@ class NativeConvolution2DTest {
     void jsonKeepsTheClassAndEveryField() {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().graphBuilder()
                 .addInputs("in")
-                .addLayer("conv", new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(5).stride(2, 2).dilation(1, 1)
+                .addLayer("conv", new NativeConvolution2D.Builder(3, 3).inputGradient(false).nIn(2).nOut(5)
+                        .stride(2, 2).dilation(1, 1)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(CNN2DFormat.NHWC).hasBias(false)
                         .activation(Activation.TANH).build(), "in")
                 .setOutputs("conv").build();
@@ -193,6 +254,7 @@ class NativeConvolution2DTest {
         assertEquals(CNN2DFormat.NHWC, c.getCnn2dDataFormat());
         assertArrayEquals(new int[] {2, 2}, c.getStride());
         assertEquals(false, c.hasBias());
+        assertEquals(false, c.isInputGradient());
 
         ComputationGraph net = new ComputationGraph(back);
         net.init();
@@ -209,6 +271,7 @@ class NativeConvolution2DTest {
         assertNotEquals(ours, theirs);
         // (DL4J's Lombok equals is instanceof-based, so theirs.equals(ours) is true: that side is DL4J's.)
         assertNotEquals(ours, new NativeConvolution2D.Builder(3, 3).nIn(2).nOut(5).build());
+        assertNotEquals(ours, new NativeConvolution2D.Builder(3, 3).inputGradient(false).nIn(2).nOut(4).build());
         assertEquals(ours, ours.clone());
     }
 

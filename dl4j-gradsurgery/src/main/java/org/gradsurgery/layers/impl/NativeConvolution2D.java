@@ -18,6 +18,7 @@ import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.ops.impl.reduce.same.Sum;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -103,8 +104,25 @@ public class NativeConvolution2D extends ConvolutionLayer {
         INDArray delta = deltaThroughActivation(layerConf().getActivationFn(), eps,
                 () -> preOutput(true, true, workspaceMgr).getFirst());
 
-        INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
+        Geometry g = geometry(x);
+        boolean inputGradient = !(layerConf() instanceof org.gradsurgery.layers.NativeConvolution2D c)
+                || c.isInputGradient();
+        if (!inputGradient && weightGradientAsConvolution(x, delta, g, weightGrad)) {
+            Gradient gradient = new DefaultGradient();
+            if (hasBias()) {
+                INDArray biasGrad = gradientViews.get(ConvolutionParamInitializer.BIAS_KEY);
+                // into the gradient view directly: a reduction's own result would be allocated outside the workspaces
+                Nd4j.exec(new Sum(delta, biasGrad.reshape(delta.size(1)), false, 0, 2, 3));
+                gradient.setGradientFor(ConvolutionParamInitializer.BIAS_KEY, biasGrad);
+            }
+            gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
+            return new Pair<>(gradient, null);
+        }
+
+        // conv2d_bp always computes the input gradient; when nobody wants it, it goes to scratch memory
+        INDArray gradInput = workspaceMgr.createUninitialized(
+                inputGradient ? ArrayType.ACTIVATION_GRAD : ArrayType.BP_WORKING_MEM, dataType, x.shape(), 'c');
         // (the builder's addInputs/addOutputs replace, so each gets the whole list at once)
         DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp");
         Gradient gradient = new DefaultGradient();
@@ -116,8 +134,31 @@ public class NativeConvolution2D extends ConvolutionLayer {
         } else {
             op.addInputs(x, weights, delta).addOutputs(gradInput, weightGrad);
         }
-        Nd4j.exec(op.addIntegerArguments(intArgs(geometry(x))).build());
+        Nd4j.exec(op.addIntegerArguments(intArgs(g)).build());
         gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');
-        return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
+        return new Pair<>(gradient, inputGradient ? backpropDropOutIfPresent(gradInput) : null);
+    }
+
+    /**
+     * ∂L/∂W without ∂L/∂in, as one {@code conv2d}: the input with batch and channel axes swapped ({@code [iC, N, H,
+     * W]}) convolved with ∂L/∂z as the kernel ({@code [oC, N, oH, oW]}), the original dilation as its stride and the
+     * original padding, gives {@code [iC, oC, kH, kW]}, written into the transposed view of the weight gradient.
+     * Only for {@code NCHW} and stride 1 (the original stride would become the dilation, and libnd4j's oneDNN path
+     * ignores dilation in its right-hand padding); returns false, having done nothing, otherwise.
+     */
+    private boolean weightGradientAsConvolution(INDArray x, INDArray delta, Geometry g, INDArray weightGrad) {
+        int[] s = layerConf().getStride();
+        int[] d = layerConf().getDilation();
+        if (layerConf().getCnn2dDataFormat() != CNN2DFormat.NCHW || s[0] != 1 || s[1] != 1) {
+            return false;
+        }
+        // for one input channel the swap is a reshape; otherwise a strided view that the op reads as it lies
+        INDArray xt = x.size(1) == 1 ? x.reshape('c', 1, x.size(0), x.size(2), x.size(3)) : x.permute(1, 0, 2, 3);
+        INDArray kernel = delta.permute(1, 0, 2, 3);
+        int[] args = {(int) delta.size(2), (int) delta.size(3), d[0], d[1], g.pad()[0], g.pad()[1], 1, 1, 0, 0,
+                WEIGHTS_OIHW};
+        Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(xt, kernel).addOutputs(weightGrad.permute(1, 0, 2, 3))
+                .addIntegerArguments(args).build());
+        return true;
     }
 }
