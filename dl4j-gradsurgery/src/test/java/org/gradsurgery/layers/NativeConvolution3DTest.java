@@ -135,6 +135,58 @@ class NativeConvolution3DTest {
         FloatAgainstDouble.assertBackpropAgrees(f, d, eps);
     }
 
+    /**
+     * The single-input-channel backward path (flipped-kernel convolution for ∂L/∂x, im2col GEMMs for ∂L/∂W) against
+     * DL4J's Convolution3D, with odd cubic and non-cubic kernels, with and without bias, through an activation, on
+     * whole volumes and on im2col slabs of 1 and 2 planes (the budget counts the column matrix kD·kH·kW × H·W per
+     * plane: 8 B · 27 · 4 · 3 for a 3x3x3 kernel in DOUBLE).
+     */
+    @ParameterizedTest(name = "k{0} bias {1} {2} budget {3}")
+    @MethodSource("singleChannelCases")
+    void singleChannelPathMatchesDl4j(int[] kernel, boolean bias, Activation activation, long budget) {
+        java.util.function.Function<Convolution3D.Builder, Convolution3D.Builder> configure = b -> {
+            b.kernelSize(kernel).convolutionMode(ConvolutionMode.Same).nIn(1).nOut(4).hasBias(bias)
+                    .activation(activation);
+            return b;
+        };
+        Layer ours = NativeConvolution2DTest.instantiate(configure.apply(new NativeConvolution3D.Builder()).build(), null);
+        Layer theirs = NativeConvolution2DTest.instantiate(configure.apply(new Convolution3D.Builder()).build(),
+                ours.params());
+        org.gradsurgery.layers.impl.NativeConvolution3D impl = (org.gradsurgery.layers.impl.NativeConvolution3D) ours;
+        if (budget > 0) {
+            impl.setScratchBudget(budget);
+        }
+        int taps = kernel[0] * kernel[1] * kernel[2];
+        int planes = impl.columnPlanes(6, 4, 3, taps, 8);
+        assertEquals(budget == 0 ? 6 : budget / (8L * taps * 12), planes);
+        NativeConvolution2DTest.assertSameForwardAndBackward(ours, theirs,
+                Nd4j.rand(DataType.DOUBLE, 2, 1, 6, 4, 3).subi(0.5));
+    }
+
+    static Stream<Arguments> singleChannelCases() {
+        List<Arguments> out = new ArrayList<>();
+        long plane = 8L * 27 * 12;
+        for (long budget : new long[] {0, plane, 2 * plane}) {
+            out.add(Arguments.of(new int[] {3, 3, 3}, true, Activation.IDENTITY, budget));
+            out.add(Arguments.of(new int[] {3, 3, 3}, false, Activation.TANH, budget));
+        }
+        out.add(Arguments.of(new int[] {5, 3, 1}, true, Activation.IDENTITY, 0L));
+        out.add(Arguments.of(new int[] {1, 3, 5}, true, Activation.RELU, 8L * 15 * 12));
+        return out.stream();
+    }
+
+    @Test
+    void singleChannelPathInFloatMatchesDouble() {
+        Layer[] twins = NativeConvolution2DTest.assertFloatForwardMatchesDouble(new NativeConvolution3D.Builder(3, 3, 3)
+                .nIn(1).nOut(8).convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).build(),
+                2, 1, 7, 6, 5);
+        ((org.gradsurgery.layers.impl.NativeConvolution3D) twins[0]).setScratchBudget(4L * 27 * 30 * 3);
+        INDArray xd = Nd4j.rand(DataType.DOUBLE, 2, 1, 7, 6, 5).subi(0.5);
+        twins[0].activate(xd.castTo(DataType.FLOAT), true, NO_WS);
+        twins[1].activate(xd, true, NO_WS);
+        FloatAgainstDouble.assertBackpropAgrees(twins[0], twins[1], Nd4j.rand(DataType.DOUBLE, 2, 8, 7, 6, 5).subi(0.5));
+    }
+
     /** The point-wise (1x1x1) GEMM path in FLOAT against DOUBLE, with a batch of 3 (β accumulation over examples). */
     @Test
     void pointwiseGemmPathInFloatMatchesDouble() {

@@ -49,6 +49,18 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * (the same sums as the op's, in another order: equal to float rounding). Why: {@code conv3dnew_bp} took 15–25 ms
  * of thread CPU for the 8 → 2 head at 2 × 44 × 60 × 48 (oneDNN pads both channel counts to blocks of 8 or 16 and
  * reorders every array), the GEMMs about 2 ms.
+ *
+ * <p>A single input channel (the first layer of a single-modality network; odd kernel, stride and dilation 1,
+ * {@code Same} mode, NCDHW) keeps {@code conv3dnew} forward but not {@code conv3dnew_bp}, whose backward-data part
+ * into one channel is a slow oneDNN path (about 55 ms of thread CPU for 8 → 1 at 2 × 44 × 60 × 48, PyTorch's the
+ * same: it skips it for a network input). With p = (k − 1)/2 and W̃ the kernel flipped along its three axes:
+ * <pre>
+ *   ∂L/∂x_e = conv3dnew(δ_e, W̃ᵀ)          (C_out → 1 channels: a forward convolution)
+ *   ∂L/∂W   = Σ_e δ_e · col(x_e)ᵀ,  col(x_e)[τ, v] = x_e,padded[v + τ]   (im2col over the kD·kH·kW taps, one GEMM)
+ *   ∂L/∂b   = Σ_{e, voxels} δ_e
+ * </pre>
+ * col is built in slabs of depth planes when its {@code kD·kH·kW × D·H·W} elements would exceed the scratch
+ * budget; the slabs' GEMMs accumulate into ∂L/∂W (β = 1).
  */
 public class NativeConvolution3D extends Convolution3DLayer {
 
@@ -214,6 +226,98 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 && noPadding && (dataType == DataType.FLOAT || dataType == DataType.DOUBLE);
     }
 
+    /**
+     * One input channel, odd kernel, stride and dilation 1, {@code Same} mode, NCDHW, FLOAT or DOUBLE: the backward
+     * pass without {@code conv3dnew_bp} (see the class comment).
+     */
+    private boolean singleChannelCase(INDArray weights) {
+        Convolution3D c = conf3d();
+        int[] k = c.getKernelSize();
+        int[] st = c.getStride();
+        int[] dl = c.getDilation();
+        return ncdhw() && weights.size(1) == 1 && convolutionMode == ConvolutionMode.Same
+                && k[0] % 2 == 1 && k[1] % 2 == 1 && k[2] % 2 == 1 && st[0] == 1 && st[1] == 1 && st[2] == 1
+                && dl[0] == 1 && dl[1] == 1 && dl[2] == 1 && (dataType == DataType.FLOAT || dataType == DataType.DOUBLE);
+    }
+
+    /**
+     * Depth planes per im2col slab of the single-channel path: all of them unless the column matrix
+     * {@code [kD·kH·kW, P, H, W]} of P planes would exceed the scratch budget.
+     */
+    public int columnPlanes(long depth, long height, long width, long taps, int bytes) {
+        long plane = taps * height * width * bytes;
+        return (int) Math.max(1, Math.min(depth, scratchBudget / plane));
+    }
+
+    /**
+     * ∂L/∂x, ∂L/∂W and ∂L/∂b of a single-input-channel convolution (the class comment's formulas): ∂L/∂x as the
+     * convolution of δ with the flipped kernel, ∂L/∂W as δ_e · colᵀ over im2col slabs of the zero-padded input.
+     */
+    private void singleChannelBackward(INDArray x, INDArray weights, INDArray delta, INDArray gradInput,
+                                       INDArray weightGrad, INDArray biasGrad, LayerWorkspaceMgr workspaceMgr) {
+        int[] k = conf3d().getKernelSize();
+        int[] p = {(k[0] - 1) / 2, (k[1] - 1) / 2, (k[2] - 1) / 2};
+        long n = x.size(0);
+        long oc = weights.size(0);
+        long d = x.size(2);
+        long h = x.size(3);
+        long w = x.size(4);
+        int taps = k[0] * k[1] * k[2];
+        // ∂L/∂x = conv(δ, W̃), W̃[0, o, t, u, v] = W[o, 0, kD-1-t, kH-1-u, kW-1-v]: one conv3dnew (oc → 1) per example
+        INDArray flipped = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                new long[] {1, oc, k[0], k[1], k[2]}, 'c');
+        Nd4j.exec(DynamicCustomOp.builder("reverse").addInputs(weights.permute(1, 0, 2, 3, 4))
+                .addOutputs(flipped).addIntegerArguments(2, 3, 4).callInplace(false).build());
+        INDArray wFlipped = opWeights(flipped);
+        int[] args = intArgs(p);
+        for (long e = 0; e < n; e++) {
+            conv(example(delta, e), wFlipped, null, example(gradInput, e), args);
+        }
+        // ∂L/∂W = Σ_e δ_e · col(x_e)ᵀ, col(x_e)[τ, voxel] = x_pad[voxel + offset τ], in slabs of depth planes
+        INDArray padded = workspaceMgr.create(ArrayType.BP_WORKING_MEM, dataType,
+                new long[] {d + 2L * p[0], h + 2L * p[1], w + 2L * p[2]}, 'c');   // zeros: the borders stay 0
+        INDArray interior = padded.get(NDArrayIndex.interval(p[0], p[0] + d), NDArrayIndex.interval(p[1], p[1] + h),
+                NDArrayIndex.interval(p[2], p[2] + w));
+        int planes = columnPlanes(d, h, w, taps, dataType.width());
+        // flat buffers: a shorter last slab uses a contiguous prefix, so that its matrices stay views
+        INDArray columns = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                new long[] {taps * planes * h * w}, 'c');
+        INDArray slabDelta = planes >= d ? null : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM,
+                dataType, new long[] {oc * planes * h * w}, 'c');
+        INDArray gW = weightGrad.reshape('c', oc, taps);
+        boolean first = true;
+        for (long e = 0; e < n; e++) {
+            interior.assign(x.slice(e).reshape('c', d, h, w));
+            INDArray de = delta.slice(e);
+            for (long d0 = 0; d0 < d; d0 += planes) {
+                long size = Math.min(planes, d - d0);
+                INDArray col = columns.get(NDArrayIndex.interval(0, taps * size * h * w)).reshape('c', taps, size, h, w);
+                for (int t = 0; t < k[0]; t++) {
+                    for (int u = 0; u < k[1]; u++) {
+                        for (int v = 0; v < k[2]; v++) {
+                            col.get(NDArrayIndex.point((t * k[1] + u) * k[2] + v)).assign(padded.get(
+                                    NDArrayIndex.interval(d0 + t, d0 + t + size), NDArrayIndex.interval(u, u + h),
+                                    NDArrayIndex.interval(v, v + w)));
+                        }
+                    }
+                }
+                INDArray dSlab = planes >= d ? de
+                        : slabDelta.get(NDArrayIndex.interval(0, oc * size * h * w)).reshape('c', oc, size, h, w)
+                        .assign(de.get(NDArrayIndex.all(), NDArrayIndex.interval(d0, d0 + size), NDArrayIndex.all(),
+                        NDArrayIndex.all()));
+                long voxels = size * h * w;
+                // β = 0 for the first slab of the first example, 1 after: the sum over slabs and examples in place
+                Nd4j.gemm(dSlab.reshape('c', oc, voxels), col.reshape('c', taps, voxels), gW, false, true, 1.0,
+                        first ? 0.0 : 1.0);
+                first = false;
+            }
+        }
+        if (biasGrad != null) {
+            Nd4j.exec(new org.nd4j.linalg.api.ops.impl.reduce.same.Sum(delta, biasGrad.reshape(oc), false,
+                    0, 2, 3, 4));
+        }
+    }
+
     /** DL4J's {@code [C_out, C_in, 1, 1, 1]} weights (or their gradient) as the matrix {@code [C_out, C_in]}. */
     private static INDArray matrix(INDArray w) {
         return w.reshape('c', w.size(0), w.size(1));
@@ -265,6 +369,10 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 Nd4j.exec(new org.nd4j.linalg.api.ops.impl.reduce.same.Sum(delta, biasGrad.reshape(delta.size(1)),
                         false, 0, 2, 3, 4));
             }
+            return result(weightGrad, biasGrad, gradInput);
+        }
+        if (singleChannelCase(weights)) {
+            singleChannelBackward(x, weights, delta, gradInput, weightGrad, biasGrad, workspaceMgr);
             return result(weightGrad, biasGrad, gradInput);
         }
         Geometry g = geometry(x);
