@@ -170,6 +170,8 @@ final class VoxelCodec {
      * A new Fortran-order array for decoded voxels, outside any workspace, its memory not yet written: on
      * nd4j-native a {@link MallocArrays} array (a plain malloc, which the decode's writes fault in, instead of
      * libnd4j's allocation, which writes every page first), on other backends {@code Nd4j.createUninitialized}.
+     * Inside a JavaCPP {@code PointerScope} as well: the scope would take the new pointer and free it when it
+     * closes, under an array that may live on.
      */
     static INDArray allocate(DataType type, long[] shape) {
         long n = 1;
@@ -177,7 +179,8 @@ final class VoxelCodec {
             n = Math.multiplyExact(n, d);
         }
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            return n > 0 && nativeCpu() ? MallocArrays.create(type, shape, n)
+            return n > 0 && nativeCpu() && org.bytedeco.javacpp.PointerScope.getInnerScope() == null
+                    ? MallocArrays.create(type, shape, n)
                     : Nd4j.createUninitialized(type, shape, 'f');
         }
     }

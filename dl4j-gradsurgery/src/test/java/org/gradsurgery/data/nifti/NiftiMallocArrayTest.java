@@ -201,6 +201,18 @@ class NiftiMallocArrayTest {
         }
     }
 
+    @Test
+    void insideAPointerScopeArraysAreLibnd4jsAndOutliveIt() throws IOException {
+        Path p = file("f.nii", NiftiDataType.FLOAT32);
+        INDArray a;
+        try (org.bytedeco.javacpp.PointerScope ignored = new org.bytedeco.javacpp.PointerScope()) {
+            a = Nifti.read(p).data(DataType.FLOAT);
+        }
+        assertFalse(isMalloc(a), "a scope would have freed a malloc'd array when it closed");
+        assertEquals(ramp(FIRST, DataType.FLOAT), a);
+        a.close();
+    }
+
     /** JavaCPP's live bytes once the GC has collected what is unreachable and JavaCPP has freed it. */
     private static long settledTotalBytes() throws InterruptedException {
         long last = -1;
