@@ -175,6 +175,18 @@ class NativeConvolution3DTest {
         return out.stream();
     }
 
+    /** The im2col columns stay within 16 MiB whatever the volume: 16 planes at 96³ (27 taps, FLOAT), all 44 at 44x60x48. */
+    @Test
+    void columnMatrixStaysWithinItsBudget() {
+        org.gradsurgery.layers.impl.NativeConvolution3D impl = (org.gradsurgery.layers.impl.NativeConvolution3D)
+                NativeConvolution2DTest.instantiate(new NativeConvolution3D.Builder(3, 3, 3).nIn(1).nOut(8)
+                        .convolutionMode(ConvolutionMode.Same).build(), null);
+        int planes = impl.columnPlanes(96, 96, 96, 27, 4);
+        assertEquals(16, planes);
+        assertTrue(27L * planes * 96 * 96 * 4 <= org.gradsurgery.layers.impl.NativeConvolution3D.COLUMN_BUDGET);
+        assertEquals(44, impl.columnPlanes(44, 60, 48, 27, 4));
+    }
+
     @Test
     void singleChannelPathInFloatMatchesDouble() {
         Layer[] twins = NativeConvolution2DTest.assertFloatForwardMatchesDouble(new NativeConvolution3D.Builder(3, 3, 3)

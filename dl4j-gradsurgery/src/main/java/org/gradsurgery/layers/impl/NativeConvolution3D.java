@@ -59,8 +59,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *   ∂L/∂W   = Σ_e δ_e · col(x_e)ᵀ,  col(x_e)[τ, v] = x_e,padded[v + τ]   (im2col over the kD·kH·kW taps, one GEMM)
  *   ∂L/∂b   = Σ_{e, voxels} δ_e
  * </pre>
- * col is built in slabs of depth planes when its {@code kD·kH·kW × D·H·W} elements would exceed the scratch
- * budget; the slabs' GEMMs accumulate into ∂L/∂W (β = 1).
+ * col is built in slabs of depth planes when its {@code kD·kH·kW × D·H·W} elements would exceed 16 MiB (or the
+ * scratch budget); the slabs' GEMMs accumulate into ∂L/∂W (β = 1).
  */
 public class NativeConvolution3D extends Convolution3DLayer {
 
@@ -241,12 +241,19 @@ public class NativeConvolution3D extends Convolution3DLayer {
     }
 
     /**
+     * Largest im2col column matrix of the single-channel path, in bytes (16 MiB): unlike oneDNN's scratch, it lives
+     * in the layer's working-memory workspace, which keeps its largest size for the rest of training, so it is
+     * held to a few slabs' worth (at 96³ whole columns would add 95 MiB to the resident set).
+     */
+    public static final long COLUMN_BUDGET = 16L << 20;
+
+    /**
      * Depth planes per im2col slab of the single-channel path: all of them unless the column matrix
-     * {@code [kD·kH·kW, P, H, W]} of P planes would exceed the scratch budget.
+     * {@code [kD·kH·kW, P, H, W]} of P planes would exceed {@link #COLUMN_BUDGET} (or a smaller scratch budget).
      */
     public int columnPlanes(long depth, long height, long width, long taps, int bytes) {
         long plane = taps * height * width * bytes;
-        return (int) Math.max(1, Math.min(depth, scratchBudget / plane));
+        return (int) Math.max(1, Math.min(depth, Math.min(scratchBudget, COLUMN_BUDGET) / plane));
     }
 
     /**
