@@ -132,6 +132,50 @@ class SegmentationLossLayerTest {
         assertTrue(expected[0] != expected[1], "examples differ, so a mix-up would show");
     }
 
+    /**
+     * The score that {@code backpropGradient} computes with the gradient and hands to the {@code computeScore} that
+     * follows (DL4J's fit order) is the score of a fresh {@code computeScore}, exactly, for a region loss (one
+     * evaluation for both), the surgery and a row-wise loss, with and without a mask; and a new input or new labels
+     * are scored anew, not from the stale value.
+     */
+    @ParameterizedTest
+    @EnumSource(Layout.class)
+    void scoreAfterBackpropEqualsAFreshScore(Layout layout) {
+        Layout cf = layout.channelsFirst();
+        INDArray z = layout.fromChannelsFirst(SegmentationGraphs.uniform(cf.shape(C), -2, 2, 1));
+        INDArray y = layout.fromChannelsFirst(SegmentationGraphs.oneHot(cf, C, 2));
+        INDArray mask = layout.fromChannelsFirst(SegmentationGraphs.binary(cf.shape(1), 0.6, 3));
+        for (ILossFunction loss : new ILossFunction[] {new LossDice(), GradientSurgery.wrap(new LossDice()),
+                new LossMCXENT()}) {
+            for (INDArray m : new INDArray[] {null, mask}) {
+                IOutputLayer fresh = standalone(ours(layout, loss));
+                set(fresh, z, y, m);
+                double expected = fresh.computeScore(0.1, true, NO_WS);
+
+                IOutputLayer layer = standalone(ours(layout, loss));
+                set(layer, z, y, m);
+                layer.backpropGradient(null, NO_WS);
+                layer.setMaskArray(m);                         // as ComputationGraph does before scoring
+                assertEquals(expected, layer.computeScore(0.1, true, NO_WS), 0.0, loss + " mask " + (m != null));
+                assertEquals(expected, layer.computeScore(0.1, true, NO_WS), 0.0, "again, without a backprop");
+
+                layer.backpropGradient(null, NO_WS);
+                INDArray y2 = layout.fromChannelsFirst(SegmentationGraphs.oneHot(cf, C, 7));
+                layer.setLabels(y2);
+                set(fresh, z, y2, m);
+                assertEquals(fresh.computeScore(0.1, true, NO_WS), layer.computeScore(0.1, true, NO_WS), 0.0,
+                        "new labels are scored");
+                layer.backpropGradient(null, NO_WS);
+                INDArray z2 = z.mul(0.5);
+                layer.setInput(z2, NO_WS);
+                set(fresh, z2, y2, m);
+                double rescored = fresh.computeScore(0.1, true, NO_WS);
+                assertEquals(rescored, layer.computeScore(0.1, true, NO_WS), 0.0, "a new input is scored");
+                assertTrue(rescored != expected);
+            }
+        }
+    }
+
     /** Per-example scores through a whole graph (with DL4J's workspaces) against the graph's own probabilities. */
     @ParameterizedTest
     @EnumSource(Layout.class)

@@ -159,11 +159,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
     }
 
     private double[] invStd(double[] var) {
-        double[] inv = new double[var.length];
-        for (int i = 0; i < var.length; i++) {
-            inv[i] = 1.0 / Math.sqrt(var[i] + layerConf().getEps());
-        }
-        return inv;
+        return NormalizationKernels.invStd(var, layerConf().getEps());
     }
 
     private boolean relu() {
@@ -181,21 +177,18 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
         NormalizationKernels.Blocks blocks = fusedBlocks(x, layout);
         if (blocks != null) {
             x = whole(x);
-            double[] mean;
-            double[] var;
+            INDArray y = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, x.shape(), 'c');
+            double[] gamma = perChannelValues(SpatialNormalizationParamInitializer.GAMMA, 1);
+            double[] beta = perChannelValues(SpatialNormalizationParamInitializer.BETA, 0);
             if (moments == null) {
-                NormalizationKernels.Moments m = NormalizationKernels.moments(x, blocks);
-                mean = m.mean();
-                var = m.var();
+                NormalizationKernels.Moments m = NormalizationKernels.trainingForward(x, blocks,
+                        layerConf().getEps(), gamma, beta, relu(), y);
                 carried = new CarriedMoments(input, input.shape(), getIterationCount(), getEpochCount(), m);
             } else {
-                mean = moments[0].reshape(moments[0].length()).toDoubleVector();
-                var = moments[1].reshape(moments[1].length()).toDoubleVector();
+                double[] mean = moments[0].reshape(moments[0].length()).toDoubleVector();
+                double[] var = moments[1].reshape(moments[1].length()).toDoubleVector();
+                NormalizationKernels.forward(x, blocks, mean, invStd(var), gamma, beta, relu(), y);
             }
-            INDArray y = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, x.shape(), 'c');
-            NormalizationKernels.forward(x, blocks, mean, invStd(var),
-                    perChannelValues(SpatialNormalizationParamInitializer.GAMMA, 1),
-                    perChannelValues(SpatialNormalizationParamInitializer.BETA, 0), relu(), y);
             return y;
         }
         INDArray xHat = moments == null ? standardise(x, groupAxes(layout))[0]

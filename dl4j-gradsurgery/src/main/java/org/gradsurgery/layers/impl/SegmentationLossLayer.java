@@ -34,6 +34,20 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
 
     private INDArray labels;
 
+    /**
+     * The score sum that the last {@link #backpropGradient} computed with its gradient
+     * ({@code ILossFunction.computeGradientAndScore}), and the input, labels and mask it belongs to: DL4J's
+     * {@code fit} calls {@link #computeScore} right after the backward pass on the same arrays, and a region loss
+     * evaluates activation and sums once for both (for Dice at 2 × 2 × 44 × 60 × 48 that saved 10 ms of the 30 a
+     * step spent in the loss). Used once, and only for the very same input, labels and mask objects (DL4J sets the
+ * mask again before scoring, often the same null or array; every forward pass makes a new input array); a new
+ * input and {@link #clear()} drop it.
+     */
+    private Double pendingScoreSum;
+    private INDArray pendingInput;
+    private INDArray pendingLabels;
+    private INDArray pendingMask;
+
     public SegmentationLossLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
     }
@@ -133,7 +147,13 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         Operands o = operands();
-        INDArray grad = loss().computeGradient(o.labels, o.preOutput, activationFn(), o.mask);
+        Pair<Double, INDArray> scoreAndGradient = loss().computeGradientAndScore(o.labels, o.preOutput,
+                activationFn(), o.mask, false);
+        INDArray grad = scoreAndGradient.getSecond();
+        pendingScoreSum = scoreAndGradient.getFirst();
+        pendingInput = input;
+        pendingLabels = labels;
+        pendingMask = maskArray;
         INDArray inLayout = o.spatial ? o.layout.fromChannelsFirst(grad) : o.layout.fromRows(grad, input.shape());
         if (!Arrays.equals(inLayout.shape(), input.shape())) {
             throw new IllegalStateException(layerId() + ": loss " + loss() + " returned a gradient of shape "
@@ -145,10 +165,32 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
 
     @Override
     public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
-        Operands o = operands();
-        double sum = loss().computeScore(o.labels, o.preOutput, activationFn(), o.mask, false);
-        this.score = sum / o.examples + fullNetRegTerm;
+        double sum;
+        long examples;
+        if (pendingScoreSum != null && pendingInput == input && pendingLabels == labels && pendingMask == maskArray) {
+            sum = pendingScoreSum;
+            examples = input.size(0);
+        } else {
+            Operands o = operands();
+            sum = loss().computeScore(o.labels, o.preOutput, activationFn(), o.mask, false);
+            examples = o.examples;
+        }
+        forgetPendingScore();
+        this.score = sum / examples + fullNetRegTerm;
         return score;
+    }
+
+    private void forgetPendingScore() {
+        pendingScoreSum = null;
+        pendingInput = null;
+        pendingLabels = null;
+        pendingMask = null;
+    }
+
+    @Override
+    public void setInput(INDArray input, LayerWorkspaceMgr workspaceMgr) {
+        forgetPendingScore();
+        super.setInput(input, workspaceMgr);
     }
 
     /**
@@ -234,6 +276,7 @@ public class SegmentationLossLayer extends BaseLayer<org.gradsurgery.layers.Segm
     @Override
     public void clear() {
         super.clear();
+        forgetPendingScore();
         labels = null;
     }
 

@@ -1,5 +1,6 @@
 package org.gradsurgery.layers.impl;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,7 +54,10 @@ class NormalizationKernelsTest {
     @AfterEach
     void kernelsBackOn() {
         NormalizationKernels.enabled = true;
+        NormalizationKernels.groupedLimit = DEFAULT_GROUPED_LIMIT;
     }
+
+    private static final int DEFAULT_GROUPED_LIMIT = NormalizationKernels.groupedLimit;
 
     record Case(boolean batch, int rank, Activation activation, boolean affine, DataType type) {
         @Override
@@ -263,6 +267,49 @@ class NormalizationKernelsTest {
             assertClose(nd4j.dx(), fused.dx(), 2e-5, "dL/dx");
             for (String key : nd4j.gradient().gradientForVariable().keySet()) {
                 assertClose(nd4j.gradient().getGradientFor(key), fused.gradient().getGradientFor(key), 2e-5, key);
+            }
+        } finally {
+            Nd4j.getEnvironment().setMaxThreads(threads);
+        }
+    }
+
+    private static void assertBits(INDArray expected, INDArray actual, String what) {
+        assertArrayEquals(expected.shape(), actual.shape(), what);
+        // (JUnit compares float arrays by their bits)
+        assertArrayEquals(expected.dup('c').data().asFloat(), actual.dup('c').data().asFloat(), what);
+    }
+
+    /**
+     * A group read once into scratch memory ({@link NormalizationKernels#groupedLimit}) gives the same bits as the
+     * two passes over memory that larger groups take: activations, dL/dx, parameter gradients and running
+     * estimates, for batch and instance norm, ReLU and identity, on one thread and split over two.
+     */
+    @Test
+    void groupsInScratchMemoryGiveTheBitsOfTwoPasses() {
+        int threads = Nd4j.getEnvironment().maxThreads();
+        try {
+            for (int t : new int[] {1, 2}) {
+                Nd4j.getEnvironment().setMaxThreads(t);
+                for (boolean batch : new boolean[] {true, false}) {
+                    for (Activation a : new Activation[] {Activation.IDENTITY, Activation.RELU}) {
+                        Case c = new Case(batch, 4, a, true, DataType.FLOAT);
+                        Nd4j.getRandom().setSeed(9);
+                        // 3·8·48·60 = 69,120 values per array, over the threshold for two threads at t = 2
+                        INDArray x = Nd4j.randn(DataType.FLOAT, 3, 8, 48, 60).muli(2).addi(0.7);
+                        INDArray eps = Nd4j.randn(DataType.FLOAT, x.shape());
+                        NormalizationKernels.groupedLimit = 0;
+                        Result twoPasses = run(c, true, true, x, eps.dup());
+                        NormalizationKernels.groupedLimit = DEFAULT_GROUPED_LIMIT;
+                        Result grouped = run(c, true, true, x, eps.dup());
+                        String what = c + ", " + t + " thread(s)";
+                        assertBits(twoPasses.out(), grouped.out(), what + ": activations");
+                        assertBits(twoPasses.dx(), grouped.dx(), what + ": dL/dx");
+                        for (String key : twoPasses.gradient().gradientForVariable().keySet()) {
+                            assertBits(twoPasses.gradient().getGradientFor(key),
+                                    grouped.gradient().getGradientFor(key), what + ": " + key);
+                        }
+                    }
+                }
             }
         } finally {
             Nd4j.getEnvironment().setMaxThreads(threads);
