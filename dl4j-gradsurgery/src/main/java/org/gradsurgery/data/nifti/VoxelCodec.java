@@ -39,11 +39,10 @@ final class VoxelCodec {
 
     /**
      * Voxels per chunk of the native cast: large enough that the per-op overhead of ND4J (about 10 µs) is under
-     * 1 %, small enough that the scratch (2 MiB of int16, at most 8 MiB of stored voxels or of DOUBLE) stays in the
-     * last-level cache. 32 K voxels cost a third more CPU time on a 256³ int16 read; 1 M costs about 4 % less than
-     * 256 K (int16 to FLOAT and DOUBLE, five alternated runs), 2 M no less than 1 M.
+     * 1 %, small enough that the scratch (at most 1 MiB of stored voxels, 2 MiB of DOUBLE) stays in cache. 32 K
+     * voxels cost a third more CPU time on a 256³ int16 read; 256 K and 1 M the same.
      */
-    static final int CAST_CHUNK = 1 << 20;
+    static final int CAST_CHUNK = 1 << 18;
 
     /** What an INDArray produced from voxels holds. */
     enum Target {
