@@ -140,7 +140,13 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
             }
             NiftiImage img = Nifti.read(p);
             long[] dims = img.shape();
-            INDArray arr = asLabels ? img.labels() : img.data(DataType.FLOAT);
+            // the decoded array is only a step to the Java arrays below: freed on return rather than at the next GC
+            try (INDArray arr = asLabels ? img.labels() : img.data(DataType.FLOAT)) {
+                return fromNifti(p, img, dims, arr, asLabels);
+            }
+        }
+
+        private static Loaded fromNifti(Path p, NiftiImage img, long[] dims, INDArray arr, boolean asLabels) {
             int spatial = Math.min(dims.length, 3);
             int[] shape = new int[spatial];
             for (int d = 0; d < spatial; d++) {
@@ -171,7 +177,14 @@ public record Case(String id, List<Path> images, Path label, Path mask) {
             if (asLabels) {
                 labs = Labels.toClassIds(arr, p.toString());
             } else {
-                float[] buf = arr.castTo(DataType.FLOAT).dup('c').data().asFloat();
+                float[] buf;
+                // arr is FLOAT (data(FLOAT)), so the C-order copy is the only new array here; made outside any
+                // workspace so it can be closed
+                try (org.nd4j.linalg.api.memory.MemoryWorkspace ws = org.nd4j.linalg.factory.Nd4j
+                        .getWorkspaceManager().scopeOutOfWorkspaces();
+                     INDArray cOrder = arr.dup('c')) {
+                    buf = cOrder.data().asFloat();
+                }
                 values = new float[buf.length];
                 for (int v = 0; v < n; v++) {
                     for (int c = 0; c < channels; c++) {

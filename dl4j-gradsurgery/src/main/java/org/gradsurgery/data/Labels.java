@@ -23,7 +23,18 @@ public final class Labels {
      *                                  integer or does not fit an int
      */
     public static int[] toClassIds(INDArray labels, String what) {
-        double[] v = labels.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        double[] v;
+        // the cast and its C-order copy are only steps to v: made outside any workspace and freed at once
+        try (org.nd4j.linalg.api.memory.MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            INDArray cast = labels.castTo(DataType.DOUBLE);
+            try (INDArray cOrder = cast.dup('c')) {
+                v = cOrder.data().asDouble();
+            } finally {
+                if (cast != labels) {
+                    cast.close();
+                }
+            }
+        }
         int[] out = new int[v.length];
         for (int i = 0; i < v.length; i++) {
             double x = v[i];

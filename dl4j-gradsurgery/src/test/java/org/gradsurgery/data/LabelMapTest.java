@@ -86,4 +86,27 @@ class LabelMapTest {
         assertThrows(IllegalArgumentException.class, () -> Labels.oneHot(l, 2));
         assertThrows(IllegalArgumentException.class, () -> Labels.toClassIds(Nd4j.createFromArray(0.5f, 1f), "x"));
     }
+
+    /**
+     * toClassIds frees its own intermediates at once but never the caller's array (a DOUBLE array is its own cast,
+     * which must not be closed), also for an array in a workspace; reading a closed array would throw.
+     */
+    @Test
+    void classIdsFreeOnlyTheirOwnIntermediates() {
+        INDArray d = Nd4j.createFromArray(0.0, 2.0, 1.0);
+        assertArrayEquals(new int[]{0, 2, 1}, Labels.toClassIds(d, "x"));
+        assertEquals(2.0, d.getDouble(1), 0.0);
+        INDArray i = Nd4j.createFromArray(new int[][]{{3, 1}, {0, 2}}).dup('f');
+        assertArrayEquals(new int[]{3, 1, 0, 2}, Labels.toClassIds(i, "x"));
+        assertEquals(2, i.getInt(1, 1));
+        org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration conf =
+                org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration.builder().initialSize(1 << 20).build();
+        try (org.nd4j.linalg.api.memory.MemoryWorkspace ws =
+                     Nd4j.getWorkspaceManager().getAndActivateWorkspace(conf, "LabelMapTest")) {
+            INDArray w = Nd4j.createFromArray(1, 4, 2);
+            assertTrue(w.isAttached());
+            assertArrayEquals(new int[]{1, 4, 2}, Labels.toClassIds(w, "x"));
+            assertEquals(4, w.getInt(1));
+        }
+    }
 }
