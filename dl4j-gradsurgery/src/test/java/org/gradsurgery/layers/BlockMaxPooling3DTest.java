@@ -116,6 +116,34 @@ class BlockMaxPooling3DTest {
         }
     }
 
+    /**
+     * The per-thread scratch is kept between calls and only grows: a smaller volume after a larger one (whose
+     * scratch is full of other values) pools and routes exactly as DL4J's layer, including the voxels no window
+     * covers (Truncate, edges not multiples of the kernel), whose gradient must be 0, not a leftover.
+     */
+    @Test
+    void scratchLeftByALargerCallLeavesNoTrace() {
+        for (ConvolutionMode mode : new ConvolutionMode[] {ConvolutionMode.Truncate, ConvolutionMode.Same}) {
+            Layer ours = instantiate(new BlockMaxPooling3D.Builder(PoolingType.MAX, new int[] {2, 2, 2})
+                    .convolutionMode(mode).build(), DataType.FLOAT);
+            Layer theirs = instantiate(new Subsampling3DLayer.Builder(PoolingType.MAX, new int[] {2, 2, 2})
+                    .convolutionMode(mode).build(), DataType.FLOAT);
+            Nd4j.getRandom().setSeed(5);
+            // below forPlanes' threading threshold, so both calls use the test thread's scratch
+            INDArray large = Nd4j.rand(DataType.FLOAT, 2, 3, 8, 10, 12).addi(100);
+            ours.activate(large, true, NO_WS);
+            ours.backpropGradient(Nd4j.rand(DataType.FLOAT, 2, 3, 4, 5, 6).addi(100), NO_WS);
+            long[] shape = mode == ConvolutionMode.Truncate ? new long[] {1, 2, 5, 5, 3} : new long[] {1, 2, 4, 6, 2};
+            INDArray small = Nd4j.randn(DataType.FLOAT, shape).subi(10);
+            INDArray yOurs = ours.activate(small.dup(), true, NO_WS).dup();
+            INDArray yTheirs = theirs.activate(small.dup(), true, NO_WS).dup();
+            assertEquals(yTheirs, yOurs, mode + " activations");
+            INDArray eps = Nd4j.rand(DataType.FLOAT, yOurs.shape());
+            assertEquals(theirs.backpropGradient(eps.dup(), NO_WS).getSecond(),
+                    ours.backpropGradient(eps.dup(), NO_WS).getSecond(), mode + " dL/dx");
+        }
+    }
+
     /** A view (one example of a batch) takes the copy path and gives the same results. */
     @Test
     void viewsOfLargerArraysPoolLikeWholeOnes() {

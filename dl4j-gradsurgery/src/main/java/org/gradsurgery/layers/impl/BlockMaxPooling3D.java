@@ -106,7 +106,7 @@ public class BlockMaxPooling3D extends Subsampling3DLayer {
         BlockMaxPooling2D.forPlanes(g.volumes, g.size(), g.pooled(), (volume, p, q, s) -> {
             in.get(volume * g.size(), p, 0, g.size());
             grad.get(volume * g.pooled(), q, 0, g.pooled());
-            route(p, q, s, g.h, g.w, g.k, g.od, g.oh, g.ow);
+            route(p, q, s, g.size(), g.h, g.w, g.k, g.od, g.oh, g.ow);
             r.put(volume * g.size(), s, 0, g.size());
         });
         return new Pair<>(new DefaultGradient(), dx);
@@ -156,8 +156,9 @@ public class BlockMaxPooling3D extends Subsampling3DLayer {
      * r ← ∂L/∂x: each window's gradient q goes to its maximum, the first in (depth, row, column) order of the
      * window (as in libnd4j's maxpool3dnew_bp), every other element is 0.
      */
-    private static void route(float[] p, float[] q, float[] r, int h, int w, int[] k, int od, int oh, int ow) {
-        Arrays.fill(r, 0f);
+    private static void route(float[] p, float[] q, float[] r, int size, int h, int w, int[] k, int od, int oh,
+                              int ow) {
+        Arrays.fill(r, 0, size, 0f);
         for (int i = 0; i < od; i++) {
             for (int j = 0; j < oh; j++) {
                 for (int l = 0; l < ow; l++) {
