@@ -46,10 +46,13 @@ final class NormalizationKernels {
 
     /**
      * Largest statistics group, in values, that {@link #trainingForward} and {@link #backward} read once into a
-     * scratch array (a 2D U-Net's largest batch-norm group is 4·128² = 2^16); larger groups take two passes over
-     * memory. Tests lower it to compare the two.
+     * scratch array (a 2D U-Net's largest batch-norm group is 4·128² = 2^16, the case this was measured for); larger
+     * groups take two passes over memory. Not 2^18: with 64³ instance-norm groups read this way, sliding-window
+     * inference of the 3D bench U-Net (one thread, {@code -Xmx6g}) peaked at 986 MiB RSS against 619–626 MiB with
+     * this limit or none, at the same speed (native memory outside the JVM's own; with {@code -Xmx1g} 584 MiB, so
+     * something the garbage collector frees; not traced further). Tests lower it to compare the two paths.
      */
-    static volatile int groupedLimit = 1 << 18;
+    static volatile int groupedLimit = 1 << 16;
 
     private NormalizationKernels() {
     }
