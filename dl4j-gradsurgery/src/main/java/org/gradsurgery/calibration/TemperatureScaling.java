@@ -297,7 +297,7 @@ public final class TemperatureScaling {
             return Transforms.sigmoid(z, false);
         }
         // Over axis 1 of [N, C, V]: libnd4j 1.0.0-M2.1's oneDNN softmax (the default natives) is wrong for FLOAT
-        // rank-4 arrays along axis 1, and right for rank 3 on every build (docs/PERFORMANCE.md, "Correctness").
+        // rank-4 arrays along axis 1, and right for rank 3 on every build (docs/PERFORMANCE.md, "Known upstream bugs").
         long[] shape = z.shape();
         INDArray rows = z.reshape('c', shape[0], shape[1], z.length() / (shape[0] * shape[1]));
         return Nd4j.exec(new SoftMax(rows, rows, 1))[0].reshape('c', shape);

@@ -15,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * The upstream bug {@link TemperatureScaling#apply} works around, pinned: on libnd4j 1.0.0-M2.1's oneDNN build,
  * ND4J's {@code SoftMax} op over axis 1 of a FLOAT rank-4 array is wrong, while ranks 2, 3 and 5 (and every build
  * without oneDNN) are right. If a later ND4J fixes it, this test fails and the workaround and the warning in
- * {@code docs/PERFORMANCE.md} ("Correctness") can go. Prints the maximum errors it measured.
+ * {@code docs/PERFORMANCE.md} ("Known upstream bugs") can go. Prints the maximum errors it measured.
  */
 class OneDnnSoftmaxTest {
 

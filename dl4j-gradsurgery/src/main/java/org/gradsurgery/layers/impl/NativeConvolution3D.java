@@ -26,7 +26,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <p>Why: on libnd4j's oneDNN natives each call reorders its input, output and gradients into oneDNN's blocked
  * layouts (channels padded to a block of 16), outside any workspace: {@code conv3dnew_bp} touched 4 × its input for
  * 16 → 8 channels, 432 MiB at 96³ × 2, the largest single term of a 3D U-Net step's peak RSS
- * ({@code docs/PERFORMANCE.md}, "3D memory against PyTorch"). Per example and per slab, the scratch is that of one
+ * ({@code docs/PERFORMANCE.md}, "3D memory and the patch edge"). Per example and per slab, the scratch is that of one
  * slab.
  *
  * <p>Slabs (stride 1, dilation 1, odd depth kernel k, {@code Same} mode, p = (k − 1)/2): output planes [d₀, d₁) of
