@@ -3,7 +3,6 @@ package org.gradsurgery.layers.impl;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -17,7 +16,6 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Runtime part of {@link org.gradsurgery.layers.BlockMaxPooling2D}: a plane-by-plane Java kernel for max-pooling over
@@ -196,22 +194,11 @@ public class BlockMaxPooling2D extends SubsamplingLayer {
      * {@link #scratch}).
      */
     static void forPlanes(int planes, int planeSize, int pooledSize, PlaneTask task) {
-        int threads = (long) planes * planeSize < (1 << 16) ? 1
-                : Math.max(1, Math.min(planes, Math.min(Nd4j.getEnvironment().maxThreads(),
-                Runtime.getRuntime().availableProcessors())));
-        java.util.function.IntConsumer range = t -> {
+        ThreadRanges.run(planes, (long) planes * planeSize, (from, to) -> {
             float[][] s = scratch(planeSize, pooledSize);
-            float[] a = s[0];
-            float[] b = s[1];
-            float[] c = s[2];
-            for (int plane = planes * t / threads; plane < planes * (t + 1) / threads; plane++) {
-                task.run(plane, a, b, c);
+            for (int plane = from; plane < to; plane++) {
+                task.run(plane, s[0], s[1], s[2]);
             }
-        };
-        if (threads == 1) {
-            range.accept(0);
-        } else {
-            IntStream.range(0, threads).parallel().forEach(range);
-        }
+        });
     }
 }

@@ -3,8 +3,6 @@ package org.gradsurgery.layers.impl;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -40,9 +38,6 @@ final class NormalizationKernels {
 
     /** Tests switch the kernels off to compare the ND4J path with them. */
     static volatile boolean enabled = true;
-
-    /** Below this many values one thread is faster than two. */
-    private static final long PARALLEL_THRESHOLD = 1 << 16;
 
     /**
      * Largest statistics group, in values, that {@link #trainingForward} and {@link #backward} read once into a
@@ -488,45 +483,23 @@ final class NormalizationKernels {
      * scratch arrays of a group's size.
      */
     private static void forGroups(Blocks b, GroupTask task) {
-        long work = (long) b.count() * b.s();
-        int threads = work < PARALLEL_THRESHOLD ? 1 : Math.max(1, Math.min(b.groups(),
-                Math.min(Nd4j.getEnvironment().maxThreads(), Runtime.getRuntime().availableProcessors())));
         int size = (int) b.groupSize();
-        IntConsumer range = t -> {
+        ThreadRanges.run(b.groups(), (long) b.count() * b.s(), (from, to) -> {
             float[][] scratch = scratch(size);
-            float[] first = scratch[0];
-            float[] second = scratch[1];
-            int from = (int) ((long) b.groups() * t / threads);
-            int to = (int) ((long) b.groups() * (t + 1) / threads);
             for (int g = from; g < to; g++) {
-                task.run(g, first, second);
+                task.run(g, scratch[0], scratch[1]);
             }
-        };
-        if (threads == 1) {
-            range.accept(0);
-        } else {
-            IntStream.range(0, threads).parallel().forEach(range);
-        }
+        });
     }
 
     /** Runs {@code task} on every block, over contiguous ranges of blocks, one per thread, each with its scratch. */
     private static void forBlocks(Blocks b, BlockTask task) {
-        long work = (long) b.count() * b.s();
-        int threads = work < PARALLEL_THRESHOLD ? 1 : Math.max(1, Math.min(b.count(),
-                Math.min(Nd4j.getEnvironment().maxThreads(), Runtime.getRuntime().availableProcessors())));
-        IntConsumer range = t -> {
+        ThreadRanges.run(b.count(), (long) b.count() * b.s(), (from, to) -> {
             float[] first = new float[b.s()];
             float[] second = new float[b.s()];
-            int from = (int) ((long) b.count() * t / threads);
-            int to = (int) ((long) b.count() * (t + 1) / threads);
             for (int block = from; block < to; block++) {
                 task.run(block, first, second);
             }
-        };
-        if (threads == 1) {
-            range.accept(0);
-        } else {
-            IntStream.range(0, threads).parallel().forEach(range);
-        }
+        });
     }
 }
