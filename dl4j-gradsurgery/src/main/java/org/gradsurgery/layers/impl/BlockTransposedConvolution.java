@@ -7,7 +7,6 @@ import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.reduce.same.Sum;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -151,13 +150,7 @@ final class BlockTransposedConvolution {
             Nd4j.gemm(d2, x2, weightGradRows, false, true, 1.0, e == 0 ? 0.0 : 1.0);
         }
         if (biasGrad != null) {
-            int[] axes = new int[delta.rank() - 1];
-            axes[0] = 0;
-            for (int a = 2; a < delta.rank(); a++) {
-                axes[a - 1] = a;
-            }
-            // into the gradient view directly: a reduction's own result would be allocated outside the workspaces
-            Nd4j.exec(new Sum(delta, biasGrad.reshape(delta.size(1)), false, axes));
+            BiasGradient.sumInto(delta, biasGrad);
         }
         Gradient gradient = new DefaultGradient();
         if (biasGrad != null) {

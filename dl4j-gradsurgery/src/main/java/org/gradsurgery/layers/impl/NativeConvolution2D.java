@@ -18,7 +18,6 @@ import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
-import org.nd4j.linalg.api.ops.impl.reduce.same.Sum;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -112,8 +111,7 @@ public class NativeConvolution2D extends ConvolutionLayer {
             Gradient gradient = new DefaultGradient();
             if (hasBias()) {
                 INDArray biasGrad = gradientViews.get(ConvolutionParamInitializer.BIAS_KEY);
-                // into the gradient view directly: a reduction's own result would be allocated outside the workspaces
-                Nd4j.exec(new Sum(delta, biasGrad.reshape(delta.size(1)), false, 0, 2, 3));
+                BiasGradient.sumInto(delta, biasGrad);
                 gradient.setGradientFor(ConvolutionParamInitializer.BIAS_KEY, biasGrad);
             }
             gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGrad, 'c');

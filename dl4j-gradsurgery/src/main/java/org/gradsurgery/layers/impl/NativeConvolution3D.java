@@ -320,8 +320,7 @@ public class NativeConvolution3D extends Convolution3DLayer {
             }
         }
         if (biasGrad != null) {
-            Nd4j.exec(new org.nd4j.linalg.api.ops.impl.reduce.same.Sum(delta, biasGrad.reshape(oc), false,
-                    0, 2, 3, 4));
+            BiasGradient.sumInto(delta, biasGrad);
         }
     }
 
@@ -372,9 +371,7 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 Nd4j.gemm(d2, voxelMatrix(x, e), gW2, false, true, 1.0, e == 0 ? 0.0 : 1.0);
             }
             if (hasBias) {
-                // into the gradient view directly: a reduction's own result would be allocated outside the workspaces
-                Nd4j.exec(new org.nd4j.linalg.api.ops.impl.reduce.same.Sum(delta, biasGrad.reshape(delta.size(1)),
-                        false, 0, 2, 3, 4));
+                BiasGradient.sumInto(delta, biasGrad);
             }
             return result(weightGrad, biasGrad, gradInput);
         }
