@@ -1,5 +1,7 @@
 package org.gradsurgery.layers.impl;
 
+import java.util.Arrays;
+
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
@@ -11,6 +13,8 @@ import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.util.Convolution3DUtils;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -72,6 +76,22 @@ public class NativeConvolution3D extends Convolution3DLayer {
     public static final long DEFAULT_SCRATCH_BUDGET = 1L << 30;
 
     private long scratchBudget = DEFAULT_SCRATCH_BUDGET;
+
+    /**
+     * The output a = max(z, 0) of the last training forward pass when the activation is a plain ReLU, with the input
+     * it belongs to. The ReLU's backward needs only where z &gt; 0, which is where a &gt; 0, so backprop takes that
+     * mask from a instead of computing the convolution z again, as DL4J's layers do (measured: about a sixth of a
+     * 3D U-Net step without normalisation). a lives in the activations workspace, which stays open from the
+     * forward through the backward pass of one iteration; used only for the very same input object, shape,
+     * iteration and epoch, else z is recomputed.
+     */
+    private record ForwardOutput(INDArray input, long[] shape, int iteration, int epoch, INDArray output) {
+    }
+
+    private ForwardOutput forwardOutput;
+
+    /** How many backprop calls took the ReLU mask from the forward output (tests check that training does). */
+    long forwardOutputUses;
 
     public NativeConvolution3D(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -341,6 +361,40 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 .callInplace(false).build());
     }
 
+    /** A ReLU without cap, threshold or negative slope: a &gt; 0 exactly where z &gt; 0. */
+    private static boolean plainRelu(IActivation a) {
+        if (a.getClass() != ActivationReLU.class) {
+            return false;
+        }
+        ActivationReLU r = (ActivationReLU) a;
+        return r.getMax() == null && (r.getThreshold() == null || r.getThreshold() == 0.0)
+                && (r.getNegativeSlope() == null || r.getNegativeSlope() == 0.0);
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        forwardOutput = null;
+        INDArray a = super.activate(training, workspaceMgr);
+        if (training && plainRelu(layerConf().getActivationFn()) && a.rank() == 5) {
+            forwardOutput = new ForwardOutput(input, input.shape(), getIterationCount(), getEpochCount(), a);
+        }
+        return a;
+    }
+
+    /** The forward output if it belongs to the current input (see {@link ForwardOutput}), else null. */
+    private INDArray forwardOutput() {
+        ForwardOutput f = forwardOutput;
+        boolean valid = f != null && f.input() == input && Arrays.equals(f.shape(), input.shape())
+                && f.iteration() == getIterationCount() && f.epoch() == getEpochCount();
+        return valid ? f.output() : null;
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        forwardOutput = null;
+    }
+
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
@@ -351,8 +405,16 @@ public class NativeConvolution3D extends Convolution3DLayer {
         INDArray weights = getParamWithNoise(Convolution3DParamInitializer.WEIGHT_KEY, true, workspaceMgr);
         boolean hasBias = conf3d().hasBias();
         INDArray bias = hasBias ? getParamWithNoise(Convolution3DParamInitializer.BIAS_KEY, true, workspaceMgr) : null;
-        INDArray delta = NativeConvolution2D.deltaThroughActivation(layerConf().getActivationFn(),
-                epsilon.castTo(dataType), () -> preOutput(true, true, workspaceMgr).getFirst());
+        INDArray output = forwardOutput();
+        INDArray delta;
+        if (output != null) {
+            // ActivationReLU.backprop writes ε where its argument is > 0 into a new array; a itself is not changed
+            delta = layerConf().getActivationFn().backprop(output, epsilon.castTo(dataType)).getFirst();
+            forwardOutputUses++;
+        } else {
+            delta = NativeConvolution2D.deltaThroughActivation(layerConf().getActivationFn(),
+                    epsilon.castTo(dataType), () -> preOutput(true, true, workspaceMgr).getFirst());
+        }
 
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray weightGrad = gradientViews.get(Convolution3DParamInitializer.WEIGHT_KEY);
