@@ -112,7 +112,10 @@ final class DnnlConvolution2D implements AutoCloseable {
 
     private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true);
 
-    /** The convolution's shape and padding, in oneDNN's terms (dilation 0 = dense, right padding explicit). */
+    /**
+     * The convolution's shape, DL4J's way: kernel, stride, dilation (1 = dense) and top/left padding; the
+     * bottom/right padding follows from the output size (it may be negative: Truncate mode drops the last rows).
+     */
     record Geometry(long n, long inC, long outC, long inH, long inW, long outH, long outW, int kH, int kW, int sH,
                     int sW, int dH, int dW, int padTop, int padLeft, boolean bias, CNN2DFormat format) {
 
@@ -146,8 +149,7 @@ final class DnnlConvolution2D implements AutoCloseable {
 
     /** z = conv(x, W) + b into {@code z} (bias may be null when the geometry has none). */
     void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws) {
-        Plan p = plan(g, x, w, b, z, z, null, null);
-        p.forward(x, w, b, z, ws);
+        plan(g, false, x, w, b, z, null, null).forward(x, w, b, z, ws);
     }
 
     /**
@@ -156,8 +158,8 @@ final class DnnlConvolution2D implements AutoCloseable {
      */
     void backward(Geometry g, INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
                   INDArray biasGrad, LayerWorkspaceMgr ws) {
-        Plan p = plan(g, x, w, biasGrad, delta, delta, gradInput, weightGrad);
-        p.backward(x, w, delta, gradInput, weightGrad, biasGrad, ws);
+        plan(g, true, x, w, biasGrad, delta, gradInput, weightGrad)
+                .backward(x, w, delta, gradInput, weightGrad, biasGrad, ws);
     }
 
     @Override
@@ -168,23 +170,29 @@ final class DnnlConvolution2D implements AutoCloseable {
         plans.clear();
     }
 
-    /** Everything a plan is built from: the geometry and every operand's strides (views differ from dense arrays). */
-    private record Key(Geometry g, long[] strides) {
+    /**
+     * Everything a plan is built from: the geometry, the direction and every operand's strides (a view's differ from
+     * a dense array's, and so do the reorders).
+     */
+    private record Key(Geometry g, boolean backward, long[] strides) {
         @Override
         public boolean equals(Object o) {
-            return o instanceof Key k && g.equals(k.g) && Arrays.equals(strides, k.strides);
+            return o instanceof Key k && g.equals(k.g) && backward == k.backward && Arrays.equals(strides, k.strides);
         }
 
         @Override
         public int hashCode() {
-            return 31 * g.hashCode() + Arrays.hashCode(strides);
+            return (31 * g.hashCode() + Boolean.hashCode(backward)) * 31 + Arrays.hashCode(strides);
         }
     }
 
-    private Plan plan(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, INDArray delta, INDArray gradInput,
-                      INDArray weightGrad) {
-        long[] s = concat(x, w, b, z, delta, gradInput, weightGrad);
-        Key key = new Key(g, s);
+    /**
+     * The plan for one direction: forward operands x, W, b, z (the last two null); backward x, W, ∂L/∂b, ∂L/∂z,
+     * ∂L/∂x, ∂L/∂W (null where absent).
+     */
+    private Plan plan(Geometry g, boolean backward, INDArray x, INDArray w, INDArray b, INDArray z,
+                      INDArray gradInput, INDArray weightGrad) {
+        Key key = new Key(g, backward, concat(x, w, b, z, gradInput, weightGrad));
         Plan p = plans.get(key);
         if (p == null) {
             if (plans.size() >= MAX_PLANS) {
