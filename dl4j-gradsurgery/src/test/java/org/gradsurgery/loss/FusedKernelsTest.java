@@ -145,6 +145,103 @@ class FusedKernelsTest {
         }
     }
 
+    /**
+     * The blocked kernels against the voxel-at-a-time arithmetic written out here, to the bit: softmax over 2 classes
+     * (one exponential per voxel, exp(0) = 1 for the class at the maximum, ties included), over 3 classes, and
+     * sigmoid; every sum in voxel order; gradient written over p. The shape has 1,001 voxels per example (blocks of
+     * {@link FusedKernels#BLOCK} end inside an example and at its end) and a per-voxel mask with zeros.
+     */
+    @Test
+    void blockedKernelsAreTheVoxelArithmeticToTheBit() {
+        for (DataType type : new DataType[]{DataType.FLOAT, DataType.DOUBLE}) {
+            for (int classes : new int[]{2, 3}) {
+                for (boolean softmax : new boolean[]{true, false}) {
+                    long[] shape = {3, classes, 7, 11, 13};
+                    int v = 7 * 11 * 13;
+                    INDArray z = logits(shape, 21).muli(4);
+                    for (int i = 0; i < 40; i++) {
+                        z.putScalar(new long[]{1, 0, 0, 0, i % 13}, 0.0);   // ties: equal logits, and zeros
+                        z.putScalar(new long[]{1, classes - 1, 0, 0, i % 13}, 0.0);
+                        z.putScalar(new long[]{2, 0, 3, i % 11, 5}, z.getDouble(2, 1, 3, i % 11, 5));
+                    }
+                    z = z.castTo(type);
+                    INDArray y = labels(shape, softmax, 22).castTo(type);
+                    INDArray m = mask(shape, false, 23).castTo(type);
+                    IActivation act = softmax ? new ActivationSoftmax() : new ActivationSigmoid();
+                    LossInput in = LossInput.of("t", y, z, m, act, false, false);
+                    AbstractRegionLoss.Sums s = new AbstractRegionLoss.Sums(3, classes);
+                    INDArray p = FusedKernels.forward(in, softmax, true, true, s, true);
+                    double[] zd = in.z.castTo(DataType.DOUBLE).data().asDouble();
+                    double[] yd = in.y.castTo(DataType.DOUBLE).data().asDouble();
+                    double[] md = in.m.castTo(DataType.DOUBLE).data().asDouble();
+                    double[] pd = p.castTo(DataType.DOUBLE).data().asDouble();
+                    double[] expected = new double[pd.length];
+                    double[][] i1 = new double[3][classes];
+                    double[][] pk = new double[3][classes];
+                    for (int n = 0; n < 3; n++) {
+                        for (int u = 0; u < v; u++) {
+                            double[] e = new double[classes];
+                            double max = Double.NEGATIVE_INFINITY;
+                            for (int c = 0; c < classes; c++) {
+                                e[c] = zd[(n * classes + c) * v + u];
+                                max = Math.max(max, e[c]);
+                            }
+                            double sum = 0;
+                            for (int c = 0; c < classes; c++) {
+                                e[c] = softmax ? Math.exp(e[c] - max) : 1 / (1 + Math.exp(-e[c]));
+                                sum += e[c];
+                            }
+                            for (int c = 0; c < classes; c++) {
+                                int idx = (n * classes + c) * v + u;
+                                double pi = softmax ? e[c] / sum : e[c];
+                                expected[idx] = type == DataType.FLOAT ? (float) pi : pi;
+                                double w = md[n * v + u];
+                                if (w != 0) {
+                                    i1[n][c] += w * pi * yd[idx];
+                                    pk[n][c] += w * pi * pi;
+                                }
+                            }
+                        }
+                    }
+                    String what = type + " " + classes + " classes softmax=" + softmax;
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(expected, pd, 0.0, what + ": p");
+                    for (int n = 0; n < 3; n++) {
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(i1[n], s.i[n], 0.0, what + ": I");
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(pk[n], s.p[n], 0.0, what + ": P");
+                    }
+                    double[][] ones = new double[3][classes];
+                    for (double[] row : ones) {
+                        java.util.Arrays.fill(row, 1.0);
+                    }
+                    INDArray g = FusedKernels.backward(in, p, softmax, true, ones, ones, ones,
+                            FusedKernels.Mode.GRADIENT, 1);
+                    assertTrue(g == p, "the gradient is written over p");
+                    double[] gd = g.castTo(DataType.DOUBLE).data().asDouble();
+                    for (int n = 0; n < 3; n++) {
+                        for (int u = 0; u < v; u++) {
+                            double w = md[n * v + u];
+                            double[] f = new double[classes];
+                            double inner = 0;
+                            for (int c = 0; c < classes; c++) {
+                                int idx = (n * classes + c) * v + u;
+                                double pi = pd[idx];
+                                f[c] = w == 0 ? 0 : w * (yd[idx] + pi + 1);
+                                inner += pi * f[c];
+                            }
+                            for (int c = 0; c < classes; c++) {
+                                int idx = (n * classes + c) * v + u;
+                                double pi = pd[idx];
+                                double r = softmax ? pi * (f[c] - inner) : f[c] * (pi * (1 - pi));
+                                double want = type == DataType.FLOAT ? (float) r : r;
+                                assertEquals(want, gd[idx], 0.0, what + ": gradient at " + idx);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void viewsAndOtherActivationsTakeTheNd4jPath() {
         INDArray big = logits(new long[]{3, 3, 2, 2}, 4);
