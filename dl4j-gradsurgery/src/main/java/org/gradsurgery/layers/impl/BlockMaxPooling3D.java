@@ -45,14 +45,26 @@ public class BlockMaxPooling3D extends Subsampling3DLayer {
                 && x.size(2) % k[0] == 0 && x.size(3) % k[1] == 0 && x.size(4) % k[2] == 0;
     }
 
-    /** Window k, input volume d × h × w, pooled volume od × oh × ow, and the number of (example, channel) volumes. */
+    /**
+     * Window k, input volume d × h × w, pooled volume od × oh × ow, and the number of (example, channel) volumes. The
+     * kernels work slab by slab: the k[0] input planes of one output plane, contiguous in NCDHW, slab u of the whole
+     * array (u = volume · od + output plane) at u · {@link #slab()}, its output plane at u · {@link #pooledPlane()}.
+     * Slabs (23 KiB at 60 × 48) stay in the L1/L2 cache between the copy in, the kernel and the copy out, where whole
+     * volumes (0.5 MiB at 44 × 60 × 48, 3.4 MiB at 96³) went to memory and back twice, and the per-thread scratch
+     * is a slab, not a volume (backward of 2 × 8 × 44 × 60 × 48: 13 → 11 ms by the slabs, → 7 ms with
+     * {@link #route2x2x2}; `bench unet --profile`, loaded).
+     */
     private record Windows(int[] k, int d, int h, int w, int od, int oh, int ow, int volumes) {
-        int size() {
-            return d * h * w;
+        int slab() {
+            return k[0] * h * w;
         }
 
-        int pooled() {
-            return od * oh * ow;
+        int pooledPlane() {
+            return oh * ow;
+        }
+
+        int slabs() {
+            return volumes * od;
         }
     }
 
@@ -77,14 +89,16 @@ public class BlockMaxPooling3D extends Subsampling3DLayer {
                 new long[] {x.size(0), x.size(1), g.od, g.oh, g.ow}, 'c');
         FloatBuffer in = BlockMaxPooling2D.floats(x);
         FloatBuffer o = BlockMaxPooling2D.floats(out);
-        BlockMaxPooling2D.forPlanes(g.volumes, g.size(), g.pooled(), (volume, p, q, unused) -> {
-            in.get(volume * g.size(), p, 0, g.size());
+        int slab = g.slab();
+        int plane = g.pooledPlane();
+        BlockMaxPooling2D.forPlanes(g.slabs(), slab, plane, (unit, p, q, unused) -> {
+            in.get(unit * slab, p, 0, slab);
             if (g.k[0] == 2 && g.k[1] == 2 && g.k[2] == 2) {
-                pool2x2x2(p, q, g.h, g.w, g.od, g.oh, g.ow);
+                pool2x2x2(p, q, g.h, g.w, 1, g.oh, g.ow);
             } else {
-                pool(p, q, g.h, g.w, g.k, g.od, g.oh, g.ow);
+                pool(p, q, g.h, g.w, g.k, 1, g.oh, g.ow);
             }
-            o.put(volume * g.pooled(), q, 0, g.pooled());
+            o.put(unit * plane, q, 0, plane);
         });
         return out;
     }
@@ -103,11 +117,17 @@ public class BlockMaxPooling3D extends Subsampling3DLayer {
         FloatBuffer in = BlockMaxPooling2D.floats(x);
         FloatBuffer grad = BlockMaxPooling2D.floats(eps);
         FloatBuffer r = BlockMaxPooling2D.floats(dx);
-        BlockMaxPooling2D.forPlanes(g.volumes, g.size(), g.pooled(), (volume, p, q, s) -> {
-            in.get(volume * g.size(), p, 0, g.size());
-            grad.get(volume * g.pooled(), q, 0, g.pooled());
-            route(p, q, s, g.size(), g.h, g.w, g.k, g.od, g.oh, g.ow);
-            r.put(volume * g.size(), s, 0, g.size());
+        int slab = g.slab();
+        int plane = g.pooledPlane();
+        BlockMaxPooling2D.forPlanes(g.slabs(), slab, plane, (unit, p, q, s) -> {
+            in.get(unit * slab, p, 0, slab);
+            grad.get(unit * plane, q, 0, plane);
+            if (g.k[0] == 2 && g.k[1] == 2 && g.k[2] == 2) {
+                route2x2x2(p, q, s, g.h, g.w, g.oh, g.ow);
+            } else {
+                route(p, q, s, slab, g.h, g.w, g.k, 1, g.oh, g.ow);
+            }
+            r.put(unit * slab, s, 0, slab);
         });
         return new Pair<>(new DefaultGradient(), dx);
     }
@@ -148,6 +168,56 @@ public class BlockMaxPooling3D extends Subsampling3DLayer {
                     float m1 = Math.max(Math.max(p[c + v], p[c + v + 1]), Math.max(p[e + v], p[e + v + 1]));
                     q[out + l] = Math.max(m0, m1);
                 }
+            }
+        }
+    }
+
+    /**
+     * {@link #route} for one slab of 2×2×2 windows (two input planes h × w, one pooled plane oh × ow), spelled out:
+     * the same comparisons in the same order, with the running maximum kept in a local instead of read again
+     * through its index (0.6× the general loops' time on ReLU outputs, measured alone).
+     */
+    private static void route2x2x2(float[] p, float[] q, float[] r, int h, int w, int oh, int ow) {
+        int plane = h * w;
+        Arrays.fill(r, 0, 2 * plane, 0f);
+        for (int j = 0; j < oh; j++) {
+            int a = 2 * j * w;
+            int b = a + w;
+            int c = a + plane;
+            int e = c + w;
+            int out = j * ow;
+            for (int l = 0; l < ow; l++) {
+                int v = 2 * l;
+                int best = a + v;
+                float m = p[best];
+                if (p[a + v + 1] > m) {
+                    best = a + v + 1;
+                    m = p[best];
+                }
+                if (p[b + v] > m) {
+                    best = b + v;
+                    m = p[best];
+                }
+                if (p[b + v + 1] > m) {
+                    best = b + v + 1;
+                    m = p[best];
+                }
+                if (p[c + v] > m) {
+                    best = c + v;
+                    m = p[best];
+                }
+                if (p[c + v + 1] > m) {
+                    best = c + v + 1;
+                    m = p[best];
+                }
+                if (p[e + v] > m) {
+                    best = e + v;
+                    m = p[best];
+                }
+                if (p[e + v + 1] > m) {
+                    best = e + v + 1;
+                }
+                r[best] = q[out + l];
             }
         }
     }
