@@ -14,7 +14,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * A 2D convolution layer, configured exactly like DL4J's {@link ConvolutionLayer} (kernel, stride, padding,
  * dilation, {@code ConvolutionMode}, {@code NCHW}/{@code NHWC}, bias, activation, dropout, weight noise), whose
- * forward and backward passes run libnd4j's {@code conv2d} and {@code conv2d_bp} ops:
+ * forward and backward passes run native convolutions: oneDNN called directly for FLOAT on ND4J's CPU backend,
+ * libnd4j's {@code conv2d} and {@code conv2d_bp} ops otherwise (DOUBLE, CUDA; see {@code layers.impl.NativeConvolution2D}):
  * <pre>
  *   z[n, o, y, x] = b[o] + Σ_{i, u, v} W[o, i, u, v] · in[n, i, y·s_h + u·d_h − p_h, x·s_w + v·d_w − p_w],   out = act(z)
  * </pre>
@@ -23,16 +24,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>Why: DL4J 1.0.0-M2.1's {@code ConvolutionLayer} computes in Java (im2col, a GEMM, and col2im in backprop,
  * with permute copies in between) unless a helper takes over, and its oneDNN helper never switches on in M2.1
- * (helpers are disabled by default and {@code BaseMKLDNNHelper} looks up a class that moved). The libnd4j ops
- * are the path DL4J's own 3D convolution takes; on libnd4j's oneDNN build ({@code nd4j-native:linux-x86_64-onednn},
- * the examples module's default) they run on oneDNN's kernels. The backward pass also skips the forward recomputation DL4J performs for an identity
- * activation. See {@code docs/PERFORMANCE.md} for the measurements.
+ * (helpers are disabled by default and {@code BaseMKLDNNHelper} looks up a class that moved). In FLOAT on the CPU
+ * the layer calls oneDNN's C API (the {@code org.bytedeco:dnnl} preset) with its primitives built once per shape;
+ * libnd4j's ops, on its oneDNN build, rebuild them and reorder every operand on each call, which cost a 2D U-Net
+ * step about 20 % of its convolution time. The backward pass also skips the forward recomputation DL4J performs for
+ * an identity activation. See {@code docs/PERFORMANCE.md} for the measurements.
  *
  * <p><b>Input gradient.</b> With {@link Builder#inputGradient(boolean) inputGradient(false)} backprop computes only
  * the parameter gradients and returns no ∂L/∂in (null, as DL4J's embedding layers do): for a layer that reads the
- * network's input, whose gradient nobody uses (a U-Net's first convolution; {@code UNet} sets it there). For
- * {@code NCHW} and stride 1 the weight gradient is then itself one {@code conv2d}, of the input with ∂L/∂z as the
- * kernel (batch and channel axes swapped),
+ * network's input, whose gradient nobody uses (a U-Net's first convolution; {@code UNet} sets it there). On
+ * oneDNN only its backward-weights primitive runs; on libnd4j's ops, for {@code NCHW} and stride 1 the weight
+ * gradient is then itself one {@code conv2d}, of the input with ∂L/∂z as the kernel (batch and channel axes swapped),
  * <pre>
  *   ∂L/∂W[o, i, u, v] = Σ_{n, y, x} ∂L/∂z[n, o, y, x] · in[n, i, y + u·d_h − p_h, x + v·d_w − p_w]
  * </pre>

@@ -210,6 +210,40 @@ class NativeConvolution2DTest {
         }
     }
 
+    /**
+     * FLOAT, which on the CPU backend runs oneDNN directly (layers.impl.DnnlConvolution2D), against the DOUBLE layer
+     * (libnd4j's loops, equal to DL4J's above and gradient-checked in {@link LayerGradientCheckTest}): training
+     * activations to 1e-5 and backprop by {@link FloatAgainstDouble}, in every case, with and without the input
+     * gradient, on an image large enough for oneDNN's blocked kernels (16 channels in, 32 out).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void floatMatchesDouble(Case c) {
+        for (boolean inputGradient : new boolean[] {true, false}) {
+            org.deeplearning4j.nn.conf.layers.Layer conf = c.configure(new NativeConvolution2D.Builder(c.kernel(),
+                    c.kernel()).inputGradient(inputGradient)).nIn(16).nOut(32).build();
+            long[] shape = c.format() == CNN2DFormat.NCHW ? new long[] {3, 16, 13, 11} : new long[] {3, 13, 11, 16};
+            Layer[] twins = assertFloatForwardMatchesDouble(conf, shape);
+            INDArray x = Nd4j.rand(DataType.DOUBLE, shape).subi(0.5);
+            INDArray yf = twins[0].activate(x.castTo(DataType.FLOAT), true, NO_WS);
+            INDArray yd = twins[1].activate(x, true, NO_WS);
+            assertEquals(0, yf.castTo(DataType.DOUBLE).sub(yd).amaxNumber().doubleValue(), 1e-5, "activations");
+            INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
+            if (inputGradient) {
+                FloatAgainstDouble.assertBackpropAgrees(twins[0], twins[1], eps);
+            } else {
+                Pair<Gradient, INDArray> gf = twins[0].backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);
+                Pair<Gradient, INDArray> gd = twins[1].backpropGradient(eps, NO_WS);
+                assertNull(gf.getSecond());
+                for (String key : gd.getFirst().gradientForVariable().keySet()) {
+                    INDArray b = gd.getFirst().getGradientFor(key);
+                    assertEquals(0, gf.getFirst().getGradientFor(key).castTo(DataType.DOUBLE).sub(b).amaxNumber()
+                            .doubleValue(), 1e-5 * Math.max(1, b.amaxNumber().doubleValue()), key);
+                }
+            }
+        }
+    }
+
     @Test
     void dropoutAndFloatPrecisionFollowDl4j() {
         // Training-mode dropout is DL4J's (applied to the input in activate, undone in backprop).

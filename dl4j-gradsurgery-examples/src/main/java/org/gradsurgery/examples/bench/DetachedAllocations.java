@@ -1,15 +1,19 @@
 package org.gradsurgery.examples.bench;
 
 import java.lang.reflect.Field;
+import java.util.Collections;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.memory.deallocation.DeallocatableReference;
 import org.nd4j.linalg.api.memory.deallocation.DeallocatorService;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -37,6 +41,8 @@ final class DetachedAllocations implements AutoCloseable {
     private final Map<String, long[]> byLabel = new ConcurrentHashMap<>();   // label → {count, bytes}
     private final Map<String, long[]> bySite = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong largest = new java.util.concurrent.atomic.AtomicLong();
+    private final Map<DataBuffer, String> retained = Collections.synchronizedMap(new IdentityHashMap<>());
+    private volatile boolean retain;
 
     @SuppressWarnings("unchecked")
     private DetachedAllocations(boolean sites) {
@@ -76,6 +82,9 @@ final class DetachedAllocations implements AutoCloseable {
             }
             long bytes = b.length() * b.getElementSize();
             largest.accumulateAndGet(bytes, Math::max);
+            if (retain) {
+                retained.put(b, site());
+            }
             String label = LABEL.get();
             add(byLabel, label == null ? "other" : label, bytes);
             if (sites) {
@@ -116,6 +125,30 @@ final class DetachedAllocations implements AutoCloseable {
     List<Map.Entry<String, long[]>> bySite() {
         return bySite.entrySet().stream().sorted(Comparator.comparingLong((Map.Entry<String, long[]> e) ->
                 e.getValue()[1]).reversed()).toList();
+    }
+
+    /**
+     * From now on also holds every detached buffer (so the GC cannot free it), for {@link #unclosed}: for tests of
+     * code that must close what it allocates outside workspaces rather than leave it to the GC.
+     */
+    DetachedAllocations retainBuffers() {
+        retain = true;
+        return this;
+    }
+
+    /**
+     * The buffers held since {@link #retainBuffers()} that are still open (not {@code close()}d), except those of
+     * {@code keep} (e.g. a result the caller owns): "bytes B @ allocating site" each.
+     */
+    List<String> unclosed(INDArray... keep) {
+        Set<DataBuffer> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (INDArray a : keep) {
+            kept.add(a.data().originalDataBuffer() != null ? a.data().originalDataBuffer() : a.data());
+        }
+        synchronized (retained) {
+            return retained.entrySet().stream().filter(e -> !e.getKey().wasClosed() && !kept.contains(e.getKey()))
+                    .map(e -> e.getKey().length() * e.getKey().getElementSize() + " B @ " + e.getValue()).toList();
+        }
     }
 
     /** The largest single detached buffer seen, in bytes. */

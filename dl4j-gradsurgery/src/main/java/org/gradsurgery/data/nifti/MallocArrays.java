@@ -21,8 +21,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Why: libnd4j's own allocation ({@code Nd4j.createUninitialized}) writes every page of a fresh buffer, one
  * whole pass over memory (64–128 MiB for a 256³ volume) before the decoder overwrites it; a {@code malloc}'d block
  * is left untouched, so its pages are faulted in by the decoder's own writes, as numpy's {@code np.empty} leaves
- * them to {@code readinto}. With {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1} (the launcher sets it) glibc asks for
- * transparent huge pages on such blocks, as numpy does.
+ * them to {@code readinto}. Blocks of at least {@link HugePages#MIN_BYTES} are advised to take transparent huge
+ * pages ({@link HugePages}), as numpy does for its arrays.
  *
  * <p>Ownership: the buffer is nd4j-native's own class for the type (so every op, {@code dup}, view and
  * serialisation treats it as any other CPU buffer) wrapping the pointer, which it alone references, outside any
@@ -48,13 +48,19 @@ final class MallocArrays {
      */
     static INDArray create(DataType type, long[] shape, long n) {
         DataBuffer buf = switch (type) {
-            case FLOAT -> new OwnedFloat(new FloatPointer(n), n);
-            case DOUBLE -> new OwnedDouble(new DoublePointer(n), n);
-            case INT -> new OwnedInt(new IntPointer(n), n);
-            case LONG -> new OwnedLong(new LongPointer(n), n);
+            case FLOAT -> new OwnedFloat(advised(new FloatPointer(n)), n);
+            case DOUBLE -> new OwnedDouble(advised(new DoublePointer(n)), n);
+            case INT -> new OwnedInt(advised(new IntPointer(n)), n);
+            case LONG -> new OwnedLong(advised(new LongPointer(n)), n);
             default -> throw new IllegalStateException("no malloc'd arrays of " + type);
         };
         return Nd4j.create(buf, shape, Nd4j.getStrides(shape, 'f'), 0, 'f');
+    }
+
+    /** {@code p}, a fresh malloc, after asking for huge pages on it if it is large ({@link HugePages}). */
+    private static <P extends Pointer> P advised(P p) {
+        HugePages.advise(p.address(), p.capacity() * p.sizeof());
+        return p;
     }
 
     /**

@@ -42,10 +42,8 @@ final class NormalizationKernels {
     /**
      * Largest statistics group, in values, that {@link #trainingForward} and {@link #backward} read once into a
      * scratch array (a 2D U-Net's largest batch-norm group is 4·128² = 2^16, the case this was measured for); larger
-     * groups take two passes over memory. Not 2^18: with 64³ instance-norm groups read this way, sliding-window
-     * inference of the 3D bench U-Net (one thread, {@code -Xmx6g}) peaked at 986 MiB RSS against 619–626 MiB with
-     * this limit or none, at the same speed (native memory outside the JVM's own; with {@code -Xmx1g} 584 MiB, so
-     * something the garbage collector frees; not traced further). Tests lower it to compare the two paths.
+     * groups take two passes over memory (with 64³ instance-norm groups the grouped path ran at the same speed).
+     * Tests lower it to compare the two paths.
      */
     static volatile int groupedLimit = 1 << 16;
 
@@ -459,8 +457,16 @@ final class NormalizationKernels {
     }
 
     /**
-     * Two scratch arrays per thread, kept between calls and grown to the largest group seen (at most
-     * {@link #groupedLimit} values each): new ones per call cost their zeroing, a pass over memory of their own.
+     * Two scratch arrays per thread, kept between calls and grown to the largest group ({@link #forGroups}, at most
+     * {@link #groupedLimit} values) or block ({@link #forBlocks}: S values, 96³ = 3.4 MiB each) seen. New arrays
+     * per call cost their zeroing, a pass over memory of their own, and blocks of 2^18 values and more are
+     * humongous objects to G1 (at {@code -Xmx6g}), which grew the heap: a 96³ × 2 instance-norm training step peaked
+     * about 95 MiB higher (1,882–1,915 against 1,789–1,814 MiB, loaded).
+     *
+     * <p>What such garbage also did: it kept the GC running, which freed native buffers other code had left to it.
+     * Sliding-window inference peaked at 1,145 MiB instead of 674 (one thread, 128³, 64³ windows) when this scratch
+     * first replaced per-call arrays, until {@code SlidingWindowInference} closed its own arrays (603–634 MiB with the
+     * scratch); a scratch is safe only where nothing relies on garbage for memory.
      */
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
         new float[0], new float[0]});
@@ -495,10 +501,9 @@ final class NormalizationKernels {
     /** Runs {@code task} on every block, over contiguous ranges of blocks, one per thread, each with its scratch. */
     private static void forBlocks(Blocks b, BlockTask task) {
         ThreadRanges.run(b.count(), (long) b.count() * b.s(), (from, to) -> {
-            float[] first = new float[b.s()];
-            float[] second = new float[b.s()];
+            float[][] scratch = scratch(b.s());
             for (int block = from; block < to; block++) {
-                task.run(block, first, second);
+                task.run(block, scratch[0], scratch[1]);
             }
         });
     }

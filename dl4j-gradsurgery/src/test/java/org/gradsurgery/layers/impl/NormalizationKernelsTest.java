@@ -316,6 +316,41 @@ class NormalizationKernelsTest {
         }
     }
 
+    /**
+     * The two-pass path keeps its per-thread scratch between calls: what a larger call left in it (here NaN) never
+     * shows in a later, smaller call, which gives the same bits as before it (so the same as fresh zeroed arrays).
+     */
+    @Test
+    void scratchLeftoversOfALargerCallNeverShow() {
+        int threads = Nd4j.getEnvironment().maxThreads();
+        try {
+            for (int t : new int[] {1, 2}) {
+                Nd4j.getEnvironment().setMaxThreads(t);
+                NormalizationKernels.groupedLimit = 0;   // every group through forBlocks
+                for (boolean batch : new boolean[] {true, false}) {
+                    Case c = new Case(batch, 5, Activation.RELU, true, DataType.FLOAT);
+                    Nd4j.getRandom().setSeed(5);
+                    INDArray x = Nd4j.randn(DataType.FLOAT, 2, 4, 24, 20, 18).muli(3).addi(-0.4);
+                    INDArray eps = Nd4j.randn(DataType.FLOAT, x.shape());
+                    Result first = run(c, true, true, x, eps.dup());
+                    INDArray nan = Nd4j.valueArrayOf(new long[] {2, 4, 32, 32, 32}, Float.NaN, DataType.FLOAT);
+                    run(c, true, true, nan, nan.dup());
+                    Result again = run(c, true, true, x, eps.dup());
+                    String what = c + ", " + t + " thread(s)";
+                    assertBits(first.out(), again.out(), what + ": activations");
+                    assertBits(first.dx(), again.dx(), what + ": dL/dx");
+                    for (String key : first.gradient().gradientForVariable().keySet()) {
+                        assertBits(first.gradient().getGradientFor(key), again.gradient().getGradientFor(key),
+                                what + ": " + key);
+                    }
+                }
+            }
+        } finally {
+            Nd4j.getEnvironment().setMaxThreads(threads);
+            NormalizationKernels.groupedLimit = DEFAULT_GROUPED_LIMIT;
+        }
+    }
+
     @Test
     void theReluMaskDropsExactlyTheNonPositivePreActivations() {
         // γ = 1, β = 0 on a two-valued channel: x̂ = ±1, so half the pre-activations are exactly −1 and their

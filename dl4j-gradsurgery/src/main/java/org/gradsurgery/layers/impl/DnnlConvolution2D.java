@@ -1,0 +1,603 @@
+package org.gradsurgery.layers.impl;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_backward_data;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_data_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_weights_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nhwc;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_set_data_handle;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_scratchpad_mode;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_dst_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_src_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_dst_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_scratchpad_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_src_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_scratchpad_mode_user;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_convolution_desc_t;
+import org.bytedeco.dnnl.dnnl_engine;
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.Pointer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * FLOAT 2D convolution forward and backward on oneDNN's C API (the JavaCPP preset {@code org.bytedeco:dnnl}, a copy
+ * of oneDNN beside the one linked into libnd4j, sharing its OpenMP runtime), with the primitives built once per
+ * geometry and kept, where libnd4j's {@code conv2d}/{@code conv2d_bp} rebuild them, and reorder their operands, on
+ * every call. With x ∈ ℝ^{N×C×H×W}, W ∈ ℝ^{O×C×kH×kW}, stride s, dilation d and top-left padding p:
+ * <pre>
+ *   z[n,o,i,j]  = b_o + Σ_{c,u,v} W[o,c,u,v] · x[n, c, i·s_h + u·d_h − p_h, j·s_w + v·d_w − p_w]   (0 outside x)
+ *   ∂L/∂x       = the transposed convolution of δ = ∂L/∂z with W            (backward data)
+ *   ∂L/∂W[o,c,u,v] = Σ_{n,i,j} δ[n,o,i,j] · x[n, c, i·s_h + u·d_h − p_h, …],  ∂L/∂b_o = Σ_{n,i,j} δ[n,o,i,j]
+ * </pre>
+ * The convolutions run in the layouts oneDNN picks for the shape (blocked channels, {@code format_tag_any}; the
+ * arrays' own strided layout for 1×1 kernels, where a plain GEMM on them is fastest): each operand is reordered
+ * between the array and that layout only where the two differ, the blocked copies and oneDNN's scratchpad living
+ * in DL4J's working-memory workspaces. The arrays' buffers are handed to oneDNN by address ({@code
+ * data().addressPointer()}, which includes the view's offset), so every operand must be host memory: this class is
+ * for ND4J's CPU backend only.
+ *
+ * <p>Native resources: each instance caches at most {@value #MAX_PLANS} geometries (least recently used evicted and
+ * destroyed), and {@link #close()} destroys the rest; the layer owning an instance closes it through a {@link
+ * java.lang.ref.Cleaner} when it becomes unreachable. An instance is not thread-safe (nor are DL4J's layers).
+ */
+final class DnnlConvolution2D implements AutoCloseable {
+
+    /**
+     * Plans kept per layer, one per direction and geometry (input shape, the operands' strides): forward and backward
+     * for training, a last partial batch, evaluation.
+     */
+    static final int MAX_PLANS = 8;
+
+    /** Number of plans built since start-up (a test sees the cache work). */
+    private static long plansBuilt;
+
+    private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true);
+
+    /**
+     * The convolution's shape, DL4J's way: kernel, stride, dilation (1 = dense) and top/left padding; the
+     * bottom/right padding follows from the output size (it may be negative: Truncate mode drops the last rows).
+     */
+    record Geometry(long n, long inC, long outC, long inH, long inW, long outH, long outW, int kH, int kW, int sH,
+                    int sW, int dH, int dW, int padTop, int padLeft, boolean bias, CNN2DFormat format) {
+
+        int padBottom() {
+            return (int) ((outH - 1) * sH + (long) (kH - 1) * dH + 1 - inH - padTop);
+        }
+
+        int padRight() {
+            return (int) ((outW - 1) * sW + (long) (kW - 1) * dW + 1 - inW - padLeft);
+        }
+    }
+
+    /**
+     * True where this class applies: FLOAT, ND4J's CPU backend (host memory), and the platform whose natives the
+     * library ships (linux-x86_64).
+     */
+    static boolean applies(DataType dataType) {
+        return dataType == DataType.FLOAT && Nd4j.getEnvironment().isCPU() && LINUX_X86_64;
+    }
+
+    private static final boolean LINUX_X86_64 = "linux-x86_64".equals(org.bytedeco.javacpp.Loader.getPlatform());
+
+    /** Plans cached now. */
+    int plans() {
+        return plans.size();
+    }
+
+    static synchronized long plansBuilt() {
+        return plansBuilt;
+    }
+
+    /** z = conv(x, W) + b into {@code z} (bias may be null when the geometry has none). */
+    void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws) {
+        plan(g, false, x, w, b, z, null, null).forward(x, w, b, z, ws);
+    }
+
+    /**
+     * ∂L/∂W and ∂L/∂b into their views and, when {@code gradInput} is not null, ∂L/∂x into it; {@code delta} is
+     * ∂L/∂z. Nothing is zero-filled: oneDNN writes every element of each output.
+     */
+    void backward(Geometry g, INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
+                  INDArray biasGrad, LayerWorkspaceMgr ws) {
+        plan(g, true, x, w, biasGrad, delta, gradInput, weightGrad)
+                .backward(x, w, delta, gradInput, weightGrad, biasGrad, ws);
+    }
+
+    @Override
+    public void close() {
+        for (Plan p : plans.values()) {
+            p.close();
+        }
+        plans.clear();
+    }
+
+    /**
+     * Everything a plan is built from: the geometry, the direction and every operand's strides (a view's differ from
+     * a dense array's, and so do the reorders).
+     */
+    private record Key(Geometry g, boolean backward, long[] strides) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && g.equals(k.g) && backward == k.backward && Arrays.equals(strides, k.strides);
+        }
+
+        @Override
+        public int hashCode() {
+            return (31 * g.hashCode() + Boolean.hashCode(backward)) * 31 + Arrays.hashCode(strides);
+        }
+    }
+
+    /**
+     * The plan for one direction: forward operands x, W, b, z (the last two null); backward x, W, ∂L/∂b, ∂L/∂z,
+     * ∂L/∂x, ∂L/∂W (null where absent).
+     */
+    private Plan plan(Geometry g, boolean backward, INDArray x, INDArray w, INDArray b, INDArray z,
+                      INDArray gradInput, INDArray weightGrad) {
+        Key key = new Key(g, backward, concat(x, w, b, z, gradInput, weightGrad));
+        Plan p = plans.get(key);
+        if (p == null) {
+            if (plans.size() >= MAX_PLANS) {
+                Iterator<Plan> eldest = plans.values().iterator();
+                eldest.next().close();
+                eldest.remove();
+            }
+            p = new Plan(g, x, w, b, z, gradInput, weightGrad);
+            plans.put(key, p);
+            synchronized (DnnlConvolution2D.class) {
+                plansBuilt++;
+            }
+        }
+        return p;
+    }
+
+    private static long[] concat(INDArray... arrays) {
+        List<Long> out = new ArrayList<>();
+        for (INDArray a : arrays) {
+            out.add(a == null ? -1L : a.rank());
+            if (a != null) {
+                for (long st : a.stride()) {
+                    out.add(st);
+                }
+            }
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** The CPU engine, created (and oneDNN's natives loaded) on first use, never where {@link #applies} is false. */
+    private static final class Engine {
+        static final dnnl_engine CPU = create();
+
+        private static dnnl_engine create() {
+            dnnl_engine e = new dnnl_engine();
+            check(dnnl_engine_create(e, dnnl_cpu, 0), "creating the CPU engine");
+            return e;
+        }
+    }
+
+    private static void check(int status, String what) {
+        if (status != dnnl_success) {
+            throw new IllegalStateException("oneDNN failed " + what + " (dnnl_status_t " + status + ")");
+        }
+    }
+
+    /** A host address handed to oneDNN; JavaCPP passes {@code address} (position stays 0). */
+    private static final class Address extends Pointer {
+        Address of(INDArray a) {
+            Pointer p = a.data().addressPointer();
+            address = p.address() + p.position() * a.data().getElementSize();
+            return this;
+        }
+
+        /** 64-byte aligned start inside a scratch array (allocated with 64 bytes to spare). */
+        Address aligned(INDArray scratch) {
+            of(scratch);
+            address = (address + 63) & ~63L;
+            return this;
+        }
+    }
+
+    /** The memory descriptor of an array as it lies: logical N, C, H, W (or O, I, kH, kW) dims with its strides. */
+    private static dnnl_memory_desc_t userMd(INDArray a, CNN2DFormat format, boolean activation) {
+        long[] shape = a.shape();
+        long[] stride = a.stride();
+        long[] dims;
+        long[] strides;
+        if (a.rank() == 4 && activation && format == CNN2DFormat.NHWC) {
+            dims = new long[] {shape[0], shape[3], shape[1], shape[2]};
+            strides = new long[] {stride[0], stride[3], stride[1], stride[2]};
+        } else if (a.rank() == 4) {
+            dims = shape;
+            strides = stride;
+        } else {
+            // the bias, [1, O] or [O]: one logical axis
+            dims = new long[] {a.length()};
+            strides = new long[] {a.rank() == 2 && shape[0] == 1 ? stride[1] : stride[0]};
+        }
+        dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+        check(dnnl_memory_desc_init_by_strides(md, dims.length, dims, dnnl_f32, strides), "describing an array "
+                + Arrays.toString(shape));
+        return md;
+    }
+
+    private static dnnl_memory_desc_t anyMd(long... dims) {
+        dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+        check(dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, dnnl_format_tag_any), "describing "
+                + Arrays.toString(dims));
+        return md;
+    }
+
+    /**
+     * One operand of one primitive: the array's memory ({@code user}) and, where the primitive wants another layout,
+     * a scratch memory of that layout with the reorder between the two (into it for inputs, out of it for outputs).
+     */
+    private static final class Port {
+        final dnnl_memory user;
+        final dnnl_memory inner;
+        final dnnl_primitive reorder;
+        final dnnl_exec_arg_t reorderArgs;
+        final long bytes;
+        final Address userAddress = new Address();
+        final Address innerAddress = new Address();
+
+        Port(dnnl_memory_desc_t userMd, dnnl_memory_desc_t primMd, boolean output, List<Runnable> closers) {
+            user = memory(userMd, closers);
+            if (dnnl_memory_desc_equal(userMd, primMd) == 1) {
+                inner = null;
+                reorder = null;
+                reorderArgs = null;
+                bytes = 0;
+                return;
+            }
+            inner = memory(primMd, closers);
+            bytes = dnnl_memory_desc_get_size(primMd);
+            dnnl_primitive_desc pd = descriptor(closers);
+            check(output ? dnnl_reorder_primitive_desc_create(pd, primMd, Engine.CPU, userMd, Engine.CPU, null)
+                    : dnnl_reorder_primitive_desc_create(pd, userMd, Engine.CPU, primMd, Engine.CPU, null), "creating a reorder");
+            reorder = primitive(pd, closers);
+            reorderArgs = args(closers, DNNL_ARG_FROM, output ? inner : user, DNNL_ARG_TO, output ? user : inner);
+        }
+
+        /** The memory the primitive reads or writes: the array's, or a scratch copy in {@code type}'s workspace. */
+        dnnl_memory bind(INDArray a, ArrayType type, LayerWorkspaceMgr ws) {
+            check(dnnl_memory_set_data_handle(user, userAddress.of(a)), "binding an array");
+            if (inner == null) {
+                return user;
+            }
+            INDArray scratch = ws.createUninitialized(type, DataType.FLOAT, bytes / 4 + 16);
+            check(dnnl_memory_set_data_handle(inner, innerAddress.aligned(scratch)), "binding scratch memory");
+            return inner;
+        }
+
+        void reorder(dnnl_stream stream) {
+            if (reorder != null) {
+                execute(reorder, stream, reorderArgs, 2);
+            }
+        }
+    }
+
+    private static dnnl_memory memory(dnnl_memory_desc_t md, List<Runnable> closers) {
+        dnnl_memory m = new dnnl_memory();
+        check(dnnl_memory_create(m, md, Engine.CPU, null), "creating a memory object");
+        closers.add(() -> dnnl_memory_destroy(m));
+        return m;
+    }
+
+    /** A primitive of {@code pd}; the descriptor is the caller's (its memory descriptors are queried later). */
+    private static dnnl_primitive primitive(dnnl_primitive_desc pd, List<Runnable> closers) {
+        dnnl_primitive p = new dnnl_primitive();
+        check(dnnl_primitive_create(p, pd), "creating a primitive");
+        closers.add(() -> dnnl_primitive_destroy(p));
+        return p;
+    }
+
+    /** An empty primitive descriptor handle, destroyed with the plan once created. */
+    private static dnnl_primitive_desc descriptor(List<Runnable> closers) {
+        dnnl_primitive_desc pd = new dnnl_primitive_desc();
+        closers.add(() -> {
+            if (!pd.isNull()) {
+                dnnl_primitive_desc_destroy(pd);
+            }
+        });
+        return pd;
+    }
+
+    private static dnnl_exec_arg_t args(List<Runnable> closers, Object... argAndMemory) {
+        int n = argAndMemory.length / 2;
+        dnnl_exec_arg_t a = new dnnl_exec_arg_t(n);
+        for (int i = 0; i < n; i++) {
+            a.position(i).arg((Integer) argAndMemory[2 * i]).memory((dnnl_memory) argAndMemory[2 * i + 1]);
+        }
+        a.position(0);
+        closers.add(a::close);
+        return a;
+    }
+
+    private static void execute(dnnl_primitive p, dnnl_stream stream, dnnl_exec_arg_t args, int n) {
+        check(dnnl_primitive_execute(p, stream, n, args), "executing a primitive");
+    }
+
+    /** The primitives, reorders and memory objects of one geometry; built on first use of the direction. */
+    private static final class Plan {
+        private final Geometry g;
+        private final List<Runnable> closers = new ArrayList<>();
+        private final dnnl_stream stream = new dnnl_stream();
+        private final dnnl_primitive_attr attr = new dnnl_primitive_attr();
+        private final dnnl_memory_desc_t xUser;
+        private final dnnl_memory_desc_t wUser;
+        private final dnnl_memory_desc_t bUser;
+        private final dnnl_memory_desc_t zUser;
+        private final dnnl_memory_desc_t gxUser;
+        private final dnnl_memory_desc_t gwUser;
+        private final dnnl_primitive_desc forwardPd;
+        private final dnnl_memory_desc_t xAny;
+        private final dnnl_memory_desc_t wAny;
+        private final dnnl_memory_desc_t zAny;
+        private final long[] strides;
+        private final long[] padL;
+        private final long[] padR;
+        private final long[] dilation;
+
+        private Step forward;
+        private Step backwardData;
+        private Step backwardWeights;
+
+        Plan(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, INDArray gradInput, INDArray weightGrad) {
+            this.g = g;
+            try {
+                check(dnnl_stream_create(stream, Engine.CPU, dnnl_stream_default_flags), "creating a stream");
+                closers.add(() -> dnnl_stream_destroy(stream));
+                check(dnnl_primitive_attr_create(attr), "creating attributes");
+                closers.add(() -> dnnl_primitive_attr_destroy(attr));
+                check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "setting the scratchpad");
+                xUser = userMd(x, g.format(), true);
+                wUser = userMd(w, g.format(), false);
+                bUser = b == null ? null : userMd(b, g.format(), false);
+                zUser = userMd(z, g.format(), true);
+                gxUser = gradInput == null ? null : userMd(gradInput, g.format(), true);
+                gwUser = weightGrad == null ? null : userMd(weightGrad, g.format(), false);
+                long[] xd = {g.n(), g.inC(), g.inH(), g.inW()};
+                long[] zd = {g.n(), g.outC(), g.outH(), g.outW()};
+                // 1×1: the arrays' own layout (a GEMM on them, no reorders); otherwise oneDNN's choice (blocked)
+                boolean pointwise = g.kH() == 1 && g.kW() == 1 && g.sH() == 1 && g.sW() == 1;
+                xAny = pointwise ? plainMd(xd, g.format()) : anyMd(xd);
+                zAny = pointwise ? plainMd(zd, g.format()) : anyMd(zd);
+                wAny = anyMd(g.outC(), g.inC(), g.kH(), g.kW());
+                strides = new long[] {g.sH(), g.sW()};
+                dilation = new long[] {g.dH() - 1, g.dW() - 1};
+                padL = new long[] {g.padTop(), g.padLeft()};
+                padR = new long[] {g.padBottom(), g.padRight()};
+                dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
+                check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
+                        xAny, wAny, g.bias() ? anyMd(g.outC()) : null, zAny, strides, dilation, padL, padR),
+                        "describing " + this);
+                forwardPd = descriptor(closers);
+                check(dnnl_primitive_desc_create(forwardPd, new const_dnnl_op_desc_t(cd), attr, Engine.CPU, null),
+                        "finding a forward convolution for " + this);
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        private static dnnl_memory_desc_t plainMd(long[] dims, CNN2DFormat format) {
+            dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+            check(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, format == CNN2DFormat.NHWC
+                    ? dnnl_nhwc : dnnl_nchw), "describing");
+            return md;
+        }
+
+        @Override
+        public String toString() {
+            return "convolution " + g;
+        }
+
+        void forward(INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws) {
+            if (forward == null) {
+                forward = new Step(this, forwardPd,
+                        new PortSpec(DNNL_ARG_SRC, xUser, dnnl_query_src_md, 0, false),
+                        new PortSpec(DNNL_ARG_WEIGHTS, wUser, dnnl_query_weights_md, 0, false),
+                        g.bias() ? new PortSpec(DNNL_ARG_BIAS, bUser, dnnl_query_weights_md, 1, false) : null,
+                        new PortSpec(DNNL_ARG_DST, zUser, dnnl_query_dst_md, 0, true));
+            }
+            forward.run(ArrayType.FF_WORKING_MEM, ws, null, x, w, b, z);
+        }
+
+        void backward(INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
+                      INDArray biasGrad, LayerWorkspaceMgr ws) {
+            if (gradInput != null) {
+                if (backwardData == null) {
+                    dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
+                    check(dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, xAny, wAny,
+                            zAny, strides, dilation, padL, padR), "describing " + this);
+                    dnnl_primitive_desc pd = descriptor(closers);
+                    check(dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(cd), attr, Engine.CPU, forwardPd),
+                            "finding a backward-data convolution for " + this);
+                    backwardData = new Step(this, pd,
+                            new PortSpec(DNNL_ARG_DIFF_DST, zUser, dnnl_query_diff_dst_md, 0, false),
+                            new PortSpec(DNNL_ARG_WEIGHTS, wUser, dnnl_query_weights_md, 0, false),
+                            new PortSpec(DNNL_ARG_DIFF_SRC, gxUser, dnnl_query_diff_src_md, 0, true));
+                }
+                backwardData.run(ArrayType.BP_WORKING_MEM, ws, null, delta, w, gradInput);
+            }
+            if (backwardWeights == null) {
+                dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
+                dnnl_memory_desc_t bAny = g.bias() ? anyMd(g.outC()) : null;
+                check(dnnl_dilated_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct, xAny, wAny,
+                        bAny, zAny, strides, dilation, padL, padR), "describing " + this);
+                dnnl_primitive_desc pd = descriptor(closers);
+                check(dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(cd), attr, Engine.CPU, forwardPd),
+                        "finding a backward-weights convolution for " + this);
+                backwardWeights = new Step(this, pd,
+                        new PortSpec(DNNL_ARG_SRC, xUser, dnnl_query_src_md, 0, false),
+                        new PortSpec(DNNL_ARG_DIFF_DST, zUser, dnnl_query_diff_dst_md, 0, false),
+                        new PortSpec(DNNL_ARG_DIFF_WEIGHTS, gwUser, dnnl_query_diff_weights_md, 0, true),
+                        g.bias() ? new PortSpec(DNNL_ARG_DIFF_BIAS, bUser, dnnl_query_diff_weights_md, 1, true) : null);
+            }
+            // δ is reordered once when backward data, just run, wants it in the same layout
+            backwardWeights.run(ArrayType.BP_WORKING_MEM, ws, gradInput != null ? backwardData : null, x, delta,
+                    weightGrad, biasGrad);
+        }
+
+        void close() {
+            for (int i = closers.size() - 1; i >= 0; i--) {
+                closers.get(i).run();
+            }
+            closers.clear();
+        }
+    }
+
+    /**
+     * An operand: its exec argument, the array's descriptor, and the query (with its index) giving the primitive's
+     * descriptor for it.
+     */
+    private record PortSpec(int arg, dnnl_memory_desc_t user, int query, int index, boolean output) {
+    }
+
+    /** One primitive with its ports, scratchpad and exec arguments. */
+    private static final class Step {
+        private final Plan plan;
+        private final dnnl_primitive primitive;
+        private final PortSpec[] specs;
+        private final Port[] ports;
+        private final dnnl_memory_desc_t[] primMds;
+        private final dnnl_memory scratchpad;
+        private final long scratchpadBytes;
+        private final Address scratchpadAddress = new Address();
+        private final dnnl_exec_arg_t args;
+        private final int nArgs;
+
+        Step(Plan plan, dnnl_primitive_desc pd, PortSpec... specs) {
+            this.plan = plan;
+            this.specs = specs;
+            primitive = primitive(pd, plan.closers);
+            ports = new Port[specs.length];
+            primMds = new dnnl_memory_desc_t[specs.length];
+            List<Object> a = new ArrayList<>();
+            for (int i = 0; i < specs.length; i++) {
+                PortSpec s = specs[i];
+                if (s == null) {
+                    continue;
+                }
+                primMds[i] = dnnl_primitive_desc_query_md(pd, s.query(), s.index());
+                ports[i] = new Port(s.user(), primMds[i], s.output(), plan.closers);
+                a.add(s.arg());
+                a.add(ports[i].inner != null ? ports[i].inner : ports[i].user);
+            }
+            dnnl_memory_desc_t spMd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+            scratchpadBytes = spMd == null || spMd.isNull() ? 0 : dnnl_memory_desc_get_size(spMd);
+            if (scratchpadBytes > 0) {
+                scratchpad = memory(spMd, plan.closers);
+                a.add(DNNL_ARG_SCRATCHPAD);
+                a.add(scratchpad);
+            } else {
+                scratchpad = null;
+            }
+            nArgs = a.size() / 2;
+            args = args(plan.closers, a.toArray());
+        }
+
+        /** The port of this step holding exec argument {@code arg} in a scratch copy of layout {@code md}, or null. */
+        Port scratchCopy(int arg, dnnl_memory_desc_t md) {
+            for (int i = 0; i < specs.length; i++) {
+                if (specs[i] != null && specs[i].arg() == arg && ports[i].inner != null
+                        && dnnl_memory_desc_equal(primMds[i], md) == 1) {
+                    return ports[i];
+                }
+            }
+            return null;
+        }
+
+        /**
+         * Binds the arrays (in spec order; null for an absent operand), reorders the inputs, executes, reorders the
+         * outputs. {@code from}, if not null, is a step that ran just before on the same operands: an input it
+         * already reordered into the layout wanted here is taken from its scratch copy.
+         */
+        void run(ArrayType type, LayerWorkspaceMgr ws, Step from, INDArray... arrays) {
+            for (int i = 0; i < ports.length; i++) {
+                Port p = ports[i];
+                if (p == null) {
+                    continue;
+                }
+                Port done = from == null || specs[i].output() || p.inner == null ? null
+                        : from.scratchCopy(specs[i].arg(), primMds[i]);
+                if (done != null) {
+                    check(dnnl_memory_set_data_handle(p.inner, done.innerAddress), "sharing a reordered operand");
+                    continue;
+                }
+                p.bind(arrays[i], type, ws);
+                if (!specs[i].output()) {
+                    p.reorder(plan.stream);
+                }
+            }
+            if (scratchpad != null) {
+                INDArray s = ws.createUninitialized(type, DataType.FLOAT, scratchpadBytes / 4 + 16);
+                check(dnnl_memory_set_data_handle(scratchpad, scratchpadAddress.aligned(s)), "binding the scratchpad");
+            }
+            execute(primitive, plan.stream, args, nArgs);
+            for (int i = 0; i < ports.length; i++) {
+                if (ports[i] != null && specs[i].output()) {
+                    ports[i].reorder(plan.stream);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+package org.gradsurgery.layers.impl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * {@link DnnlConvolution2D} (oneDNN, FLOAT) against libnd4j's {@code conv2d}/{@code conv2d_bp} in DOUBLE (its own
+ * loops, which {@code NativeConvolution2DTest} checks against DL4J and {@code LayerGradientCheckTest} against finite
+ * differences): outputs and all three gradients agree to float rounding, relative 1e-5 of each result's largest
+ * magnitude. Also: operands that are views with offsets and odd strides, the plan cache (one plan per direction
+ * and geometry, reused; bounded, evicting without breaking results), and no gradient input where none is wanted.
+ */
+class DnnlConvolution2DTest {
+
+    private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
+
+    /** One convolution: N, C, O, H, W, kernel, stride, dilation, top/left padding, bias, format. */
+    private record Shape(int n, int c, int o, int h, int w, int k, int s, int d, int pad, boolean bias,
+                         CNN2DFormat format) {
+        int outH() {
+            return (h + 2 * pad - (k - 1) * d - 1) / s + 1;
+        }
+
+        int outW() {
+            return (w + 2 * pad - (k - 1) * d - 1) / s + 1;
+        }
+
+        DnnlConvolution2D.Geometry geometry() {
+            return new DnnlConvolution2D.Geometry(n, c, o, h, w, outH(), outW(), k, k, s, s, d, d, pad, pad, bias,
+                    format);
+        }
+
+        long[] in() {
+            return format == CNN2DFormat.NCHW ? new long[] {n, c, h, w} : new long[] {n, h, w, c};
+        }
+
+        long[] out() {
+            return format == CNN2DFormat.NCHW ? new long[] {n, o, outH(), outW()} : new long[] {n, outH(), outW(), o};
+        }
+
+        int[] args() {
+            return new int[] {k, k, s, s, pad, pad, d, d, 0, format == CNN2DFormat.NCHW ? 0 : 1, 1};
+        }
+    }
+
+    private static List<Shape> shapes() {
+        List<Shape> out = new ArrayList<>();
+        for (CNN2DFormat f : CNN2DFormat.values()) {
+            out.add(new Shape(2, 3, 4, 7, 6, 3, 1, 1, 1, true, f));     // "same", the U-Net's
+            out.add(new Shape(2, 3, 4, 7, 6, 3, 2, 1, 1, false, f));    // strided, right padding 1 ≠ left
+            out.add(new Shape(2, 3, 4, 7, 6, 2, 2, 1, 0, true, f));     // even kernel, stride = kernel
+            out.add(new Shape(2, 3, 4, 7, 6, 3, 1, 2, 2, true, f));     // dilated
+            out.add(new Shape(2, 16, 2, 9, 8, 1, 1, 1, 0, true, f));    // 1×1, the logits layer
+            out.add(new Shape(3, 16, 32, 12, 10, 3, 1, 1, 1, true, f)); // blocked channels
+            out.add(new Shape(2, 1, 16, 10, 10, 3, 1, 1, 1, true, f));  // one input channel, the first layer
+        }
+        return out;
+    }
+
+    /** Host memory only: on another backend (-Pcuda) the layer keeps libnd4j's ops and only the last test runs. */
+    private static void assumeCpu() {
+        assumeTrue(DnnlConvolution2D.applies(DataType.FLOAT), "oneDNN's CPU path does not apply on this backend");
+    }
+
+    @Test
+    void matchesLibnd4jInDoubleForEveryShape() {
+        assumeCpu();
+        for (Shape s : shapes()) {
+            for (boolean inputGradient : new boolean[] {true, false}) {
+                check(s, inputGradient, false);
+            }
+        }
+    }
+
+    @Test
+    void operandsMayBeViewsWithOffsets() {
+        assumeCpu();
+        for (Shape s : shapes()) {
+            check(s, true, true);
+        }
+    }
+
+    @Test
+    void plansAreBuiltOncePerDirectionAndGeometryAndBounded() {
+        assumeCpu();
+        DnnlConvolution2D conv = new DnnlConvolution2D();
+        Shape s = new Shape(2, 3, 4, 7, 6, 3, 1, 1, 1, true, CNN2DFormat.NCHW);
+        Operands a = new Operands(s, DataType.FLOAT, false);
+        long before = DnnlConvolution2D.plansBuilt();
+        for (int i = 0; i < 5; i++) {
+            conv.forward(s.geometry(), a.x, a.w, a.b, a.z, NO_WS);
+            conv.backward(s.geometry(), a.x, a.w, a.delta, a.gx, a.gw, a.gb, NO_WS);
+        }
+        assertEquals(2, DnnlConvolution2D.plansBuilt() - before, "one forward and one backward plan, reused");
+
+        // more geometries than the cache holds: the oldest are evicted (and destroyed), results stay right
+        for (int h = 5; h < 5 + DnnlConvolution2D.MAX_PLANS + 2; h++) {
+            Shape other = new Shape(2, 3, 4, h, 6, 3, 1, 1, 1, true, CNN2DFormat.NCHW);
+            Operands o = new Operands(other, DataType.FLOAT, false);
+            conv.forward(other.geometry(), o.x, o.w, o.b, o.z, NO_WS);
+        }
+        assertTrue(conv.plans() <= DnnlConvolution2D.MAX_PLANS, conv.plans() + " plans");
+        check(s, true, false, conv);
+        conv.close();
+        assertEquals(0, conv.plans());
+    }
+
+    /**
+     * The layer takes this path in FLOAT on the CPU (one plan per direction) and libnd4j's ops in DOUBLE (none), and
+     * on other backends always libnd4j's.
+     */
+    @Test
+    void theLayerRunsItInFloatOnly() {
+        for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+            NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(type)
+                    .layer(new org.gradsurgery.layers.NativeConvolution2D.Builder(3, 3).nIn(2).nOut(4)
+                            .convolutionMode(ConvolutionMode.Same).build()).build();
+            long n = nnc.getLayer().initializer().numParams(nnc);
+            Layer layer = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0, Nd4j.create(type, 1, n), true,
+                    type);
+            layer.setBackpropGradientsViewArray(Nd4j.create(type, 1, n));
+            long before = DnnlConvolution2D.plansBuilt();
+            for (int i = 0; i < 3; i++) {
+                INDArray y = layer.activate(Nd4j.rand(type, 2, 2, 6, 5), true, NO_WS);
+                layer.backpropGradient(Nd4j.rand(type, y.shape()), NO_WS);
+            }
+            assertEquals(DnnlConvolution2D.applies(type) ? 2 : 0, DnnlConvolution2D.plansBuilt() - before,
+                    type.toString());
+        }
+    }
+
+    private static void check(Shape s, boolean inputGradient, boolean views) {
+        try (DnnlConvolution2D conv = new DnnlConvolution2D()) {
+            check(s, inputGradient, views, conv);
+        }
+    }
+
+    private static void check(Shape s, boolean inputGradient, boolean views, DnnlConvolution2D conv) {
+        Operands f = new Operands(s, DataType.FLOAT, views);
+        Operands d = f.asDouble();
+        Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(s.bias ? new INDArray[] {d.x, d.w, d.b}
+                : new INDArray[] {d.x, d.w}).addOutputs(d.z).addIntegerArguments(s.args()).build());
+        Nd4j.exec(DynamicCustomOp.builder("conv2d_bp")
+                .addInputs(s.bias ? new INDArray[] {d.x, d.w, d.b, d.delta} : new INDArray[] {d.x, d.w, d.delta})
+                .addOutputs(s.bias ? new INDArray[] {d.gx, d.gw, d.gb} : new INDArray[] {d.gx, d.gw})
+                .addIntegerArguments(s.args()).build());
+
+        conv.forward(s.geometry(), f.x, f.w, f.b, f.z, NO_WS);
+        conv.backward(s.geometry(), f.x, f.w, f.delta, inputGradient ? f.gx : null, f.gw, f.gb, NO_WS);
+        String what = s + (inputGradient ? "" : " without input gradient") + (views ? " on views" : "");
+        assertClose(d.z, f.z, what + ": z");
+        assertClose(d.gw, f.gw, what + ": dL/dW");
+        if (s.bias) {
+            assertClose(d.gb, f.gb, what + ": dL/db");
+        }
+        if (inputGradient) {
+            assertClose(d.gx, f.gx, what + ": dL/dx");
+        } else {
+            assertEquals(0, f.gx.amaxNumber().doubleValue(), what + ": dL/dx untouched");
+        }
+    }
+
+    private static void assertClose(INDArray expected, INDArray actual, String what) {
+        double scale = Math.max(1e-30, expected.amaxNumber().doubleValue());
+        double err = actual.castTo(DataType.DOUBLE).sub(expected).amaxNumber().doubleValue();
+        assertTrue(err <= 1e-5 * scale, what + ": max |error| " + err + " against max |value| " + scale);
+    }
+
+    /** The operands of one convolution; as views, each is an interior block of a larger array (offset, strides). */
+    private static final class Operands {
+        final INDArray x;
+        final INDArray w;
+        final INDArray b;
+        final INDArray delta;
+        final INDArray z;
+        final INDArray gx;
+        final INDArray gw;
+        final INDArray gb;
+
+        Operands(Shape s, DataType type, boolean views) {
+            Nd4j.getRandom().setSeed(42 + s.hashCode());
+            x = random(type, views, s.in());
+            w = random(type, views, s.o(), s.c(), s.k(), s.k());
+            b = s.bias() ? random(type, views, 1, s.o()) : null;
+            delta = random(type, views, s.out());
+            z = zeros(type, views, s.out());
+            gx = zeros(type, views, s.in());
+            gw = zeros(type, views, s.o(), s.c(), s.k(), s.k());
+            gb = s.bias() ? zeros(type, views, 1, s.o()) : null;
+        }
+
+        private Operands(INDArray... a) {
+            x = a[0];
+            w = a[1];
+            b = a[2];
+            delta = a[3];
+            z = a[4];
+            gx = a[5];
+            gw = a[6];
+            gb = a[7];
+        }
+
+        Operands asDouble() {
+            return new Operands(d(x), d(w), d(b), d(delta), d(z), d(gx), d(gw), d(gb));
+        }
+
+        private static INDArray d(INDArray a) {
+            return a == null ? null : a.castTo(DataType.DOUBLE).dup('c');
+        }
+
+        private static INDArray random(DataType type, boolean view, long... shape) {
+            return block(Nd4j.rand(DataType.DOUBLE, grown(view, shape)).subi(0.5).castTo(type), view, shape);
+        }
+
+        private static INDArray zeros(DataType type, boolean view, long... shape) {
+            return block(Nd4j.zeros(type, grown(view, shape)), view, shape);
+        }
+
+        private static long[] grown(boolean view, long[] shape) {
+            long[] g = shape.clone();
+            if (view) {
+                for (int i = 0; i < g.length; i++) {
+                    g[i] += 2;
+                }
+            }
+            return g;
+        }
+
+        /** The interior block [1, 1 + shape) of a grown array: a view with an offset and the big array's strides. */
+        private static INDArray block(INDArray a, boolean view, long[] shape) {
+            if (!view) {
+                return a;
+            }
+            INDArrayIndex[] idx = new INDArrayIndex[shape.length];
+            for (int i = 0; i < shape.length; i++) {
+                idx[i] = NDArrayIndex.interval(1, 1 + shape[i]);
+            }
+            return a.get(idx);
+        }
+    }
+}
