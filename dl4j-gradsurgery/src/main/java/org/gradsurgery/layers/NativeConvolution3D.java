@@ -28,12 +28,19 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ({@code docs/PERFORMANCE.md}). The backward pass also skips DL4J's forward recomputation for an identity
  * activation, and passes the input gradient back through input dropout, which DL4J M2.1's 3D layer omits.
  *
+ * <p><b>Input gradient.</b> With {@link Builder#inputGradient(boolean) inputGradient(false)} backprop computes only
+ * the parameter gradients and returns no ∂L/∂in (null), for a layer that reads the network's input (a U-Net's first
+ * convolution; {@code UNet} sets it there). Default true (DL4J's behaviour).
+ *
  * <pre>{@code
  * new NativeConvolution3D.Builder(3, 3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
  *         .dataFormat(Convolution3D.DataFormat.NCDHW).activation(Activation.IDENTITY).build()
  * }</pre>
  */
 public class NativeConvolution3D extends Convolution3D {
+
+    /** Whether backprop computes ∂L/∂input (see the class comment). */
+    private boolean inputGradient = true;
 
     /** For JSON deserialisation; prefer the {@link Builder}. */
     public NativeConvolution3D() {
@@ -42,6 +49,16 @@ public class NativeConvolution3D extends Convolution3D {
 
     private NativeConvolution3D(Builder builder) {
         super(builder);
+        this.inputGradient = builder.inputGradient;
+    }
+
+    /** Whether backprop computes and returns ∂L/∂input; false only where the network's input needs none. */
+    public boolean isInputGradient() {
+        return inputGradient;
+    }
+
+    public void setInputGradient(boolean inputGradient) {
+        this.inputGradient = inputGradient;
     }
 
     @Override
@@ -61,16 +78,20 @@ public class NativeConvolution3D extends Convolution3D {
     // The same configuration as a DL4J Convolution3D is not the same layer: the class takes part.
     @Override
     public boolean equals(Object o) {
-        return o != null && o.getClass() == getClass() && super.equals(o);
+        return o != null && o.getClass() == getClass() && super.equals(o)
+                && inputGradient == ((NativeConvolution3D) o).inputGradient;
     }
 
     @Override
     public int hashCode() {
-        return 31 * super.hashCode() + NativeConvolution3D.class.getName().hashCode();
+        return 31 * (31 * super.hashCode() + NativeConvolution3D.class.getName().hashCode())
+                + Boolean.hashCode(inputGradient);
     }
 
     /** DL4J's {@link Convolution3D.Builder}, building a {@link NativeConvolution3D}. */
     public static class Builder extends Convolution3D.Builder {
+
+        private boolean inputGradient = true;
 
         public Builder(int... kernelSize) {
             super(kernelSize);
@@ -78,6 +99,15 @@ public class NativeConvolution3D extends Convolution3D {
 
         public Builder() {
             super();
+        }
+
+        /**
+         * False: backprop computes only the parameter gradients and returns no ∂L/∂input (for a layer on the
+         * network's input). Call it before DL4J's builder methods, which return their own builder type.
+         */
+        public Builder inputGradient(boolean inputGradient) {
+            this.inputGradient = inputGradient;
+            return this;
         }
 
         @Override

@@ -544,7 +544,8 @@ public final class UNet {
                     ? new NativeConvolution2D.Builder(kernel, kernel).inputGradient(inputGradient).nOut(nOut)
                     .activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(fmt()).build()
-                    : new NativeConvolution3D.Builder(kernel, kernel, kernel).nOut(nOut).activation(activation)
+                    : new NativeConvolution3D.Builder(kernel, kernel, kernel).inputGradient(inputGradient).nOut(nOut)
+                    .activation(activation)
                     .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NCDHW).build();
             if (dropout) {
                 // DL4J's Dropout takes the retain probability

@@ -2,6 +2,7 @@ package org.gradsurgery.layers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -244,11 +246,76 @@ class NativeConvolution3DTest {
                 .minAbsoluteError(5e-8).print(GradientCheckUtil.PrintMode.FAILURES_ONLY)));
     }
 
+    /**
+     * Without the input gradient the parameter gradients are DL4J's (1e-12, DOUBLE, libnd4j's ops; for one input
+     * channel the im2col path, for three conv3dnew_bp into scratch) and backprop returns none.
+     */
+    @Test
+    void withoutInputGradientTheParameterGradientsAreDl4js() {
+        for (int channels : new int[] {1, 3}) {
+            Layer ours = NativeConvolution2DTest.instantiate(new NativeConvolution3D.Builder(3, 3, 3)
+                    .inputGradient(false).nIn(channels).nOut(4).convolutionMode(ConvolutionMode.Same)
+                    .activation(Activation.TANH).build(), null);
+            Layer theirs = NativeConvolution2DTest.instantiate(new Convolution3D.Builder(3, 3, 3).nIn(channels)
+                    .nOut(4).convolutionMode(ConvolutionMode.Same).activation(Activation.TANH).build(), ours.params());
+            INDArray x = Nd4j.rand(DataType.DOUBLE, 2, channels, 5, 4, 3).subi(0.5);
+            INDArray y = ours.activate(x, true, NO_WS);
+            theirs.activate(x, true, NO_WS);
+            INDArray eps = Nd4j.rand(DataType.DOUBLE, y.shape()).subi(0.5);
+            Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
+            Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
+            assertNull(gOurs.getSecond(), "no input gradient");
+            for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
+                INDArray a = gOurs.getFirst().getGradientFor(key);
+                INDArray b = gTheirs.getFirst().getGradientFor(key);
+                assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, channels + " channels, " + key);
+            }
+        }
+    }
+
+    /**
+     * FLOAT, which on the CPU backend runs oneDNN per example (layers.impl.DnnlConvolution), against the DOUBLE
+     * layer (libnd4j's ops), with a batch of 3 (the weight gradient summed over examples), NCDHW and NDHWC, with and
+     * without the input gradient.
+     */
+    @Test
+    void floatMatchesDoubleWithAndWithoutInputGradient() {
+        for (Convolution3D.DataFormat format : Convolution3D.DataFormat.values()) {
+            for (boolean inputGradient : new boolean[] {true, false}) {
+                org.deeplearning4j.nn.conf.layers.Layer conf = new NativeConvolution3D.Builder(3, 3, 3)
+                        .inputGradient(inputGradient).nIn(4).nOut(5).convolutionMode(ConvolutionMode.Same)
+                        .dataFormat(format).activation(Activation.IDENTITY).build();
+                long[] shape = format == Convolution3D.DataFormat.NCDHW ? new long[] {3, 4, 5, 6, 4}
+                        : new long[] {3, 5, 6, 4, 4};
+                Layer[] twins = NativeConvolution2DTest.assertFloatForwardMatchesDouble(conf, shape);
+                INDArray xd = Nd4j.rand(DataType.DOUBLE, shape).subi(0.5);
+                twins[0].activate(xd.castTo(DataType.FLOAT), true, NO_WS);
+                INDArray yd = twins[1].activate(xd, true, NO_WS);
+                INDArray eps = Nd4j.rand(DataType.DOUBLE, yd.shape()).subi(0.5);
+                String what = format + (inputGradient ? "" : " without input gradient");
+                if (inputGradient) {
+                    FloatAgainstDouble.assertBackpropAgrees(twins[0], twins[1], eps);
+                } else {
+                    Pair<Gradient, INDArray> gf = twins[0].backpropGradient(eps.castTo(DataType.FLOAT), NO_WS);
+                    Pair<Gradient, INDArray> gd = twins[1].backpropGradient(eps, NO_WS);
+                    assertNull(gf.getSecond(), what);
+                    for (String key : gd.getFirst().gradientForVariable().keySet()) {
+                        INDArray a = gf.getFirst().getGradientFor(key).castTo(DataType.DOUBLE);
+                        INDArray b = gd.getFirst().getGradientFor(key);
+                        assertEquals(0, a.sub(b).amaxNumber().doubleValue(),
+                                1e-5 * Math.max(1, b.amaxNumber().doubleValue()), what + ", " + key);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void jsonKeepsTheClassAndEveryField() {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().graphBuilder()
                 .addInputs("in")
-                .addLayer("conv", new NativeConvolution3D.Builder(3, 3, 3).nIn(2).nOut(5).stride(2, 1, 1)
+                .addLayer("conv", new NativeConvolution3D.Builder(3, 3, 3).inputGradient(false).nIn(2).nOut(5)
+                        .stride(2, 1, 1)
                         .convolutionMode(ConvolutionMode.Same).dataFormat(Convolution3D.DataFormat.NDHWC)
                         .hasBias(false).activation(Activation.TANH).build(), "in")
                 .setOutputs("conv").build();
@@ -261,6 +328,7 @@ class NativeConvolution3DTest {
         assertEquals(Convolution3D.DataFormat.NDHWC, c.getDataFormat());
         assertEquals(2, c.getStride()[0]);
         assertEquals(false, c.hasBias());
+        assertEquals(false, c.isInputGradient());
         ComputationGraph net = new ComputationGraph(back);
         net.init();
         assertTrue(net.getLayer("conv") instanceof org.gradsurgery.layers.impl.NativeConvolution3D);
@@ -273,6 +341,7 @@ class NativeConvolution3DTest {
         assertEquals(ours.hashCode(), new NativeConvolution3D.Builder(3, 3, 3).nIn(2).nOut(4).build().hashCode());
         assertNotEquals(ours, new Convolution3D.Builder(3, 3, 3).nIn(2).nOut(4).build());
         assertNotEquals(ours, new NativeConvolution3D.Builder(3, 3, 3).nIn(2).nOut(5).build());
+        assertNotEquals(ours, new NativeConvolution3D.Builder(3, 3, 3).inputGradient(false).nIn(2).nOut(4).build());
         assertEquals(ours, ours.clone());
     }
 

@@ -133,6 +133,11 @@ public class NativeConvolution3D extends Convolution3DLayer {
         return new Geometry(Convolution3DUtils.get3DOutputSize(x, k, s, pad, convolutionMode, d, cf), pad);
     }
 
+    /** Whether backprop returns ∂L/∂x (the configuration's flag; true for DL4J's own 3D configuration). */
+    private boolean inputGradient() {
+        return !(layerConf() instanceof org.gradsurgery.layers.NativeConvolution3D c) || c.isInputGradient();
+    }
+
     private int[] intArgs(int[] pad) {
         Convolution3D c = conf3d();
         int[] k = c.getKernelSize();
@@ -210,10 +215,10 @@ public class NativeConvolution3D extends Convolution3DLayer {
             }
             return new Pair<>(z, null);
         }
-        INDArray w = opWeights(weights);
-        int[] args = intArgs(g.pad());
         int planes = planesPerSlab(x, weights.size(1), oc);
         long depth = x.size(ncdhw() ? 2 : 1);
+        INDArray w = opWeights(weights);
+        int[] args = intArgs(g.pad());
         int p = (conf3d().getKernelSize()[0] - 1) / 2;
         // one buffer for every slab's output (a workspace only frees at the end of its scope)
         INDArray buffer = planes >= depth ? null : workspaceMgr.createUninitialized(ArrayType.FF_WORKING_MEM,
@@ -291,14 +296,16 @@ public class NativeConvolution3D extends Convolution3DLayer {
         long w = x.size(4);
         int taps = k[0] * k[1] * k[2];
         // ∂L/∂x = conv(δ, W̃), W̃[0, o, t, u, v] = W[o, 0, kD-1-t, kH-1-u, kW-1-v]: one conv3dnew (oc → 1) per example
-        INDArray flipped = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
-                new long[] {1, oc, k[0], k[1], k[2]}, 'c');
-        Nd4j.exec(DynamicCustomOp.builder("reverse").addInputs(weights.permute(1, 0, 2, 3, 4))
-                .addOutputs(flipped).addIntegerArguments(2, 3, 4).callInplace(false).build());
-        INDArray wFlipped = opWeights(flipped);
-        int[] args = intArgs(p);
-        for (long e = 0; e < n; e++) {
-            conv(example(delta, e), wFlipped, null, example(gradInput, e), args);
+        if (gradInput != null) {
+            INDArray flipped = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                    new long[] {1, oc, k[0], k[1], k[2]}, 'c');
+            Nd4j.exec(DynamicCustomOp.builder("reverse").addInputs(weights.permute(1, 0, 2, 3, 4))
+                    .addOutputs(flipped).addIntegerArguments(2, 3, 4).callInplace(false).build());
+            INDArray wFlipped = opWeights(flipped);
+            int[] args = intArgs(p);
+            for (long e = 0; e < n; e++) {
+                conv(example(delta, e), wFlipped, null, example(gradInput, e), args);
+            }
         }
         // ∂L/∂W = Σ_e δ_e · col(x_e)ᵀ, col(x_e)[τ, voxel] = x_pad[voxel + offset τ], in slabs of depth planes
         INDArray padded = workspaceMgr.create(ArrayType.BP_WORKING_MEM, dataType,
@@ -416,7 +423,11 @@ public class NativeConvolution3D extends Convolution3DLayer {
                     epsilon.castTo(dataType), () -> preOutput(true, true, workspaceMgr).getFirst());
         }
 
-        INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        boolean inputGradient = inputGradient();
+        // without an input gradient, ∂L/∂x is not computed where that can be skipped, and lands in scratch memory
+        // where the op computes it anyway (libnd4j's conv3dnew_bp)
+        INDArray gradInput = inputGradient
+                ? workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c') : null;
         INDArray weightGrad = gradientViews.get(Convolution3DParamInitializer.WEIGHT_KEY);
         INDArray biasGrad = hasBias ? gradientViews.get(Convolution3DParamInitializer.BIAS_KEY) : null;
         // the first call writes the gradient views, later ones write these and are added
@@ -428,7 +439,9 @@ public class NativeConvolution3D extends Convolution3DLayer {
             INDArray gW2 = matrix(weightGrad);
             for (long e = 0; e < x.size(0); e++) {
                 INDArray d2 = voxelMatrix(delta, e);
-                Nd4j.gemm(w2, d2, voxelMatrix(gradInput, e), true, false, 1.0, 0.0);
+                if (gradInput != null) {
+                    Nd4j.gemm(w2, d2, voxelMatrix(gradInput, e), true, false, 1.0, 0.0);
+                }
                 // ∂L/∂W accumulates over the batch in place: β = 0 for the first example, 1 after
                 Nd4j.gemm(d2, voxelMatrix(x, e), gW2, false, true, 1.0, e == 0 ? 0.0 : 1.0);
             }
@@ -445,9 +458,12 @@ public class NativeConvolution3D extends Convolution3DLayer {
         long n = x.size(0);
         long ic = weights.size(1);
         long oc = weights.size(0);
-        INDArray w = opWeights(weights);
         int planes = planesPerSlab(x, ic, oc);
         long depth = x.size(ncdhw() ? 2 : 1);
+        if (gradInput == null) {
+            gradInput = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, x.shape(), 'c');
+        }
+        INDArray w = opWeights(weights);
         int p = (conf3d().getKernelSize()[0] - 1) / 2;
         boolean first = true;
         boolean whole = planes >= depth;
@@ -514,7 +530,7 @@ public class NativeConvolution3D extends Convolution3DLayer {
         return result(weightGrad, biasGrad, gradInput);
     }
 
-    /** DL4J's gradient of the layer (bias if any, then weights) and ∂L/∂x. */
+    /** DL4J's gradient of the layer (bias if any, then weights) and ∂L/∂x (null without an input gradient). */
     private Pair<Gradient, INDArray> result(INDArray weightGrad, INDArray biasGrad, INDArray gradInput) {
         Gradient gradient = new DefaultGradient();
         if (biasGrad != null) {
@@ -522,6 +538,7 @@ public class NativeConvolution3D extends Convolution3DLayer {
         }
         gradient.setGradientFor(Convolution3DParamInitializer.WEIGHT_KEY, weightGrad, 'c');
         weightNoiseParams.clear();
-        return new Pair<>(gradient, backpropDropOutIfPresent(gradInput));
+        // without an input gradient (the configuration's flag) none is returned, as NativeConvolution2D does
+        return new Pair<>(gradient, gradInput == null || !inputGradient() ? null : backpropDropOutIfPresent(gradInput));
     }
 }
