@@ -18,8 +18,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   z[n, o, d, y, x] = b[o] + Σ_{i, t, u, v} W[o, i, t, u, v] · in[n, i, d·s_d + t·δ_d − p_d, y·s_h + u·δ_h − p_h, x·s_w + v·δ_w − p_w],
  *   out = act(z)
  * </pre>
- * It runs libnd4j's {@code conv3dnew}/{@code conv3dnew_bp} ops, as DL4J's layer does, but one example at a time and,
- * for large volumes ({@code Same} mode, stride and dilation 1 along depth, {@code NCDHW}), one slab of depth planes
+ * It runs one example at a time: in FLOAT on ND4J's CPU backend through oneDNN called directly, with its
+ * primitives built once per shape (as {@link NativeConvolution2D}); otherwise (DOUBLE, CUDA) through libnd4j's
+ * {@code conv3dnew}/{@code conv3dnew_bp} ops, as DL4J's layer does, and, for large volumes ({@code Same} mode, stride and dilation 1 along depth, {@code NCDHW}), one slab of depth planes
  * at a time with a halo, so that the scratch memory the ops allocate outside the workspaces stays bounded (about
  * 128 MiB per call) whatever the batch and patch size.
  *

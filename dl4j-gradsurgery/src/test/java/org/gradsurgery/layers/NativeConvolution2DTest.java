@@ -211,7 +211,7 @@ class NativeConvolution2DTest {
     }
 
     /**
-     * FLOAT, which on the CPU backend runs oneDNN directly (layers.impl.DnnlConvolution2D), against the DOUBLE layer
+     * FLOAT, which on the CPU backend runs oneDNN directly (layers.impl.DnnlConvolution), against the DOUBLE layer
      * (libnd4j's loops, equal to DL4J's above and gradient-checked in {@link LayerGradientCheckTest}): training
      * activations to 1e-5 and backprop by {@link FloatAgainstDouble}, in every case, with and without the input
      * gradient, on an image large enough for oneDNN's blocked kernels (16 channels in, 32 out).

@@ -27,7 +27,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * parameter views, input validation) is DL4J's.
  *
  * <p>Which native code runs is a split by backend and data type, not a choice: FLOAT on ND4J's CPU backend (on
- * linux-x86_64, whose natives the library ships) runs {@link DnnlConvolution2D}, oneDNN called directly with its
+ * linux-x86_64, whose natives the library ships) runs {@link DnnlConvolution}, oneDNN called directly with its
  * primitives built once per shape (a 2D U-Net's convolutions ~20 % cheaper than libnd4j's ops, which rebuild them
  * and reorder every operand on each call); everything else (DOUBLE, which oneDNN has no kernels for and the gradient
  * checks use; the CUDA backend, whose arrays live in device memory) runs libnd4j's {@code conv2d}/{@code
@@ -40,7 +40,7 @@ public class NativeConvolution2D extends ConvolutionLayer {
     private static final Cleaner CLEANER = Cleaner.create();
 
     /** This layer's oneDNN plans, created on first FLOAT use on the CPU backend. */
-    private DnnlConvolution2D dnnl;
+    private DnnlConvolution dnnl;
 
     /** libnd4j's weight layout code for {@code [oC, iC, kH, kW]}, DL4J's parameter layout. */
     private static final int WEIGHTS_OIHW = 1;
@@ -71,21 +71,21 @@ public class NativeConvolution2D extends ConvolutionLayer {
     }
 
     /** The oneDNN path's plans, or null where it does not apply (see the class comment). */
-    private DnnlConvolution2D dnnl() {
-        if (dnnl == null && DnnlConvolution2D.applies(dataType)) {
-            DnnlConvolution2D d = new DnnlConvolution2D();
+    private DnnlConvolution dnnl() {
+        if (dnnl == null && DnnlConvolution.applies(dataType)) {
+            DnnlConvolution d = new DnnlConvolution();
             CLEANER.register(this, d::close);
             dnnl = d;
         }
         return dnnl;
     }
 
-    private DnnlConvolution2D.Geometry dnnlGeometry(INDArray x, INDArray weights, Geometry g) {
+    private DnnlConvolution.Geometry dnnlGeometry(INDArray x, INDArray weights, Geometry g) {
         boolean nchw = layerConf().getCnn2dDataFormat() == CNN2DFormat.NCHW;
         int[] k = layerConf().getKernelSize();
         int[] s = layerConf().getStride();
         int[] d = layerConf().getDilation();
-        return new DnnlConvolution2D.Geometry(x.size(0), weights.size(1), weights.size(0), x.size(nchw ? 2 : 1),
+        return DnnlConvolution.Geometry.of2d(x.size(0), weights.size(1), weights.size(0), x.size(nchw ? 2 : 1),
                 x.size(nchw ? 3 : 2), g.outSize()[0], g.outSize()[1], k[0], k[1], s[0], s[1], d[0], d[1],
                 g.pad()[0], g.pad()[1], hasBias(), layerConf().getCnn2dDataFormat());
     }
@@ -122,7 +122,7 @@ public class NativeConvolution2D extends ConvolutionLayer {
                 ? new long[] {n, oc, g.outSize()[0], g.outSize()[1]}
                 : new long[] {n, g.outSize()[0], g.outSize()[1], oc};
         INDArray z = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, shape, 'c');
-        DnnlConvolution2D oneDnn = dnnl();
+        DnnlConvolution oneDnn = dnnl();
         if (oneDnn != null) {
             INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, workspaceMgr) : null;
             oneDnn.forward(dnnlGeometry(x, weights, g), x, weights, b, z, workspaceMgr);
@@ -148,7 +148,7 @@ public class NativeConvolution2D extends ConvolutionLayer {
         Geometry g = geometry(x);
         boolean inputGradient = !(layerConf() instanceof org.gradsurgery.layers.NativeConvolution2D c)
                 || c.isInputGradient();
-        DnnlConvolution2D oneDnn = dnnl();
+        DnnlConvolution oneDnn = dnnl();
         if (oneDnn != null) {
             INDArray gradInput = inputGradient
                     ? workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c') : null;

@@ -1,5 +1,6 @@
 package org.gradsurgery.layers.impl;
 
+import java.lang.ref.Cleaner;
 import java.util.Arrays;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -32,6 +33,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * 16 → 8 channels, 432 MiB at 96³ × 2, the largest single term of a 3D U-Net step's peak RSS
  * ({@code docs/PERFORMANCE.md}, "3D memory and the patch edge"). Per example and per slab, the scratch is that of one
  * slab.
+ *
+ * <p>oneDNN directly: FLOAT on ND4J's CPU backend runs each example (when it needs no slabs) through
+ * {@link DnnlConvolution}, oneDNN's primitives built once per batch-1 geometry and kept (libnd4j's ops rebuild
+ * them on every call), the blocked copies of one example in the working-memory workspace and reused for the next.
+ * oneDNN overwrites its weight and bias gradients, so each example after the first writes them to scratch that is
+ * added: ∂L/∂W = Σ_e ∂L/∂W_e in example order, as the ops' path sums. DOUBLE (gradient checks) and other
+ * backends keep libnd4j's ops; slabs too (only a scratch budget smaller than the default makes them).
  *
  * <p>Slabs (stride 1, dilation 1, odd depth kernel k, {@code Same} mode, p = (k − 1)/2): output planes [d₀, d₁) of
  * one example come from input planes [a, b) = [max(0, d₀ − p), min(D, d₁ + p)); the op runs in {@code Same} mode on
@@ -90,6 +98,12 @@ public class NativeConvolution3D extends Convolution3DLayer {
 
     private ForwardOutput forwardOutput;
 
+    /** Closes each layer's oneDNN plans when the layer becomes unreachable. */
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    /** This layer's oneDNN plans (batch-1 geometries), created on first FLOAT use on the CPU backend. */
+    private DnnlConvolution dnnl;
+
     /** How many backprop calls took the ReLU mask from the forward output (tests check that training does). */
     long forwardOutputUses;
 
@@ -131,6 +145,26 @@ public class NativeConvolution3D extends Convolution3DLayer {
         }
         int[] pad = c.getPadding();
         return new Geometry(Convolution3DUtils.get3DOutputSize(x, k, s, pad, convolutionMode, d, cf), pad);
+    }
+
+    /** The oneDNN path's plans, or null where it does not apply (DOUBLE, other backends). */
+    private DnnlConvolution dnnl() {
+        if (dnnl == null && DnnlConvolution.applies(dataType)) {
+            DnnlConvolution d = new DnnlConvolution();
+            CLEANER.register(this, d::close);
+            dnnl = d;
+        }
+        return dnnl;
+    }
+
+    /** The oneDNN geometry of one example of {@code x} (batch 1). */
+    private DnnlConvolution.Geometry dnnlGeometry(INDArray x, INDArray weights, Geometry g) {
+        Convolution3D c = conf3d();
+        int first = ncdhw() ? 2 : 1;
+        long[] in = {x.size(first), x.size(first + 1), x.size(first + 2)};
+        long[] out = {g.outSize()[0], g.outSize()[1], g.outSize()[2]};
+        return new DnnlConvolution.Geometry(1, weights.size(1), weights.size(0), in, out, c.getKernelSize().clone(),
+                c.getStride().clone(), c.getDilation().clone(), g.pad().clone(), c.hasBias(), !ncdhw());
     }
 
     /** Whether backprop returns ∂L/∂x (the configuration's flag; true for DL4J's own 3D configuration). */
@@ -217,6 +251,16 @@ public class NativeConvolution3D extends Convolution3DLayer {
         }
         int planes = planesPerSlab(x, weights.size(1), oc);
         long depth = x.size(ncdhw() ? 2 : 1);
+        DnnlConvolution oneDnn = dnnl();
+        if (oneDnn != null && planes >= depth) {
+            // one example at a time, every call reusing the first's scratch (blocked copies of one example)
+            DnnlConvolution.Geometry dg = dnnlGeometry(x, weights, g);
+            DnnlConvolution.Scratch scratch = new DnnlConvolution.Scratch(workspaceMgr);
+            for (long e = 0; e < n; e++) {
+                oneDnn.forward(dg, example(x, e), weights, bias, example(z, e), scratch);
+            }
+            return new Pair<>(z, null);
+        }
         INDArray w = opWeights(weights);
         int[] args = intArgs(g.pad());
         int p = (conf3d().getKernelSize()[0] - 1) / 2;
@@ -460,6 +504,30 @@ public class NativeConvolution3D extends Convolution3DLayer {
         long oc = weights.size(0);
         int planes = planesPerSlab(x, ic, oc);
         long depth = x.size(ncdhw() ? 2 : 1);
+        DnnlConvolution oneDnn = dnnl();
+        if (oneDnn != null && planes >= depth) {
+            // one example at a time (blocked copies of one example, the same scratch for each); oneDNN overwrites
+            // its weight and bias gradients, so examples after the first write scratch that is added
+            DnnlConvolution.Geometry dg = dnnlGeometry(x, weights, g);
+            DnnlConvolution.Scratch scratch = new DnnlConvolution.Scratch(workspaceMgr);
+            for (long e = 0; e < n; e++) {
+                if (e == 1) {
+                    wPart = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, weightGrad.shape(), 'c');
+                    bPart = hasBias ? workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
+                            biasGrad.shape(), 'c') : null;
+                }
+                oneDnn.backward(dg, example(x, e), weights, example(delta, e),
+                        gradInput == null ? null : example(gradInput, e), e == 0 ? weightGrad : wPart,
+                        e == 0 ? biasGrad : bPart, scratch);
+                if (e > 0) {
+                    weightGrad.addi(wPart);
+                    if (hasBias) {
+                        biasGrad.addi(bPart);
+                    }
+                }
+            }
+            return result(weightGrad, biasGrad, gradInput);
+        }
         if (gradInput == null) {
             gradInput = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, x.shape(), 'c');
         }

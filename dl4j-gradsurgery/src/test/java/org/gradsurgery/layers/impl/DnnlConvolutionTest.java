@@ -1,6 +1,7 @@
 package org.gradsurgery.layers.impl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -12,6 +13,7 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -22,19 +24,35 @@ import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * {@link DnnlConvolution2D} (oneDNN, FLOAT) against libnd4j's {@code conv2d}/{@code conv2d_bp} in DOUBLE (its own
- * loops, which {@code NativeConvolution2DTest} checks against DL4J and {@code LayerGradientCheckTest} against finite
+ * {@link DnnlConvolution} (oneDNN, FLOAT), 2D and 3D, against libnd4j's {@code conv2d}/{@code conv2d_bp} and
+ * {@code conv3dnew}/{@code conv3dnew_bp} in DOUBLE (their own loops, which {@code NativeConvolution2DTest} and
+ * {@code NativeConvolution3DTest} check against DL4J and {@code LayerGradientCheckTest} against finite
  * differences): outputs and all three gradients agree to float rounding, relative 1e-5 of each result's largest
  * magnitude. Also: operands that are views with offsets and odd strides, the plan cache (one plan per direction
  * and geometry, reused; bounded, evicting without breaking results), and no gradient input where none is wanted.
  */
-class DnnlConvolution2DTest {
+class DnnlConvolutionTest {
 
     private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
 
-    /** One convolution: N, C, O, H, W, kernel, stride, dilation, top/left padding, bias, format. */
-    private record Shape(int n, int c, int o, int h, int w, int k, int s, int d, int pad, boolean bias,
+    /**
+     * One convolution: N, C, O, D (0 for 2D), H, W, kernel, stride, dilation, top/left padding, bias, format (NCHW
+     * stands for NCDHW in 3D, NHWC for NDHWC).
+     */
+    private record Shape(int n, int c, int o, int depth, int h, int w, int k, int s, int d, int pad, boolean bias,
                          CNN2DFormat format) {
+        Shape(int n, int c, int o, int h, int w, int k, int s, int d, int pad, boolean bias, CNN2DFormat format) {
+            this(n, c, o, 0, h, w, k, s, d, pad, bias, format);
+        }
+
+        boolean is3d() {
+            return depth > 0;
+        }
+
+        int outD() {
+            return (depth + 2 * pad - (k - 1) * d - 1) / s + 1;
+        }
+
         int outH() {
             return (h + 2 * pad - (k - 1) * d - 1) / s + 1;
         }
@@ -43,20 +61,39 @@ class DnnlConvolution2DTest {
             return (w + 2 * pad - (k - 1) * d - 1) / s + 1;
         }
 
-        DnnlConvolution2D.Geometry geometry() {
-            return new DnnlConvolution2D.Geometry(n, c, o, h, w, outH(), outW(), k, k, s, s, d, d, pad, pad, bias,
+        DnnlConvolution.Geometry geometry() {
+            if (is3d()) {
+                return new DnnlConvolution.Geometry(n, c, o, new long[] {depth, h, w}, new long[] {outD(), outH(), outW()},
+                        new int[] {k, k, k}, new int[] {s, s, s}, new int[] {d, d, d}, new int[] {pad, pad, pad}, bias,
+                        format == CNN2DFormat.NHWC);
+            }
+            return DnnlConvolution.Geometry.of2d(n, c, o, h, w, outH(), outW(), k, k, s, s, d, d, pad, pad, bias,
                     format);
         }
 
         long[] in() {
+            if (is3d()) {
+                return format == CNN2DFormat.NCHW ? new long[] {n, c, depth, h, w} : new long[] {n, depth, h, w, c};
+            }
             return format == CNN2DFormat.NCHW ? new long[] {n, c, h, w} : new long[] {n, h, w, c};
         }
 
         long[] out() {
+            if (is3d()) {
+                return format == CNN2DFormat.NCHW ? new long[] {n, o, outD(), outH(), outW()}
+                        : new long[] {n, outD(), outH(), outW(), o};
+            }
             return format == CNN2DFormat.NCHW ? new long[] {n, o, outH(), outW()} : new long[] {n, outH(), outW(), o};
         }
 
+        long[] weights() {
+            return is3d() ? new long[] {o, c, k, k, k} : new long[] {o, c, k, k};
+        }
+
         int[] args() {
+            if (is3d()) {
+                return new int[] {k, k, k, s, s, s, pad, pad, pad, d, d, d, 0, format == CNN2DFormat.NCHW ? 0 : 1};
+            }
             return new int[] {k, k, s, s, pad, pad, d, d, 0, format == CNN2DFormat.NCHW ? 0 : 1, 1};
         }
     }
@@ -71,13 +108,20 @@ class DnnlConvolution2DTest {
             out.add(new Shape(2, 16, 2, 9, 8, 1, 1, 1, 0, true, f));    // 1×1, the logits layer
             out.add(new Shape(3, 16, 32, 12, 10, 3, 1, 1, 1, true, f)); // blocked channels
             out.add(new Shape(2, 1, 16, 10, 10, 3, 1, 1, 1, true, f));  // one input channel, the first layer
+            // 3D (NCDHW, NDHWC)
+            out.add(new Shape(2, 3, 4, 5, 6, 4, 3, 1, 1, 1, true, f));     // "same", the U-Net's
+            out.add(new Shape(2, 3, 4, 5, 6, 4, 3, 2, 1, 1, false, f));    // strided
+            out.add(new Shape(2, 3, 4, 7, 6, 7, 3, 1, 2, 2, true, f));     // dilated
+            out.add(new Shape(2, 16, 8, 4, 5, 6, 3, 1, 1, 1, true, f));    // blocked channels
+            out.add(new Shape(1, 8, 2, 4, 5, 6, 1, 1, 1, 0, true, f));     // 1×1×1
+            out.add(new Shape(2, 1, 8, 5, 6, 5, 3, 1, 1, 1, true, f));     // one input channel
         }
         return out;
     }
 
     /** Host memory only: on another backend (-Pcuda) the layer keeps libnd4j's ops and only the last test runs. */
     private static void assumeCpu() {
-        assumeTrue(DnnlConvolution2D.applies(DataType.FLOAT), "oneDNN's CPU path does not apply on this backend");
+        assumeTrue(DnnlConvolution.applies(DataType.FLOAT), "oneDNN's CPU path does not apply on this backend");
     }
 
     @Test
@@ -101,23 +145,23 @@ class DnnlConvolution2DTest {
     @Test
     void plansAreBuiltOncePerDirectionAndGeometryAndBounded() {
         assumeCpu();
-        DnnlConvolution2D conv = new DnnlConvolution2D();
+        DnnlConvolution conv = new DnnlConvolution();
         Shape s = new Shape(2, 3, 4, 7, 6, 3, 1, 1, 1, true, CNN2DFormat.NCHW);
         Operands a = new Operands(s, DataType.FLOAT, false);
-        long before = DnnlConvolution2D.plansBuilt();
+        long before = DnnlConvolution.plansBuilt();
         for (int i = 0; i < 5; i++) {
             conv.forward(s.geometry(), a.x, a.w, a.b, a.z, NO_WS);
             conv.backward(s.geometry(), a.x, a.w, a.delta, a.gx, a.gw, a.gb, NO_WS);
         }
-        assertEquals(2, DnnlConvolution2D.plansBuilt() - before, "one forward and one backward plan, reused");
+        assertEquals(2, DnnlConvolution.plansBuilt() - before, "one forward and one backward plan, reused");
 
         // more geometries than the cache holds: the oldest are evicted (and destroyed), results stay right
-        for (int h = 5; h < 5 + DnnlConvolution2D.MAX_PLANS + 2; h++) {
+        for (int h = 5; h < 5 + DnnlConvolution.MAX_PLANS + 2; h++) {
             Shape other = new Shape(2, 3, 4, h, 6, 3, 1, 1, 1, true, CNN2DFormat.NCHW);
             Operands o = new Operands(other, DataType.FLOAT, false);
             conv.forward(other.geometry(), o.x, o.w, o.b, o.z, NO_WS);
         }
-        assertTrue(conv.plans() <= DnnlConvolution2D.MAX_PLANS, conv.plans() + " plans");
+        assertTrue(conv.plans() <= DnnlConvolution.MAX_PLANS, conv.plans() + " plans");
         check(s, true, false, conv);
         conv.close();
         assertEquals(0, conv.plans());
@@ -125,42 +169,69 @@ class DnnlConvolution2DTest {
 
     /**
      * The layer takes this path in FLOAT on the CPU (one plan per direction) and libnd4j's ops in DOUBLE (none), and
-     * on other backends always libnd4j's.
+     * on other backends always libnd4j's; in 3D one example at a time, still one plan per direction (batch-1
+     * geometries, whatever the batch).
      */
     @Test
     void theLayerRunsItInFloatOnly() {
-        for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
-            NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(type)
-                    .layer(new org.gradsurgery.layers.NativeConvolution2D.Builder(3, 3).nIn(2).nOut(4)
-                            .convolutionMode(ConvolutionMode.Same).build()).build();
-            long n = nnc.getLayer().initializer().numParams(nnc);
-            Layer layer = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0, Nd4j.create(type, 1, n), true,
-                    type);
-            layer.setBackpropGradientsViewArray(Nd4j.create(type, 1, n));
-            long before = DnnlConvolution2D.plansBuilt();
-            for (int i = 0; i < 3; i++) {
-                INDArray y = layer.activate(Nd4j.rand(type, 2, 2, 6, 5), true, NO_WS);
-                layer.backpropGradient(Nd4j.rand(type, y.shape()), NO_WS);
+        for (int dims : new int[] {2, 3}) {
+            for (DataType type : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+                org.deeplearning4j.nn.conf.layers.Layer conf = dims == 2
+                        ? new org.gradsurgery.layers.NativeConvolution2D.Builder(3, 3).nIn(2).nOut(4)
+                        .convolutionMode(ConvolutionMode.Same).build()
+                        : new org.gradsurgery.layers.NativeConvolution3D.Builder(3, 3, 3).nIn(2).nOut(4)
+                        .convolutionMode(ConvolutionMode.Same).build();
+                NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(type).layer(conf).build();
+                long n = nnc.getLayer().initializer().numParams(nnc);
+                Layer layer = nnc.getLayer().instantiate(nnc, Collections.emptyList(), 0, Nd4j.create(type, 1, n),
+                        true, type);
+                layer.setBackpropGradientsViewArray(Nd4j.create(type, 1, n));
+                long before = DnnlConvolution.plansBuilt();
+                for (int i = 0; i < 3; i++) {
+                    INDArray y = layer.activate(dims == 2 ? Nd4j.rand(type, 2, 2, 6, 5)
+                            : Nd4j.rand(type, 3, 2, 4, 6, 5), true, NO_WS);
+                    layer.backpropGradient(Nd4j.rand(type, y.shape()), NO_WS);
+                }
+                assertEquals(DnnlConvolution.applies(type) ? 2 : 0, DnnlConvolution.plansBuilt() - before,
+                        dims + "D " + type);
             }
-            assertEquals(DnnlConvolution2D.applies(type) ? 2 : 0, DnnlConvolution2D.plansBuilt() - before,
-                    type.toString());
         }
     }
 
+    /** A scratch hands out the same arrays again after a rewind, and a larger one where a call needs more. */
+    @Test
+    void scratchIsReusedAcrossCalls() {
+        DnnlConvolution.Scratch s = new DnnlConvolution.Scratch(NO_WS);
+        INDArray a = s.take(ArrayType.BP_WORKING_MEM, 100);
+        INDArray b = s.take(ArrayType.BP_WORKING_MEM, 50);
+        INDArray f = s.take(ArrayType.FF_WORKING_MEM, 50);
+        s.rewind();
+        assertSame(a, s.take(ArrayType.BP_WORKING_MEM, 100));
+        assertSame(b, s.take(ArrayType.BP_WORKING_MEM, 40));
+        assertSame(f, s.take(ArrayType.FF_WORKING_MEM, 50));
+        s.rewind();
+        INDArray bigger = s.take(ArrayType.BP_WORKING_MEM, 200);
+        assertTrue(bigger != a && bigger.length() >= 200);
+    }
+
     private static void check(Shape s, boolean inputGradient, boolean views) {
-        try (DnnlConvolution2D conv = new DnnlConvolution2D()) {
+        try (DnnlConvolution conv = new DnnlConvolution()) {
             check(s, inputGradient, views, conv);
         }
     }
 
-    private static void check(Shape s, boolean inputGradient, boolean views, DnnlConvolution2D conv) {
+    private static void check(Shape s, boolean inputGradient, boolean views, DnnlConvolution conv) {
         Operands f = new Operands(s, DataType.FLOAT, views);
         Operands d = f.asDouble();
-        Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(s.bias ? new INDArray[] {d.x, d.w, d.b}
-                : new INDArray[] {d.x, d.w}).addOutputs(d.z).addIntegerArguments(s.args()).build());
-        Nd4j.exec(DynamicCustomOp.builder("conv2d_bp")
-                .addInputs(s.bias ? new INDArray[] {d.x, d.w, d.b, d.delta} : new INDArray[] {d.x, d.w, d.delta})
-                .addOutputs(s.bias ? new INDArray[] {d.gx, d.gw, d.gb} : new INDArray[] {d.gx, d.gw})
+        // libnd4j's 3D ops take the weights as [kD, kH, kW, iC, oC]: views of DL4J's [oC, iC, kD, kH, kW]
+        INDArray w = s.is3d() ? d.w.permute(2, 3, 4, 1, 0) : d.w;
+        INDArray gw = s.is3d() ? d.gw.permute(2, 3, 4, 1, 0) : d.gw;
+        Nd4j.exec(DynamicCustomOp.builder(s.is3d() ? "conv3dnew" : "conv2d").addInputs(s.bias
+                ? new INDArray[] {d.x, w, d.b} : new INDArray[] {d.x, w}).addOutputs(d.z)
+                .addIntegerArguments(s.args()).build());
+        Nd4j.exec(DynamicCustomOp.builder(s.is3d() ? "conv3dnew_bp" : "conv2d_bp")
+                .addInputs(s.bias ? new INDArray[] {d.x, w, d.b, d.delta} : new INDArray[] {d.x, w, d.delta})
+                .addOutputs(s.bias ? new INDArray[] {d.gx, gw, d.gb} : new INDArray[] {d.gx, gw})
                 .addIntegerArguments(s.args()).build());
 
         conv.forward(s.geometry(), f.x, f.w, f.b, f.z, NO_WS);
@@ -198,12 +269,12 @@ class DnnlConvolution2DTest {
         Operands(Shape s, DataType type, boolean views) {
             Nd4j.getRandom().setSeed(42 + s.hashCode());
             x = random(type, views, s.in());
-            w = random(type, views, s.o(), s.c(), s.k(), s.k());
+            w = random(type, views, s.weights());
             b = s.bias() ? random(type, views, 1, s.o()) : null;
             delta = random(type, views, s.out());
             z = zeros(type, views, s.out());
             gx = zeros(type, views, s.in());
-            gw = zeros(type, views, s.o(), s.c(), s.k(), s.k());
+            gw = zeros(type, views, s.weights());
             gb = s.bias() ? zeros(type, views, 1, s.o()) : null;
         }
 

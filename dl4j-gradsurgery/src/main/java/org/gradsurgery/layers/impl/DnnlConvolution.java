@@ -24,6 +24,8 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_nhwc;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_ncdhw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_ndhwc;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
@@ -55,6 +57,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -79,8 +82,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * FLOAT 2D convolution forward and backward on oneDNN's C API (the JavaCPP preset {@code org.bytedeco:dnnl}, a copy
- * of oneDNN beside the one linked into libnd4j, sharing its OpenMP runtime), with the primitives built once per
+ * FLOAT 2D and 3D convolution forward and backward on oneDNN's C API (the JavaCPP preset {@code org.bytedeco:dnnl},
+ * a copy of oneDNN beside the one linked into libnd4j, sharing its OpenMP runtime), with the primitives built once per
  * geometry and kept, where libnd4j's {@code conv2d}/{@code conv2d_bp} rebuild them, and reorder their operands, on
  * every call. With x ∈ ℝ^{N×C×H×W}, W ∈ ℝ^{O×C×kH×kW}, stride s, dilation d and top-left padding p:
  * <pre>
@@ -91,15 +94,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * The convolutions run in the layouts oneDNN picks for the shape (blocked channels, {@code format_tag_any}; the
  * arrays' own strided layout for 1×1 kernels, where a plain GEMM on them is fastest): each operand is reordered
  * between the array and that layout only where the two differ, the blocked copies and oneDNN's scratchpad living
- * in DL4J's working-memory workspaces. The arrays' buffers are handed to oneDNN by address ({@code
- * data().addressPointer()}, which includes the view's offset), so every operand must be host memory: this class is
- * for ND4J's CPU backend only.
+ * in DL4J's working-memory workspaces. 3D is the same with a depth axis: rank-5 descriptors (NCDHW or NDHWC
+ * activations, weights [O, C, kD, kH, kW]), the same primitives; a caller running one convolution per example in
+ * one workspace scope passes one {@link Scratch}, which hands each call the previous call's arrays again. The
+ * arrays' buffers are handed to oneDNN by address ({@code data().addressPointer()}, which includes the view's
+ * offset), so every operand must be host memory: this class is for ND4J's CPU backend only.
  *
  * <p>Native resources: each instance caches at most {@value #MAX_PLANS} geometries (least recently used evicted and
  * destroyed), and {@link #close()} destroys the rest; the layer owning an instance closes it through a {@link
  * java.lang.ref.Cleaner} when it becomes unreachable. An instance is not thread-safe (nor are DL4J's layers).
  */
-final class DnnlConvolution2D implements AutoCloseable {
+final class DnnlConvolution implements AutoCloseable {
 
     /**
      * Plans kept per layer, one per direction and geometry (input shape, the operands' strides): forward and backward
@@ -113,18 +118,82 @@ final class DnnlConvolution2D implements AutoCloseable {
     private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true);
 
     /**
-     * The convolution's shape, DL4J's way: kernel, stride, dilation (1 = dense) and top/left padding; the
-     * bottom/right padding follows from the output size (it may be negative: Truncate mode drops the last rows).
+     * The convolution's shape, DL4J's way, for 2 or 3 spatial axes (H, W or D, H, W): batch, channels, spatial
+     * input and output sizes, kernel, stride, dilation (1 = dense) and top-left padding per axis; the bottom-right
+     * padding follows from the output size (it may be negative: Truncate mode drops the last rows). {@code
+     * channelsLast}: activations as NHWC / NDHWC instead of NCHW / NCDHW.
      */
-    record Geometry(long n, long inC, long outC, long inH, long inW, long outH, long outW, int kH, int kW, int sH,
-                    int sW, int dH, int dW, int padTop, int padLeft, boolean bias, CNN2DFormat format) {
+    record Geometry(long n, long inC, long outC, long[] in, long[] out, int[] kernel, int[] stride, int[] dilation,
+                    int[] pad, boolean bias, boolean channelsLast) {
 
-        int padBottom() {
-            return (int) ((outH - 1) * sH + (long) (kH - 1) * dH + 1 - inH - padTop);
+        Geometry {
+            int r = in.length;
+            if ((r != 2 && r != 3) || out.length != r || kernel.length != r || stride.length != r
+                    || dilation.length != r || pad.length != r) {
+                throw new IllegalArgumentException("a convolution geometry needs 2 or 3 spatial axes in every "
+                        + "setting, got in " + Arrays.toString(in) + ", out " + Arrays.toString(out) + ", kernel "
+                        + Arrays.toString(kernel) + ", stride " + Arrays.toString(stride) + ", dilation "
+                        + Arrays.toString(dilation) + ", padding " + Arrays.toString(pad));
+            }
         }
 
-        int padRight() {
-            return (int) ((outW - 1) * sW + (long) (kW - 1) * dW + 1 - inW - padLeft);
+        /** The 2D geometry of DL4J's {@code ConvolutionLayer} settings. */
+        static Geometry of2d(long n, long inC, long outC, long inH, long inW, long outH, long outW, int kH, int kW,
+                             int sH, int sW, int dH, int dW, int padTop, int padLeft, boolean bias, CNN2DFormat format) {
+            return new Geometry(n, inC, outC, new long[] {inH, inW}, new long[] {outH, outW}, new int[] {kH, kW},
+                    new int[] {sH, sW}, new int[] {dH, dW}, new int[] {padTop, padLeft}, bias,
+                    format == CNN2DFormat.NHWC);
+        }
+
+        /** Spatial axes, 2 or 3. */
+        int spatial() {
+            return in.length;
+        }
+
+        /** Bottom-right padding per axis: (out − 1)·s + (k − 1)·d + 1 − in − p. */
+        long[] padEnd() {
+            long[] r = new long[in.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = (out[i] - 1) * stride[i] + (long) (kernel[i] - 1) * dilation[i] + 1 - in[i] - pad[i];
+            }
+            return r;
+        }
+
+        /** True for a 1×1(×1) kernel with stride 1. */
+        boolean pointwise() {
+            for (int i = 0; i < in.length; i++) {
+                if (kernel[i] != 1 || stride[i] != 1) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Geometry g && n == g.n && inC == g.inC && outC == g.outC && Arrays.equals(in, g.in)
+                    && Arrays.equals(out, g.out) && Arrays.equals(kernel, g.kernel) && Arrays.equals(stride, g.stride)
+                    && Arrays.equals(dilation, g.dilation) && Arrays.equals(pad, g.pad) && bias == g.bias
+                    && channelsLast == g.channelsLast;
+        }
+
+        @Override
+        public int hashCode() {
+            int h = Long.hashCode(n) * 31 + Long.hashCode(inC);
+            h = h * 31 + Long.hashCode(outC);
+            for (int[] a : new int[][] {kernel, stride, dilation, pad}) {
+                h = h * 31 + Arrays.hashCode(a);
+            }
+            h = (h * 31 + Arrays.hashCode(in)) * 31 + Arrays.hashCode(out);
+            return (h * 31 + Boolean.hashCode(bias)) * 31 + Boolean.hashCode(channelsLast);
+        }
+
+        @Override
+        public String toString() {
+            return "[n " + n + ", " + inC + " -> " + outC + " channels, in " + Arrays.toString(in) + ", out "
+                    + Arrays.toString(out) + ", kernel " + Arrays.toString(kernel) + ", stride "
+                    + Arrays.toString(stride) + ", dilation " + Arrays.toString(dilation) + ", padding "
+                    + Arrays.toString(pad) + (bias ? ", bias" : "") + (channelsLast ? ", channels last" : "") + "]";
         }
     }
 
@@ -147,19 +216,71 @@ final class DnnlConvolution2D implements AutoCloseable {
         return plansBuilt;
     }
 
-    /** z = conv(x, W) + b into {@code z} (bias may be null when the geometry has none). */
+    /** z = conv(x, W) + b into {@code z} (bias may be null when the geometry has none); scratch from {@code ws}. */
     void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws) {
-        plan(g, false, x, w, b, z, null, null).forward(x, w, b, z, ws);
+        forward(g, x, w, b, z, new Scratch(ws));
+    }
+
+    /** The same, with scratch memory from {@code scratch} (rewound first: the arrays of its previous call). */
+    void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, Scratch scratch) {
+        scratch.rewind();
+        plan(g, false, x, w, b, z, null, null).forward(x, w, b, z, scratch);
     }
 
     /**
      * ∂L/∂W and ∂L/∂b into their views and, when {@code gradInput} is not null, ∂L/∂x into it; {@code delta} is
-     * ∂L/∂z. Nothing is zero-filled: oneDNN writes every element of each output.
+     * ∂L/∂z. Nothing is zero-filled, nothing accumulated: oneDNN writes (overwrites) every element of each output.
      */
     void backward(Geometry g, INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
                   INDArray biasGrad, LayerWorkspaceMgr ws) {
+        backward(g, x, w, delta, gradInput, weightGrad, biasGrad, new Scratch(ws));
+    }
+
+    /** The same, with scratch memory from {@code scratch} (rewound first: the arrays of its previous call). */
+    void backward(Geometry g, INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
+                  INDArray biasGrad, Scratch scratch) {
+        scratch.rewind();
         plan(g, true, x, w, biasGrad, delta, gradInput, weightGrad)
-                .backward(x, w, delta, gradInput, weightGrad, biasGrad, ws);
+                .backward(x, w, delta, gradInput, weightGrad, biasGrad, scratch);
+    }
+
+    /**
+     * Where a call's scratch memory (oneDNN's blocked copies and its scratchpad) comes from: DL4J's working-memory
+     * workspaces. A workspace frees only at the end of its scope, so a caller running several convolutions in one
+     * scope (the 3D layer, one example at a time) passes one {@code Scratch} to all of them: each call takes the
+     * same arrays again, in the same order, instead of allocating new ones, and the scope's memory stays that of
+     * one call.
+     */
+    static final class Scratch {
+        private final LayerWorkspaceMgr ws;
+        private final Map<ArrayType, List<INDArray>> arrays = new EnumMap<>(ArrayType.class);
+        private final Map<ArrayType, Integer> next = new EnumMap<>(ArrayType.class);
+
+        Scratch(LayerWorkspaceMgr ws) {
+            this.ws = ws;
+        }
+
+        /** The next call takes the arrays from the first again. */
+        void rewind() {
+            next.clear();
+        }
+
+        /** The next array of {@code type} with at least {@code floats} elements (uninitialised). */
+        INDArray take(ArrayType type, long floats) {
+            List<INDArray> list = arrays.computeIfAbsent(type, t -> new ArrayList<>());
+            int i = next.getOrDefault(type, 0);
+            next.put(type, i + 1);
+            if (i < list.size() && list.get(i).length() >= floats) {
+                return list.get(i);
+            }
+            INDArray a = ws.createUninitialized(type, DataType.FLOAT, floats);
+            if (i < list.size()) {
+                list.set(i, a);
+            } else {
+                list.add(a);
+            }
+            return a;
+        }
     }
 
     @Override
@@ -202,7 +323,7 @@ final class DnnlConvolution2D implements AutoCloseable {
             }
             p = new Plan(g, x, w, b, z, gradInput, weightGrad);
             plans.put(key, p);
-            synchronized (DnnlConvolution2D.class) {
+            synchronized (DnnlConvolution.class) {
                 plansBuilt++;
             }
         }
@@ -213,7 +334,10 @@ final class DnnlConvolution2D implements AutoCloseable {
         List<Long> out = new ArrayList<>();
         for (INDArray a : arrays) {
             out.add(a == null ? -1L : a.rank());
-            if (a != null) {
+            if (a != null && a.rank() == 2 && a.size(0) == 1) {
+                // a bias [1, O]: only its element stride is described (userMd), whatever the row stride
+                out.add(a.stride()[1]);
+            } else if (a != null) {
                 for (long st : a.stride()) {
                     out.add(st);
                 }
@@ -255,16 +379,28 @@ final class DnnlConvolution2D implements AutoCloseable {
         }
     }
 
-    /** The memory descriptor of an array as it lies: logical N, C, H, W (or O, I, kH, kW) dims with its strides. */
-    private static dnnl_memory_desc_t userMd(INDArray a, CNN2DFormat format, boolean activation) {
+    /**
+     * The memory descriptor of an array as it lies: logical N, C, spatial dims (or O, I, kernel dims) with its
+     * strides; channels-last activations (NHWC, NDHWC) are described by permuting their dims and strides.
+     */
+    private static dnnl_memory_desc_t userMd(INDArray a, boolean channelsLast, boolean activation) {
         long[] shape = a.shape();
         long[] stride = a.stride();
+        int r = a.rank();
         long[] dims;
         long[] strides;
-        if (a.rank() == 4 && activation && format == CNN2DFormat.NHWC) {
-            dims = new long[] {shape[0], shape[3], shape[1], shape[2]};
-            strides = new long[] {stride[0], stride[3], stride[1], stride[2]};
-        } else if (a.rank() == 4) {
+        if (r >= 4 && activation && channelsLast) {
+            dims = new long[r];
+            strides = new long[r];
+            dims[0] = shape[0];
+            strides[0] = stride[0];
+            dims[1] = shape[r - 1];
+            strides[1] = stride[r - 1];
+            for (int i = 2; i < r; i++) {
+                dims[i] = shape[i - 1];
+                strides[i] = stride[i - 1];
+            }
+        } else if (r >= 4) {
             dims = shape;
             strides = stride;
         } else {
@@ -317,12 +453,12 @@ final class DnnlConvolution2D implements AutoCloseable {
         }
 
         /** The memory the primitive reads or writes: the array's, or a scratch copy in {@code type}'s workspace. */
-        dnnl_memory bind(INDArray a, ArrayType type, LayerWorkspaceMgr ws) {
+        dnnl_memory bind(INDArray a, ArrayType type, Scratch ws) {
             check(dnnl_memory_set_data_handle(user, userAddress.of(a)), "binding an array");
             if (inner == null) {
                 return user;
             }
-            INDArray scratch = ws.createUninitialized(type, DataType.FLOAT, bytes / 4 + 16);
+            INDArray scratch = ws.take(type, bytes / 4 + 16);
             check(dnnl_memory_set_data_handle(inner, innerAddress.aligned(scratch)), "binding scratch memory");
             return inner;
         }
@@ -408,23 +544,40 @@ final class DnnlConvolution2D implements AutoCloseable {
                 check(dnnl_primitive_attr_create(attr), "creating attributes");
                 closers.add(() -> dnnl_primitive_attr_destroy(attr));
                 check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "setting the scratchpad");
-                xUser = userMd(x, g.format(), true);
-                wUser = userMd(w, g.format(), false);
-                bUser = b == null ? null : userMd(b, g.format(), false);
-                zUser = userMd(z, g.format(), true);
-                gxUser = gradInput == null ? null : userMd(gradInput, g.format(), true);
-                gwUser = weightGrad == null ? null : userMd(weightGrad, g.format(), false);
-                long[] xd = {g.n(), g.inC(), g.inH(), g.inW()};
-                long[] zd = {g.n(), g.outC(), g.outH(), g.outW()};
+                boolean last = g.channelsLast();
+                xUser = userMd(x, last, true);
+                wUser = userMd(w, last, false);
+                bUser = b == null ? null : userMd(b, last, false);
+                zUser = userMd(z, last, true);
+                gxUser = gradInput == null ? null : userMd(gradInput, last, true);
+                gwUser = weightGrad == null ? null : userMd(weightGrad, last, false);
+                int r = g.spatial();
+                long[] xd = new long[r + 2];
+                long[] zd = new long[r + 2];
+                long[] wd = new long[r + 2];
+                xd[0] = g.n();
+                xd[1] = g.inC();
+                zd[0] = g.n();
+                zd[1] = g.outC();
+                wd[0] = g.outC();
+                wd[1] = g.inC();
+                strides = new long[r];
+                dilation = new long[r];
+                padL = new long[r];
+                padR = g.padEnd();
+                for (int i = 0; i < r; i++) {
+                    xd[i + 2] = g.in()[i];
+                    zd[i + 2] = g.out()[i];
+                    wd[i + 2] = g.kernel()[i];
+                    strides[i] = g.stride()[i];
+                    dilation[i] = g.dilation()[i] - 1;
+                    padL[i] = g.pad()[i];
+                }
                 // 1×1: the arrays' own layout (a GEMM on them, no reorders); otherwise oneDNN's choice (blocked)
-                boolean pointwise = g.kH() == 1 && g.kW() == 1 && g.sH() == 1 && g.sW() == 1;
-                xAny = pointwise ? plainMd(xd, g.format()) : anyMd(xd);
-                zAny = pointwise ? plainMd(zd, g.format()) : anyMd(zd);
-                wAny = anyMd(g.outC(), g.inC(), g.kH(), g.kW());
-                strides = new long[] {g.sH(), g.sW()};
-                dilation = new long[] {g.dH() - 1, g.dW() - 1};
-                padL = new long[] {g.padTop(), g.padLeft()};
-                padR = new long[] {g.padBottom(), g.padRight()};
+                boolean pointwise = g.pointwise();
+                xAny = pointwise ? plainMd(xd, last) : anyMd(xd);
+                zAny = pointwise ? plainMd(zd, last) : anyMd(zd);
+                wAny = anyMd(wd);
                 dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
                 check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
                         xAny, wAny, g.bias() ? anyMd(g.outC()) : null, zAny, strides, dilation, padL, padR),
@@ -438,10 +591,11 @@ final class DnnlConvolution2D implements AutoCloseable {
             }
         }
 
-        private static dnnl_memory_desc_t plainMd(long[] dims, CNN2DFormat format) {
+        private static dnnl_memory_desc_t plainMd(long[] dims, boolean channelsLast) {
+            int tag = dims.length == 4 ? (channelsLast ? dnnl_nhwc : dnnl_nchw) : (channelsLast ? dnnl_ndhwc : dnnl_ncdhw);
             dnnl_memory_desc_t md = new dnnl_memory_desc_t();
-            check(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, format == CNN2DFormat.NHWC
-                    ? dnnl_nhwc : dnnl_nchw), "describing");
+            check(dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, tag), "describing "
+                    + Arrays.toString(dims));
             return md;
         }
 
@@ -450,7 +604,7 @@ final class DnnlConvolution2D implements AutoCloseable {
             return "convolution " + g;
         }
 
-        void forward(INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws) {
+        void forward(INDArray x, INDArray w, INDArray b, INDArray z, Scratch ws) {
             if (forward == null) {
                 forward = new Step(this, forwardPd,
                         new PortSpec(DNNL_ARG_SRC, xUser, dnnl_query_src_md, 0, false),
@@ -462,7 +616,7 @@ final class DnnlConvolution2D implements AutoCloseable {
         }
 
         void backward(INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
-                      INDArray biasGrad, LayerWorkspaceMgr ws) {
+                      INDArray biasGrad, Scratch ws) {
             if (gradInput != null) {
                 if (backwardData == null) {
                     dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
@@ -571,7 +725,7 @@ final class DnnlConvolution2D implements AutoCloseable {
          * outputs. {@code from}, if not null, is a step that ran just before on the same operands: an input it
          * already reordered into the layout wanted here is taken from its scratch copy.
          */
-        void run(ArrayType type, LayerWorkspaceMgr ws, Step from, INDArray... arrays) {
+        void run(ArrayType type, Scratch ws, Step from, INDArray... arrays) {
             for (int i = 0; i < ports.length; i++) {
                 Port p = ports[i];
                 if (p == null) {
@@ -589,7 +743,7 @@ final class DnnlConvolution2D implements AutoCloseable {
                 }
             }
             if (scratchpad != null) {
-                INDArray s = ws.createUninitialized(type, DataType.FLOAT, scratchpadBytes / 4 + 16);
+                INDArray s = ws.take(type, scratchpadBytes / 4 + 16);
                 check(dnnl_memory_set_data_handle(scratchpad, scratchpadAddress.aligned(s)), "binding the scratchpad");
             }
             execute(primitive, plan.stream, args, nArgs);
