@@ -55,6 +55,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
 
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -206,6 +207,22 @@ final class DnnlConvolution implements AutoCloseable {
     }
 
     private static final boolean LINUX_X86_64 = "linux-x86_64".equals(org.bytedeco.javacpp.Loader.getPlatform());
+
+    /** Closes the instances of unreachable layers. */
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    /**
+     * A new instance for {@code layer}, closed when the layer becomes unreachable; null where this class does not
+     * apply (see {@link #applies}).
+     */
+    static DnnlConvolution forLayer(Object layer, DataType dataType) {
+        if (!applies(dataType)) {
+            return null;
+        }
+        DnnlConvolution d = new DnnlConvolution();
+        CLEANER.register(layer, d::close);
+        return d;
+    }
 
     /** Plans cached now. */
     int plans() {

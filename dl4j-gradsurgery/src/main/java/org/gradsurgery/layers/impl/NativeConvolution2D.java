@@ -1,6 +1,5 @@
 package org.gradsurgery.layers.impl;
 
-import java.lang.ref.Cleaner;
 import java.util.function.Supplier;
 
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -36,9 +35,6 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public class NativeConvolution2D extends ConvolutionLayer {
 
-    /** Closes each layer's oneDNN plans when the layer becomes unreachable. */
-    private static final Cleaner CLEANER = Cleaner.create();
-
     /** This layer's oneDNN plans, created on first FLOAT use on the CPU backend. */
     private DnnlConvolution dnnl;
 
@@ -72,10 +68,8 @@ public class NativeConvolution2D extends ConvolutionLayer {
 
     /** The oneDNN path's plans, or null where it does not apply (see the class comment). */
     private DnnlConvolution dnnl() {
-        if (dnnl == null && DnnlConvolution.applies(dataType)) {
-            DnnlConvolution d = new DnnlConvolution();
-            CLEANER.register(this, d::close);
-            dnnl = d;
+        if (dnnl == null) {
+            dnnl = DnnlConvolution.forLayer(this, dataType);
         }
         return dnnl;
     }

@@ -1,6 +1,5 @@
 package org.gradsurgery.layers.impl;
 
-import java.lang.ref.Cleaner;
 import java.util.Arrays;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -98,9 +97,6 @@ public class NativeConvolution3D extends Convolution3DLayer {
 
     private ForwardOutput forwardOutput;
 
-    /** Closes each layer's oneDNN plans when the layer becomes unreachable. */
-    private static final Cleaner CLEANER = Cleaner.create();
-
     /** This layer's oneDNN plans (batch-1 geometries), created on first FLOAT use on the CPU backend. */
     private DnnlConvolution dnnl;
 
@@ -149,10 +145,8 @@ public class NativeConvolution3D extends Convolution3DLayer {
 
     /** The oneDNN path's plans, or null where it does not apply (DOUBLE, other backends). */
     private DnnlConvolution dnnl() {
-        if (dnnl == null && DnnlConvolution.applies(dataType)) {
-            DnnlConvolution d = new DnnlConvolution();
-            CLEANER.register(this, d::close);
-            dnnl = d;
+        if (dnnl == null) {
+            dnnl = DnnlConvolution.forLayer(this, dataType);
         }
         return dnnl;
     }
