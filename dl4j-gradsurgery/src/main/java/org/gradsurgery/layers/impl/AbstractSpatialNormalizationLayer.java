@@ -33,11 +33,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatialNormalization> extends BaseLayer<C> {
 
     /** The statistics of the last training-mode fused forward pass and what they were computed from. */
-    private record CarriedMoments(INDArray input, long[] shape, int iteration, int epoch,
-                                  NormalizationKernels.Moments moments) {
-    }
-
-    private CarriedMoments carried;
+    private ForwardCarry<NormalizationKernels.Moments> carried;
 
     /** How many backprop calls used carried statistics (tests check that a network's training step does). */
     long carriedUses;
@@ -146,10 +142,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
 
     /** The carried statistics if they belong to the current input (see the class comment), else null. */
     private NormalizationKernels.Moments carriedMoments() {
-        CarriedMoments c = carried;
-        boolean valid = c != null && c.input() == input && Arrays.equals(c.shape(), input.shape())
-                && c.iteration() == getIterationCount() && c.epoch() == getEpochCount();
-        return valid ? c.moments() : null;
+        return ForwardCarry.validFor(carried, this);
     }
 
     @Override
@@ -183,7 +176,7 @@ public abstract class AbstractSpatialNormalizationLayer<C extends AbstractSpatia
             if (moments == null) {
                 NormalizationKernels.Moments m = NormalizationKernels.trainingForward(x, blocks,
                         layerConf().getEps(), gamma, beta, relu(), y);
-                carried = new CarriedMoments(input, input.shape(), getIterationCount(), getEpochCount(), m);
+                carried = ForwardCarry.of(this, m);
             } else {
                 double[] mean = moments[0].reshape(moments[0].length()).toDoubleVector();
                 double[] var = moments[1].reshape(moments[1].length()).toDoubleVector();

@@ -1,7 +1,5 @@
 package org.gradsurgery.layers.impl;
 
-import java.util.Arrays;
-
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
@@ -90,12 +88,9 @@ public class NativeConvolution3D extends Convolution3DLayer {
      * mask from a instead of computing the convolution z again, as DL4J's layers do (measured: about a sixth of a
      * 3D U-Net step without normalisation). a lives in the activations workspace, which stays open from the
      * forward through the backward pass of one iteration; used only for the very same input object, shape,
-     * iteration and epoch, else z is recomputed.
+     * iteration and epoch ({@link ForwardCarry}), else z is recomputed.
      */
-    private record ForwardOutput(INDArray input, long[] shape, int iteration, int epoch, INDArray output) {
-    }
-
-    private ForwardOutput forwardOutput;
+    private ForwardCarry<INDArray> forwardOutput;
 
     /** This layer's oneDNN plans (batch-1 geometries), created on first FLOAT use on the CPU backend. */
     private DnnlConvolution dnnl;
@@ -421,17 +416,14 @@ public class NativeConvolution3D extends Convolution3DLayer {
         forwardOutput = null;
         INDArray a = super.activate(training, workspaceMgr);
         if (training && plainRelu(layerConf().getActivationFn()) && a.rank() == 5) {
-            forwardOutput = new ForwardOutput(input, input.shape(), getIterationCount(), getEpochCount(), a);
+            forwardOutput = ForwardCarry.of(this, a);
         }
         return a;
     }
 
-    /** The forward output if it belongs to the current input (see {@link ForwardOutput}), else null. */
+    /** The forward output if it belongs to the current input (see {@link #forwardOutput}), else null. */
     private INDArray forwardOutput() {
-        ForwardOutput f = forwardOutput;
-        boolean valid = f != null && f.input() == input && Arrays.equals(f.shape(), input.shape())
-                && f.iteration() == getIterationCount() && f.epoch() == getEpochCount();
-        return valid ? f.output() : null;
+        return ForwardCarry.validFor(forwardOutput, this);
     }
 
     @Override
