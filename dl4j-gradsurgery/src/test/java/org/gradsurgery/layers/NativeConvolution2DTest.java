@@ -164,21 +164,28 @@ class NativeConvolution2DTest {
                     .nIn(channels).build(), ours.params());
             long[] shape = inputShape(c.format());
             shape[c.format() == CNN2DFormat.NCHW ? 1 : 3] = channels;
-            INDArray x = Nd4j.rand(DataType.DOUBLE, shape).subi(0.5);
-            INDArray y = ours.activate(x, true, NO_WS);
-            theirs.activate(x, true, NO_WS);
-            INDArray eps = Nd4j.rand(DataType.DOUBLE, y.shape()).subi(0.5);
-            Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
-            Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
-            assertNull(gOurs.getSecond(), "no input gradient");
-            assertEquals(gTheirs.getFirst().gradientForVariable().keySet(),
-                    gOurs.getFirst().gradientForVariable().keySet());
-            for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
-                INDArray a = gOurs.getFirst().getGradientFor(key);
-                INDArray b = gTheirs.getFirst().getGradientFor(key);
-                assertArrayEquals(b.shape(), a.shape(), key);
-                assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, channels + " channels, " + key);
-            }
+            assertParameterGradientsWithoutInputGradient(ours, theirs, Nd4j.rand(DataType.DOUBLE, shape).subi(0.5),
+                    channels + " channels");
+        }
+    }
+
+    /**
+     * One training forward and backward pass of both layers on {@code x}: {@code ours} (configured without the input
+     * gradient) returns none, and the same parameter gradients as {@code theirs} (same keys and shapes, 1e-12).
+     */
+    static void assertParameterGradientsWithoutInputGradient(Layer ours, Layer theirs, INDArray x, String what) {
+        INDArray y = ours.activate(x, true, NO_WS);
+        theirs.activate(x, true, NO_WS);
+        INDArray eps = Nd4j.rand(DataType.DOUBLE, y.shape()).subi(0.5);
+        Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
+        Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
+        assertNull(gOurs.getSecond(), "no input gradient");
+        assertEquals(gTheirs.getFirst().gradientForVariable().keySet(), gOurs.getFirst().gradientForVariable().keySet());
+        for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
+            INDArray a = gOurs.getFirst().getGradientFor(key);
+            INDArray b = gTheirs.getFirst().getGradientFor(key);
+            assertArrayEquals(b.shape(), a.shape(), key);
+            assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, what + ", " + key);
         }
     }
 

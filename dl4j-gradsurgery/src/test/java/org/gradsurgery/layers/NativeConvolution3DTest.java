@@ -258,18 +258,8 @@ class NativeConvolution3DTest {
                     .activation(Activation.TANH).build(), null);
             Layer theirs = NativeConvolution2DTest.instantiate(new Convolution3D.Builder(3, 3, 3).nIn(channels)
                     .nOut(4).convolutionMode(ConvolutionMode.Same).activation(Activation.TANH).build(), ours.params());
-            INDArray x = Nd4j.rand(DataType.DOUBLE, 2, channels, 5, 4, 3).subi(0.5);
-            INDArray y = ours.activate(x, true, NO_WS);
-            theirs.activate(x, true, NO_WS);
-            INDArray eps = Nd4j.rand(DataType.DOUBLE, y.shape()).subi(0.5);
-            Pair<Gradient, INDArray> gOurs = ours.backpropGradient(eps.dup(), NO_WS);
-            Pair<Gradient, INDArray> gTheirs = theirs.backpropGradient(eps.dup(), NO_WS);
-            assertNull(gOurs.getSecond(), "no input gradient");
-            for (String key : gTheirs.getFirst().gradientForVariable().keySet()) {
-                INDArray a = gOurs.getFirst().getGradientFor(key);
-                INDArray b = gTheirs.getFirst().getGradientFor(key);
-                assertEquals(0, a.sub(b).amaxNumber().doubleValue(), 1e-12, channels + " channels, " + key);
-            }
+            NativeConvolution2DTest.assertParameterGradientsWithoutInputGradient(ours, theirs,
+                    Nd4j.rand(DataType.DOUBLE, 2, channels, 5, 4, 3).subi(0.5), channels + " channels");
         }
     }
 
