@@ -270,12 +270,6 @@ final class FusedKernels {
         return w;
     }
 
-    /**
-     * One chunk of voxel positions u ∈ [from, to), in blocks of at most {@link #BLOCK} voxels of one example. Each
-     * value is the same double arithmetic as a voxel-at-a-time loop (same operands, same order of every sum: per
-     * (set, class) the voxels in increasing order, per voxel the classes in increasing order), so the results do
-     * not depend on the block size.
-     */
     /** The labels' range error, with their minimum and maximum found by a second scan (the error path only). */
     private static IllegalArgumentException labelRangeError(LossInput in, Buf y, int length) {
         double min = Double.POSITIVE_INFINITY;
@@ -293,6 +287,12 @@ final class FusedKernels {
         return LossInput.labelRangeError(in, min, max);
     }
 
+    /**
+     * One chunk of voxel positions u ∈ [from, to), in blocks of at most {@link #BLOCK} voxels of one example. Each
+     * value is the same double arithmetic as a voxel-at-a-time loop (same operands, same order of every sum: per
+     * (set, class) the voxels in increasing order, per voxel the classes in increasing order), so the results do
+     * not depend on the block size.
+     */
     private static Partial forwardChunk(Geometry g, Buf z, Buf y, Buf m, Buf p, boolean softmax, boolean squared,
                                         int sets, int from, int to) {
         int classes = g.c;
