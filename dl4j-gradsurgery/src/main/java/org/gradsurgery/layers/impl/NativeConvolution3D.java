@@ -460,9 +460,6 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 ? workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c') : null;
         INDArray weightGrad = gradientViews.get(Convolution3DParamInitializer.WEIGHT_KEY);
         INDArray biasGrad = hasBias ? gradientViews.get(Convolution3DParamInitializer.BIAS_KEY) : null;
-        // the first call writes the gradient views, later ones write these and are added
-        INDArray wPart = null;
-        INDArray bPart = null;
 
         if (pointwise()) {
             INDArray w2 = matrix(weights);
@@ -496,21 +493,11 @@ public class NativeConvolution3D extends Convolution3DLayer {
             // its weight and bias gradients, so examples after the first write scratch that is added
             DnnlConvolution.Geometry dg = dnnlGeometry(x, weights, g);
             DnnlConvolution.Scratch scratch = new DnnlConvolution.Scratch(workspaceMgr);
+            GradientSum sum = new GradientSum(weightGrad, biasGrad, workspaceMgr);
             for (long e = 0; e < n; e++) {
-                if (e == 1) {
-                    wPart = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, weightGrad.shape(), 'c');
-                    bPart = hasBias ? workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
-                            biasGrad.shape(), 'c') : null;
-                }
                 oneDnn.backward(dg, example(x, e), weights, example(delta, e),
-                        gradInput == null ? null : example(gradInput, e), e == 0 ? weightGrad : wPart,
-                        e == 0 ? biasGrad : bPart, scratch);
-                if (e > 0) {
-                    weightGrad.addi(wPart);
-                    if (hasBias) {
-                        biasGrad.addi(bPart);
-                    }
-                }
+                        gradInput == null ? null : example(gradInput, e), sum.weights(), sum.bias(), scratch);
+                sum.add();
             }
             return result(weightGrad, biasGrad, gradInput);
         }
@@ -519,7 +506,7 @@ public class NativeConvolution3D extends Convolution3DLayer {
         }
         INDArray w = opWeights(weights);
         int p = (conf3d().getKernelSize()[0] - 1) / 2;
-        boolean first = true;
+        GradientSum sum = new GradientSum(weightGrad, biasGrad, workspaceMgr);
         boolean whole = planes >= depth;
         // one pair of buffers for every slab (a workspace only frees at the end of its scope)
         long maxPlanes = Math.min(depth, planes + 2L * p);
@@ -549,18 +536,8 @@ public class NativeConvolution3D extends Convolution3DLayer {
                     gIn = depthSlab(gInBuffer, 0, 0, b - a);
                     args = intArgs(new int[] {p, g.pad()[1], g.pad()[2]});
                 }
-                INDArray gW = weightGrad;
-                INDArray gB = biasGrad;
-                if (!first) {
-                    if (wPart == null) {
-                        wPart = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
-                                weightGrad.shape(), 'c');
-                        bPart = hasBias ? workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType,
-                                biasGrad.shape(), 'c') : null;
-                    }
-                    gW = wPart;
-                    gB = bPart;
-                }
+                INDArray gW = sum.weights();
+                INDArray gB = sum.bias();
                 DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv3dnew_bp").callInplace(false)
                         .addIntegerArguments(args);
                 if (hasBias) {
@@ -572,16 +549,61 @@ public class NativeConvolution3D extends Convolution3DLayer {
                 if (!whole) {
                     depthSlab(gradInput, e, a, b).addi(gIn);
                 }
-                if (!first) {
-                    weightGrad.addi(wPart);
-                    if (hasBias) {
-                        biasGrad.addi(bPart);
-                    }
-                }
-                first = false;
+                sum.add();
             }
         }
         return result(weightGrad, biasGrad, gradInput);
+    }
+
+    /**
+     * ∂L/∂W and ∂L/∂b summed over calls that each overwrite their outputs (oneDNN per example, conv3dnew_bp per
+     * example and slab): the first call writes the gradient views, each later one a scratch pair that {@link #add}
+     * adds to them, in call order. One pair serves every later call (a workspace frees only at the end of its
+     * scope), allocated at the second call, so a single call allocates none.
+     */
+    private final class GradientSum {
+        private final INDArray weightGrad;
+        private final INDArray biasGrad;
+        private final LayerWorkspaceMgr workspaceMgr;
+        private INDArray wPart;
+        private INDArray bPart;
+        private boolean first = true;
+
+        GradientSum(INDArray weightGrad, INDArray biasGrad, LayerWorkspaceMgr workspaceMgr) {
+            this.weightGrad = weightGrad;
+            this.biasGrad = biasGrad;
+            this.workspaceMgr = workspaceMgr;
+        }
+
+        /** Where the next call writes ∂L/∂W. */
+        INDArray weights() {
+            return first ? weightGrad : parts()[0];
+        }
+
+        /** Where the next call writes ∂L/∂b (null without a bias). */
+        INDArray bias() {
+            return first ? biasGrad : parts()[1];
+        }
+
+        private INDArray[] parts() {
+            if (wPart == null) {
+                wPart = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, weightGrad.shape(), 'c');
+                bPart = biasGrad == null ? null : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM,
+                        dataType, biasGrad.shape(), 'c');
+            }
+            return new INDArray[] {wPart, bPart};
+        }
+
+        /** After a call: adds its scratch to the gradient views (nothing after the first call, which wrote them). */
+        void add() {
+            if (!first) {
+                weightGrad.addi(wPart);
+                if (biasGrad != null) {
+                    biasGrad.addi(bPart);
+                }
+            }
+            first = false;
+        }
     }
 
     /** DL4J's gradient of the layer (bias if any, then weights) and ∂L/∂x (null without an input gradient). */
