@@ -16,16 +16,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * group is one block (instance norm) or the N blocks of a channel (batch norm). With x̂ = (x − μ_g)/sqrt(σ²_g + ε),
  * z = γ_c·x̂ + β_c and y = act(z):
  * <ul>
- *   <li>{@link #moments}: μ_g and the biased σ²_g in one pass, sums in double;</li>
+ *   <li>{@link #moments}: μ_g and the biased σ²_g in one pass;</li>
  *   <li>{@link #forward}: y, one pass;</li>
- *   <li>{@link #backward}: with δ = ∂L/∂z (∂L/∂y masked by z &gt; 0 for ReLU), one pass for the per-block sums
+ *   <li>{@link #backward}: with δ = ∂L/∂z (∂L/∂y masked by z &gt; 0 for ReLU), one pass for the per-group sums
  *       Σδ and Σδ·x̂, one for ∂L/∂x = γ_c/sqrt(σ²_g + ε) · (δ − mean_g δ − x̂ · mean_g(δ·x̂)); ∂L/∂β_c = Σδ and
- *       ∂L/∂γ_c = Σδ·x̂ over the channel's blocks.</li>
+ *       ∂L/∂γ_c = Σδ·x̂ over the channel's groups.</li>
  * </ul>
- * In training, a group of at most {@link #groupedLimit} values is read into a per-thread scratch array once and both
- * passes run on that copy ({@link #trainingForward}; {@link #backward}), which in a 2D U-Net step cut batch norm's
- * backward thread CPU by a quarter (24.5–26.1 → 18.3–19.3 ms per step); the sums keep the two-pass order, so the
- * results are the same bits ({@code NormalizationKernelsTest}).
+ * Sums run in float lanes of at most 16 terms with double totals ({@link #ROW}), which C2 vectorises. In training, a
+ * group of at most {@link #groupedLimit} values is read into per-thread scratch rows once and both passes run on
+ * that copy ({@link #trainingForward}; {@link #backward}), which in a 2D U-Net step cut batch norm's backward thread
+ * CPU by a quarter (24.5–26.1 → 18.3–19.3 ms per step); the sums run in the same order either way, so the results
+ * are the same bits ({@code NormalizationKernelsTest}).
  *
  * <p>Why: as ND4J ops the same layer is about fifteen full passes over memory with broadcast temporaries (each
  * reduction over the non-channel axes of an NCHW array is a strided reduction); once the convolutions run on
@@ -108,30 +109,18 @@ final class NormalizationKernels {
         for (int block = b.count() - 1; block >= 0; block--) {
             shift[b.group(block)] = in.get(block * b.s());
         }
-        double[] s1 = new double[b.count()];
-        double[] s2 = new double[b.count()];
-        forBlocks(b, (block, xs, unused) -> {
-            in.get(block * b.s(), xs, 0, b.s());
-            float k = (float) shift[b.group(block)];
-            for (int i = 0; i < b.s(); i++) {
-                xs[i] -= k;
-            }
-            s1[block] = sum(xs, b.s());
-            s2[block] = dot(xs, xs, b.s());
-        });
         double[] mean = new double[b.groups()];
         double[] var = new double[b.groups()];
-        double[] t1 = new double[b.groups()];
-        double[] t2 = new double[b.groups()];
-        for (int block = 0; block < b.count(); block++) {
-            t1[b.group(block)] += s1[block];
-            t2[b.group(block)] += s2[block];
-        }
-        for (int g = 0; g < mean.length; g++) {
-            double d = t1[g] / b.groupSize();
+        forGroups(b, false, (g, sc) -> {
+            for (int j = 0; j < b.blocksPerGroup(); j++) {
+                load(in, b.block(g, j) * b.s(), sc.x, 0, b.s());
+                shiftedMoments(sc.x, 0, b.s(), (float) shift[g], sc);
+            }
+            double[] t = sc.sums();
+            double d = t[0] / b.groupSize();
             mean[g] = shift[g] + d;
-            var[g] = Math.max(0, t2[g] / b.groupSize() - d * d);
-        }
+            var[g] = Math.max(0, t[1] / b.groupSize() - d * d);
+        });
         return new Moments(mean, var);
     }
 
@@ -140,23 +129,13 @@ final class NormalizationKernels {
                         boolean relu, INDArray out) {
         FloatBuffer in = floats(x);
         FloatBuffer o = floats(out);
-        forBlocks(b, (block, buf, unused) -> {
-            in.get(block * b.s(), buf, 0, b.s());
+        forBlocks(b, (block, sc) -> {
             int g = b.group(block);
             int c = block % b.c();
-            // y = scale·x + shift with scale = γ·inv, shift = β − μ·γ·inv
-            float scale = (float) (gamma[c] * invStd[g]);
-            float shift = (float) (beta[c] - mean[g] * gamma[c] * invStd[g]);
-            if (relu) {
-                for (int i = 0; i < b.s(); i++) {
-                    buf[i] = Math.max(buf[i] * scale + shift, 0f);
-                }
-            } else {
-                for (int i = 0; i < b.s(); i++) {
-                    buf[i] = buf[i] * scale + shift;
-                }
-            }
-            o.put(block * b.s(), buf, 0, b.s());
+            load(in, block * b.s(), sc.x, 0, b.s());
+            normalise(sc.x, 0, b.s(), (float) (gamma[c] * invStd[g]),
+                    (float) (beta[c] - mean[g] * gamma[c] * invStd[g]), relu);
+            store(o, block * b.s(), sc.x, 0, b.s());
         });
     }
 
@@ -178,36 +157,24 @@ final class NormalizationKernels {
         double[] mean = new double[b.groups()];
         double[] var = new double[b.groups()];
         int s = b.s();
-        forGroups(b, (g, xs, unused) -> {
+        int rows = rows(s);
+        forGroups(b, true, (g, sc) -> {
             float k = in.get(b.block(g, 0) * s);
-            double t1 = 0;
-            double t2 = 0;
             for (int j = 0; j < b.blocksPerGroup(); j++) {
-                in.get(b.block(g, j) * s, xs, j * s, s);
-                t1 += shiftedSum(xs, j * s, s, k);
-                t2 += shiftedSquares(xs, j * s, s, k);
+                load(in, b.block(g, j) * s, sc.x, j * rows, s);
+                shiftedMoments(sc.x, j * rows, s, k, sc);
             }
-            double d = t1 / b.groupSize();
+            double[] t = sc.sums();
+            double d = t[0] / b.groupSize();
             mean[g] = k + d;
-            var[g] = Math.max(0, t2 / b.groupSize() - d * d);
+            var[g] = Math.max(0, t[1] / b.groupSize() - d * d);
             double inv = 1.0 / Math.sqrt(var[g] + eps);
             for (int j = 0; j < b.blocksPerGroup(); j++) {
                 int block = b.block(g, j);
                 int c = block % b.c();
-                float scale = (float) (gamma[c] * inv);
-                float shift = (float) (beta[c] - mean[g] * gamma[c] * inv);
-                int from = j * s;
-                int to = from + s;
-                if (relu) {
-                    for (int i = from; i < to; i++) {
-                        xs[i] = Math.max(xs[i] * scale + shift, 0f);
-                    }
-                } else {
-                    for (int i = from; i < to; i++) {
-                        xs[i] = xs[i] * scale + shift;
-                    }
-                }
-                o.put(block * s, xs, from, s);
+                normalise(sc.x, j * rows, s, (float) (gamma[c] * inv), (float) (beta[c] - mean[g] * gamma[c] * inv),
+                        relu);
+                store(o, block * s, sc.x, j * rows, s);
             }
         });
         return new Moments(mean, var);
@@ -231,117 +198,149 @@ final class NormalizationKernels {
         FloatBuffer in = floats(x);
         FloatBuffer grad = floats(dy);
         FloatBuffer out = floats(dx);
-        double[] sumDelta = new double[b.count()];
-        double[] sumDeltaXHat = new double[b.count()];
-        if (b.groupSize() <= groupedLimit) {
-            groupedBackward(in, grad, out, b, mean, invStd, gamma, beta, relu, sumDelta, sumDeltaXHat);
-            parameterGradients(b, sumDelta, sumDeltaXHat, dGamma, dBeta);
-            return;
-        }
-        forBlocks(b, (block, xs, ds) -> {
-            deltaAndXHat(in, grad, b, block, xs, ds, mean, invStd, gamma, beta, relu);
-            sumDelta[block] = sum(ds, b.s());
-            sumDeltaXHat[block] = dot(ds, xs, b.s());
-        });
         double[] groupDelta = new double[b.groups()];
         double[] groupDeltaXHat = new double[b.groups()];
-        for (int block = 0; block < b.count(); block++) {
-            groupDelta[b.group(block)] += sumDelta[block];
-            groupDeltaXHat[b.group(block)] += sumDeltaXHat[block];
+        if (b.groupSize() <= groupedLimit) {
+            groupedBackward(in, grad, out, b, mean, invStd, gamma, beta, relu, groupDelta, groupDeltaXHat);
+            parameterGradients(b, groupDelta, groupDeltaXHat, dGamma, dBeta);
+            return;
         }
-        parameterGradients(b, sumDelta, sumDeltaXHat, dGamma, dBeta);
-        double m = b.groupSize();
-        forBlocks(b, (block, xs, ds) -> {
-            deltaAndXHat(in, grad, b, block, xs, ds, mean, invStd, gamma, beta, relu);
-            int g = b.group(block);
-            int c = block % b.c();
-            float meanDelta = (float) (groupDelta[g] / m);
-            float meanDeltaXHat = (float) (groupDeltaXHat[g] / m);
-            float scale = (float) (gamma[c] * invStd[g]);
-            for (int i = 0; i < b.s(); i++) {
-                ds[i] = scale * (ds[i] - meanDelta - xs[i] * meanDeltaXHat);
+        forGroups(b, false, (g, sc) -> {
+            for (int j = 0; j < b.blocksPerGroup(); j++) {
+                deltaAndXHat(in, grad, b, b.block(g, j), sc, 0, mean, invStd, gamma, beta, relu);
             }
-            out.put(block * b.s(), ds, 0, b.s());
+            double[] t = sc.sums();
+            groupDelta[g] = t[0];
+            groupDeltaXHat[g] = t[1];
+        });
+        parameterGradients(b, groupDelta, groupDeltaXHat, dGamma, dBeta);
+        double m = b.groupSize();
+        forBlocks(b, (block, sc) -> {
+            deltaAndXHat(in, grad, b, block, sc, 0, mean, invStd, gamma, beta, relu);
+            sc.sums();   // (the sums of the first pass; this one needs x̂ and δ only)
+            int g = b.group(block);
+            inputGradient(sc, 0, b.s(), (float) (gamma[block % b.c()] * invStd[g]), (float) (groupDelta[g] / m),
+                    (float) (groupDeltaXHat[g] / m));
+            store(out, block * b.s(), sc.d, 0, b.s());
         });
     }
 
-    /** ∂L/∂γ_c = Σ δ·x̂ and ∂L/∂β_c = Σ δ over the channel's blocks, in block order; nothing when dGamma is null. */
-    private static void parameterGradients(Blocks b, double[] sumDelta, double[] sumDeltaXHat, double[] dGamma,
+    /**
+     * ∂L/∂γ_c = Σ δ·x̂ and ∂L/∂β_c = Σ δ over the channel's groups (one for batch norm, N in example order for
+     * instance norm); nothing when dGamma is null.
+     */
+    private static void parameterGradients(Blocks b, double[] groupDelta, double[] groupDeltaXHat, double[] dGamma,
                                            double[] dBeta) {
         if (dGamma != null) {
             Arrays.fill(dGamma, 0);
             Arrays.fill(dBeta, 0);
-            for (int block = 0; block < b.count(); block++) {
-                dBeta[block % b.c()] += sumDelta[block];
-                dGamma[block % b.c()] += sumDeltaXHat[block];
+            for (int g = 0; g < b.groups(); g++) {
+                dBeta[g % b.c()] += groupDelta[g];
+                dGamma[g % b.c()] += groupDeltaXHat[g];
             }
         }
     }
 
     /**
-     * {@link #backward}'s two passes over one group at a time, x̂ and δ kept in scratch arrays between them (two
-     * reads and one write per value instead of four reads and one write); per-block sums as in the two-pass form,
-     * group sums in block order, so both give the same bits.
+     * {@link #backward}'s two passes over one group at a time, x̂ and δ kept in scratch rows between them (two
+     * reads and one write per value instead of four reads and one write); the sums run as in the two-pass form, so
+     * both give the same bits.
      */
     private static void groupedBackward(FloatBuffer in, FloatBuffer grad, FloatBuffer out, Blocks b, double[] mean,
                                         double[] invStd, double[] gamma, double[] beta, boolean relu,
-                                        double[] sumDelta, double[] sumDeltaXHat) {
+                                        double[] groupDelta, double[] groupDeltaXHat) {
         int s = b.s();
+        int rows = rows(s);
         double m = b.groupSize();
-        forGroups(b, (g, xs, ds) -> {
-            double groupDelta = 0;
-            double groupDeltaXHat = 0;
+        forGroups(b, true, (g, sc) -> {
             for (int j = 0; j < b.blocksPerGroup(); j++) {
-                int block = b.block(g, j);
-                deltaAndXHat(in, grad, b, block, xs, ds, j * s, mean, invStd, gamma, beta, relu);
-                sumDelta[block] = sum(ds, j * s, s);
-                sumDeltaXHat[block] = dot(ds, xs, j * s, s);
-                groupDelta += sumDelta[block];
-                groupDeltaXHat += sumDeltaXHat[block];
+                deltaAndXHat(in, grad, b, b.block(g, j), sc, j * rows, mean, invStd, gamma, beta, relu);
             }
-            float meanDelta = (float) (groupDelta / m);
-            float meanDeltaXHat = (float) (groupDeltaXHat / m);
+            double[] t = sc.sums();
+            groupDelta[g] = t[0];
+            groupDeltaXHat[g] = t[1];
+            float meanDelta = (float) (t[0] / m);
+            float meanDeltaXHat = (float) (t[1] / m);
             for (int j = 0; j < b.blocksPerGroup(); j++) {
                 int block = b.block(g, j);
-                float scale = (float) (gamma[block % b.c()] * invStd[g]);
-                int from = j * s;
-                int to = from + s;
-                for (int i = from; i < to; i++) {
-                    ds[i] = scale * (ds[i] - meanDelta - xs[i] * meanDeltaXHat);
-                }
-                out.put(block * s, ds, from, s);
+                inputGradient(sc, j * rows, s, (float) (gamma[block % b.c()] * invStd[g]), meanDelta, meanDeltaXHat);
+                store(out, block * s, sc.d, j * rows, s);
             }
         });
     }
 
-    /** One block: xs ← x̂ = (x − μ)·inv and ds ← δ, i.e. ∂L/∂y masked by γ·x̂ + β &gt; 0 for ReLU. */
-    private static void deltaAndXHat(FloatBuffer in, FloatBuffer grad, Blocks b, int block, float[] xs, float[] ds,
-                                     double[] mean, double[] invStd, double[] gammas, double[] betas, boolean relu) {
-        deltaAndXHat(in, grad, b, block, xs, ds, 0, mean, invStd, gammas, betas, relu);
-    }
-
-    /** The same into xs and ds from index {@code off}. */
-    private static void deltaAndXHat(FloatBuffer in, FloatBuffer grad, Blocks b, int block, float[] xs, float[] ds,
-                                     int off, double[] mean, double[] invStd, double[] gammas, double[] betas,
-                                     boolean relu) {
-        int len = b.s();
-        in.get(block * len, xs, off, len);
-        grad.get(block * len, ds, off, len);
-        int n = off + len;
+    /**
+     * One block into the scratch rows from row {@code first}: x ← x̂ = (x − μ)·inv and d ← δ, i.e. ∂L/∂y masked by
+     * γ·x̂ + β &gt; 0 for ReLU; adds δ and δ·x̂ to the scratch's lane sums (see {@link #ROW}).
+     */
+    private static void deltaAndXHat(FloatBuffer in, FloatBuffer grad, Blocks b, int block, Scratch sc,
+                                         int first, double[] mean, double[] invStd, double[] gammas,
+                                         double[] betas, boolean relu) {
+        int s = b.s();
+        load(in, block * s, sc.x, first, s);
+        load(grad, block * s, sc.d, first, s);
         int g = b.group(block);
         float mu = (float) mean[g];
         float inv = (float) invStd[g];
-        if (relu) {
-            float gm = (float) gammas[block % b.c()];
-            float bt = (float) betas[block % b.c()];
-            for (int i = off; i < n; i++) {
-                float xHat = (xs[i] - mu) * inv;
-                xs[i] = xHat;
-                ds[i] *= positive(gm * xHat + bt);
+        float gm = (float) gammas[block % b.c()];
+        float bt = (float) betas[block % b.c()];
+        float[] l1 = sc.lane1;
+        float[] l2 = sc.lane2;
+        for (int r = first, done = 0; done < s; r++) {
+            float[] xs = sc.x[r];
+            float[] ds = sc.d[r];
+            int len = Math.min(ROW, s - done);
+            done += len;
+            if (relu) {
+                for (int l = 0; l < len; l++) {
+                    float xHat = (xs[l] - mu) * inv;
+                    float d = ds[l] * positive(gm * xHat + bt);
+                    xs[l] = xHat;
+                    ds[l] = d;
+                    l1[l] += d;
+                    l2[l] += d * xHat;
+                }
+            } else {
+                for (int l = 0; l < len; l++) {
+                    float xHat = (xs[l] - mu) * inv;
+                    float d = ds[l];
+                    xs[l] = xHat;
+                    l1[l] += d;
+                    l2[l] += d * xHat;
+                }
             }
-        } else {
-            for (int i = off; i < n; i++) {
-                xs[i] = (xs[i] - mu) * inv;
+            sc.rowDone();
+        }
+    }
+
+    /** d ← scale·(d − meanDelta − x̂·meanDeltaXHat) over one block's scratch rows from row {@code first}. */
+    private static void inputGradient(Scratch sc, int first, int s, float scale, float meanDelta,
+                                      float meanDeltaXHat) {
+        for (int r = first, done = 0; done < s; r++) {
+            float[] xs = sc.x[r];
+            float[] ds = sc.d[r];
+            int len = Math.min(ROW, s - done);
+            done += len;
+            for (int l = 0; l < len; l++) {
+                ds[l] = scale * (ds[l] - meanDelta - xs[l] * meanDeltaXHat);
+            }
+        }
+    }
+
+    /** rows ← act(scale·rows + shift) over one block's scratch rows from row {@code first}. */
+    private static void normalise(float[][] rows, int first, int s, float scale, float shift, boolean relu) {
+        for (int r = first, done = 0; done < s; r++) {
+            float[] row = rows[r];
+            int len = Math.min(ROW, s - done);
+            done += len;
+            if (relu) {
+                for (int l = 0; l < len; l++) {
+                    row[l] = Math.max(row[l] * scale + shift, 0f);
+                }
+            } else {
+                for (int l = 0; l < len; l++) {
+                    row[l] = row[l] * scale + shift;
+                }
             }
         }
     }
@@ -356,154 +355,178 @@ final class NormalizationKernels {
         return Math.min(Math.min(Math.max(z, 0f) * 0x1p100f, 1f) * 0x1p100f, 1f);
     }
 
-    // Four partial sums in double: a single accumulator serialises the loop on the add latency.
-    private static double sum(float[] a, int n) {
-        return sum(a, 0, n);
+    /**
+     * Values per scratch row. The kernels keep a block in rows of this many floats, not one flat array, for the sums:
+     * a sum over a block runs as ROW float partial sums ("lanes"; lane l takes the l-th value of every row), and
+     * C2 (JDK 17) turns {@code lane[l] += row[l]} into vector instructions only when both arrays are indexed from the
+     * same offset, which a flat array (value r·ROW + l) would not be; a sum into one accumulator is a chain of
+     * dependent scalar additions, and into doubles needs conversions JDK 17 does not vectorize. After
+     * {@link #ROWS} rows the lanes go into double totals and restart from 0, so a float partial sum never holds more
+     * than 16 terms: its rounding error stays within a few float ulps of those terms, far below the float tolerance
+     * of the results ({@code NormalizationKernelsTest} compares with the ND4J path in FLOAT and DOUBLE), while the
+     * totals accumulate in double. The lanes run on across a group's blocks (a flush per 256-value block made the
+     * 16² batch-norm layers of a U-Net a third slower per value than the large ones). Against the four scalar double
+     * accumulators before, batch norm in a 2D U-Net step went from 13.3–14.0 to 9.0–9.7 ms forward and from
+     * 18.9–19.6 to 16.5–16.9 ms backward (thread CPU, {@code bench unet --dims 2 --profile}, two alternating runs
+     * each, loaded). Rows also keep the per-thread scratch out of G1's humongous objects.
+     */
+    static final int ROW = 256;
+
+    /** Rows summed per lane in float before the lanes go into the double totals. */
+    static final int ROWS = 16;
+
+    /** Scratch rows a block of s values takes (the last one may be partly used). */
+    private static int rows(int s) {
+        return (s + ROW - 1) / ROW;
     }
 
-    private static double sum(float[] a, int from, int n) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int i = from;
-        n += from;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[i];
-            s1 += a[i + 1];
-            s2 += a[i + 2];
-            s3 += a[i + 3];
+    /** Adds x − k and (x − k)² over one block's s values in {@code rows} from row {@code first} to the lane sums. */
+    private static void shiftedMoments(float[][] rows, int first, int s, float k, Scratch sc) {
+        float[] l1 = sc.lane1;
+        float[] l2 = sc.lane2;
+        for (int r = first, done = 0; done < s; r++) {
+            float[] row = rows[r];
+            int len = Math.min(ROW, s - done);
+            done += len;
+            for (int l = 0; l < len; l++) {
+                float d = row[l] - k;
+                l1[l] += d;
+                l2[l] += d * d;
+            }
+            sc.rowDone();
         }
-        for (; i < n; i++) {
-            s0 += a[i];
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 
-    private static double dot(float[] a, float[] b, int n) {
-        return dot(a, b, 0, n);
+    /**
+     * t[0] += Σ l1, t[1] += Σ l2 (four partial sums in double each: one accumulator would serialise on the add
+     * latency), and the lanes back to 0.
+     */
+    private static void flush(float[] l1, float[] l2, double[] t) {
+        double a0 = 0;
+        double a1 = 0;
+        double a2 = 0;
+        double a3 = 0;
+        double b0 = 0;
+        double b1 = 0;
+        double b2 = 0;
+        double b3 = 0;
+        for (int l = 0; l < ROW; l += 4) {
+            a0 += l1[l];
+            a1 += l1[l + 1];
+            a2 += l1[l + 2];
+            a3 += l1[l + 3];
+            b0 += l2[l];
+            b1 += l2[l + 1];
+            b2 += l2[l + 2];
+            b3 += l2[l + 3];
+        }
+        t[0] += (a0 + a1) + (a2 + a3);
+        t[1] += (b0 + b1) + (b2 + b3);
+        Arrays.fill(l1, 0f);
+        Arrays.fill(l2, 0f);
     }
 
-    private static double dot(float[] a, float[] b, int from, int n) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int i = from;
-        n += from;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[i] * b[i];
-            s1 += a[i + 1] * b[i + 1];
-            s2 += a[i + 2] * b[i + 2];
-            s3 += a[i + 3] * b[i + 3];
+    /** s values of {@code buf} from {@code pos} into {@code rows} from row {@code first}. */
+    private static void load(FloatBuffer buf, int pos, float[][] rows, int first, int s) {
+        for (int r = first, done = 0; done < s; r++, done += ROW) {
+            buf.get(pos + done, rows[r], 0, Math.min(ROW, s - done));
         }
-        for (; i < n; i++) {
-            s0 += a[i] * b[i];
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 
-    /** {@link #sum} of the floats a[i] − k, without storing them (the same float differences, so the same bits). */
-    private static double shiftedSum(float[] a, int from, int n, float k) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int i = from;
-        n += from;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[i] - k;
-            s1 += a[i + 1] - k;
-            s2 += a[i + 2] - k;
-            s3 += a[i + 3] - k;
+    /** The s values in {@code rows} from row {@code first} into {@code buf} from {@code pos}. */
+    private static void store(FloatBuffer buf, int pos, float[][] rows, int first, int s) {
+        for (int r = first, done = 0; done < s; r++, done += ROW) {
+            buf.put(pos + done, rows[r], 0, Math.min(ROW, s - done));
         }
-        for (; i < n; i++) {
-            s0 += a[i] - k;
-        }
-        return (s0 + s1) + (s2 + s3);
-    }
-
-    /** {@link #dot} of the floats a[i] − k with themselves, without storing them. */
-    private static double shiftedSquares(float[] a, int from, int n, float k) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int i = from;
-        n += from;
-        for (; i + 3 < n; i += 4) {
-            float d0 = a[i] - k;
-            float d1 = a[i + 1] - k;
-            float d2 = a[i + 2] - k;
-            float d3 = a[i + 3] - k;
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-            s2 += d2 * d2;
-            s3 += d3 * d3;
-        }
-        for (; i < n; i++) {
-            float d = a[i] - k;
-            s0 += d * d;
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 
     private static FloatBuffer floats(INDArray a) {
         return a.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
-    private interface BlockTask {
-        void run(int block, float[] a, float[] b);
-    }
-
     /**
-     * Two scratch arrays per thread, kept between calls and grown to the largest group ({@link #forGroups}, at most
-     * {@link #groupedLimit} values) or block ({@link #forBlocks}: S values, 96³ = 3.4 MiB each) seen. New arrays
-     * per call cost their zeroing, a pass over memory of their own, and blocks of 2^18 values and more are
-     * humongous objects to G1 (at {@code -Xmx6g}), which grew the heap: a 96³ × 2 instance-norm training step peaked
-     * about 95 MiB higher (1,882–1,915 against 1,789–1,814 MiB, loaded).
+     * One thread's scratch: rows for x (or x̂) and for δ, and the two lane sums of one statistics group with their
+     * double totals ({@link #ROW}; lanes and totals 0 between groups). Kept
+     * between calls and grown to the largest group ({@link #forGroups}, at most {@link #groupedLimit} values) or
+     * block ({@link #forBlocks}: S values, 96³ = 3.4 MiB) seen. New arrays per call cost their zeroing, a pass over
+     * memory of their own, and a flat array of 2^18 values and more is a humongous object to G1 (at
+     * {@code -Xmx6g}), which grew the heap: a 96³ × 2 instance-norm training step peaked about 95 MiB higher
+     * (1,882–1,915 against 1,789–1,814 MiB, loaded) with per-call arrays.
      *
      * <p>What such garbage also did: it kept the GC running, which freed native buffers other code had left to it.
-     * Sliding-window inference peaked at 1,145 MiB instead of 674 (one thread, 128³, 64³ windows) when this scratch
-     * first replaced per-call arrays, until {@code SlidingWindowInference} closed its own arrays (603–634 MiB with the
-     * scratch); a scratch is safe only where nothing relies on garbage for memory.
+     * Sliding-window inference peaked at 1,145 MiB instead of 674 (one thread, 128³, 64³ windows) when a per-thread
+     * scratch first replaced per-call arrays, until {@code SlidingWindowInference} closed its own arrays (603–634 MiB
+     * with the scratch); a scratch is safe only where nothing relies on garbage for memory.
      */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
-        new float[0], new float[0]});
+    private static final class Scratch {
+        float[][] x = new float[0][];
+        float[][] d = new float[0][];
+        final float[] lane1 = new float[ROW];
+        final float[] lane2 = new float[ROW];
+        private final double[] totals = new double[2];
+        private int rowsSinceFlush;
 
-    private static float[][] scratch(int size) {
-        float[][] s = SCRATCH.get();
-        if (s[0].length < size) {
-            s[0] = new float[size];
-            s[1] = new float[size];
+        /** After a row was added to the lanes: into the totals once there are {@link #ROWS} rows. */
+        void rowDone() {
+            if (++rowsSinceFlush == ROWS) {
+                flush(lane1, lane2, totals);
+                rowsSinceFlush = 0;
+            }
         }
-        return s;
+
+        /** The two sums of everything added since the last call, which starts the next group at 0. */
+        double[] sums() {
+            flush(lane1, lane2, totals);
+            rowsSinceFlush = 0;
+            double[] t = totals.clone();
+            Arrays.fill(totals, 0);
+            return t;
+        }
+
+        Scratch ensure(int rows) {
+            if (x.length < rows) {
+                x = grow(x, rows);
+                d = grow(d, rows);
+            }
+            return this;
+        }
+
+        private static float[][] grow(float[][] old, int rows) {
+            float[][] a = Arrays.copyOf(old, rows);
+            for (int r = old.length; r < rows; r++) {
+                a[r] = new float[ROW];
+            }
+            return a;
+        }
     }
 
-    private interface GroupTask {
-        void run(int group, float[] a, float[] b);
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private interface Task {
+        void run(int item, Scratch scratch);
     }
 
     /**
-     * Runs {@code task} on every statistics group, over contiguous ranges of groups, one per thread, each with two
-     * scratch arrays of a group's size.
+     * Runs {@code task} on every statistics group, over contiguous ranges of groups, one per thread, each with
+     * scratch rows for a group ({@code wholeGroup}) or one block.
      */
-    private static void forGroups(Blocks b, GroupTask task) {
-        int size = (int) b.groupSize();
+    private static void forGroups(Blocks b, boolean wholeGroup, Task task) {
+        int rows = (wholeGroup ? b.blocksPerGroup() : 1) * rows(b.s());
         ThreadRanges.run(b.groups(), (long) b.count() * b.s(), (from, to) -> {
-            float[][] scratch = scratch(size);
+            Scratch sc = SCRATCH.get().ensure(rows);
             for (int g = from; g < to; g++) {
-                task.run(g, scratch[0], scratch[1]);
+                task.run(g, sc);
             }
         });
     }
 
     /** Runs {@code task} on every block, over contiguous ranges of blocks, one per thread, each with its scratch. */
-    private static void forBlocks(Blocks b, BlockTask task) {
+    private static void forBlocks(Blocks b, Task task) {
+        int rows = rows(b.s());
         ThreadRanges.run(b.count(), (long) b.count() * b.s(), (from, to) -> {
-            float[][] scratch = scratch(b.s());
+            Scratch sc = SCRATCH.get().ensure(rows);
             for (int block = from; block < to; block++) {
-                task.run(block, scratch[0], scratch[1]);
+                task.run(block, sc);
             }
         });
     }

@@ -351,6 +351,43 @@ class NormalizationKernelsTest {
         }
     }
 
+    /**
+     * The kernels sum in float lanes of at most {@link NormalizationKernels#ROWS} terms with double totals
+     * ({@link NormalizationKernels#ROW}), not in double throughout. On a group of the 2D U-Net's largest size
+     * (4·128² = 65,536 values: 256 rows, 16 flushes of the lanes) with data far from 0 (x = 50 + 0.5·N(0, 1), where
+     * E[x²] − μ² in float would lose everything), the FLOAT results, on the grouped and the two-pass path, stay within
+     * 1e-5 of a DOUBLE computation (the ND4J path) on the same float inputs and parameters, relative to each result's
+     * largest magnitude: the float rounding of x − μ (μ ≈ 50 has an ulp of 3.8e-6, so x̂ carries about 1e-5 of
+     * it) dominates, not the sums. The running-estimate updates carry the batch mean and variance themselves.
+     */
+    @Test
+    void laneSumsStayWithinFloatRoundingOfADoubleComputationOnALargeGroup() {
+        Case c = new Case(true, 4, Activation.RELU, true, DataType.FLOAT);
+        Nd4j.getRandom().setSeed(21);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 4, 2, 128, 128).muli(0.5).addi(50);
+        INDArray eps = Nd4j.randn(DataType.FLOAT, x.shape());
+        Layer reference = instantiate(c.conf(2), DataType.DOUBLE, 17);
+        Layer probe = instantiate(c.conf(2), DataType.FLOAT, 17);
+        reference.setParams(probe.params().castTo(DataType.DOUBLE));
+        INDArray expectedOut = reference.activate(x.castTo(DataType.DOUBLE), true, NO_WS).dup();
+        Pair<Gradient, INDArray> expected = reference.backpropGradient(eps.castTo(DataType.DOUBLE), NO_WS);
+        try {
+            for (int limit : new int[] {DEFAULT_GROUPED_LIMIT, 0}) {
+                NormalizationKernels.groupedLimit = limit;
+                Result fused = run(c, true, true, x, eps);
+                String path = limit == 0 ? "two passes: " : "grouped: ";
+                assertClose(expectedOut, fused.out().castTo(DataType.DOUBLE), 1e-5, path + "activations");
+                assertClose(expected.getSecond(), fused.dx().castTo(DataType.DOUBLE), 1e-5, path + "dL/dx");
+                for (String key : expected.getFirst().gradientForVariable().keySet()) {
+                    assertClose(expected.getFirst().getGradientFor(key),
+                            fused.gradient().getGradientFor(key).castTo(DataType.DOUBLE), 1e-5, path + key);
+                }
+            }
+        } finally {
+            NormalizationKernels.groupedLimit = DEFAULT_GROUPED_LIMIT;
+        }
+    }
+
     @Test
     void theReluMaskDropsExactlyTheNonPositivePreActivations() {
         // γ = 1, β = 0 on a two-valued channel: x̂ = ±1, so half the pre-activations are exactly −1 and their
