@@ -90,6 +90,41 @@ class ChannelConcatVertexTest {
         }
     }
 
+    /**
+     * FLOAT channels-first arrays, dense (copied chunk by chunk) or not (ND4J's concat and interval views), inputs
+     * that are views with an offset into a larger buffer: the forward pass equals ND4J's concatenation and the
+     * backward pass its interval views, to the bit.
+     */
+    @Test
+    void chunkCopiesMatchNd4jConcatForDenseAndStridedArrays() {
+        INDArray big = Nd4j.rand(DataType.FLOAT, 5, 3, 4, 6);
+        INDArray offsetView = big.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 5));   // dense, offset
+        INDArray strided = Nd4j.rand(DataType.FLOAT, 3, 6, 4, 6).get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 3));                          // not dense
+        INDArray other = Nd4j.rand(DataType.FLOAT, 3, 2, 4, 6);
+        for (INDArray first : new INDArray[] {offsetView, strided}) {
+            org.gradsurgery.layers.impl.ChannelConcatVertex v =
+                    new org.gradsurgery.layers.impl.ChannelConcatVertex(null, "cat", 0, DataType.FLOAT, false);
+            v.setInputs(new INDArray[] {first, other});
+            INDArray out = v.doForward(true, NO_WS);
+            assertArrayEquals(Nd4j.concat(1, first.dup(), other).data().asFloat(), out.dup().data().asFloat());
+            INDArray eps = Nd4j.rand(DataType.FLOAT, out.shape());
+            for (INDArray e : new INDArray[] {eps, Nd4j.concat(1, eps, eps).get(
+                    org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(0,
+                            out.size(1)))}) {
+                v.setEpsilon(e);
+                INDArray[] g = v.doBackward(false, NO_WS).getSecond();
+                long c = first.size(1);
+                assertArrayEquals(eps.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.interval(0, c)).dup().data().asFloat(),
+                        g[0].dup().data().asFloat());
+                assertArrayEquals(eps.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.interval(c, out.size(1))).dup().data().asFloat(),
+                        g[1].dup().data().asFloat());
+            }
+        }
+    }
+
     /** DL4J M2.1's MergeVertex cannot backprop rank-5 input (impl/MergeVertex.java:157); ours can (above). */
     @Test
     void stockMergeVertexFailsOnRank5Backprop() {

@@ -39,11 +39,11 @@ public class TransposedConvolution2D extends Deconvolution2DLayer {
     }
 
     /** W_r of DL4J's {@code [nIn, nOut, kH, kW]} weights (or their gradient): the transposed {@code [nIn, nOut·k²]}. */
-    private static INDArray rows(INDArray w) {
+    static INDArray rows(INDArray w) {
         return w.reshape('c', w.size(0), w.size(1) * w.size(2) * w.size(3)).transpose();
     }
 
-    private static BlockTransposedConvolution.Layout layout(INDArray w, INDArray x) {
+    static BlockTransposedConvolution.Layout layout(INDArray w, INDArray x) {
         long outC = w.size(1);
         long kh = w.size(2);
         long kw = w.size(3);

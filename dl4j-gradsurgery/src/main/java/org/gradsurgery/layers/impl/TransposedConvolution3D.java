@@ -38,11 +38,11 @@ public class TransposedConvolution3D extends Deconvolution3DLayer {
     }
 
     /** W_r of DL4J's {@code [kD, kH, kW, nOut, nIn]} weights (or their gradient): the {@code [k³·nOut, nIn]} matrix. */
-    private static INDArray rows(INDArray w) {
+    static INDArray rows(INDArray w) {
         return w.reshape('c', w.length() / w.size(4), w.size(4));
     }
 
-    private static BlockTransposedConvolution.Layout layout(INDArray w, INDArray x) {
+    static BlockTransposedConvolution.Layout layout(INDArray w, INDArray x) {
         long kd = w.size(0);
         long kh = w.size(1);
         long kw = w.size(2);
