@@ -152,12 +152,15 @@ public final class UNet {
         return configuration.clone();
     }
 
-    /** A new, initialised graph with parameters drawn from the seed: every call returns an identical network. */
+    /**
+     * A new, initialised graph with parameters drawn from the seed: every call returns an identical network. Its
+     * updater is an {@link InPlaceGradientUpdater} (DL4J's updates, without the per-step views DL4J M2.1 builds).
+     */
     public ComputationGraph graph() {
         Natives.warnIfSlow();
         ComputationGraph net = new ComputationGraph(configuration.clone());
         net.init();
-        return net;
+        return InPlaceGradientUpdater.install(net);
     }
 
     /** The DL4J input type of {@link #INPUT} (with the configured or the smallest valid spatial size). */

@@ -18,6 +18,7 @@ import java.util.Objects;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.optimize.api.TrainingListener;
+import org.gradsurgery.model.InPlaceGradientUpdater;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
@@ -201,6 +202,9 @@ public final class Trainer {
     }
 
     private TrainingResult run(ComputationGraph net, TrainingData data, State st) throws IOException {
+        // a graph restored from a checkpoint, cloned or built outside UNet has DL4J's updater (same updates, more
+        // per-step arrays); the swap keeps the updater state
+        InPlaceGradientUpdater.install(net);
         Collection<TrainingListener> previous = new ArrayList<>(net.getListeners());
         List<TrainingListener> all = new ArrayList<>(previous);
         all.addAll(listeners);

@@ -97,6 +97,58 @@ final class BenchSupport {
         }
     }
 
+    /**
+     * What the JVM spends besides the training thread, from {@link #start()} to {@link #line(int)}: the CPU time of
+     * every other thread (process CPU minus the calling thread's: the JIT compilers, the garbage collector, ND4J's
+     * deallocator), the collections and their pause time, the JIT's compilation time, and the heap the calling
+     * thread allocated (the garbage behind the collections). With one libnd4j thread every op runs on the calling
+     * thread, so "other threads" is the JVM's own overhead.
+     */
+    record JvmOverhead(long processCpu0, long threadCpu0, long gcCount0, long gcMillis0, long jitMillis0,
+                       long allocated0) {
+        static JvmOverhead start() {
+            long[] gc = gc();
+            return new JvmOverhead(processCpuNanos(), threadCpuNanos(), gc[0], gc[1], jitMillis(), allocatedBytes());
+        }
+
+        /** One line per {@code iterations} since {@link #start()}. */
+        String line(int iterations) {
+            long[] gc = gc();
+            double n = iterations;
+            double other = ((processCpuNanos() - processCpu0) - (threadCpuNanos() - threadCpu0)) / 1e6 / n;
+            return String.format(java.util.Locale.ROOT, "JVM per iteration: other threads' CPU %.1f ms (JIT, GC, "
+                            + "deallocator), %.2f collections, %.1f ms GC pauses, %.1f ms JIT compilation; training "
+                            + "thread allocated %.2f MiB of heap", other, (gc[0] - gcCount0) / n,
+                    (gc[1] - gcMillis0) / n, (jitMillis() - jitMillis0) / n,
+                    (allocatedBytes() - allocated0) / 1048576.0 / n);
+        }
+
+        private static long[] gc() {
+            long count = 0;
+            long millis = 0;
+            for (java.lang.management.GarbageCollectorMXBean b
+                    : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+                count += Math.max(0, b.getCollectionCount());
+                millis += Math.max(0, b.getCollectionTime());
+            }
+            return new long[] {count, millis};
+        }
+
+        private static long jitMillis() {
+            java.lang.management.CompilationMXBean c = java.lang.management.ManagementFactory.getCompilationMXBean();
+            return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : 0;
+        }
+
+        private static long threadCpuNanos() {
+            return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+        }
+
+        private static long allocatedBytes() {
+            return java.lang.management.ManagementFactory.getThreadMXBean()
+                    instanceof com.sun.management.ThreadMXBean t ? t.getCurrentThreadAllocatedBytes() : 0;
+        }
+    }
+
     /** The highest VmHWM seen before any {@link #resetPeakRss()}, so that resets do not lose the process's peak. */
     private static long peakBeforeResets = -1;
 

@@ -3,6 +3,8 @@ package org.gradsurgery.examples.bench;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.gradsurgery.model.InPlaceGradientUpdater;
 import org.gradsurgery.model.UNet;
 
 /**
@@ -123,6 +125,13 @@ final class BenchUNets {
     static String shapeText(int[] extent, String separator) {
         return java.util.Arrays.stream(extent).mapToObj(Integer::toString)
                 .collect(java.util.stream.Collectors.joining(separator));
+    }
+
+    /** The network of {@code s}, initialised, with the updater {@link UNet#graph()} gives the networks users train. */
+    static ComputationGraph graph(Spec s) {
+        ComputationGraph net = new ComputationGraph(configuration(s));
+        net.init();
+        return InPlaceGradientUpdater.install(net);
     }
 
     static ComputationGraphConfiguration configuration(Spec s) {

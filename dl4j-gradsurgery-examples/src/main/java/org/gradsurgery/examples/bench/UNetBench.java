@@ -206,8 +206,7 @@ public final class UNetBench implements Callable<Integer> {
     }
 
     private Result runDl4j(PrintWriter out, BenchUNets.Spec s, int b) {
-        ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
-        net.init();
+        ComputationGraph net = BenchUNets.graph(s);
         parameters = net.numParams();
         out.printf("parameters: %,d%n", net.numParams());
         MultiDataSet data = batch(s, b);
@@ -223,6 +222,7 @@ public final class UNetBench implements Callable<Integer> {
         boolean threadCpu = VertexProfiler.usesThreadCpu();
         VertexProfiler profiler = profile || allocations ? VertexProfiler.install(net) : null;
         DetachedAllocations detached = allocations ? DetachedAllocations.install(true) : null;
+        BenchSupport.JvmOverhead jvm = BenchSupport.JvmOverhead.start();
         try {
             for (int i = 0; i < iterations; i++) {
                 BenchSupport.Stopwatch w = BenchSupport.Stopwatch.start();
@@ -235,6 +235,7 @@ public final class UNetBench implements Callable<Integer> {
                         net.score());
                 out.flush();
             }
+            out.println(jvm.line(iterations));
             if (profile) {
                 profiler.print(out, iterations, java.util.Arrays.stream(clockMs).average().orElseThrow());
             }
@@ -264,8 +265,7 @@ public final class UNetBench implements Callable<Integer> {
             throw new org.gradsurgery.InvalidInputException("--soak needs at least two iteration counts >= 1, got "
                     + java.util.Arrays.toString(soak));
         }
-        ComputationGraph net = new ComputationGraph(BenchUNets.configuration(s));
-        net.init();
+        ComputationGraph net = BenchUNets.graph(s);
         MultiDataSet data = batch(s, b);
         for (int i = 0; i < warmup; i++) {
             net.fit(data);

@@ -52,6 +52,8 @@ final class VertexProfiler implements AutoCloseable {
     private long updaterPeak;
     private long rssAtGradient;
     private final boolean threadCpu;
+    /** Clock time spent in the memory probes themselves ({@code /proc} reads and writes), excluded from "other". */
+    private final long[] probeNanos = new long[1];
 
     private VertexProfiler(ComputationGraph net, boolean threadCpu) {
         this.threadCpu = threadCpu;
@@ -71,21 +73,25 @@ final class VertexProfiler implements AutoCloseable {
             nanos.put(name, slot);
             peaks.put(name, peak);
             vertices[i] = (GraphVertex) Proxy.newProxyInstance(GraphVertex.class.getClassLoader(),
-                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot, peak, threadCpu));
+                    new Class<?>[]{GraphVertex.class}, new Timing(v, slot, peak, probeNanos, threadCpu));
         }
         this.updaterTimer = new BaseTrainingListener() {
             @Override
             public void onGradientCalculation(Model model) {
+                long p0 = now(threadCpu);
                 BenchSupport.resetPeakRss();
                 rssAtGradient = BenchSupport.rssBytes();
                 gradientDoneAt = now(threadCpu);
+                probeNanos[0] += gradientDoneAt - p0;
                 DetachedAllocations.label("updater");
             }
 
             @Override
             public void iterationDone(Model model, int iteration, int epoch) {
-                updaterNanos += now(threadCpu) - gradientDoneAt;
+                long t = now(threadCpu);
+                updaterNanos += t - gradientDoneAt;
                 updaterPeak = Math.max(updaterPeak, BenchSupport.peakRssSinceResetBytes() - rssAtGradient);
+                probeNanos[0] += now(threadCpu) - t;
                 DetachedAllocations.label(null);
             }
         };
@@ -117,7 +123,7 @@ final class VertexProfiler implements AutoCloseable {
         return threadCpu ? "CPU ms of the training thread (libnd4j runs 1 thread)" : "wall ms";
     }
 
-    private record Timing(GraphVertex target, long[] slot, long[] peak, boolean threadCpu)
+    private record Timing(GraphVertex target, long[] slot, long[] peak, long[] probeNanos, boolean threadCpu)
             implements InvocationHandler {
         @Override
         public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
@@ -130,6 +136,7 @@ final class VertexProfiler implements AutoCloseable {
                     ? DetachedAllocations.label(target.getVertexName() + (which == 0 ? " forward" : " backward"))
                     : null;
             long rss0 = 0;
+            long p0 = which >= 0 ? now(threadCpu) : 0;
             if (which >= 0) {
                 BenchSupport.resetPeakRss();
                 rss0 = BenchSupport.rssBytes();
@@ -141,9 +148,11 @@ final class VertexProfiler implements AutoCloseable {
                 throw e.getCause();
             } finally {
                 if (which >= 0) {
-                    slot[which] += now(threadCpu) - t0;
+                    long t1 = now(threadCpu);
+                    slot[which] += t1 - t0;
                     peak[which] = Math.max(peak[which], BenchSupport.peakRssSinceResetBytes() - rss0);
                     DetachedAllocations.label(previous);
+                    probeNanos[0] += (t0 - p0) + (now(threadCpu) - t1);
                 }
             }
         }
@@ -190,6 +199,11 @@ final class VertexProfiler implements AutoCloseable {
         return updaterNanos / 1e6 / iterations;
     }
 
+    /** The profiler's own memory probes per iteration (clock ms), which the iteration it is compared with includes. */
+    double probeMs(int iterations) {
+        return probeNanos[0] / 1e6 / iterations;
+    }
+
     /** The updater's largest transient memory in MiB (see the class comment). */
     double updaterPeakMiB() {
         return updaterPeak / 1048576.0;
@@ -216,9 +230,12 @@ final class VertexProfiler implements AutoCloseable {
         double upd = updaterMs(iterations);
         out.printf("  %-45s %21.1f %6.1f%% %21.1f%n", "updater (Adam + parameter step)", upd,
                 100 * upd / meanIterationMs, updaterPeakMiB());
-        double other = meanIterationMs - accounted - upd;
+        double probes = probeMs(iterations);
+        double other = meanIterationMs - accounted - upd - probes;
         out.printf("  %-45s %21.1f %6.1f%%%n", "other (score, workspaces, bookkeeping)", other,
                 100 * other / meanIterationMs);
+        out.printf("  %-45s %21.1f %6.1f%%%n", "the profiler's memory probes (not in a step)", probes,
+                100 * probes / meanIterationMs);
         out.flush();
     }
 
