@@ -200,6 +200,25 @@ class DnnlConvolutionTest {
     }
 
     /**
+     * Which convolutions run oneDNN's Winograd algorithm: the U-Net's 2D 3×3 stride-1 ones with channels in 16s (whose
+     * results {@link #matchesLibnd4jInDoubleForEveryShape} holds to the same 1e-5 as the direct ones); not 3D, 1×1,
+     * strided or dilated ones, nor 3 input channels.
+     */
+    @Test
+    void winogradForTwoDimensionalThreeByThreeOnly() {
+        assumeCpu();
+        for (Shape s : shapes()) {
+            boolean expected = !s.is3d() && s.k() == 3 && s.s() == 1 && s.d() == 1;
+            long before = DnnlConvolution.winogradPlans();
+            try (DnnlConvolution conv = new DnnlConvolution()) {
+                Operands a = new Operands(s, DataType.FLOAT, false);
+                conv.forward(s.geometry(), a.x, a.w, a.b, a.z, NO_WS);
+            }
+            assertEquals(expected ? 1 : 0, DnnlConvolution.winogradPlans() - before, s.toString());
+        }
+    }
+
+    /**
      * A forward pass that keeps x's reordered copy: the next backward pass with the same x reads it (where the
      * weight gradient wants oneDNN's layout, blocked channels here) and gives the same gradients to the bit as a
      * backward pass that reorders x itself (both are the same reorder of the same values); a backward pass with
