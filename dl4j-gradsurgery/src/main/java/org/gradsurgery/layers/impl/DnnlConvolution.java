@@ -235,14 +235,40 @@ final class DnnlConvolution implements AutoCloseable {
 
     /** z = conv(x, W) + b into {@code z} (bias may be null when the geometry has none); scratch from {@code ws}. */
     void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws) {
-        forward(g, x, w, b, z, new Scratch(ws));
+        forward(g, x, w, b, z, ws, false);
+    }
+
+    /**
+     * The same; with {@code keepInput}, x's copy in oneDNN's layout (where it needs one) goes to an array of DL4J's
+     * {@code ACTIVATIONS} workspace instead of working memory, and the next {@link #backward} with this very x
+     * (the same array object) hands it to the weight-gradient primitive instead of reordering x again. In a
+     * training step that workspace holds every layer's input until the backward pass, so the copy lives as long
+     * as x: it costs one more array of x's size per convolution for the step's duration, and saves one reorder of
+     * x per convolution (see the commit message for the figures).
+     */
+    void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, LayerWorkspaceMgr ws, boolean keepInput) {
+        Scratch scratch = new Scratch(ws);
+        Plan p = plan(g, false, x, w, b, z, null, null);
+        kept = null;
+        INDArray keep = keepInput ? p.keepableInput(ws) : null;
+        p.forward(x, w, b, z, scratch, keep);
+        if (keep != null) {
+            kept = new Kept(x, keep, p);
+        }
     }
 
     /** The same, with scratch memory from {@code scratch} (rewound first: the arrays of its previous call). */
     void forward(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, Scratch scratch) {
         scratch.rewind();
-        plan(g, false, x, w, b, z, null, null).forward(x, w, b, z, scratch);
+        plan(g, false, x, w, b, z, null, null).forward(x, w, b, z, scratch, null);
     }
+
+    /** The input of the last forward pass that kept its reordered copy, the copy, and the plan that made it. */
+    private record Kept(INDArray x, INDArray copy, Plan plan) {
+    }
+
+    /** Set by a forward pass with {@code keepInput}, taken (and cleared) by the next backward pass. */
+    private Kept kept;
 
     /**
      * ∂L/∂W and ∂L/∂b into their views and, when {@code gradInput} is not null, ∂L/∂x into it; {@code delta} is
@@ -257,9 +283,20 @@ final class DnnlConvolution implements AutoCloseable {
     void backward(Geometry g, INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
                   INDArray biasGrad, Scratch scratch) {
         scratch.rewind();
-        plan(g, true, x, w, biasGrad, delta, gradInput, weightGrad)
-                .backward(x, w, delta, gradInput, weightGrad, biasGrad, scratch);
+        Kept k = kept;
+        kept = null;
+        Plan p = plan(g, true, x, w, biasGrad, delta, gradInput, weightGrad);
+        // the plan lookup may have evicted (closed) the forward's plan, whose descriptor says the copy's layout
+        if (k != null && k.x() == x && !k.plan().closed) {
+            keptInputsRead += p.backward(x, w, delta, gradInput, weightGrad, biasGrad, scratch,
+                    new Address().aligned(k.copy()), k.plan().forward.primMds[0]) ? 1 : 0;
+        } else {
+            p.backward(x, w, delta, gradInput, weightGrad, biasGrad, scratch, null, null);
+        }
     }
+
+    /** Backward passes that read the forward's kept copy of x instead of reordering x (for tests). */
+    long keptInputsRead;
 
     /**
      * Where a call's scratch memory (oneDNN's blocked copies and its scratchpad) comes from: DL4J's working-memory
@@ -480,6 +517,12 @@ final class DnnlConvolution implements AutoCloseable {
             return inner;
         }
 
+        /** Binds the array, and {@code copy} (at least {@code bytes} + 64) as the reordered memory. */
+        void bindInto(INDArray a, INDArray copy) {
+            check(dnnl_memory_set_data_handle(user, userAddress.of(a)), "binding an array");
+            check(dnnl_memory_set_data_handle(inner, innerAddress.aligned(copy)), "binding the kept copy");
+        }
+
         void reorder(dnnl_stream stream) {
             if (reorder != null) {
                 execute(reorder, stream, reorderArgs, 2);
@@ -552,6 +595,7 @@ final class DnnlConvolution implements AutoCloseable {
         private Step forward;
         private Step backwardData;
         private Step backwardWeights;
+        private boolean closed;
 
         Plan(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, INDArray gradInput, INDArray weightGrad) {
             this.g = g;
@@ -621,7 +665,18 @@ final class DnnlConvolution implements AutoCloseable {
             return "convolution " + g;
         }
 
-        void forward(INDArray x, INDArray w, INDArray b, INDArray z, Scratch ws) {
+        /**
+         * An array of the {@code ACTIVATIONS} workspace for x's reordered copy, or null where the forward primitive
+         * reads x as it lies (nothing to keep).
+         */
+        INDArray keepableInput(LayerWorkspaceMgr ws) {
+            forwardStep();
+            Port x = forward.ports[0];
+            return x.inner == null ? null : ws.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT,
+                    x.bytes / 4 + 16);
+        }
+
+        private void forwardStep() {
             if (forward == null) {
                 forward = new Step(this, forwardPd,
                         new PortSpec(DNNL_ARG_SRC, xUser, dnnl_query_src_md, 0, false),
@@ -629,11 +684,22 @@ final class DnnlConvolution implements AutoCloseable {
                         g.bias() ? new PortSpec(DNNL_ARG_BIAS, bUser, dnnl_query_weights_md, 1, false) : null,
                         new PortSpec(DNNL_ARG_DST, zUser, dnnl_query_dst_md, 0, true));
             }
-            forward.run(ArrayType.FF_WORKING_MEM, ws, null, x, w, b, z);
         }
 
-        void backward(INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
-                      INDArray biasGrad, Scratch ws) {
+        /** The forward pass; x's reordered copy into {@code keep} if not null (see {@link #keepableInput}). */
+        void forward(INDArray x, INDArray w, INDArray b, INDArray z, Scratch ws, INDArray keep) {
+            forwardStep();
+            forward.keep = keep;
+            forward.run(ArrayType.FF_WORKING_MEM, ws, null, x, w, b, z);
+            forward.keep = null;
+        }
+
+        /**
+         * {@code keptInput}, if not null, is the address of x's copy in layout {@code keptMd} (kept by the forward
+         * pass): the weight gradient reads it from there when it wants that layout. Returns true if it did.
+         */
+        boolean backward(INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
+                         INDArray biasGrad, Scratch ws, Address keptInput, dnnl_memory_desc_t keptMd) {
             if (gradInput != null) {
                 if (backwardData == null) {
                     dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
@@ -664,11 +730,18 @@ final class DnnlConvolution implements AutoCloseable {
                         g.bias() ? new PortSpec(DNNL_ARG_DIFF_BIAS, bUser, dnnl_query_diff_weights_md, 1, true) : null);
             }
             // δ is reordered once when backward data, just run, wants it in the same layout
+            backwardWeights.kept = keptInput;
+            backwardWeights.keptMd = keptMd;
+            backwardWeights.keptUsed = false;
             backwardWeights.run(ArrayType.BP_WORKING_MEM, ws, gradInput != null ? backwardData : null, x, delta,
                     weightGrad, biasGrad);
+            backwardWeights.kept = null;
+            backwardWeights.keptMd = null;
+            return backwardWeights.keptUsed;
         }
 
         void close() {
+            closed = true;
             for (int i = closers.size() - 1; i >= 0; i--) {
                 closers.get(i).run();
             }
@@ -695,6 +768,12 @@ final class DnnlConvolution implements AutoCloseable {
         private final Address scratchpadAddress = new Address();
         private final dnnl_exec_arg_t args;
         private final int nArgs;
+        /** Forward only, for one call: the array x's reordered copy goes to (instead of scratch memory). */
+        private INDArray keep;
+        /** Backward weights only, for one call: the address of the forward's copy of x, in layout keptMd. */
+        private Address kept;
+        private dnnl_memory_desc_t keptMd;
+        private boolean keptUsed;
 
         Step(Plan plan, dnnl_primitive_desc pd, PortSpec... specs) {
             this.plan = plan;
@@ -750,8 +829,19 @@ final class DnnlConvolution implements AutoCloseable {
                 }
                 Port done = from == null || specs[i].output() || p.inner == null ? null
                         : from.scratchCopy(specs[i].arg(), primMds[i]);
+                if (done == null && kept != null && specs[i].arg() == DNNL_ARG_SRC && p.inner != null
+                        && dnnl_memory_desc_equal(primMds[i], keptMd) == 1) {
+                    check(dnnl_memory_set_data_handle(p.inner, kept), "reading the kept copy of the input");
+                    keptUsed = true;
+                    continue;
+                }
                 if (done != null) {
                     check(dnnl_memory_set_data_handle(p.inner, done.innerAddress), "sharing a reordered operand");
+                    continue;
+                }
+                if (keep != null && specs[i].arg() == DNNL_ARG_SRC && p.inner != null) {
+                    p.bindInto(arrays[i], keep);
+                    p.reorder(plan.stream);
                     continue;
                 }
                 p.bind(arrays[i], type, ws);

@@ -28,7 +28,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Which native code runs is a split by backend and data type, not a choice: FLOAT on ND4J's CPU backend (on
  * linux-x86_64, whose natives the library ships) runs {@link DnnlConvolution}, oneDNN called directly with its
  * primitives built once per shape (a 2D U-Net's convolutions ~20 % cheaper than libnd4j's ops, which rebuild them
- * and reorder every operand on each call); everything else (DOUBLE, which oneDNN has no kernels for and the gradient
+ * and reorder every operand on each call; in a training step the forward pass's reordered copy of the input is
+ * kept for the weight gradient, {@code DnnlConvolution.forward} with {@code keepInput}); everything else (DOUBLE, which oneDNN has no kernels for and the gradient
  * checks use; the CUDA backend, whose arrays live in device memory) runs libnd4j's {@code conv2d}/{@code
  * conv2d_bp} ops, cuDNN's or libnd4j's own loops there. Both compute the same function (to float rounding, tested
  * in {@code NativeConvolution2DTest}).
@@ -119,7 +120,10 @@ public class NativeConvolution2D extends ConvolutionLayer {
         DnnlConvolution oneDnn = dnnl();
         if (oneDnn != null) {
             INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, workspaceMgr) : null;
-            oneDnn.forward(dnnlGeometry(x, weights, g), x, weights, b, z, workspaceMgr);
+            // in a training step's forward pass, keep x's reordered copy for the weight gradient (DnnlConvolution),
+            // in the activations workspace beside x; without workspaces it would wait for the GC, so not then
+            boolean keep = training && !forBackprop && !workspaceMgr.isScopedOut(ArrayType.ACTIVATIONS);
+            oneDnn.forward(dnnlGeometry(x, weights, g), x, weights, b, z, workspaceMgr, keep);
             return new Pair<>(z, null);
         }
         INDArray[] inputs = hasBias()

@@ -88,7 +88,8 @@ class BlockTransposedConvolutionTest {
                 : new INDArray[] {gradInput, gradRows.dup(), biasGrad};
     }
 
-    private static int[] bits(INDArray a) {
+    /** The raw bits of a FLOAT array's values in C order. */
+    static int[] bits(INDArray a) {
         float[] f = a.dup('c').data().asFloat();
         int[] b = new int[f.length];
         for (int i = 0; i < f.length; i++) {

@@ -1,5 +1,6 @@
 package org.gradsurgery.layers.impl;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -196,6 +197,52 @@ class DnnlConvolutionTest {
                         dims + "D " + type);
             }
         }
+    }
+
+    /**
+     * A forward pass that keeps x's reordered copy: the next backward pass with the same x reads it (where the
+     * weight gradient wants oneDNN's layout, blocked channels here) and gives the same gradients to the bit as a
+     * backward pass that reorders x itself (both are the same reorder of the same values); a backward pass with
+     * another x, or after a forward pass that kept nothing, reorders x as before.
+     */
+    @Test
+    void aKeptInputCopyGivesTheSameGradientsToTheBit() {
+        assumeCpu();
+        for (Shape s : shapes()) {
+            if (s.is3d()) {
+                continue;
+            }
+            for (boolean views : new boolean[] {false, true}) {
+                Operands plain = new Operands(s, DataType.FLOAT, views);
+                Operands kept = new Operands(s, DataType.FLOAT, views);
+                try (DnnlConvolution a = new DnnlConvolution(); DnnlConvolution b = new DnnlConvolution()) {
+                    a.forward(s.geometry(), plain.x, plain.w, plain.b, plain.z, NO_WS, false);
+                    a.backward(s.geometry(), plain.x, plain.w, plain.delta, plain.gx, plain.gw, plain.gb, NO_WS);
+                    b.forward(s.geometry(), kept.x, kept.w, kept.b, kept.z, NO_WS, true);
+                    b.backward(s.geometry(), kept.x, kept.w, kept.delta, kept.gx, kept.gw, kept.gb, NO_WS);
+                    String what = s + (views ? " on views" : "");
+                    assertEquals(0, a.keptInputsRead, what);
+                    if (s.c() == 16 && s.k() == 3) {
+                        assertEquals(1, b.keptInputsRead, what + ": blocked channels, the copy is read");
+                    }
+                    assertArrayEquals(bits(plain.gw), bits(kept.gw), what + ": dL/dW");
+                    assertArrayEquals(bits(plain.gx), bits(kept.gx), what + ": dL/dx");
+                    if (s.bias()) {
+                        assertArrayEquals(bits(plain.gb), bits(kept.gb), what + ": dL/db");
+                    }
+                    // another x: the copy is not x's, so it is not read
+                    b.forward(s.geometry(), kept.x, kept.w, kept.b, kept.z, NO_WS, true);
+                    long read = b.keptInputsRead;
+                    b.backward(s.geometry(), kept.x.dup(), kept.w, kept.delta, kept.gx, kept.gw, kept.gb, NO_WS);
+                    assertEquals(read, b.keptInputsRead, what);
+                    assertArrayEquals(bits(plain.gw), bits(kept.gw), what + ": dL/dW, another x");
+                }
+            }
+        }
+    }
+
+    private static int[] bits(INDArray a) {
+        return BlockTransposedConvolutionTest.bits(a);
     }
 
     /** A scratch hands out the same arrays again after a rewind, and a larger one where a call needs more. */

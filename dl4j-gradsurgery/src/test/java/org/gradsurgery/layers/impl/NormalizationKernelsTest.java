@@ -388,6 +388,19 @@ class NormalizationKernelsTest {
         }
     }
 
+    /** ReLU's derivative without comparisons: exactly 0 or 1 at the edges of the float range, NaN kept. */
+    @Test
+    void theReluStepIsExactFromTheSmallestToTheLargestFloat() {
+        for (float z : new float[] {Float.NEGATIVE_INFINITY, -Float.MAX_VALUE, -1, -Float.MIN_VALUE, -0f, 0f}) {
+            assertEquals(0f, NormalizationKernels.positive(z), 0, "step(" + z + ")");
+        }
+        for (float z : new float[] {Float.MIN_VALUE, Float.MIN_NORMAL, 1e-30f, 1, 3e38f, Float.MAX_VALUE,
+            Float.POSITIVE_INFINITY}) {
+            assertEquals(1f, NormalizationKernels.positive(z), 0, "step(" + z + ")");
+        }
+        assertTrue(Float.isNaN(NormalizationKernels.positive(Float.NaN)));
+    }
+
     @Test
     void theReluMaskDropsExactlyTheNonPositivePreActivations() {
         // γ = 1, β = 0 on a two-valued channel: x̂ = ±1, so half the pre-activations are exactly −1 and their
