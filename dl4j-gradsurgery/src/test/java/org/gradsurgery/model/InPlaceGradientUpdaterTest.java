@@ -28,6 +28,8 @@ import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.conditions.Conditions;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.Nesterovs;
 
 /**
  * {@link InPlaceGradientUpdater} must train exactly as DL4J's own updater (same operations on the same memory, so
@@ -37,8 +39,12 @@ class InPlaceGradientUpdaterTest {
 
     /** 2D, batch norm (its running statistics have no updater, so the graph has Adam and no-op blocks), 16². */
     private static UNet unet() {
+        return unet(new Adam(1e-2));
+    }
+
+    private static UNet unet(IUpdater updater) {
         return UNet.builder().spatialDims(2).levels(2).baseFilters(4).normalization(UNet.Normalization.BATCH)
-                .updater(new Adam(1e-2)).inputSize(16, 16).seed(3).build();
+                .updater(updater).inputSize(16, 16).seed(3).build();
     }
 
     private static MultiDataSet batch(long seed) {
@@ -60,13 +66,29 @@ class InPlaceGradientUpdaterTest {
 
     @Test
     void trainsBitForBitLikeDl4jsUpdater() {
-        UNet u = unet();
+        // Adam goes through the one-pass kernel; a learning-rate schedule and a large step count test the bias
+        // corrections β^(t+1) and the learning rate of iteration t
+        ComputationGraph ours = assertSameTraining(unet(new Adam(new org.nd4j.linalg.schedule.ExponentialSchedule(
+                org.nd4j.linalg.schedule.ScheduleType.ITERATION, 1e-2, 0.97))), 12);
+        assertTrue(((InPlaceGradientUpdater) ours.getUpdater()).fusedUpdates() == 12, "the one-pass Adam was not used");
+        ComputationGraph betas = assertSameTraining(unet(new Adam(3e-3, 0.8, 0.95, 1e-6)), 6);
+        assertTrue(((InPlaceGradientUpdater) betas.getUpdater()).fusedUpdates() == 6);
+    }
+
+    @Test
+    void otherUpdatersTakeDl4jsPathOnTheGraphsOwnGradient() {
+        ComputationGraph ours = assertSameTraining(unet(new Nesterovs(1e-2, 0.9)), 4);
+        assertTrue(((InPlaceGradientUpdater) ours.getUpdater()).fusedUpdates() == 0);
+    }
+
+    /** Trains DL4J's graph and ours on the same batches and requires the same bits after every step. */
+    private static ComputationGraph assertSameTraining(UNet u, int steps) {
         ComputationGraph dl4j = stock(u);
         ComputationGraph ours = u.graph();
         assertTrue(ours.getUpdater() instanceof InPlaceGradientUpdater);
         assertFalse(dl4j.getUpdater() instanceof InPlaceGradientUpdater);
         assertArrayEquals(floats(dl4j.params()), floats(ours.params()));
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < steps; i++) {
             MultiDataSet b = batch(10 + i);
             dl4j.fit(b);
             ours.fit(b);
@@ -75,6 +97,27 @@ class InPlaceGradientUpdaterTest {
                     floats(ours.getUpdater().getStateViewArray()), "Adam's m and v after step " + (i + 1));
             assertTrue(dl4j.score() == ours.score(), "score after step " + (i + 1));
         }
+        return ours;
+    }
+
+    @Test
+    void staysBitForBitWhereJavasPowDiffersFromLibnd4js() {
+        // glibc's powf (libnd4j's pow) and the correctly rounded (float) Math.pow differ in the last bit of 0.999^t
+        // for some t (first at 873), and that changes the float bias correction ε_t of step t = 3606 (for any
+        // learning rate): the one-pass Adam must take libnd4j's pow there too
+        UNet u = unet(new Adam(1e-3));
+        ComputationGraph dl4j = stock(u);
+        ComputationGraph ours = u.graph();
+        dl4j.getConfiguration().setIterationCount(3600);
+        ours.getConfiguration().setIterationCount(3600);
+        for (int i = 0; i < 8; i++) {
+            MultiDataSet b = batch(60 + i);
+            dl4j.fit(b);
+            ours.fit(b);
+            assertArrayEquals(floats(dl4j.params()), floats(ours.params()), "parameters after step " + (3601 + i));
+        }
+        assertArrayEquals(floats(dl4j.getUpdater().getStateViewArray()), floats(ours.getUpdater().getStateViewArray()));
+        assertTrue(((InPlaceGradientUpdater) ours.getUpdater()).fusedUpdates() == 8);
     }
 
     @Test
@@ -121,9 +164,9 @@ class InPlaceGradientUpdaterTest {
         long stockArrays = arraysInUpdate(dl4j, b);
         long ourArrays = arraysInUpdate(ours, b);
         // DL4J's external-gradient path builds four views per parameter array and more per block on every step
-        // (846 here with M2.1); the in-place path only what each block's Adam op and the parameter step build (128)
+        // (846 here with M2.1); the in-place path with its one-pass Adam only what the parameter step builds
         assertTrue(stockArrays > 100, "DL4J's updater built " + stockArrays + " arrays (expected its per-step views)");
-        assertTrue(ourArrays * 4 < stockArrays, "in-place updater built " + ourArrays + " arrays against DL4J's "
+        assertTrue(ourArrays * 10 < stockArrays, "in-place updater built " + ourArrays + " arrays against DL4J's "
                 + stockArrays);
         assertNotSame(dl4j.getUpdater(), ours.getUpdater());
     }
