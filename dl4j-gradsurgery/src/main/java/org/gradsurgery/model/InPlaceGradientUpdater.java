@@ -235,7 +235,7 @@ public final class InPlaceGradientUpdater extends ComputationGraphUpdater {
                 betas.putScalar(0, beta1);
                 betas.putScalar(1, beta2);
                 Nd4j.exec(new Pow(betas, betaPowers, t));
-                powers = betaPowers.toFloatVector();
+                powers = new float[] {betaPowers.getFloat(0), betaPowers.getFloat(1)};
                 powerKey = new float[] {beta1, beta2, t};
             }
         }
