@@ -102,9 +102,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * arrays' buffers are handed to oneDNN by address ({@code data().addressPointer()}, which includes the view's
  * offset), so every operand must be host memory: this class is for ND4J's CPU backend only.
  *
- * <p>Algorithm: 2D convolutions run oneDNN's Winograd F(4×4, 3×3) where it has an implementation (3×3, stride 1,
- * no dilation: every 3×3 convolution of the U-Net, forward and both backward passes), everything else the direct
- * algorithm. Winograd computes the same convolution through transformed tiles with fewer multiplications, so its
+ * <p>Algorithm: 2D convolutions with at least {@value #WINOGRAD_MIN_INPUT_CHANNELS} input channels run oneDNN's
+ * Winograd F(4×4, 3×3) where it has an implementation (3×3, stride 1, no dilation: every 3×3 convolution of the
+ * U-Net but the first, forward and both backward passes), everything else the direct algorithm. (oneDNN's
+ * Winograd pads the channels to 16: the U-Net's first convolution, 1 → 16 channels at 128², took 4.0 + 3.1 ms with
+ * it against 0.9 + 1.0 direct.) Winograd computes the same convolution through transformed tiles with fewer multiplications, so its
  * results differ from the direct algorithm's by float rounding: {@code DnnlConvolutionTest} holds both to libnd4j's
  * DOUBLE results within the same 1e-5 relative. It made the 2D U-Net's convolutions 147 → 102 ms of thread CPU per
  * step for 43 MiB more working memory (its transformed tiles), measured in the commit that chose it.
@@ -123,6 +125,9 @@ final class DnnlConvolution implements AutoCloseable {
 
     /** Number of plans built since start-up (a test sees the cache work). */
     private static long plansBuilt;
+
+    /** Fewest input channels for which a 2D plan tries Winograd (see the class comment). */
+    static final int WINOGRAD_MIN_INPUT_CHANNELS = 16;
 
     /** Number of plans whose forward pass runs oneDNN's Winograd convolution (a test sees it chosen). */
     private static long winogradPlans;
@@ -657,12 +662,12 @@ final class DnnlConvolution implements AutoCloseable {
                 zAny = pointwise ? plainMd(zd, last) : anyMd(zd);
                 wAny = anyMd(wd);
                 dnnl_memory_desc_t bAny = g.bias() ? anyMd(g.outC()) : null;
-                // 2D, not 1×1: Winograd where oneDNN has it (3×3, stride 1, no dilation, channels in 16s; see the
-                // class comment), else direct
+                // 2D, not 1×1, at least 16 input channels: Winograd where oneDNN has it (3×3, stride 1, no
+                // dilation; see the class comment), else direct
                 algorithm = dnnl_convolution_direct;
                 Describe forwardDesc = (cd, alg) -> dnnl_dilated_convolution_forward_desc_init(cd,
                         dnnl_forward_training, alg, xAny, wAny, bAny, zAny, strides, dilation, padL, padR);
-                dnnl_primitive_desc pd = g.spatial() == 2 && !pointwise
+                dnnl_primitive_desc pd = g.spatial() == 2 && !pointwise && g.inC() >= WINOGRAD_MIN_INPUT_CHANNELS
                         ? create(forwardDesc, dnnl_convolution_winograd, null) : null;
                 if (pd != null) {
                     algorithm = dnnl_convolution_winograd;
