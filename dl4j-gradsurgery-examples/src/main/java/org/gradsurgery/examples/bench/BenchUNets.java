@@ -3,6 +3,9 @@ package org.gradsurgery.examples.bench;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.model.InPlaceGradientUpdater;
 import org.gradsurgery.model.UNet;
@@ -129,7 +132,21 @@ final class BenchUNets {
 
     /** The network of {@code s}, initialised, with the updater {@link UNet#graph()} gives the networks users train. */
     static ComputationGraph graph(Spec s) {
-        ComputationGraph net = new ComputationGraph(configuration(s));
+        return graph(s, ConvolutionLayer.AlgoMode.PREFER_FASTEST);
+    }
+
+    /**
+     * The same with every convolution's DL4J {@code cudnnAlgoMode} set to {@code mode} ({@code NO_WORKSPACE}: the
+     * direct algorithm only, see {@code layers.impl.DnnlConvolution}).
+     */
+    static ComputationGraph graph(Spec s, ConvolutionLayer.AlgoMode mode) {
+        ComputationGraphConfiguration conf = configuration(s);
+        for (GraphVertex v : conf.getVertices().values()) {
+            if (v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof ConvolutionLayer c) {
+                c.setCudnnAlgoMode(mode);
+            }
+        }
+        ComputationGraph net = new ComputationGraph(conf);
         net.init();
         return InPlaceGradientUpdater.install(net);
     }

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.gradsurgery.model.Natives;
 import org.gradsurgery.model.UNet;
@@ -69,6 +70,12 @@ public final class UNetBench implements Callable<Integer> {
             description = "Training/inference workspace mode: ENABLED or NONE "
             + "(default ${DEFAULT-VALUE}).")
     WorkspaceMode workspace = WorkspaceMode.ENABLED;
+
+    @Option(names = "--algo-mode", paramLabel = "MODE",
+            description = "The convolutions' DL4J cudnnAlgoMode: PREFER_FASTEST (2D 3x3 convolutions on oneDNN's "
+            + "Winograd where the CPU has it, AVX-512) or NO_WORKSPACE (the direct algorithm only, less memory) "
+            + "(default ${DEFAULT-VALUE}).")
+    ConvolutionLayer.AlgoMode algoMode = ConvolutionLayer.AlgoMode.PREFER_FASTEST;
 
     @Option(names = "--upsampling", paramLabel = "KIND",
             description = "TRANSPOSED_CONV (2x2 stride-2 transposed conv) or UPSAMPLE_CONV "
@@ -206,7 +213,7 @@ public final class UNetBench implements Callable<Integer> {
     }
 
     private Result runDl4j(PrintWriter out, BenchUNets.Spec s, int b) {
-        ComputationGraph net = BenchUNets.graph(s);
+        ComputationGraph net = BenchUNets.graph(s, algoMode);
         parameters = net.numParams();
         out.printf("parameters: %,d%n", net.numParams());
         MultiDataSet data = batch(s, b);
@@ -265,7 +272,7 @@ public final class UNetBench implements Callable<Integer> {
             throw new org.gradsurgery.InvalidInputException("--soak needs at least two iteration counts >= 1, got "
                     + java.util.Arrays.toString(soak));
         }
-        ComputationGraph net = BenchUNets.graph(s);
+        ComputationGraph net = BenchUNets.graph(s, algoMode);
         MultiDataSet data = batch(s, b);
         for (int i = 0; i < warmup; i++) {
             net.fit(data);
@@ -340,7 +347,8 @@ public final class UNetBench implements Callable<Integer> {
                     "org.gradsurgery.examples.cli.GradSurgeryCli", "bench", "unet", "--dims", Integer.toString(s.dims()),
                     "--size", Integer.toString(e), "--batch", Integer.toString(b), "--iterations", Integer.toString(n),
                     "--warmup", Integer.toString(warmup), "--norm", s.norm().name(), "--upsampling",
-                    s.upsampling().name(), "--format", s.format().name(), "--workspace", s.workspace().name()));
+                    s.upsampling().name(), "--format", s.format().name(), "--workspace", s.workspace().name(),
+                    "--algo-mode", algoMode.name()));
             if (peer) {
                 cmd.add("--peer");
             }

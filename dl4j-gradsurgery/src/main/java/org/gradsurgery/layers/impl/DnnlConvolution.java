@@ -78,6 +78,7 @@ import org.bytedeco.dnnl.dnnl_stream;
 import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -109,7 +110,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * it against 0.9 + 1.0 direct.) Winograd computes the same convolution through transformed tiles with fewer multiplications, so its
  * results differ from the direct algorithm's by float rounding: {@code DnnlConvolutionTest} holds both to libnd4j's
  * DOUBLE results within the same 1e-5 relative. It made the 2D U-Net's convolutions 147 → 102 ms of thread CPU per
- * step for 43 MiB more working memory (its transformed tiles), measured in the commit that chose it.
+ * step for 43 MiB more working memory (its transformed tiles), measured in the commit that chose it. A layer whose
+ * DL4J {@code cudnnAlgoMode} is {@code NO_WORKSPACE} (cuDNN's "no extra memory" choice) runs direct only: less
+ * memory, and the direct algorithm's results of earlier versions. (Where oneDNN has no Winograd for the CPU, e.g.
+ * without AVX-512, every plan is direct anyway.)
  *
  * <p>Native resources: each instance caches at most {@value #MAX_PLANS} geometries (least recently used evicted and
  * destroyed), and {@link #close()} destroys the rest; the layer owning an instance closes it through a {@link
@@ -137,6 +141,19 @@ final class DnnlConvolution implements AutoCloseable {
     }
 
     private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true);
+
+    /** Whether 2D plans may try Winograd (see the class comment); false: the direct algorithm everywhere. */
+    private final boolean winograd;
+
+    /** An instance whose 2D plans try Winograd where it applies. */
+    DnnlConvolution() {
+        this(true);
+    }
+
+    /** An instance whose 2D plans try Winograd where it applies ({@code winograd}), or always run direct. */
+    DnnlConvolution(boolean winograd) {
+        this.winograd = winograd;
+    }
 
     /**
      * The convolution's shape, DL4J's way, for 2 or 3 spatial axes (H, W or D, H, W): batch, channels, spatial
@@ -233,13 +250,15 @@ final class DnnlConvolution implements AutoCloseable {
 
     /**
      * A new instance for {@code layer}, closed when the layer becomes unreachable; null where this class does not
-     * apply (see {@link #applies}).
+     * apply (see {@link #applies}). {@code algoMode}: the layer's DL4J {@code cudnnAlgoMode}, which this class
+     * reads as cuDNN does: {@code NO_WORKSPACE} asks for algorithms without extra working memory (direct only);
+     * anything else lets 2D plans try Winograd.
      */
-    static DnnlConvolution forLayer(Object layer, DataType dataType) {
+    static DnnlConvolution forLayer(Object layer, DataType dataType, ConvolutionLayer.AlgoMode algoMode) {
         if (!applies(dataType)) {
             return null;
         }
-        DnnlConvolution d = new DnnlConvolution();
+        DnnlConvolution d = new DnnlConvolution(algoMode != ConvolutionLayer.AlgoMode.NO_WORKSPACE);
         CLEANER.register(layer, d::close);
         return d;
     }
@@ -395,7 +414,7 @@ final class DnnlConvolution implements AutoCloseable {
                 eldest.next().close();
                 eldest.remove();
             }
-            p = new Plan(g, x, w, b, z, gradInput, weightGrad);
+            p = new Plan(g, x, w, b, z, gradInput, weightGrad, winograd);
             plans.put(key, p);
             synchronized (DnnlConvolution.class) {
                 plansBuilt++;
@@ -619,7 +638,8 @@ final class DnnlConvolution implements AutoCloseable {
         /** The forward pass's algorithm, tried first for the backward passes too. */
         private int algorithm;
 
-        Plan(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, INDArray gradInput, INDArray weightGrad) {
+        Plan(Geometry g, INDArray x, INDArray w, INDArray b, INDArray z, INDArray gradInput, INDArray weightGrad,
+             boolean winograd) {
             this.g = g;
             try {
                 check(dnnl_stream_create(stream, Engine.CPU, dnnl_stream_default_flags), "creating a stream");
@@ -667,7 +687,8 @@ final class DnnlConvolution implements AutoCloseable {
                 algorithm = dnnl_convolution_direct;
                 Describe forwardDesc = (cd, alg) -> dnnl_dilated_convolution_forward_desc_init(cd,
                         dnnl_forward_training, alg, xAny, wAny, bAny, zAny, strides, dilation, padL, padR);
-                dnnl_primitive_desc pd = g.spatial() == 2 && !pointwise && g.inC() >= WINOGRAD_MIN_INPUT_CHANNELS
+                dnnl_primitive_desc pd = winograd && g.spatial() == 2 && !pointwise
+                        && g.inC() >= WINOGRAD_MIN_INPUT_CHANNELS
                         ? create(forwardDesc, dnnl_convolution_winograd, null) : null;
                 if (pd != null) {
                     algorithm = dnnl_convolution_winograd;

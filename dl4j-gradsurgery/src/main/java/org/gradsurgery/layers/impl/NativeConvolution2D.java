@@ -70,7 +70,7 @@ public class NativeConvolution2D extends ConvolutionLayer {
     /** The oneDNN path's plans, or null where it does not apply (see the class comment). */
     private DnnlConvolution dnnl() {
         if (dnnl == null) {
-            dnnl = DnnlConvolution.forLayer(this, dataType);
+            dnnl = DnnlConvolution.forLayer(this, dataType, layerConf().getCudnnAlgoMode());
         }
         return dnnl;
     }

@@ -141,7 +141,7 @@ public class NativeConvolution3D extends Convolution3DLayer {
     /** The oneDNN path's plans, or null where it does not apply (DOUBLE, other backends). */
     private DnnlConvolution dnnl() {
         if (dnnl == null) {
-            dnnl = DnnlConvolution.forLayer(this, dataType);
+            dnnl = DnnlConvolution.forLayer(this, dataType, layerConf().getCudnnAlgoMode());
         }
         return dnnl;
     }

@@ -14,9 +14,11 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -200,15 +202,39 @@ class DnnlConvolutionTest {
     }
 
     /**
+     * Whether oneDNN 2.5 has a CPU Winograd convolution here: its only one, {@code jit_wino_4x3}, needs AVX-512
+     * ("avx512_core": F, BW, VL, DQ), read from {@code /proc/cpuinfo} independently of oneDNN, unless oneDNN is told
+     * to use less ({@code ONEDNN_MAX_CPU_ISA} / {@code DNNL_MAX_CPU_ISA}). On other machines every plan must be direct.
+     */
+    static boolean winogradExpected() {
+        if (System.getenv("ONEDNN_MAX_CPU_ISA") != null || System.getenv("DNNL_MAX_CPU_ISA") != null) {
+            return false;
+        }
+        try {
+            String info = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/cpuinfo"));
+            for (String flag : new String[] {"avx512f", "avx512bw", "avx512vl", "avx512dq"}) {
+                if (!java.util.regex.Pattern.compile("\\b" + flag + "\\b").matcher(info).find()) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /**
      * Which convolutions run oneDNN's Winograd algorithm: the 2D 3×3 stride-1 ones with at least 16 input channels
-     * (whose results {@link #matchesLibnd4jInDoubleForEveryShape} holds to the same 1e-5 as the direct ones); not 3D,
-     * 1×1, strided or dilated ones, nor those with 1 or 3 input channels.
+     * (whose results {@link #matchesLibnd4jInDoubleForEveryShape} holds to the same 1e-5 as the direct ones) on a
+     * machine where oneDNN has it ({@link #winogradExpected}); not 3D, 1×1, strided or dilated ones, nor those with
+     * 1 or 3 input channels.
      */
     @Test
     void winogradForTwoDimensionalThreeByThreeOnly() {
         assumeCpu();
+        boolean available = winogradExpected();
         for (Shape s : shapes()) {
-            boolean expected = !s.is3d() && s.k() == 3 && s.s() == 1 && s.d() == 1
+            boolean expected = available && !s.is3d() && s.k() == 3 && s.s() == 1 && s.d() == 1
                     && s.c() >= DnnlConvolution.WINOGRAD_MIN_INPUT_CHANNELS;
             long before = DnnlConvolution.winogradPlans();
             try (DnnlConvolution conv = new DnnlConvolution()) {
@@ -216,6 +242,42 @@ class DnnlConvolutionTest {
                 conv.forward(s.geometry(), a.x, a.w, a.b, a.z, NO_WS);
             }
             assertEquals(expected ? 1 : 0, DnnlConvolution.winogradPlans() - before, s.toString());
+        }
+    }
+
+    /**
+     * The layer's DL4J {@code cudnnAlgoMode} chooses: {@code NO_WORKSPACE} builds no Winograd plan for a shape that
+     * takes Winograd by default ({@code PREFER_FASTEST}, where the machine has it), and both give the DOUBLE layer's
+     * output to the same 1e-5; the mode survives the JSON round trip.
+     */
+    @Test
+    void noWorkspaceAlgoModeRunsTheDirectAlgorithm() {
+        assumeCpu();
+        for (ConvolutionLayer.AlgoMode mode : new ConvolutionLayer.AlgoMode[] {ConvolutionLayer.AlgoMode.NO_WORKSPACE,
+                ConvolutionLayer.AlgoMode.PREFER_FASTEST}) {
+            org.gradsurgery.layers.NativeConvolution2D conf = (org.gradsurgery.layers.NativeConvolution2D)
+                    new org.gradsurgery.layers.NativeConvolution2D.Builder(3, 3).nIn(16).nOut(16)
+                            .convolutionMode(ConvolutionMode.Same).activation(Activation.IDENTITY).cudnnAlgoMode(mode)
+                            .build();
+            NeuralNetConfiguration nnc = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT).layer(conf)
+                    .build();
+            assertEquals(mode, ((ConvolutionLayer) NeuralNetConfiguration.fromJson(nnc.toJson()).getLayer())
+                    .getCudnnAlgoMode());
+            long n = conf.initializer().numParams(nnc);
+            Layer f = conf.instantiate(nnc, Collections.emptyList(), 0, Nd4j.create(DataType.FLOAT, 1, n), true,
+                    DataType.FLOAT);
+            NeuralNetConfiguration dc = new NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE)
+                    .layer(conf.clone()).build();
+            Layer d = dc.getLayer().instantiate(dc, Collections.emptyList(), 0, f.params().castTo(DataType.DOUBLE),
+                    false, DataType.DOUBLE);
+            INDArray x = Nd4j.rand(DataType.DOUBLE, 2, 16, 12, 10).subi(0.5);
+            long before = DnnlConvolution.winogradPlans();
+            INDArray yf = f.activate(x.castTo(DataType.FLOAT), false, NO_WS);
+            boolean winograd = mode != ConvolutionLayer.AlgoMode.NO_WORKSPACE && winogradExpected();
+            assertEquals(winograd ? 1 : 0, DnnlConvolution.winogradPlans() - before, mode.toString());
+            INDArray yd = d.activate(x, false, NO_WS);
+            assertEquals(0, yf.castTo(DataType.DOUBLE).sub(yd).amaxNumber().doubleValue(),
+                    1e-5 * Math.max(1, yd.amaxNumber().doubleValue()), mode.toString());
         }
     }
 
