@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
  */
 class BlockMaxPooling2DRouteTest {
 
-    private static final float[] SPECIAL = {0f, -0f, 1f, -1f, 0.5f, Float.NaN, Float.POSITIVE_INFINITY,
+    /** Values where a max-pooling route can go wrong: ties, signed zeros, NaN, infinities, extremes (the 3D test too). */
+    static final float[] SPECIAL = {0f, -0f, 1f, -1f, 0.5f, Float.NaN, Float.POSITIVE_INFINITY,
         Float.NEGATIVE_INFINITY, Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE};
 
     @Test
@@ -54,7 +55,8 @@ class BlockMaxPooling2DRouteTest {
         assertEquals(0, Float.floatToRawIntBits(r[0]), "non-maxima get +0");
     }
 
-    private static int[] bits(float[] a) {
+    /** The raw bits of each value, so that -0 vs 0 and NaN payloads count (the 3D test too). */
+    static int[] bits(float[] a) {
         int[] b = new int[a.length];
         for (int i = 0; i < a.length; i++) {
             b[i] = Float.floatToRawIntBits(a[i]);

@@ -17,8 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class BlockMaxPooling3DRouteTest {
 
-    private static final float[] SPECIAL = {0f, -0f, 1f, -1f, 0.5f, Float.NaN, Float.POSITIVE_INFINITY,
-        Float.NEGATIVE_INFINITY, Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE};
+    private static final float[] SPECIAL = BlockMaxPooling2DRouteTest.SPECIAL;
 
     @Test
     void sameGradientAsTheGeneralRoute() {
@@ -82,10 +81,6 @@ class BlockMaxPooling3DRouteTest {
     }
 
     private static int[] bits(float[] a) {
-        int[] b = new int[a.length];
-        for (int i = 0; i < a.length; i++) {
-            b[i] = Float.floatToRawIntBits(a[i]);
-        }
-        return b;
+        return BlockMaxPooling2DRouteTest.bits(a);
     }
 }
