@@ -67,6 +67,14 @@ public class NativeConvolution2D extends ConvolutionLayer {
         return new Geometry(ConvolutionUtils.getOutputSize(x, kernel, strides, pad, convolutionMode, dilation, format), pad);
     }
 
+    /**
+     * Whether FLOAT convolutions of this layer and {@code NativeConvolution3D} call oneDNN themselves here (ND4J's CPU
+     * backend on linux-x86_64, through {@code org.bytedeco:dnnl}), whatever libnd4j's own native build is.
+     */
+    public static boolean callsOneDnnDirectly() {
+        return DnnlConvolution.applies(DataType.FLOAT);
+    }
+
     /** The oneDNN path's plans, or null where it does not apply (see the class comment). */
     private DnnlConvolution dnnl() {
         if (dnnl == null) {
