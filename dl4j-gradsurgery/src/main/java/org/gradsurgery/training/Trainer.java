@@ -1,5 +1,6 @@
 package org.gradsurgery.training;
 
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.evaluation.EvaluationResult;
 import org.gradsurgery.evaluation.SegmentationEvaluator;
 import org.gradsurgery.io.AtomicFiles;
@@ -91,7 +92,8 @@ public final class Trainer {
         }
         try (RunLock lock = RunLock.acquire(run, "training")) {
             if (Files.exists(run.resolve(RunDirectory.CHECKPOINT_DIR).resolve(RunDirectory.STATE))) {
-                throw new IllegalArgumentException("run directory " + run + " already has a checkpoint; resume it or "
+                // the user's choice of folder (e.g. `gradsurgery demo` twice with one --out): one line, no stack trace
+                throw new InvalidInputException("run directory " + run + " already has a checkpoint; resume it or "
                         + "choose a new directory");
             }
             Map<String, Object> sections = new LinkedHashMap<>();

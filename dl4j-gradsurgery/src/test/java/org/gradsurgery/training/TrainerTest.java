@@ -1,5 +1,6 @@
 package org.gradsurgery.training;
 
+import org.gradsurgery.InvalidInputException;
 import org.gradsurgery.model.TinySegmentation;
 import org.gradsurgery.io.AtomicFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -220,6 +221,10 @@ class TrainerTest {
                 .fit(TinySegmentation.net(), new Recording());
         assertEquals(5, first.iterations());
         assertEquals(1, first.epochs());
+        // a new run into a folder that has a checkpoint is the user's mistake (InvalidInputException: one line in the CLI)
+        InvalidInputException again = assertThrows(InvalidInputException.class, () -> Trainer.builder(config(runB)
+                .maxIterations(5).build()).output(QUIET).build().fit(TinySegmentation.net(), new Recording()));
+        assertTrue(again.getMessage().contains("already has a checkpoint"), again.getMessage());
         Recording rest = new Recording();
         TrainingResult b = Trainer.resume(runB, rest, QUIET, c -> c.toBuilder().maxIterations(10).build());
         // update 6 is the 3rd batch of epoch 2: the two used batches of epoch 2 are drawn again and skipped
