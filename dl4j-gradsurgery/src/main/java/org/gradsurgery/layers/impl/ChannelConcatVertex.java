@@ -114,15 +114,15 @@ public class ChannelConcatVertex extends BaseGraphVertex {
         long n = whole.size(0);
         long spatial = whole.length() / (n * whole.size(1));
         long elementSize = whole.data().getElementSize();
-        long wholeStart = address(whole);
+        long wholeStart = HostAddress.start(whole);
         long exampleBytes = whole.size(1) * spatial * elementSize;
         long offset = 0;
         for (INDArray part : parts) {
             long chunk = part.size(1) * spatial * elementSize;
-            long partStart = address(part);
+            long partStart = HostAddress.start(part);
             for (long e = 0; e < n; e++) {
-                Address w = new Address(wholeStart + e * exampleBytes + offset);
-                Address p = new Address(partStart + e * chunk);
+                HostAddress w = new HostAddress(wholeStart + e * exampleBytes + offset);
+                HostAddress p = new HostAddress(partStart + e * chunk);
                 if (split) {
                     Pointer.memcpy(p, w, chunk);
                 } else {
@@ -130,19 +130,6 @@ public class ChannelConcatVertex extends BaseGraphVertex {
                 }
             }
             offset += chunk;
-        }
-    }
-
-    /** The host address of an array's first element (its buffer's, plus the view's offset). */
-    private static long address(INDArray a) {
-        Pointer p = a.data().addressPointer();
-        return p.address() + p.position() * a.data().getElementSize();
-    }
-
-    /** A raw host address for {@link Pointer#memcpy}. */
-    private static final class Address extends Pointer {
-        Address(long address) {
-            this.address = address;
         }
     }
 

@@ -75,7 +75,6 @@ import org.bytedeco.dnnl.dnnl_primitive;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.dnnl.dnnl_stream;
-import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -328,7 +327,7 @@ final class DnnlConvolution implements AutoCloseable {
         // the plan lookup may have evicted (closed) the forward's plan, whose descriptor says the copy's layout
         if (k != null && k.x() == x && !k.plan().closed) {
             keptInputsRead += p.backward(x, w, delta, gradInput, weightGrad, biasGrad, scratch,
-                    new Address().aligned(k.copy()), k.plan().forward.primMds[0]) ? 1 : 0;
+                    new HostAddress().aligned(k.copy()), k.plan().forward.primMds[0]) ? 1 : 0;
         } else {
             p.backward(x, w, delta, gradInput, weightGrad, biasGrad, scratch, null, null);
         }
@@ -456,22 +455,6 @@ final class DnnlConvolution implements AutoCloseable {
         }
     }
 
-    /** A host address handed to oneDNN; JavaCPP passes {@code address} (position stays 0). */
-    private static final class Address extends Pointer {
-        Address of(INDArray a) {
-            Pointer p = a.data().addressPointer();
-            address = p.address() + p.position() * a.data().getElementSize();
-            return this;
-        }
-
-        /** 64-byte aligned start inside a scratch array (allocated with 64 bytes to spare). */
-        Address aligned(INDArray scratch) {
-            of(scratch);
-            address = (address + 63) & ~63L;
-            return this;
-        }
-    }
-
     /**
      * The memory descriptor of an array as it lies: logical N, C, spatial dims (or O, I, kernel dims) with its
      * strides; channels-last activations (NHWC, NDHWC) are described by permuting their dims and strides.
@@ -524,8 +507,8 @@ final class DnnlConvolution implements AutoCloseable {
         final dnnl_primitive reorder;
         final dnnl_exec_arg_t reorderArgs;
         final long bytes;
-        final Address userAddress = new Address();
-        final Address innerAddress = new Address();
+        final HostAddress userAddress = new HostAddress();
+        final HostAddress innerAddress = new HostAddress();
 
         Port(dnnl_memory_desc_t userMd, dnnl_memory_desc_t primMd, boolean output, List<Runnable> closers) {
             user = memory(userMd, closers);
@@ -547,7 +530,7 @@ final class DnnlConvolution implements AutoCloseable {
 
         /** The memory the primitive reads or writes: the array's, or a scratch copy in {@code type}'s workspace. */
         dnnl_memory bind(INDArray a, ArrayType type, Scratch ws) {
-            check(dnnl_memory_set_data_handle(user, userAddress.of(a)), "binding an array");
+            check(dnnl_memory_set_data_handle(user, userAddress.at(a)), "binding an array");
             if (inner == null) {
                 return user;
             }
@@ -558,7 +541,7 @@ final class DnnlConvolution implements AutoCloseable {
 
         /** Binds the array, and {@code copy} (at least {@code bytes} + 64) as the reordered memory. */
         void bindInto(INDArray a, INDArray copy) {
-            check(dnnl_memory_set_data_handle(user, userAddress.of(a)), "binding an array");
+            check(dnnl_memory_set_data_handle(user, userAddress.at(a)), "binding an array");
             check(dnnl_memory_set_data_handle(inner, innerAddress.aligned(copy)), "binding the kept copy");
         }
 
@@ -786,7 +769,7 @@ final class DnnlConvolution implements AutoCloseable {
          * pass): the weight gradient reads it from there when it wants that layout. Returns true if it did.
          */
         boolean backward(INDArray x, INDArray w, INDArray delta, INDArray gradInput, INDArray weightGrad,
-                         INDArray biasGrad, Scratch ws, Address keptInput, dnnl_memory_desc_t keptMd) {
+                         INDArray biasGrad, Scratch ws, HostAddress keptInput, dnnl_memory_desc_t keptMd) {
             if (gradInput != null) {
                 if (backwardData == null) {
                     dnnl_primitive_desc pd = createBackward((cd, alg) -> dnnl_dilated_convolution_backward_data_desc_init(
@@ -844,13 +827,13 @@ final class DnnlConvolution implements AutoCloseable {
         private final dnnl_memory_desc_t[] primMds;
         private final dnnl_memory scratchpad;
         private final long scratchpadBytes;
-        private final Address scratchpadAddress = new Address();
+        private final HostAddress scratchpadAddress = new HostAddress();
         private final dnnl_exec_arg_t args;
         private final int nArgs;
         /** Forward only, for one call: the array x's reordered copy goes to (instead of scratch memory). */
         private INDArray keep;
         /** Backward weights only, for one call: the address of the forward's copy of x, in layout keptMd. */
-        private Address kept;
+        private HostAddress kept;
         private dnnl_memory_desc_t keptMd;
         private boolean keptUsed;
 
